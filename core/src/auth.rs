@@ -1,0 +1,154 @@
+//! Who is acting, and what they may reach. Every operation takes an [`Actor`]; the checks here
+//! turn it into the reference's outcomes (401, 403 for subscription / access / permissions).
+
+use crate::directory::{OrgRecord, UserRecord};
+use crate::error::{ChatError, ErrorCode, Result};
+use crate::store::Store;
+use uuid::Uuid;
+
+/// The principal behind a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// An operator or bot user.
+    User(Uuid),
+    /// A visitor (public API).
+    Visitor(Uuid),
+    /// The server administrator (creates organizations, loads seeds).
+    Admin,
+}
+
+/// An authenticated user acting in their organization.
+#[derive(Debug, Clone)]
+pub struct UserCtx {
+    pub user: UserRecord,
+    pub org: OrgRecord,
+}
+
+impl UserCtx {
+    pub fn reports(&self) -> bool {
+        self.user.perm_reports
+    }
+    pub fn settings(&self) -> bool {
+        self.user.perm_settings
+    }
+}
+
+/// The acting user, with an active subscription.
+pub fn acting_user(s: &dyn Store, actor: &Actor) -> Result<UserCtx> {
+    let id = match actor {
+        Actor::User(id) => *id,
+        Actor::Visitor(_) | Actor::Admin => {
+            return Err(ChatError::permission_denied(
+                "This operation is for organization users.",
+            ));
+        }
+    };
+    let user = s
+        .user(id)?
+        .filter(|u| !u.is_deleted)
+        .ok_or_else(ChatError::unauthenticated)?;
+    let org = s
+        .org(user.organization_id)?
+        .ok_or_else(ChatError::unauthenticated)?;
+    if !org.has_active_subscription {
+        return Err(ChatError::new(
+            ErrorCode::NoActiveSubscription,
+            "Your organization does not have an active subscription.",
+        ));
+    }
+    Ok(UserCtx { user, org })
+}
+
+/// `/users/<user_id>/...`: the actor is that user, or has the settings permission in the
+/// user's organization. Returns (actor, target user).
+pub fn access_user(s: &dyn Store, actor: &Actor, user_id: Uuid) -> Result<(UserCtx, UserCtx)> {
+    let me = acting_user(s, actor)?;
+    if me.user.id == user_id {
+        return Ok((me.clone(), me));
+    }
+    let denied = || ChatError::permission_denied("You do not have access to this user.");
+    if !me.settings() {
+        return Err(denied());
+    }
+    let target = s
+        .user(user_id)?
+        .filter(|u| !u.is_deleted)
+        .ok_or_else(denied)?;
+    if target.organization_id != me.org.id {
+        return Err(denied());
+    }
+    let org = me.org.clone();
+    Ok((me, UserCtx { user: target, org }))
+}
+
+/// `/orgs/<organization_id>/...`: the actor belongs to that organization.
+pub fn access_org(s: &dyn Store, actor: &Actor, org_id: Uuid) -> Result<UserCtx> {
+    let me = acting_user(s, actor)?;
+    if me.org.id != org_id {
+        return Err(ChatError::permission_denied(
+            "You do not have access to this organization.",
+        ));
+    }
+    Ok(me)
+}
+
+pub fn require_reports(ctx: &UserCtx) -> Result<()> {
+    if ctx.reports() {
+        Ok(())
+    } else {
+        Err(ChatError::new(
+            ErrorCode::ReportsPermissionRequired,
+            "You do not have reports permission.",
+        ))
+    }
+}
+
+/// Reports permission is needed only when the organization keeps chat history private.
+pub fn require_history(ctx: &UserCtx) -> Result<()> {
+    if ctx.org.private_chat_history && !ctx.reports() {
+        Err(ChatError::new(
+            ErrorCode::PrivateChatHistory,
+            "You do not have reports permission and the organization has private chat history enabled.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Management of an organization: the admin, or a user of it with the settings permission.
+pub fn manage_org(s: &dyn Store, actor: &Actor, org_id: Uuid) -> Result<Option<UserCtx>> {
+    if *actor == Actor::Admin {
+        return Ok(None);
+    }
+    let me = access_org(s, actor, org_id)?;
+    if !me.settings() {
+        return Err(ChatError::permission_denied(
+            "You need the settings permission to manage the organization.",
+        ));
+    }
+    Ok(Some(me))
+}
+
+/// Reading an organization's directory: the admin or any user of it.
+pub fn read_org(s: &dyn Store, actor: &Actor, org_id: Uuid) -> Result<()> {
+    if *actor == Actor::Admin {
+        return Ok(());
+    }
+    access_org(s, actor, org_id).map(|_| ())
+}
+
+/// The acting visitor.
+pub fn acting_visitor(actor: &Actor) -> Result<Uuid> {
+    match actor {
+        Actor::Visitor(id) => Ok(*id),
+        _ => Err(ChatError::permission_denied(
+            "This operation is for visitors.",
+        )),
+    }
+}
+
+/// SHA-256 of a secret token: tokens are stored only as hashes.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).to_vec()
+}

@@ -1,0 +1,550 @@
+//! The public facade: one [`Engine`] per database. Every operation runs in one transaction
+//! (writes commit only on success) with the time read once from the injected clock.
+
+use crate::Env;
+use crate::auth::Actor;
+use crate::chats::{self, Chat, ChatListParams, ChatScope, ChatUpdate, NewChat};
+use crate::clock::{Clock, SystemClock};
+use crate::directory::{self, seed};
+use crate::error::Result;
+use crate::ids::IdGen;
+use crate::maintenance::{self, MaintenanceReport};
+use crate::memberships::{self, Membership, MembershipInput};
+use crate::messages::{self, Message, MessageListParams, NewMessage};
+use crate::pagination::{Page, PageRequest};
+use crate::store::sqlite::{Durability, SqliteStore};
+use crate::store::{PresenceHolder, Store};
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Options of an engine before it opens its database.
+pub struct EngineBuilder {
+    clock: Arc<dyn Clock>,
+    durability: Durability,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            durability: Durability::Normal,
+        }
+    }
+}
+
+impl EngineBuilder {
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+    /// Opens (creating and migrating as needed) a database file.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Engine> {
+        Ok(Engine {
+            store: SqliteStore::open(path.as_ref(), self.durability)?,
+            clock: self.clock,
+            ids: IdGen,
+        })
+    }
+    pub fn open_in_memory(self) -> Result<Engine> {
+        Ok(Engine {
+            store: SqliteStore::open_in_memory()?,
+            clock: self.clock,
+            ids: IdGen,
+        })
+    }
+}
+
+/// The chat engine. `Engine` is `Send + Sync`: share it between threads; writes are
+/// serialized on its one writer connection.
+pub struct Engine {
+    store: SqliteStore,
+    clock: Arc<dyn Clock>,
+    ids: IdGen,
+}
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+    /// Opens a database file with the system clock and default durability.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        EngineBuilder::default().open(path)
+    }
+    pub fn open_in_memory() -> Result<Self> {
+        EngineBuilder::default().open_in_memory()
+    }
+
+    fn env(&self) -> Env {
+        Env {
+            now: self.clock.now_ms(),
+            ids: self.ids,
+        }
+    }
+    fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
+        let env = self.env();
+        self.store.write(|tx| f(tx, &env))
+    }
+    fn read<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
+        let env = self.env();
+        self.store.read(|tx| f(tx, &env))
+    }
+
+    /// The storage backend (maintenance tasks, tests).
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ---- directory ----------------------------------------------------------------------
+
+    pub fn load_seed(&self, seed: seed::Seed) -> Result<seed::SeedReport> {
+        self.write(|s, env| seed::load(s, env, seed))
+    }
+    pub fn load_seed_json(&self, json: &str) -> Result<seed::SeedReport> {
+        let seed: seed::Seed = crate::input::from_json(json)?;
+        self.load_seed(seed)
+    }
+    /// Resolves an API token or visitor access token to its actor.
+    pub fn authenticate(&self, token: &str) -> Result<Actor> {
+        self.read(|s, env| directory::authenticate(s, env, token))
+    }
+    pub fn create_organization(
+        &self,
+        actor: &Actor,
+        input: directory::NewOrganization,
+    ) -> Result<directory::Organization> {
+        self.write(|s, env| directory::create_organization(s, env, actor, input))
+    }
+    pub fn get_organization(&self, actor: &Actor, org: Uuid) -> Result<directory::Organization> {
+        self.read(|s, _| directory::get_organization(s, actor, org))
+    }
+    pub fn update_organization(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        patch: directory::OrganizationPatch,
+    ) -> Result<directory::Organization> {
+        self.write(|s, env| directory::update_organization(s, env, actor, org, patch))
+    }
+    pub fn create_user(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        input: directory::NewUser,
+    ) -> Result<directory::User> {
+        self.write(|s, env| directory::create_user(s, env, actor, org, input))
+    }
+    pub fn get_user(&self, actor: &Actor, org: Uuid, user: Uuid) -> Result<directory::User> {
+        self.read(|s, env| directory::get_user(s, env, actor, org, user))
+    }
+    pub fn me(&self, actor: &Actor) -> Result<directory::User> {
+        self.read(|s, env| directory::me(s, env, actor))
+    }
+    pub fn list_users(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<directory::User>> {
+        self.read(|s, env| directory::list_users(s, env, actor, org, page))
+    }
+    pub fn update_user(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        user: Uuid,
+        patch: directory::UserPatch,
+    ) -> Result<directory::User> {
+        self.write(|s, env| directory::update_user(s, env, actor, org, user, patch))
+    }
+    pub fn delete_user(&self, actor: &Actor, org: Uuid, user: Uuid) -> Result<()> {
+        self.write(|s, env| directory::delete_user(s, env, actor, org, user))
+    }
+    pub fn create_api_token(&self, actor: &Actor, user: Uuid) -> Result<directory::ApiToken> {
+        self.write(|s, env| directory::create_api_token(s, env, actor, user))
+    }
+    pub fn revoke_api_token(&self, actor: &Actor, user: Uuid, token_id: Uuid) -> Result<()> {
+        self.write(|s, _| directory::revoke_api_token(s, actor, user, token_id))
+    }
+    pub fn create_team(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        input: directory::NewTeam,
+    ) -> Result<directory::Team> {
+        self.write(|s, env| directory::create_team(s, env, actor, org, input))
+    }
+    pub fn list_teams(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<directory::Team>> {
+        self.read(|s, env| directory::list_teams(s, env, actor, org, page))
+    }
+    pub fn get_team(&self, actor: &Actor, org: Uuid, team: Uuid) -> Result<directory::Team> {
+        self.read(|s, env| directory::get_team(s, env, actor, org, team))
+    }
+    pub fn set_team_membership(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        team: Uuid,
+        user: Uuid,
+        member: bool,
+    ) -> Result<directory::Team> {
+        self.write(|s, env| directory::set_team_membership(s, env, actor, org, team, user, member))
+    }
+    pub fn create_router(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        input: directory::NewRouter,
+    ) -> Result<directory::Router> {
+        self.write(|s, env| directory::create_router(s, env, actor, org, input))
+    }
+    pub fn list_routers(&self, actor: &Actor, org: Uuid) -> Result<Vec<directory::Router>> {
+        self.read(|s, _| directory::list_routers(s, actor, org))
+    }
+    pub fn create_room(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        input: directory::NewRoom,
+    ) -> Result<directory::Room> {
+        self.write(|s, env| directory::create_room(s, env, actor, org, input))
+    }
+    pub fn update_room(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        patch: directory::RoomPatch,
+    ) -> Result<directory::Room> {
+        self.write(|s, env| directory::update_room(s, env, actor, org, room, patch))
+    }
+    pub fn get_room(&self, actor: &Actor, org: Uuid, room: Uuid) -> Result<directory::Room> {
+        self.read(|s, _| directory::get_room(s, actor, org, room))
+    }
+    pub fn get_user_room(&self, actor: &Actor, user: Uuid, room: Uuid) -> Result<directory::Room> {
+        self.read(|s, _| directory::get_user_room(s, actor, user, room))
+    }
+    pub fn list_rooms(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<directory::Room>> {
+        self.read(|s, _| directory::list_rooms(s, actor, org, page))
+    }
+    pub fn share_room(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        partner: Uuid,
+    ) -> Result<directory::Room> {
+        self.write(|s, _| directory::share_room(s, actor, org, room, partner))
+    }
+    pub fn share_team(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        team: Uuid,
+        partner: Uuid,
+    ) -> Result<directory::Team> {
+        self.write(|s, env| directory::share_team(s, env, actor, org, team, partner))
+    }
+    pub fn visitor_auth(&self, org: Uuid, secret: Option<&str>) -> Result<directory::VisitorAuth> {
+        self.write(|s, env| directory::visitor_auth(s, env, org, secret))
+    }
+    pub fn visitor_enter_room(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        visitor: Uuid,
+        presence_expires_in: Option<i64>,
+    ) -> Result<(directory::Visitor, bool)> {
+        self.write(|s, env| {
+            directory::visitor_enter_room(s, env, actor, org, room, visitor, presence_expires_in)
+        })
+    }
+    pub fn get_room_visitor(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        room: Uuid,
+        visitor: Uuid,
+    ) -> Result<directory::Visitor> {
+        self.read(|s, env| directory::get_room_visitor(s, env, actor, user, room, visitor))
+    }
+    pub fn set_visitor_variable(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        visitor: Uuid,
+        input: directory::VisitorVariable,
+    ) -> Result<directory::Visitor> {
+        self.write(|s, env| {
+            directory::set_visitor_variable(s, env, actor, org, room, visitor, input)
+        })
+    }
+    pub fn create_presence_client(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        input: directory::PresenceInput,
+    ) -> Result<directory::PresenceClient> {
+        self.write(|s, env| directory::create_presence_client(s, env, actor, user, input))
+    }
+    pub fn renew_presence_client(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        client: Uuid,
+        input: directory::PresenceInput,
+    ) -> Result<directory::PresenceClient> {
+        self.write(|s, env| directory::renew_presence_client(s, env, actor, user, client, input))
+    }
+    pub fn delete_presence_client(&self, actor: &Actor, user: Uuid, client: Uuid) -> Result<()> {
+        self.write(|s, _| directory::delete_presence_client(s, actor, user, client))
+    }
+    /// Host-side presence: present for `ttl_s` seconds, forever (`None`), or absent (`Some(0)`).
+    pub fn set_user_presence(&self, user: Uuid, ttl_s: Option<i64>) -> Result<()> {
+        self.write(|s, env| directory::set_presence(s, env, PresenceHolder::User(user), ttl_s))
+    }
+    pub fn set_visitor_presence(&self, visitor: Uuid, ttl_s: Option<i64>) -> Result<()> {
+        self.write(|s, env| {
+            directory::set_presence(s, env, PresenceHolder::Visitor(visitor), ttl_s)
+        })
+    }
+
+    // ---- chats --------------------------------------------------------------------------
+
+    pub fn list_chats(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        params: &ChatListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Chat>> {
+        self.read(|s, env| chats::list_chats(s, env, actor, scope, params, page))
+    }
+    pub fn get_chat(&self, actor: &Actor, scope: ChatScope, chat: Uuid) -> Result<Chat> {
+        self.read(|s, env| chats::get_chat(s, env, actor, scope, chat))
+    }
+    pub fn update_chat(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        update: ChatUpdate,
+    ) -> Result<Chat> {
+        self.write(|s, env| chats::update_chat(s, env, actor, scope, chat, update))
+    }
+    /// Returns (chat, created).
+    pub fn create_visitor_chat(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        room: Uuid,
+        visitor: Uuid,
+        input: NewChat,
+    ) -> Result<(Chat, bool)> {
+        self.write(|s, env| chats::create_visitor_chat(s, env, actor, user, room, visitor, input))
+    }
+    pub fn create_user_chat(&self, actor: &Actor, user: Uuid, input: NewChat) -> Result<Chat> {
+        self.write(|s, env| chats::create_user_chat(s, env, actor, user, input))
+    }
+    /// Public API: returns (chat, created).
+    pub fn visitor_start_chat(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        visitor: Uuid,
+    ) -> Result<(Chat, bool)> {
+        self.write(|s, env| chats::visitor_start_chat(s, env, actor, org, room, visitor))
+    }
+    pub fn visitor_get_chat(&self, actor: &Actor, visitor: Uuid, chat: Uuid) -> Result<Chat> {
+        self.read(|s, env| {
+            chats::visitor_chat(s, env, actor, visitor, chat).map(|c| Chat::from_record(&c))
+        })
+    }
+
+    // ---- memberships ----------------------------------------------------------------------
+
+    pub fn list_memberships(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>> {
+        self.read(|s, env| memberships::list_memberships(s, env, actor, scope, chat, page))
+    }
+    pub fn list_user_memberships(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        is_participating: Option<bool>,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>> {
+        self.read(|s, env| {
+            memberships::list_user_memberships(s, env, actor, user, is_participating, page)
+        })
+    }
+    pub fn list_visitor_chat_memberships(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        visitor: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>> {
+        self.read(|s, env| {
+            memberships::list_visitor_chat_memberships(s, env, actor, user, chat, visitor, page)
+        })
+    }
+    pub fn join_pending(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: MembershipInput,
+    ) -> Result<Membership> {
+        self.write(|s, env| memberships::join_pending(s, env, actor, user, chat, input))
+    }
+    pub fn join_routed(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: MembershipInput,
+    ) -> Result<Membership> {
+        self.write(|s, env| memberships::join_routed(s, env, actor, user, chat, input))
+    }
+    /// Returns (membership, created).
+    pub fn join_org(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        input: MembershipInput,
+    ) -> Result<(Membership, bool)> {
+        self.write(|s, env| memberships::join_org(s, env, actor, scope, chat, input))
+    }
+    pub fn update_user_membership(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: MembershipInput,
+        partial: bool,
+    ) -> Result<Membership> {
+        self.write(|s, env| {
+            memberships::update_user_membership(s, env, actor, user, chat, input, partial)
+        })
+    }
+    pub fn update_visitor_membership(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+        chat: Uuid,
+        input: MembershipInput,
+        partial: bool,
+    ) -> Result<Membership> {
+        self.write(|s, env| {
+            memberships::update_visitor_membership(s, env, actor, visitor, chat, input, partial)
+        })
+    }
+    pub fn visitor_membership(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+        chat: Uuid,
+    ) -> Result<Membership> {
+        self.read(|s, env| memberships::visitor_membership(s, env, actor, visitor, chat))
+    }
+
+    // ---- messages ----------------------------------------------------------------------
+
+    pub fn send_user_message(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: NewMessage,
+    ) -> Result<Message> {
+        self.write(|s, env| messages::send_user_message(s, env, actor, user, chat, input))
+    }
+    pub fn send_autosuggest(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        text: String,
+        url: Option<String>,
+        url_title: Option<String>,
+    ) -> Result<Message> {
+        self.write(|s, env| {
+            messages::send_autosuggest(s, env, actor, user, chat, text, url, url_title)
+        })
+    }
+    pub fn send_visitor_message(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+        chat: Uuid,
+        input: NewMessage,
+    ) -> Result<Message> {
+        self.write(|s, env| messages::send_visitor_message(s, env, actor, visitor, chat, input))
+    }
+    pub fn list_messages(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        params: &MessageListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Message>> {
+        self.read(|s, env| messages::list_messages(s, env, actor, scope, chat, params, page))
+    }
+    pub fn list_visitor_messages(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+        chat: Uuid,
+        params: &MessageListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Message>> {
+        self.read(|s, env| {
+            messages::list_visitor_messages(s, env, actor, visitor, chat, params, page)
+        })
+    }
+    pub fn get_message(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+    ) -> Result<Message> {
+        self.read(|s, env| messages::get_message(s, env, actor, scope, chat, message))
+    }
+
+    // ---- time-driven rules ----------------------------------------------------------------
+
+    /// Applies every time-driven rule as of the clock's now.
+    pub fn maintenance(&self) -> Result<MaintenanceReport> {
+        self.write(maintenance::run)
+    }
+}

@@ -1,0 +1,200 @@
+//! Chat messages: typed messages, join/leave events, autosuggestions, attachments with
+//! actions, and visitors' responses to them.
+
+mod attachments;
+mod rules;
+
+pub use attachments::*;
+pub use rules::*;
+
+use crate::clock::Millis;
+use crate::directory::Avatar;
+use crate::ids::visitor_id_str;
+use crate::time::{format_ms, format_opt};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The longest message text, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Who the sender is, as a store reads it alongside the message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SenderInfo {
+    pub name: Option<String>,
+    pub public_name: Option<String>,
+    pub avatar: Option<Avatar>,
+}
+
+/// The selected reply suggestion nested in a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectedSuggestion {
+    pub id: String,
+    pub suggestion: String,
+    pub relevancy_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessageRecord {
+    pub chat_pk: i64,
+    pub seq: i64,
+    pub id: Uuid,
+    pub kind: String,
+    pub created_at: Millis,
+    pub sender_type: String,
+    pub sender_id: Option<Uuid>,
+    pub message: Option<String>,
+    pub selected_reply_suggestion_id: Option<Uuid>,
+    pub attachment_template: Option<String>,
+    pub attachments: Option<String>,
+    pub disables_on_visitor_message: bool,
+    pub response_to_message_id: Option<Uuid>,
+    pub response_to_attachment_id: Option<Uuid>,
+    pub response_to_action_id: Option<Uuid>,
+    pub response_value: Option<String>,
+    pub response_text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub stored: NewMessageRecord,
+    pub sensitive_data_purged_at: Option<Millis>,
+    // Read alongside:
+    pub chat_id: Uuid,
+    pub room_id: Option<Uuid>,
+    pub sender: SenderInfo,
+    pub selected_reply_suggestion: Option<SelectedSuggestion>,
+    /// The attachments of the message this one responds to (for `response_to_*` objects).
+    pub responded_attachments: Option<String>,
+}
+
+/// Which messages a listing holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageFilter {
+    pub type_in: Option<Vec<String>>,
+    pub type_not_in: Option<Vec<String>>,
+}
+
+/// Query parameters of message listings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MessageListParams {
+    #[serde(rename = "type__in")]
+    pub type_in: Option<String>,
+    #[serde(rename = "type__not_in")]
+    pub type_not_in: Option<String>,
+}
+
+impl MessageListParams {
+    pub fn to_filter(&self) -> MessageFilter {
+        let split = |s: &String| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        MessageFilter {
+            type_in: self.type_in.as_ref().map(split),
+            type_not_in: self.type_not_in.as_ref().map(split),
+        }
+    }
+}
+
+/// Operators see both names; visitors never see `sender_name`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Viewer {
+    Operator,
+    Visitor,
+}
+
+/// The message resource exactly as the reference shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub chat_id: String,
+    pub room_id: Option<String>,
+    pub created_at: String,
+    pub sender_type: String,
+    pub sender_id: Option<String>,
+    pub sender_public_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<Option<String>>,
+    pub sender_avatar: Option<Avatar>,
+    pub message: Option<String>,
+    pub is_encrypted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_message: Option<String>,
+    pub sensitive_data_purged_at: Option<String>,
+    pub selected_reply_suggestion_id: Option<String>,
+    pub selected_reply_suggestion: Option<SelectedSuggestion>,
+    pub attachments: Vec<Attachment>,
+    pub attachment_template: Option<String>,
+    pub response_to_message_id: Option<String>,
+    pub response_to_attachment_id: Option<String>,
+    pub response_to_attachment: Option<Attachment>,
+    pub response_to_action_id: Option<String>,
+    pub response_to_action: Option<Action>,
+    pub response_value: Option<String>,
+    pub response_text: Option<String>,
+}
+
+impl Message {
+    pub fn from_record(m: &MessageRecord, viewer: &Viewer) -> Self {
+        let st = &m.stored;
+        let sender_id = st.sender_id.map(|id| {
+            if st.sender_type == "visitor" {
+                visitor_id_str(&id)
+            } else {
+                id.to_string()
+            }
+        });
+        let attachments: Vec<Attachment> = st
+            .attachments
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default();
+        let responded: Vec<Attachment> = m
+            .responded_attachments
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_default();
+        let response_to_attachment = st
+            .response_to_attachment_id
+            .and_then(|aid| responded.iter().find(|a| a.id == aid.to_string()).cloned());
+        let response_to_action = match (&response_to_attachment, st.response_to_action_id) {
+            (Some(a), Some(act)) => a.actions.iter().find(|x| x.id == act.to_string()).cloned(),
+            _ => None,
+        };
+        Self {
+            id: st.id.to_string(),
+            kind: st.kind.clone(),
+            chat_id: m.chat_id.to_string(),
+            room_id: m.room_id.map(|r| r.to_string()),
+            created_at: format_ms(st.created_at),
+            sender_type: st.sender_type.clone(),
+            sender_id,
+            sender_public_name: m.sender.public_name.clone(),
+            sender_name: match viewer {
+                Viewer::Operator => Some(m.sender.name.clone()),
+                Viewer::Visitor => None,
+            },
+            sender_avatar: m.sender.avatar.clone(),
+            message: st.message.clone(),
+            is_encrypted: false,
+            encrypted_message: None,
+            sensitive_data_purged_at: format_opt(m.sensitive_data_purged_at),
+            selected_reply_suggestion_id: st.selected_reply_suggestion_id.map(|s| s.to_string()),
+            selected_reply_suggestion: m.selected_reply_suggestion.clone(),
+            attachments,
+            attachment_template: st.attachment_template.clone(),
+            response_to_message_id: st.response_to_message_id.map(|x| x.to_string()),
+            response_to_attachment_id: st.response_to_attachment_id.map(|x| x.to_string()),
+            response_to_attachment,
+            response_to_action_id: st.response_to_action_id.map(|x| x.to_string()),
+            response_to_action,
+            response_value: st.response_value.clone(),
+            response_text: st.response_text.clone(),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The storage interface. Domain rules see only these traits and record types; all SQL lives
+//! behind them (in [`sqlite`]), so another backend can implement the same traits.
+
+pub mod sqlite;
+
+use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
+use crate::clock::Millis;
+use crate::directory::{
+    OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
+};
+use crate::error::Result;
+use crate::memberships::{MembershipRecord, MembershipSelection};
+use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord};
+use crate::pagination::Keyset;
+use uuid::Uuid;
+
+/// Organizations, people, rooms, routing, presence and credentials.
+pub trait DirectoryStore {
+    fn insert_org(&self, org: &OrgRecord) -> Result<()>;
+    fn update_org(&self, org: &OrgRecord) -> Result<()>;
+    fn org(&self, id: Uuid) -> Result<Option<OrgRecord>>;
+    fn add_partner(&self, org: Uuid, partner: Uuid) -> Result<()>;
+    fn partners(&self, org: Uuid) -> Result<Vec<Uuid>>;
+
+    fn insert_user(&self, user: &UserRecord) -> Result<()>;
+    fn update_user(&self, user: &UserRecord) -> Result<()>;
+    fn user(&self, id: Uuid) -> Result<Option<UserRecord>>;
+    fn users_of_org(&self, org: Uuid, keyset: &Keyset) -> Result<Vec<UserRecord>>;
+
+    fn insert_token(&self, id: Uuid, user: Uuid, token_hash: &[u8], now: Millis) -> Result<()>;
+    fn delete_token(&self, user: Uuid, id: Uuid) -> Result<bool>;
+    fn user_by_token(&self, token_hash: &[u8]) -> Result<Option<Uuid>>;
+
+    fn insert_team(&self, team: &TeamRecord) -> Result<()>;
+    fn team(&self, id: Uuid) -> Result<Option<TeamRecord>>;
+    fn teams_of_org(&self, org: Uuid, keyset: &Keyset) -> Result<Vec<TeamRecord>>;
+    fn set_team_member(&self, team: Uuid, user: Uuid, member: bool) -> Result<bool>;
+    fn team_member_ids(&self, team: Uuid) -> Result<Vec<Uuid>>;
+    /// (members, present members) of a team at `now`.
+    fn team_presence(&self, team: Uuid, now: Millis) -> Result<(i64, i64)>;
+    fn share_team(&self, team: Uuid, org: Uuid) -> Result<()>;
+    fn team_shared_with(&self, team: Uuid, org: Uuid) -> Result<bool>;
+
+    fn insert_router(&self, router: &RouterRecord) -> Result<()>;
+    fn router(&self, id: Uuid) -> Result<Option<RouterRecord>>;
+    fn routers_of_org(&self, org: Uuid) -> Result<Vec<RouterRecord>>;
+
+    fn insert_room(&self, room: &RoomRecord) -> Result<()>;
+    fn update_room(&self, room: &RoomRecord) -> Result<()>;
+    fn room(&self, id: Uuid) -> Result<Option<RoomRecord>>;
+    fn rooms_of_org(&self, org: Uuid, keyset: &Keyset) -> Result<Vec<RoomRecord>>;
+    fn set_room_allowed_tags(&self, room: Uuid, names: &[String], now: Millis) -> Result<()>;
+    fn add_room_allowed_tag(&self, room: Uuid, name: &str, now: Millis) -> Result<bool>;
+    /// (name, created_at) in creation order.
+    fn room_allowed_tags(&self, room: Uuid) -> Result<Vec<(String, Millis)>>;
+    fn share_room(&self, room: Uuid, org: Uuid) -> Result<()>;
+    fn room_shares(&self, room: Uuid) -> Result<Vec<Uuid>>;
+    /// Whether the room is routed to the user: by its router (directly or via a team) or by a
+    /// share with the user's organization.
+    fn room_routed_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
+    /// Whether the user may see the room's waiting chats (see `directory` docs).
+    fn room_accessible_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
+
+    fn insert_visitor(&self, visitor: &VisitorRecord, secret_hash: Option<&[u8]>) -> Result<()>;
+    fn update_visitor(&self, visitor: &VisitorRecord) -> Result<()>;
+    fn visitor(&self, id: Uuid) -> Result<Option<VisitorRecord>>;
+    fn visitor_by_secret(&self, org: Uuid, secret_hash: &[u8]) -> Result<Option<VisitorRecord>>;
+    fn insert_visitor_token(
+        &self,
+        token_hash: &[u8],
+        visitor: Uuid,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// The visitor whose unexpired access token this is.
+    fn visitor_by_token(&self, token_hash: &[u8], now: Millis) -> Result<Option<Uuid>>;
+    /// Records that the visitor is in the room; false if it already was.
+    fn add_visitor_to_room(&self, visitor: Uuid, room: Uuid, now: Millis) -> Result<bool>;
+    fn visitor_in_room(&self, visitor: Uuid, room: Uuid) -> Result<bool>;
+    fn set_visitor_variable(
+        &self,
+        visitor: Uuid,
+        room: Uuid,
+        key: &str,
+        value: &str,
+        now: Millis,
+    ) -> Result<()>;
+    fn visitor_variables(&self, visitor: Uuid, room: Uuid) -> Result<Vec<(String, String)>>;
+
+    /// Creates or renews a presence client and refreshes the holder's `present_until`.
+    fn upsert_presence_client(
+        &self,
+        id: Uuid,
+        holder: PresenceHolder,
+        expires_at: Millis,
+        now: Millis,
+    ) -> Result<()>;
+    /// Returns the holder of a deleted client.
+    fn delete_presence_client(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
+    fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
+    /// Removes every presence client of the holder (an explicit absence).
+    fn clear_presence(&self, holder: PresenceHolder) -> Result<()>;
+    /// Deletes clients expired at `now`; returns how many.
+    fn expire_presence_clients(&self, now: Millis) -> Result<usize>;
+}
+
+/// Whose presence a client holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceHolder {
+    User(Uuid),
+    Visitor(Uuid),
+}
+
+pub trait ChatStore {
+    /// Inserts a chat; returns its internal key.
+    fn insert_chat(&self, chat: &NewChatRecord) -> Result<i64>;
+    /// Writes back every mutable column of a chat.
+    fn update_chat(&self, chat: &ChatRecord) -> Result<()>;
+    fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>>;
+    fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>>;
+    fn select_chats(
+        &self,
+        sel: &ChatSelection,
+        filter: &ChatFilter,
+        keyset: &Keyset,
+        now: Millis,
+    ) -> Result<Vec<ChatRecord>>;
+    /// The visitor's newest open chat in the room, if any.
+    fn open_visitor_chat(
+        &self,
+        visitor: Uuid,
+        room: Uuid,
+        now: Millis,
+    ) -> Result<Option<ChatRecord>>;
+    /// Open chats whose idle timeout or task ttl has passed at `now`.
+    fn chats_due_to_end(&self, now: Millis, limit: usize) -> Result<Vec<i64>>;
+}
+
+pub trait MembershipStore {
+    fn insert_membership(&self, m: &MembershipRecord) -> Result<()>;
+    fn update_membership(&self, m: &MembershipRecord) -> Result<()>;
+    fn membership(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+        now: Millis,
+    ) -> Result<Option<MembershipRecord>>;
+    fn select_memberships(
+        &self,
+        sel: &MembershipSelection,
+        keyset: &Keyset,
+        now: Millis,
+    ) -> Result<Vec<MembershipRecord>>;
+    /// Number of present, participating user members of a chat other than `except`.
+    fn present_user_members(&self, chat_pk: i64, except: Option<Uuid>, now: Millis) -> Result<i64>;
+    /// `typing` statuses not refreshed since `before` become `typed`; returns how many.
+    fn settle_typing(&self, before: Millis, now: Millis) -> Result<usize>;
+}
+
+pub trait MessageStore {
+    fn insert_message(&self, m: &NewMessageRecord) -> Result<()>;
+    fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>>;
+    fn select_messages(
+        &self,
+        chat_pk: i64,
+        filter: &MessageFilter,
+        keyset: &Keyset,
+    ) -> Result<Vec<MessageRecord>>;
+    /// Replaces a message's stored attachments JSON (action disabled states).
+    fn set_message_attachments(
+        &self,
+        chat_pk: i64,
+        seq: i64,
+        attachments: &str,
+        disables_on_visitor_message: bool,
+    ) -> Result<()>;
+    /// Messages of a chat that still hold actions disabled by the next visitor message.
+    fn messages_disabling_on_visitor_message(&self, chat_pk: i64) -> Result<Vec<MessageRecord>>;
+}
+
+/// The whole interface a transaction offers the rules.
+pub trait Store: DirectoryStore + ChatStore + MembershipStore + MessageStore {}
+impl<T: DirectoryStore + ChatStore + MembershipStore + MessageStore> Store for T {}

@@ -1,0 +1,342 @@
+//! SQL of chats.
+
+use super::{SqliteTx, blob, uuid_col, uuid_opt_col};
+use crate::chats::{ChatFilter, ChatRecord, ChatSelection};
+use crate::clock::Millis;
+use crate::error::Result;
+use crate::pagination::Keyset;
+use crate::store::ChatStore;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use uuid::Uuid;
+
+/// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
+/// by a share with the organization.
+pub(crate) const ROUTED_ROOMS_SQL: &str = "SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
+     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
+        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
+     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
+
+/// Rooms whose waiting chats user `?2` of organization `?3` may see.
+pub(crate) const ACCESSIBLE_ROOMS_SQL: &str = "SELECT id FROM rooms WHERE organization_id = ?3 AND router_id IS NULL \
+     UNION SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
+     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
+        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
+     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
+
+const CHAT_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.chat_type, c.visitor_id, c.is_private, c.is_encrypted, \
+     c.encrypted_symmetric_key, c.created_at, c.updated_at, c.is_ended, c.ended_at, c.is_waiting, c.waiting_started_at, \
+     c.message_count, c.user_message_count, c.visitor_message_count, c.tag_count, c.is_autosuggested, \
+     c.first_visitor_message_url, c.first_visitor_message_url_title, c.autosuggest_url, c.autosuggest_url_title, \
+     c.first_visitor_msg_at, c.first_reply_at, c.first_msg_at, c.last_msg_at, c.active_ms, c.last_activity_at, \
+     c.next_message_seq, c.token, r.name, \
+     (SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
+        WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1), \
+     (SELECT COUNT(*) FROM memberships m JOIN visitors v ON v.id = m.member_id \
+        WHERE m.chat_pk = c.pk AND m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?1), \
+     (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.message_count > 0), \
+     (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'visitor')";
+
+/// No present, participating user member (with `is_waiting` and open: the pending rule).
+const NO_PRESENT_USER: &str = "NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id \
+     WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1)";
+
+fn chat_row(r: &Row<'_>) -> rusqlite::Result<ChatRecord> {
+    Ok(ChatRecord {
+        pk: r.get(0)?,
+        id: uuid_col(r, 1)?,
+        room_id: uuid_opt_col(r, 2)?,
+        room_organization_id: uuid_col(r, 3)?,
+        chat_type: r.get(4)?,
+        visitor_id: uuid_opt_col(r, 5)?,
+        is_private: r.get(6)?,
+        is_encrypted: r.get(7)?,
+        encrypted_symmetric_key: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        is_ended: r.get(11)?,
+        ended_at: r.get(12)?,
+        is_waiting: r.get(13)?,
+        waiting_started_at: r.get(14)?,
+        message_count: r.get(15)?,
+        user_message_count: r.get(16)?,
+        visitor_message_count: r.get(17)?,
+        tag_count: r.get(18)?,
+        is_autosuggested: r.get(19)?,
+        first_visitor_message_url: r.get(20)?,
+        first_visitor_message_url_title: r.get(21)?,
+        autosuggest_url: r.get(22)?,
+        autosuggest_url_title: r.get(23)?,
+        first_visitor_msg_at: r.get(24)?,
+        first_reply_at: r.get(25)?,
+        first_msg_at: r.get(26)?,
+        last_msg_at: r.get(27)?,
+        active_ms: r.get(28)?,
+        last_activity_at: r.get(29)?,
+        next_message_seq: r.get(30)?,
+        token: r.get(31)?,
+        room_name: r.get(32)?,
+        present_users: r.get(33)?,
+        present_visitors: r.get(34)?,
+        user_members: r.get(35)?,
+        visitor_members: r.get(36)?,
+    })
+}
+
+/// Appends `cond` with its parameters.
+fn and(
+    sql: &mut String,
+    params: &mut Vec<Value>,
+    cond: &str,
+    values: impl IntoIterator<Item = Value>,
+) {
+    sql.push_str(" AND ");
+    sql.push_str(cond);
+    params.extend(values);
+}
+
+impl ChatStore for SqliteTx<'_> {
+    fn insert_chat(&self, c: &ChatRecord) -> Result<i64> {
+        self.exec(
+            "INSERT INTO chats (id, room_id, room_organization_id, chat_type, visitor_id, is_private, is_encrypted, encrypted_symmetric_key, \
+             created_at, updated_at, last_activity_at, next_message_seq, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                c.id.as_bytes(),
+                c.room_id.map(|r| r.as_bytes().to_vec()),
+                c.room_organization_id.as_bytes(),
+                c.chat_type,
+                c.visitor_id.map(|v| v.as_bytes().to_vec()),
+                c.is_private,
+                c.is_encrypted,
+                c.encrypted_symmetric_key,
+                c.created_at,
+                c.updated_at,
+                c.last_activity_at,
+                c.next_message_seq,
+                c.token
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    fn update_chat(&self, c: &ChatRecord) -> Result<()> {
+        self.exec(
+            "UPDATE chats SET updated_at = ?2, is_ended = ?3, ended_at = ?4, is_waiting = ?5, waiting_started_at = ?6, \
+             message_count = ?7, user_message_count = ?8, visitor_message_count = ?9, tag_count = ?10, is_autosuggested = ?11, \
+             first_visitor_message_url = ?12, first_visitor_message_url_title = ?13, autosuggest_url = ?14, autosuggest_url_title = ?15, \
+             first_visitor_msg_at = ?16, first_reply_at = ?17, first_msg_at = ?18, last_msg_at = ?19, active_ms = ?20, \
+             last_activity_at = ?21, next_message_seq = ?22, encrypted_symmetric_key = ?23 WHERE pk = ?1",
+            params![
+                c.pk,
+                c.updated_at,
+                c.is_ended,
+                c.ended_at,
+                c.is_waiting,
+                c.waiting_started_at,
+                c.message_count,
+                c.user_message_count,
+                c.visitor_message_count,
+                c.tag_count,
+                c.is_autosuggested,
+                c.first_visitor_message_url,
+                c.first_visitor_message_url_title,
+                c.autosuggest_url,
+                c.autosuggest_url_title,
+                c.first_visitor_msg_at,
+                c.first_reply_at,
+                c.first_msg_at,
+                c.last_msg_at,
+                c.active_ms,
+                c.last_activity_at,
+                c.next_message_seq,
+                c.encrypted_symmetric_key
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>> {
+        let sql = format!(
+            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.id = ?2"
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![now, id.as_bytes()], chat_row)
+            .optional()?)
+    }
+
+    fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>> {
+        let sql = format!(
+            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.pk = ?2"
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![now, pk], chat_row)
+            .optional()?)
+    }
+
+    fn select_chats(
+        &self,
+        sel: &ChatSelection,
+        f: &ChatFilter,
+        k: &Keyset,
+        now: Millis,
+    ) -> Result<Vec<ChatRecord>> {
+        let mut sql = format!(
+            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE 1"
+        );
+        let mut p: Vec<Value> = vec![Value::Integer(now)];
+        let pending = format!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
+        match sel {
+            ChatSelection::Room(room) => and(&mut sql, &mut p, "c.room_id = ?", [blob(*room)]),
+            ChatSelection::RoomPending(room) => and(
+                &mut sql,
+                &mut p,
+                &format!("c.room_id = ? AND {pending}"),
+                [blob(*room)],
+            ),
+            ChatSelection::RoomVisitor { room, visitor } => and(
+                &mut sql,
+                &mut p,
+                "c.room_id = ? AND c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)",
+                [blob(*room), blob(*visitor)],
+            ),
+            ChatSelection::OrgOwned(org) => {
+                and(&mut sql, &mut p, "c.room_organization_id = ?", [blob(*org)])
+            }
+            ChatSelection::OrgInvolved(org) => and(
+                &mut sql,
+                &mut p,
+                "EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND u.organization_id = ?)",
+                [blob(*org)],
+            ),
+            ChatSelection::OrgRouted { org, all_shared } => and(
+                &mut sql,
+                &mut p,
+                "(c.room_organization_id = ? OR c.room_id IN (SELECT rs.room_id FROM room_shares rs JOIN rooms r2 ON r2.id = rs.room_id \
+                   JOIN organizations o2 ON o2.id = r2.organization_id WHERE rs.organization_id = ? AND (? OR o2.private_chat_history = 0)))",
+                [
+                    blob(*org),
+                    blob(*org),
+                    Value::Integer(i64::from(*all_shared)),
+                ],
+            ),
+            ChatSelection::UserPending { user, org } => {
+                // ?2/?3 inside the room subquery are the user and organization: bind them first.
+                sql = format!(
+                    "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.room_id IN ({ACCESSIBLE_ROOMS_SQL}) AND {pending}"
+                );
+                p.push(blob(*user));
+                p.push(blob(*org));
+            }
+            ChatSelection::UserRouted { user, org } => {
+                sql = format!(
+                    "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.room_id IN ({ROUTED_ROOMS_SQL})"
+                );
+                p.push(blob(*user));
+                p.push(blob(*org));
+            }
+            ChatSelection::UserMember(user) => and(
+                &mut sql,
+                &mut p,
+                "c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)",
+                [blob(*user)],
+            ),
+            ChatSelection::All => {}
+        }
+        let flag = |b: bool| Value::Integer(i64::from(b));
+        if let Some(b) = f.is_waiting {
+            and(&mut sql, &mut p, "c.is_waiting = ?", [flag(b)]);
+        }
+        if let Some(b) = f.is_ended {
+            and(&mut sql, &mut p, "c.is_ended = ?", [flag(b)]);
+        }
+        if let Some(b) = f.has_messages {
+            and(&mut sql, &mut p, "(c.message_count > 0) = ?", [flag(b)]);
+        }
+        if let Some(b) = f.has_user_messages {
+            and(
+                &mut sql,
+                &mut p,
+                "(c.user_message_count > 0) = ?",
+                [flag(b)],
+            );
+        }
+        if let Some(b) = f.has_visitor_messages {
+            and(
+                &mut sql,
+                &mut p,
+                "(c.visitor_message_count > 0) = ?",
+                [flag(b)],
+            );
+        }
+        if let Some(t) = f.created_after {
+            and(&mut sql, &mut p, "c.created_at > ?", [Value::Integer(t)]);
+        }
+        if let Some(t) = f.created_before {
+            and(&mut sql, &mut p, "c.created_at < ?", [Value::Integer(t)]);
+        }
+        if let Some((member, b)) = f.participating {
+            and(
+                &mut sql,
+                &mut p,
+                "EXISTS (SELECT 1 FROM memberships m WHERE m.chat_pk = c.pk AND m.member_id = ? AND m.is_participating = ?)",
+                [blob(member), flag(b)],
+            );
+        }
+        if let Some(pk) = f.only_pk {
+            and(&mut sql, &mut p, "c.pk = ?", [Value::Integer(pk)]);
+        }
+        let col = if f.ordering.by_updated() {
+            "c.updated_at"
+        } else {
+            "c.created_at"
+        };
+        if let (Some(cond), Some(after)) = (k.beyond_sql(col, "c.id"), &k.after) {
+            and(
+                &mut sql,
+                &mut p,
+                &cond,
+                [
+                    Value::Integer(after.primary),
+                    Value::Blob(after.tie.clone()),
+                ],
+            );
+        }
+        sql.push(' ');
+        sql.push_str(&k.order_sql(col, "c.id"));
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(p), chat_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn open_visitor_chat(
+        &self,
+        visitor: Uuid,
+        room: Uuid,
+        now: Millis,
+    ) -> Result<Option<ChatRecord>> {
+        let sql = format!(
+            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+             WHERE c.visitor_id = ?2 AND c.room_id = ?3 AND c.is_ended = 0 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![now, visitor.as_bytes(), room.as_bytes()], chat_row)
+            .optional()?)
+    }
+
+    fn chats_due_to_end(&self, now: Millis, limit: usize) -> Result<Vec<i64>> {
+        let sql = "SELECT c.pk FROM chats c JOIN organizations o ON o.id = c.room_organization_id LEFT JOIN rooms r ON r.id = c.room_id \
+             WHERE c.is_ended = 0 AND c.chat_type <> 'external' AND ( \
+               c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
+               OR (c.chat_type = 'task' AND r.ttl_s IS NOT NULL AND c.created_at + r.ttl_s * 1000 <= ?1)) \
+             ORDER BY c.pk LIMIT ?2";
+        let mut st = self.conn().prepare_cached(sql)?;
+        let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

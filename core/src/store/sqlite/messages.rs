@@ -1,0 +1,188 @@
+//! SQL of messages.
+
+use super::{SqliteTx, uuid_col, uuid_opt_col};
+use crate::directory::Avatar;
+use crate::error::Result;
+use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord, SenderInfo};
+use crate::pagination::Keyset;
+use crate::store::MessageStore;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use uuid::Uuid;
+
+const SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
+     m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
+     m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
+     m.sensitive_data_purged_at, c.id, c.room_id, \
+     u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, v.name, \
+     (SELECT t.attachments FROM messages t WHERE t.id = m.response_to_message_id) \
+     FROM messages m JOIN chats c ON c.pk = m.chat_pk \
+     LEFT JOIN users u ON m.sender_type = 'user' AND u.id = m.sender_id \
+     LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let sender_type: String = r.get(5)?;
+    let sender = match sender_type.as_str() {
+        "user" => {
+            let first: String = r.get::<_, Option<String>>(20)?.unwrap_or_default();
+            let last: String = r.get::<_, Option<String>>(21)?.unwrap_or_default();
+            let full = [first.as_str(), last.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let alias: Option<String> = r.get(22)?;
+            SenderInfo {
+                public_name: Some(
+                    alias
+                        .filter(|a| !a.is_empty())
+                        .unwrap_or_else(|| full.clone()),
+                ),
+                name: Some(full),
+                avatar: match (uuid_opt_col(r, 23)?, r.get::<_, Option<String>>(24)?) {
+                    (Some(id), Some(url)) => Some(Avatar {
+                        id: id.to_string(),
+                        url,
+                    }),
+                    _ => None,
+                },
+            }
+        }
+        "visitor" => {
+            let name: Option<String> = r.get(25)?;
+            SenderInfo {
+                name: name.clone(),
+                public_name: name,
+                avatar: None,
+            }
+        }
+        _ => SenderInfo::default(),
+    };
+    Ok(MessageRecord {
+        stored: NewMessageRecord {
+            chat_pk: r.get(0)?,
+            seq: r.get(1)?,
+            id: uuid_col(r, 2)?,
+            kind: r.get(3)?,
+            created_at: r.get(4)?,
+            sender_type,
+            sender_id: uuid_opt_col(r, 6)?,
+            message: r.get(7)?,
+            selected_reply_suggestion_id: uuid_opt_col(r, 8)?,
+            attachment_template: r.get(9)?,
+            attachments: r.get(10)?,
+            disables_on_visitor_message: r.get(11)?,
+            response_to_message_id: uuid_opt_col(r, 12)?,
+            response_to_attachment_id: uuid_opt_col(r, 13)?,
+            response_to_action_id: uuid_opt_col(r, 14)?,
+            response_value: r.get(15)?,
+            response_text: r.get(16)?,
+        },
+        sensitive_data_purged_at: r.get(17)?,
+        chat_id: uuid_col(r, 18)?,
+        room_id: uuid_opt_col(r, 19)?,
+        sender,
+        selected_reply_suggestion: None,
+        responded_attachments: r.get(26)?,
+    })
+}
+
+impl MessageStore for SqliteTx<'_> {
+    fn insert_message(&self, m: &NewMessageRecord) -> Result<()> {
+        self.exec(
+            "INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message, selected_reply_suggestion_id, \
+             attachment_template, attachments, disables_on_visitor_message, response_to_message_id, response_to_attachment_id, \
+             response_to_action_id, response_value, response_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                m.chat_pk,
+                m.seq,
+                m.id.as_bytes(),
+                m.kind,
+                m.created_at,
+                m.sender_type,
+                m.sender_id.map(|x| x.as_bytes().to_vec()),
+                m.message,
+                m.selected_reply_suggestion_id.map(|x| x.as_bytes().to_vec()),
+                m.attachment_template,
+                m.attachments,
+                m.disables_on_visitor_message,
+                m.response_to_message_id.map(|x| x.as_bytes().to_vec()),
+                m.response_to_attachment_id.map(|x| x.as_bytes().to_vec()),
+                m.response_to_action_id.map(|x| x.as_bytes().to_vec()),
+                m.response_value,
+                m.response_text
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>> {
+        let sql = format!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![id.as_bytes(), chat_pk], row)
+            .optional()?)
+    }
+
+    fn select_messages(
+        &self,
+        chat_pk: i64,
+        f: &MessageFilter,
+        k: &Keyset,
+    ) -> Result<Vec<MessageRecord>> {
+        let mut sql = format!("{SELECT} WHERE m.chat_pk = ?");
+        let mut p: Vec<Value> = vec![Value::Integer(chat_pk)];
+        if let Some(types) = &f.type_in {
+            sql.push_str(" AND m.type IN (SELECT value FROM json_each(?))");
+            p.push(Value::Text(
+                serde_json::to_string(types).unwrap_or_default(),
+            ));
+        }
+        if let Some(types) = &f.type_not_in {
+            sql.push_str(" AND m.type NOT IN (SELECT value FROM json_each(?))");
+            p.push(Value::Text(
+                serde_json::to_string(types).unwrap_or_default(),
+            ));
+        }
+        if let Some(after) = &k.after {
+            sql.push_str(if k.descending {
+                " AND m.seq < ?"
+            } else {
+                " AND m.seq > ?"
+            });
+            p.push(Value::Integer(after.primary));
+        }
+        sql.push_str(if k.descending {
+            " ORDER BY m.seq DESC"
+        } else {
+            " ORDER BY m.seq ASC"
+        });
+        sql.push_str(&format!(" LIMIT {}", k.limit));
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(p), row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_message_attachments(
+        &self,
+        chat_pk: i64,
+        seq: i64,
+        attachments: &str,
+        disables: bool,
+    ) -> Result<()> {
+        self.exec(
+            "UPDATE messages SET attachments = ?3, disables_on_visitor_message = ?4 WHERE chat_pk = ?1 AND seq = ?2",
+            params![chat_pk, seq, attachments, disables],
+        )?;
+        Ok(())
+    }
+
+    fn messages_disabling_on_visitor_message(&self, chat_pk: i64) -> Result<Vec<MessageRecord>> {
+        let sql = format!("{SELECT} WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1");
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map([chat_pk], row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

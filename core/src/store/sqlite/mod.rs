@@ -1,0 +1,211 @@
+//! SQLite backend: one writer connection, WAL on files, numbered migrations, a transaction
+//! helper that commits only on `Ok`, and `prepare_cached` for every statement.
+
+mod chats;
+mod directory;
+mod memberships;
+mod messages;
+
+use crate::error::{ChatError, ErrorCode, Result};
+use parking_lot::Mutex;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use uuid::Uuid;
+
+/// The migrations, in order. Migration `n` (1-based) brings `user_version` from `n-1` to `n`.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial",
+    include_str!("../../../migrations/0001_initial.sql"),
+)];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// How hard commits are pushed to disk on file databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL` with WAL: a power loss may drop the last commits, never corrupt.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is on disk when acknowledged.
+    Full,
+}
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    #[cfg(feature = "fault-injection")]
+    fault: std::sync::Arc<FaultPlan>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        Self::setup(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        // Purged or deleted text must not linger in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.set_prepared_statement_cache_capacity(256);
+        migrate(&mut conn, latest_version())?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            #[cfg(feature = "fault-injection")]
+            fault: std::sync::Arc::new(FaultPlan::default()),
+        })
+    }
+
+    /// Runs `f` in one write transaction: committed if it returns `Ok`, rolled back otherwise.
+    pub fn write<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stx = SqliteTx {
+            conn: &tx,
+            #[cfg(feature = "fault-injection")]
+            fault: &self.fault,
+        };
+        let out = f(&stx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` over a consistent snapshot (a read transaction).
+    pub fn read<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let stx = SqliteTx {
+            conn: &tx,
+            #[cfg(feature = "fault-injection")]
+            fault: &self.fault,
+        };
+        f(&stx)
+    }
+
+    /// Raw access for maintenance tasks that are not domain rules (checkpoints, integrity checks).
+    pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.conn.lock())
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.fault
+    }
+}
+
+/// Applies pending migrations up to `target`, each in its own transaction with the version
+/// bumped inside it. A database from a newer build is refused.
+pub fn migrate(conn: &mut Connection, target: i64) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > latest_version() {
+        return Err(ChatError::new(
+            ErrorCode::SchemaTooNew,
+            format!(
+                "The database has schema version {current}, newer than this engine's {}; upgrade the engine.",
+                latest_version()
+            ),
+        ));
+    }
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= current || version > target {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql).map_err(|e| {
+            ChatError::new(ErrorCode::Storage, format!("migration {name} failed: {e}"))
+        })?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A transaction handed to the rules through the store traits.
+pub struct SqliteTx<'c> {
+    conn: &'c Connection,
+    #[cfg(feature = "fault-injection")]
+    fault: &'c FaultPlan,
+}
+
+impl SqliteTx<'_> {
+    /// Executes a cached write statement.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        #[cfg(feature = "fault-injection")]
+        self.fault.tick()?;
+        Ok(self.conn.prepare_cached(sql)?.execute(params)?)
+    }
+    fn conn(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Fails the N-th write statement from when it is armed: proves that an operation failing
+/// midway leaves nothing behind.
+#[cfg(feature = "fault-injection")]
+#[derive(Default)]
+pub struct FaultPlan {
+    remaining: std::sync::atomic::AtomicI64,
+}
+
+#[cfg(feature = "fault-injection")]
+impl FaultPlan {
+    /// The `n`-th write from now fails (1: the next one). 0 disarms.
+    pub fn fail_write(&self, n: i64) {
+        self.remaining.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn tick(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let before = self.remaining.load(Ordering::SeqCst);
+        if before <= 0 {
+            return Ok(());
+        }
+        self.remaining.store(before - 1, Ordering::SeqCst);
+        if before == 1 {
+            return Err(ChatError::new(ErrorCode::Storage, "injected fault"));
+        }
+        Ok(())
+    }
+}
+
+// ---- column conversions ---------------------------------------------------------------------
+
+pub(crate) fn uuid_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    let b: Vec<u8> = row.get(idx)?;
+    Uuid::from_slice(&b).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+pub(crate) fn uuid_opt_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
+    let b: Option<Vec<u8>> = row.get(idx)?;
+    b.map(|b| {
+        Uuid::from_slice(&b).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn blob(id: Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}
