@@ -67,3 +67,8 @@ pub struct Env {
     pub now: Millis,
     pub ids: ids::IdGen,
 }
+
+/// The README's Rust examples are compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

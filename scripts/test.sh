@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every test of the project, in the order a failure is cheapest to read.
+# Prerequisites are installed by .ci/run (or by hand: see README "Set-up").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== native tests (core, server over loopback HTTP, cross-crate)"
+cargo build --workspace --bins
+cargo test --workspace
+
+echo "== all tests passed"
