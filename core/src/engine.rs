@@ -492,13 +492,9 @@ impl Engine {
         actor: &Actor,
         user: Uuid,
         chat: Uuid,
-        text: String,
-        url: Option<String>,
-        url_title: Option<String>,
+        input: messages::NewAutosuggest,
     ) -> Result<Message> {
-        self.write(|s, env| {
-            messages::send_autosuggest(s, env, actor, user, chat, text, url, url_title)
-        })
+        self.write(|s, env| messages::send_autosuggest(s, env, actor, user, chat, input))
     }
     pub fn send_visitor_message(
         &self,
