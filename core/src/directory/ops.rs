@@ -484,7 +484,7 @@ pub fn create_team(
     let mut v = Validator::new();
     check_name(&mut v, "name", input.name.as_deref(), true);
     for m in input.member_ids.iter().flatten() {
-        if !s.user(*m)?.is_some_and(|u| u.organization_id == org_id) {
+        if s.user(*m)?.is_none_or(|u| u.organization_id != org_id) {
             v.add(
                 "member_ids",
                 format!("User {m} is not in this organization."),
@@ -554,10 +554,7 @@ pub fn set_team_membership(
         .team(team_id)?
         .filter(|t| t.organization_id == org_id)
         .ok_or_else(|| ChatError::not_found("Team"))?;
-    if !s
-        .user(user_id)?
-        .is_some_and(|u| u.organization_id == org_id)
-    {
+    if s.user(user_id)?.is_none_or(|u| u.organization_id != org_id) {
         return Err(ChatError::not_found("User"));
     }
     let changed = s.set_team_member(team_id, user_id, member)?;
@@ -579,7 +576,7 @@ pub struct NewRouter {
 fn check_steps(s: &dyn Store, v: &mut Validator, org_id: Uuid, steps: &[RouterStep]) -> Result<()> {
     for (i, step) in steps.iter().enumerate() {
         for u in &step.user_ids {
-            if !s.user(*u)?.is_some_and(|u| u.organization_id == org_id) {
+            if s.user(*u)?.is_none_or(|u| u.organization_id != org_id) {
                 v.add(
                     format!("steps[{i}].user_ids"),
                     format!("User {u} is not in this organization."),
@@ -720,7 +717,7 @@ pub fn create_room(
         input.shared_with.as_deref().unwrap_or_default(),
     )?;
     if let Some(r) = input.router_id {
-        if !s.router(r)?.is_some_and(|r| r.organization_id == org_id) {
+        if s.router(r)?.is_none_or(|r| r.organization_id != org_id) {
             v.add("router_id", "Router not found in this organization.");
         }
     }
@@ -792,7 +789,7 @@ pub fn update_room(
         }
     }
     if let Some(Some(r)) = patch.router_id {
-        if !s.router(r)?.is_some_and(|r| r.organization_id == org_id) {
+        if s.router(r)?.is_none_or(|r| r.organization_id != org_id) {
             v.add("router_id", "Router not found in this organization.");
         }
     }

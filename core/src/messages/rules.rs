@@ -215,6 +215,7 @@ pub fn send_user_message(
 
 /// An autosuggestion shown to the visitor by a user (or a rule on the user's behalf): it marks
 /// the chat autosuggested when it opens the chat, and records the page it was shown on.
+#[allow(clippy::too_many_arguments)]
 pub fn send_autosuggest(
     s: &dyn Store,
     env: &Env,
