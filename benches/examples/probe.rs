@@ -11,11 +11,26 @@ fn main() {
       "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
     let u: uuid::Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
     let a = Actor::User(u);
-    let chat: uuid::Uuid = engine.create_user_chat(&a, u, NewChat::default()).unwrap().id.parse().unwrap();
+    let chat: uuid::Uuid = engine
+        .create_user_chat(&a, u, NewChat::default())
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
     let n = 5000;
     let t = Instant::now();
     for i in 0..n {
-        engine.send_user_message(&a, u, chat, NewMessage { message: Some(format!("message number {i} with some text in it")), ..Default::default() }).unwrap();
+        engine
+            .send_user_message(
+                &a,
+                u,
+                chat,
+                NewMessage {
+                    message: Some(format!("message number {i} with some text in it")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
     }
     let core = n as f64 / t.elapsed().as_secs_f64();
     let conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
@@ -26,8 +41,19 @@ fn main() {
     let t = Instant::now();
     for i in 0..n {
         let tx = conn.unchecked_transaction().unwrap();
-        tx.prepare_cached("INSERT INTO m VALUES (1, ?1, ?2, ?3, ?4)").unwrap().execute(rusqlite::params![i, uuid::Uuid::now_v7().as_bytes(), format!("message number {i} with some text in it"), i]).unwrap();
-        tx.prepare_cached("UPDATE c SET n = n + 1, upd = ?1 WHERE pk = 1").unwrap().execute([i]).unwrap();
+        tx.prepare_cached("INSERT INTO m VALUES (1, ?1, ?2, ?3, ?4)")
+            .unwrap()
+            .execute(rusqlite::params![
+                i,
+                uuid::Uuid::now_v7().as_bytes(),
+                format!("message number {i} with some text in it"),
+                i
+            ])
+            .unwrap();
+        tx.prepare_cached("UPDATE c SET n = n + 1, upd = ?1 WHERE pk = 1")
+            .unwrap()
+            .execute([i])
+            .unwrap();
         tx.commit().unwrap();
     }
     let raw = n as f64 / t.elapsed().as_secs_f64();
