@@ -41,6 +41,7 @@ pub mod auth;
 pub mod chat_hooks;
 pub mod chats;
 pub mod clock;
+pub mod crypto;
 pub mod directory;
 mod engine;
 pub mod error;
@@ -50,6 +51,7 @@ pub mod maintenance;
 pub mod memberships;
 pub mod messages;
 pub mod pagination;
+pub mod purge;
 pub mod store;
 pub mod time;
 
@@ -60,9 +62,11 @@ pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
 pub use store::sqlite::Durability;
 
-/// What every rule gets besides the store: the current time and the id generator.
+/// What every rule gets besides the store: the current time, the id generator, and the
+/// organization keys the engine holds (encrypted chats; see [`crypto`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Env {
+pub struct Env<'k> {
     pub now: Millis,
     pub ids: ids::IdGen,
+    pub keys: &'k crypto::KeyRing,
 }

@@ -3,6 +3,7 @@
 
 mod chats;
 mod directory;
+mod encryption;
 mod memberships;
 mod messages;
 
@@ -14,10 +15,17 @@ use std::path::Path;
 use uuid::Uuid;
 
 /// The migrations, in order. Migration `n` (1-based) brings `user_version` from `n-1` to `n`.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../../../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../../../migrations/0001_initial.sql"),
+    ),
+    // 0002_invitations_tags_starters_suggestions is added by the invitations work
+    (
+        "0003_encryption",
+        include_str!("../../../migrations/0003_encryption.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
