@@ -229,3 +229,17 @@ fn debug_output_shows_no_key_bytes() {
     assert!(!format!("{ring:?}").contains("171"));
     let _ = envelope::NONCE_LEN;
 }
+
+/// A fixed vector (also decrypted by the independent Python routine in docs/ENCRYPTION.md):
+/// the byte format must never drift.
+#[test]
+fn known_answer_vector() {
+    let wrapped = "01e1365464dc10730a63b09b93c5a83a28ba0eb2f35a234d7a24d283c04d696681198a7a61c17ce520f3936264fa51c969a0f45d3859fd1769863d22c1";
+    let sealed = "AQFCMCA4ZhiMd/eAzhAP0ZeO5zd0sTepWgeyeQybRa/Bfh9Q25sVhEz1hEhA08grqk+OJYGE";
+    let chat = Uuid::try_parse("450fc49e-277e-4dd6-af0f-6e9dcb885b09").unwrap();
+    let msg = Uuid::try_parse("58f5055c-56e0-11e5-9354-6c4008c08dfe").unwrap();
+    assert_eq!(
+        decrypt_export(&[0x5c; 32], wrapped, chat, msg, sealed).as_deref(),
+        Ok("Yes, actually you could.")
+    );
+}
