@@ -135,13 +135,13 @@ fn count_msg(
 }
 
 fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Result<()> {
-    if let Some(id) = id {
-        if !crate::chat_hooks::suggestion_in_chat(s, chat, id)? {
-            return Err(ChatError::field(
-                "selected_reply_suggestion_id",
-                "No such reply suggestion in this chat.",
-            ));
-        }
+    if let Some(id) = id
+        && !crate::chat_hooks::suggestion_in_chat(s, chat, id)?
+    {
+        return Err(ChatError::field(
+            "selected_reply_suggestion_id",
+            "No such reply suggestion in this chat.",
+        ));
     }
     Ok(())
 }
@@ -222,6 +222,7 @@ pub fn send_user_message(
 
 /// An autosuggestion shown to the visitor by a user (or a rule on the user's behalf): it marks
 /// the chat autosuggested when it opens the chat, and records the page it was shown on.
+#[allow(clippy::too_many_arguments)]
 pub fn send_autosuggest(
     s: &dyn Store,
     env: &Env,
