@@ -30,6 +30,8 @@ pub const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
 const TEXT_LABEL: &[u8] = b"chat-core:text";
 const WRAP_LABEL: &[u8] = b"chat-core:wrap";
 const CHECK_LABEL: &[u8] = b"chat-core:check";
+// The associated-data layouts below rely on these lengths.
+const _: () = assert!(TEXT_LABEL.len() == 14 && WRAP_LABEL.len() == 14 && CHECK_LABEL.len() == 15);
 
 /// Which secret field a text envelope holds. The code is in the envelope and in its AAD, so a
 /// ciphertext cannot be moved to another field of the same row either.
