@@ -3,6 +3,7 @@
 
 mod chats;
 mod directory;
+mod encryption;
 mod invitations;
 mod memberships;
 mod messages;
@@ -26,6 +27,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_invitations_tags_starters_suggestions",
         include_str!("../../../migrations/0002_invitations_tags_starters_suggestions.sql"),
+    ),
+    (
+        "0003_encryption",
+        include_str!("../../../migrations/0003_encryption.sql"),
     ),
 ];
 
