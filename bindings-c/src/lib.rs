@@ -442,7 +442,8 @@ unsafe fn copy_out(message: &str, buf: *mut c_char, len: usize, out_n: *mut usiz
 /// The library version (e.g. `"0.1.0"`): a static string, never freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn chat_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    catch_unwind(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+        .unwrap_or(std::ptr::null())
 }
 
 /// Writes a generic sentence describing `result` (any number; unknown numbers are described
