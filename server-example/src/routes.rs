@@ -3,7 +3,7 @@
 //! built from [`ROUTES`], so they cannot drift apart.
 
 /// HTTP methods the API uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum M {
     Get,
     Post,

@@ -11,9 +11,15 @@ use support::*;
 
 /// Rows whose core operations are not there yet (invitations, tags, starters, suggestions).
 fn pending_core(path: &str) -> bool {
-    ["invitations", "/tags", "allowed_tags", "conversation_starters", "reply_suggestions"]
-        .iter()
-        .any(|p| path.contains(p))
+    [
+        "invitations",
+        "/tags",
+        "allowed_tags",
+        "conversation_starters",
+        "reply_suggestions",
+    ]
+    .iter()
+    .any(|p| path.contains(p))
 }
 
 fn rows() -> Vec<(String, String, Vec<String>)> {
@@ -25,7 +31,12 @@ fn rows() -> Vec<(String, String, Vec<String>)> {
             let mut f = l.split('\t');
             let m = f.next().unwrap_or_default().to_string();
             let p = f.next().unwrap_or_default().to_string();
-            let r = f.next().unwrap_or_default().split(" | ").map(str::to_string).collect();
+            let r = f
+                .next()
+                .unwrap_or_default()
+                .split(" | ")
+                .map(str::to_string)
+                .collect();
             (m, p, r)
         })
         .collect()
@@ -33,9 +44,14 @@ fn rows() -> Vec<(String, String, Vec<String>)> {
 
 #[test]
 fn the_endpoint_table_is_the_shared_one() {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/endpoints.tsv");
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/endpoints.tsv");
     if let Ok(s) = std::fs::read_to_string(&shared) {
-        assert_eq!(s, include_str!("../data/endpoints.tsv"), "tests/data/endpoints.tsv is stale");
+        assert_eq!(
+            s,
+            include_str!("../data/endpoints.tsv"),
+            "tests/data/endpoints.tsv is stale"
+        );
     }
     assert_eq!(rows().len(), 79);
 }
@@ -77,8 +93,22 @@ struct Case {
     codes: &'static [&'static str],
 }
 
-fn case(what: &str, token: Option<&'static str>, overrides: Vec<(&'static str, String)>, status: u16, codes: &'static [&'static str]) -> Case {
-    Case { what: what.into(), token, overrides, body: None, raw_body: None, status, codes }
+fn case(
+    what: &str,
+    token: Option<&'static str>,
+    overrides: Vec<(&'static str, String)>,
+    status: u16,
+    codes: &'static [&'static str],
+) -> Case {
+    Case {
+        what: what.into(),
+        token,
+        overrides,
+        body: None,
+        raw_body: None,
+        status,
+        codes,
+    }
 }
 
 /// The provocations of one documented response of one row.
@@ -92,28 +122,68 @@ fn cases_for(method: &str, path: &str, response: &str, w: &World) -> Option<Vec<
     let c = if r.starts_with("401") {
         vec![
             case("no credentials", None, vec![], 401, &["not_authenticated"]),
-            case("unknown token", Some("no-such-token-at-all-000"), vec![], 401, &["not_authenticated"]),
+            case(
+                "unknown token",
+                Some("no-such-token-at-all-000"),
+                vec![],
+                401,
+                &["not_authenticated"],
+            ),
         ]
     } else if r.contains("active subscription") {
         vec![case(
             "organization without subscription",
             Some(CID_T),
-            vec![("organization_id", s(ORG_C)), ("user_id", s(CID)), ("room_id", s(ROOM_C1))],
+            vec![
+                ("organization_id", s(ORG_C)),
+                ("user_id", s(CID)),
+                ("room_id", s(ROOM_C1)),
+            ],
             403,
             &["no_active_subscription"],
         )]
     } else if r.contains("access to the organization") {
         vec![
-            case("another organization", Some(ANN_T), vec![("organization_id", s(ORG_B)), ("room_id", s(ROOM_B1))], 403, &["permission_denied"]),
-            case("a partner organization", Some(ANN_T), vec![("organization_id", s(ORG_P)), ("room_id", s(ROOM_P1))], 403, &["permission_denied"]),
+            case(
+                "another organization",
+                Some(ANN_T),
+                vec![("organization_id", s(ORG_B)), ("room_id", s(ROOM_B1))],
+                403,
+                &["permission_denied"],
+            ),
+            case(
+                "a partner organization",
+                Some(ANN_T),
+                vec![("organization_id", s(ORG_P)), ("room_id", s(ROOM_P1))],
+                403,
+                &["permission_denied"],
+            ),
         ]
     } else if r.contains("access to the user") {
         vec![
-            case("a colleague without settings permission", Some(BOB_T), vec![("user_id", s(ANN))], 403, &["permission_denied"]),
-            case("a user of another organization", Some(ANN_T), vec![("user_id", s(BEA))], 403, &["permission_denied"]),
+            case(
+                "a colleague without settings permission",
+                Some(BOB_T),
+                vec![("user_id", s(ANN))],
+                403,
+                &["permission_denied"],
+            ),
+            case(
+                "a user of another organization",
+                Some(ANN_T),
+                vec![("user_id", s(BEA))],
+                403,
+                &["permission_denied"],
+            ),
         ]
     } else if r.contains("user does not have access to the room") {
-        vec![case("a room of another organization", Some(ANN_T), vec![("room_id", s(ROOM_B1))], 403, &["permission_denied"])]
+        vec![case(
+            "a room of another organization",
+            Some(ANN_T),
+            vec![("room_id", s(ROOM_B1))],
+            403,
+            &["permission_denied"],
+        )]
     } else if r.starts_with("409") && r.contains("already a present user member") {
         vec![case(
             "private chats: a colleague serves the chat",
@@ -126,52 +196,149 @@ fn cases_for(method: &str, path: &str, response: &str, w: &World) -> Option<Vec<
         vec![case(
             "private history without reports",
             Some(HAL_T),
-            vec![("organization_id", s(ORG_H)), ("user_id", s(HAL)), ("room_id", s(ROOM_H1)), ("chat_id", w.chat_h.clone()), ("visitor_id", s(VIS_H))],
+            vec![
+                ("organization_id", s(ORG_H)),
+                ("user_id", s(HAL)),
+                ("room_id", s(ROOM_H1)),
+                ("chat_id", w.chat_h.clone()),
+                ("visitor_id", s(VIS_H)),
+            ],
             403,
             &["private_chat_history"],
         )]
     } else if r.contains("reports permission") {
-        vec![case("no reports permission", Some(BOB_T), vec![], 403, &["reports_permission_required"])]
+        vec![case(
+            "no reports permission",
+            Some(BOB_T),
+            vec![],
+            403,
+            &["reports_permission_required"],
+        )]
     } else if r.contains("room was not found") {
         vec![
-            case("unknown room", Some(ANN_T), vec![("room_id", s("a0000000-0000-4000-8000-00000000dead"))], 404, &["not_found"]),
-            case("unparsable room id", Some(ANN_T), vec![("room_id", s("not-a-room"))], 404, &["not_found"]),
+            case(
+                "unknown room",
+                Some(ANN_T),
+                vec![("room_id", s("a0000000-0000-4000-8000-00000000dead"))],
+                404,
+                &["not_found"],
+            ),
+            case(
+                "unparsable room id",
+                Some(ANN_T),
+                vec![("room_id", s("not-a-room"))],
+                404,
+                &["not_found"],
+            ),
         ]
     } else if r.contains("visitor was not found") {
         vec![
-            case("unknown visitor", Some(ANN_T), vec![("visitor_id", s("0123456789abcdef0123456789abcdef"))], 404, &["not_found"]),
-            case("unparsable visitor id", Some(ANN_T), vec![("visitor_id", s("XYZ"))], 404, &["not_found"]),
+            case(
+                "unknown visitor",
+                Some(ANN_T),
+                vec![("visitor_id", s("0123456789abcdef0123456789abcdef"))],
+                404,
+                &["not_found"],
+            ),
+            case(
+                "unparsable visitor id",
+                Some(ANN_T),
+                vec![("visitor_id", s("XYZ"))],
+                404,
+                &["not_found"],
+            ),
         ]
     } else if r.contains("chat was not found")
         || r.contains("related chat does not exist")
         || r.contains("chat invitation was not found")
     {
         let mut v = vec![
-            case("unknown chat", Some(ANN_T), vec![("chat_id", s("a0000000-0000-4000-8000-00000000beef"))], 404, &["not_found", "chat_not_pending"]),
-            case("unparsable chat id", Some(ANN_T), vec![("chat_id", s("12345"))], 404, &["not_found"]),
-            case("a chat of another organization", Some(ANN_T), vec![("chat_id", w.chat_b.clone())], 404, &["not_found", "chat_not_pending"]),
+            case(
+                "unknown chat",
+                Some(ANN_T),
+                vec![("chat_id", s("a0000000-0000-4000-8000-00000000beef"))],
+                404,
+                &["not_found", "chat_not_pending"],
+            ),
+            case(
+                "unparsable chat id",
+                Some(ANN_T),
+                vec![("chat_id", s("12345"))],
+                404,
+                &["not_found"],
+            ),
+            case(
+                "a chat of another organization",
+                Some(ANN_T),
+                vec![("chat_id", w.chat_b.clone())],
+                404,
+                &["not_found", "chat_not_pending"],
+            ),
         ];
         if r.contains("not routed to the user") {
-            v.push(case("a chat routed to someone else", Some(BOB_T), vec![("user_id", s(BOB)), ("chat_id", w.routed_a2.clone())], 404, &["not_found"]));
+            v.push(case(
+                "a chat routed to someone else",
+                Some(BOB_T),
+                vec![("user_id", s(BOB)), ("chat_id", w.routed_a2.clone())],
+                404,
+                &["not_found"],
+            ));
         }
         v
     } else if r.contains("user was not a member of the chat") {
-        vec![case("not a member", Some(BOB_T), vec![("user_id", s(BOB)), ("chat_id", w.open_a.clone())], 404, &["not_found"])]
+        vec![case(
+            "not a member",
+            Some(BOB_T),
+            vec![("user_id", s(BOB)), ("chat_id", w.open_a.clone())],
+            404,
+            &["not_found"],
+        )]
     } else if r.contains("not pending") {
-        vec![case("a chat already taken", Some(BOB_T), vec![("user_id", s(BOB)), ("chat_id", w.open_a.clone())], 404, &["chat_not_pending", "not_found"])]
+        vec![case(
+            "a chat already taken",
+            Some(BOB_T),
+            vec![("user_id", s(BOB)), ("chat_id", w.open_a.clone())],
+            404,
+            &["chat_not_pending", "not_found"],
+        )]
     } else if r.starts_with("404") && r.contains("chat has ended") {
-        vec![case("an ended chat", Some(BOB_T), vec![("user_id", s(BOB)), ("chat_id", w.ended_a.clone())], 404, &["chat_not_pending", "not_found"])]
+        vec![case(
+            "an ended chat",
+            Some(BOB_T),
+            vec![("user_id", s(BOB)), ("chat_id", w.ended_a.clone())],
+            404,
+            &["chat_not_pending", "not_found"],
+        )]
     } else if r.starts_with("400") && r.contains("chat has ended") {
-        vec![case("an ended chat", Some(ANN_T), vec![("chat_id", w.ended_a.clone())], 400, &["chat_already_ended"])]
+        vec![case(
+            "an ended chat",
+            Some(ANN_T),
+            vec![("chat_id", w.ended_a.clone())],
+            400,
+            &["chat_already_ended"],
+        )]
     } else if r.contains("required attributes are missing") {
-        if path.ends_with("/visitors/<visitor_id>/chats") || path == "/api/v5/users/<user_id>/chats" {
+        if path.ends_with("/visitors/<visitor_id>/chats") || path == "/api/v5/users/<user_id>/chats"
+        {
             // Nothing is required there (the reference: "does not require any attributes"):
             // a field of the wrong type is the 400.
-            let mut c = case("a field of the wrong type", Some(ANN_T), vec![("visitor_id", s(VIS_A))], 400, &["validation_error"]);
+            let mut c = case(
+                "a field of the wrong type",
+                Some(ANN_T),
+                vec![("visitor_id", s(VIS_A))],
+                400,
+                &["validation_error"],
+            );
             c.body = Some(json!({"chat_type": 7}));
             return Some(vec![c]);
         }
-        let mut c = case("an empty payload", Some(ANN_T), vec![], 400, &["validation_error"]);
+        let mut c = case(
+            "an empty payload",
+            Some(ANN_T),
+            vec![],
+            400,
+            &["validation_error"],
+        );
         if path.contains("/pending_chats/") {
             c.overrides.push(("chat_id", w.pending_a.clone()));
         }
@@ -185,7 +352,13 @@ fn cases_for(method: &str, path: &str, response: &str, w: &World) -> Option<Vec<
         a.raw_body = Some("{\"is_participating\": tru");
         let mut b = case("a JSON array", Some(ANN_T), vec![], 400, &["parse_error"]);
         b.raw_body = Some("[1, 2]");
-        let mut t = case("a field of the wrong type", Some(ANN_T), vec![], 400, &["validation_error"]);
+        let mut t = case(
+            "a field of the wrong type",
+            Some(ANN_T),
+            vec![],
+            400,
+            &["validation_error"],
+        );
         t.body = Some(if path.ends_with("/messages") {
             json!({"message": 42})
         } else if path.contains("memberships") {
@@ -206,13 +379,27 @@ fn cases_for(method: &str, path: &str, response: &str, w: &World) -> Option<Vec<
         }
         vec![a, b, t]
     } else if r.contains("user was not present") {
-        let chat = if path.contains("pending_chats") { w.pending_a.clone() } else { w.open_a.clone() };
-        vec![case("an absent user", Some(DAN_T), vec![("user_id", s(DAN)), ("chat_id", chat)], 409, &["user_not_present"])]
+        let chat = if path.contains("pending_chats") {
+            w.pending_a.clone()
+        } else {
+            w.open_a.clone()
+        };
+        vec![case(
+            "an absent user",
+            Some(DAN_T),
+            vec![("user_id", s(DAN)), ("chat_id", chat)],
+            409,
+            &["user_not_present"],
+        )]
     } else if r.contains("some else has already a chat with the visitor") {
         vec![case(
             "private chats: a colleague serves the visitor",
             Some(HAL_T),
-            vec![("user_id", s(HAL)), ("room_id", s(ROOM_H1)), ("visitor_id", s(VIS_H))],
+            vec![
+                ("user_id", s(HAL)),
+                ("room_id", s(ROOM_H1)),
+                ("visitor_id", s(VIS_H)),
+            ],
             409,
             &["visitor_has_chat"],
         )]
@@ -225,7 +412,13 @@ fn cases_for(method: &str, path: &str, response: &str, w: &World) -> Option<Vec<
             &["private_chat_taken"],
         )]
     } else if r.contains("chat is ended") {
-        vec![case("an ended chat", Some(ANN_T), vec![("chat_id", w.ended_a.clone())], 409, &["chat_ended"])]
+        vec![case(
+            "an ended chat",
+            Some(ANN_T),
+            vec![("chat_id", w.ended_a.clone())],
+            409,
+            &["chat_ended"],
+        )]
     } else {
         return None;
     };
@@ -239,10 +432,16 @@ fn every_documented_error_of_every_implemented_row() {
     let w = World::build(&s);
     let mut all = rows();
     // PATCH where the reference shows PUT for the membership update.
-    let put = all.iter().find(|(m, p, _)| m == "PUT" && p.ends_with("/chat_memberships/<chat_id>")).cloned();
+    let put = all
+        .iter()
+        .find(|(m, p, _)| m == "PUT" && p.ends_with("/chat_memberships/<chat_id>"))
+        .cloned();
     if let Some((_, p, r)) = put {
         // PATCH takes any subset: an empty payload is no error there.
-        let r = r.into_iter().filter(|x| !x.contains("required attributes")).collect();
+        let r = r
+            .into_iter()
+            .filter(|x| !x.contains("required attributes"))
+            .collect();
         all.push(("PATCH".into(), p, r));
     }
     let mut checked = 0;
@@ -270,7 +469,9 @@ fn every_documented_error_of_every_implemented_row() {
                 let body = match (c.raw_body, &c.body) {
                     (Some(raw), _) => Some(raw.as_bytes().to_vec()),
                     (None, Some(b)) => Some(serde_json::to_vec(b).unwrap()),
-                    (None, None) => valid_body(method, path).map(|b| serde_json::to_vec(&b).unwrap()),
+                    (None, None) => {
+                        valid_body(method, path).map(|b| serde_json::to_vec(&b).unwrap())
+                    }
                 };
                 if body.is_some() {
                     headers.push(("Content-Type", "application/json"));
@@ -367,19 +568,46 @@ fn chat_collections_and_details() {
     let w = World::build(&s);
     let a = "/api/v5";
     // rooms/<r>/chats: every chat of the room (reports permission), newest first.
-    let room = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats"), ANN_T);
-    assert_eq!(ids(&room), vec![w.ended_a.clone(), w.open_a.clone(), w.pending_a.clone()]);
-    let pending = room.iter().find(|c| c["id"] == w.pending_a.as_str()).unwrap();
+    let room = get_page(
+        &s,
+        &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats"),
+        ANN_T,
+    );
+    assert_eq!(
+        ids(&room),
+        vec![w.ended_a.clone(), w.open_a.clone(), w.pending_a.clone()]
+    );
+    let pending = room
+        .iter()
+        .find(|c| c["id"] == w.pending_a.as_str())
+        .unwrap();
     assert_pending_chat(pending, ROOM_A1, "Support", ORG_A);
-    let asc = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?ordering=created_at"), ANN_T);
-    assert_eq!(ids(&asc), vec![w.pending_a.clone(), w.open_a.clone(), w.ended_a.clone()]);
-    let waiting = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?is_waiting=true"), ANN_T);
+    let asc = get_page(
+        &s,
+        &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?ordering=created_at"),
+        ANN_T,
+    );
+    assert_eq!(
+        ids(&asc),
+        vec![w.pending_a.clone(), w.open_a.clone(), w.ended_a.clone()]
+    );
+    let waiting = get_page(
+        &s,
+        &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?is_waiting=true"),
+        ANN_T,
+    );
     assert_eq!(ids(&waiting), vec![w.pending_a.clone()]);
-    let ended = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?is_ended=true"), ANN_T);
+    let ended = get_page(
+        &s,
+        &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats?is_ended=true"),
+        ANN_T,
+    );
     assert_eq!(ids(&ended), vec![w.ended_a.clone()]);
     let e = &ended[0];
     assert_eq!(e["legacy_conversation_state"], "ended");
-    assert!(e["ended_at"].is_string() && e["duration"].is_number() && e["active_duration"].is_number());
+    assert!(
+        e["ended_at"].is_string() && e["duration"].is_number() && e["active_duration"].is_number()
+    );
     assert_eq!(e["is_waiting"], false);
 
     // owned_chats: rooms of the organization (A1 and A2), not the partner's.
@@ -396,20 +624,44 @@ fn chat_collections_and_details() {
     // involved_chats: chats with a member of the organization.
     let involved = get_page(&s, &format!("{a}/orgs/{ORG_A}/involved_chats"), ANN_T);
     assert_eq!(ids(&involved), vec![w.ended_a.clone(), w.open_a.clone()]);
-    assert_open_chat(s.get(&format!("{a}/orgs/{ORG_A}/involved_chats/{}", w.open_a), ANN_T).expect(200));
-    s.get(&format!("{a}/orgs/{ORG_A}/involved_chats/{}", w.pending_a), ANN_T).expect_error(404, "not_found");
+    assert_open_chat(
+        s.get(
+            &format!("{a}/orgs/{ORG_A}/involved_chats/{}", w.open_a),
+            ANN_T,
+        )
+        .expect(200),
+    );
+    s.get(
+        &format!("{a}/orgs/{ORG_A}/involved_chats/{}", w.pending_a),
+        ANN_T,
+    )
+    .expect_error(404, "not_found");
 
     // org routed_chats: owned chats and chats of rooms shared with the organization.
     let routed = get_page(&s, &format!("{a}/orgs/{ORG_A}/routed_chats"), ANN_T);
     assert!(has(&routed, &w.partner_p) && has(&routed, &w.open_a) && !has(&routed, &w.chat_b));
-    let p = s.get(&format!("{a}/orgs/{ORG_A}/routed_chats/{}", w.partner_p), ANN_T);
+    let p = s.get(
+        &format!("{a}/orgs/{ORG_A}/routed_chats/{}", w.partner_p),
+        ANN_T,
+    );
     assert_pending_chat(p.expect(200), ROOM_P1, "Partner desk", ORG_P);
 
     // rooms/<r>/pending_chats
-    let rp = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/pending_chats"), ANN_T);
+    let rp = get_page(
+        &s,
+        &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/pending_chats"),
+        ANN_T,
+    );
     assert_eq!(ids(&rp), vec![w.pending_a.clone()]);
     // rooms/<r>/visitors/<v>/chats
-    let rv = get_page(&s, &format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/visitors/{}/chats", w.open_a_vis.0), ANN_T);
+    let rv = get_page(
+        &s,
+        &format!(
+            "{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/visitors/{}/chats",
+            w.open_a_vis.0
+        ),
+        ANN_T,
+    );
     assert_eq!(ids(&rv), vec![w.open_a.clone()]);
 
     // users/<u>/pending_chats: room without router, shared room; the routed room only for Cat.
@@ -427,19 +679,37 @@ fn chat_collections_and_details() {
     // users/<u>/routed_chats and one of them
     let cat_r = get_page(&s, &format!("{a}/users/{CAT}/routed_chats"), CAT_T);
     assert!(has(&cat_r, &w.routed_a2) && has(&cat_r, &w.partner_p) && !has(&cat_r, &w.pending_a));
-    let one = s.get(&format!("{a}/users/{CAT}/routed_chats/{}", w.routed_a2), CAT_T);
+    let one = s.get(
+        &format!("{a}/users/{CAT}/routed_chats/{}", w.routed_a2),
+        CAT_T,
+    );
     assert_pending_chat(one.expect(200), ROOM_A2, "Sales", ORG_A);
-    s.get(&format!("{a}/users/{BOB}/routed_chats/{}", w.routed_a2), BOB_T).expect_error(404, "not_found");
+    s.get(
+        &format!("{a}/users/{BOB}/routed_chats/{}", w.routed_a2),
+        BOB_T,
+    )
+    .expect_error(404, "not_found");
 
     // users/<u>/chats: chats the user is a member of.
     let mine = get_page(&s, &format!("{a}/users/{ANN}/chats"), ANN_T);
     assert_eq!(ids(&mine), vec![w.ended_a.clone(), w.open_a.clone()]);
-    let by_upd = get_page(&s, &format!("{a}/users/{ANN}/chats?ordering=-updated_at"), ANN_T);
+    let by_upd = get_page(
+        &s,
+        &format!("{a}/users/{ANN}/chats?ordering=-updated_at"),
+        ANN_T,
+    );
     assert_eq!(by_upd.len(), 2);
     assert!(get_page(&s, &format!("{a}/users/{BOB}/chats"), BOB_T).is_empty());
 
     // users/<u>/rooms/<r>/visitors/<v>/chats
-    let uv = get_page(&s, &format!("{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{}/chats", w.open_a_vis.0), ANN_T);
+    let uv = get_page(
+        &s,
+        &format!(
+            "{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{}/chats",
+            w.open_a_vis.0
+        ),
+        ANN_T,
+    );
     assert_eq!(ids(&uv), vec![w.open_a.clone()]);
 }
 
@@ -448,7 +718,11 @@ fn chat_creation_and_updates() {
     let s = Server::with_seed(&seed());
     let a = "/api/v5";
     // A chat with a seeded visitor: 201 new, then 200 with the same (resumed) chat.
-    let r = s.post(&format!("{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"), ANN_T, json!({}));
+    let r = s.post(
+        &format!("{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"),
+        ANN_T,
+        json!({}),
+    );
     let c = r.expect(201).clone();
     assert_shape(&c, CHAT);
     assert_eq!(c["chat_type"], "visitor");
@@ -458,28 +732,59 @@ fn chat_creation_and_updates() {
     assert_eq!(c["present_user_participant_count"], 1);
     assert_eq!(c["is_waiting"], false);
     assert_eq!(c["is_private"], false);
-    let again = s.call("POST", &format!("{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"), Some(ANN_T), None);
+    let again = s.call(
+        "POST",
+        &format!("{a}/users/{ANN}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"),
+        Some(ANN_T),
+        None,
+    );
     assert_eq!(again.expect(200)["id"], c["id"]);
     // Bob resumes it too (no private chats in A) and becomes a member.
-    let bob = s.call("POST", &format!("{a}/users/{BOB}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"), Some(BOB_T), None);
+    let bob = s.call(
+        "POST",
+        &format!("{a}/users/{BOB}/rooms/{ROOM_A1}/visitors/{VIS_A}/chats"),
+        Some(BOB_T),
+        None,
+    );
     assert_eq!(bob.expect(200)["id"], c["id"]);
     // Private chats (H): Hue serves the visitor, so Hal is refused.
-    s.post(&format!("{a}/users/{HUE}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"), HUE_T, json!({})).expect(201);
-    let h = s.post(&format!("{a}/users/{HAL}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"), HAL_T, json!({}));
+    s.post(
+        &format!("{a}/users/{HUE}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"),
+        HUE_T,
+        json!({}),
+    )
+    .expect(201);
+    let h = s.post(
+        &format!("{a}/users/{HAL}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"),
+        HAL_T,
+        json!({}),
+    );
     h.expect_error(409, "visitor_has_chat");
 
     // An empty operator chat.
-    let op = s.post(&format!("{a}/users/{ANN}/chats"), ANN_T, json!({})).expect(201).clone();
+    let op = s
+        .post(&format!("{a}/users/{ANN}/chats"), ANN_T, json!({}))
+        .expect(201)
+        .clone();
     assert_shape(&op, CHAT);
     assert_eq!(op["chat_type"], "operator");
     assert_eq!(op["room_id"], Value::Null);
     assert_eq!(op["room_name"], Value::Null);
     assert_eq!(op["room_organization_id"], ORG_A);
     assert_eq!(op["message_count"], 0);
-    let grp = s.post(&format!("{a}/users/{ANN}/chats"), ANN_T, json!({"chat_type": "group", "room_id": ROOM_A1}));
+    let grp = s.post(
+        &format!("{a}/users/{ANN}/chats"),
+        ANN_T,
+        json!({"chat_type": "group", "room_id": ROOM_A1}),
+    );
     assert_eq!(grp.expect(201)["chat_type"], "group");
     assert_eq!(grp.body["room_name"], "Support");
-    s.post(&format!("{a}/users/{ANN}/chats"), ANN_T, json!({"chat_type": "visitor"})).expect_error(400, "validation_error");
+    s.post(
+        &format!("{a}/users/{ANN}/chats"),
+        ANN_T,
+        json!({"chat_type": "visitor"}),
+    )
+    .expect_error(400, "validation_error");
 
     // PUT/PATCH users/<u>/chats/<c> and orgs/<o>/owned_chats/<c>: not waiting, then ended.
     let (_, _, w1) = s.visitor_chat(ORG_A, ROOM_A1, Some("hello"));
@@ -488,13 +793,27 @@ fn chat_creation_and_updates() {
         ("PUT", format!("{a}/orgs/{ORG_A}/owned_chats/{w1}")),
         ("PATCH", format!("{a}/orgs/{ORG_A}/owned_chats/{w2}")),
     ] {
-        let r = s.call(method, &path, Some(ANN_T), Some(&json!({"is_waiting": false})));
+        let r = s.call(
+            method,
+            &path,
+            Some(ANN_T),
+            Some(&json!({"is_waiting": false})),
+        );
         let c = r.expect(200);
         assert_shape(c, CHAT);
         assert_eq!(c["is_waiting"], false);
         assert_eq!(c["is_pending"], false);
-        assert!(c["waiting_started_at"].is_string(), "kept when waiting ends");
-        s.call(method, &path, Some(ANN_T), Some(&json!({"is_waiting": true}))).expect_error(400, "validation_error");
+        assert!(
+            c["waiting_started_at"].is_string(),
+            "kept when waiting ends"
+        );
+        s.call(
+            method,
+            &path,
+            Some(ANN_T),
+            Some(&json!({"is_waiting": true})),
+        )
+        .expect_error(400, "validation_error");
         let r = s.call(method, &path, Some(ANN_T), Some(&json!({"is_ended": true})));
         let c = r.expect(200);
         assert_eq!(c["is_ended"], true);
@@ -506,14 +825,27 @@ fn chat_creation_and_updates() {
         assert_eq!(again.expect(200)["ended_at"], c["ended_at"]);
     }
     let cid = c["id"].as_str().unwrap();
-    let r = s.patch(&format!("{a}/users/{ANN}/chats/{cid}"), ANN_T, json!({"is_ended": true}));
+    let r = s.patch(
+        &format!("{a}/users/{ANN}/chats/{cid}"),
+        ANN_T,
+        json!({"is_ended": true}),
+    );
     assert_shape(r.expect(200), CHAT);
     assert_eq!(r.body["is_ended"], true);
     for method in ["PUT", "PATCH"] {
-        s.call(method, &format!("{a}/users/{ANN}/chats/{cid}"), Some(ANN_T), Some(&json!({"is_ended": false})))
-            .expect_error(400, "validation_error");
+        s.call(
+            method,
+            &format!("{a}/users/{ANN}/chats/{cid}"),
+            Some(ANN_T),
+            Some(&json!({"is_ended": false})),
+        )
+        .expect_error(400, "validation_error");
     }
-    let r = s.put(&format!("{a}/users/{ANN}/chats/{}", op["id"].as_str().unwrap()), ANN_T, json!({"is_ended": true}));
+    let r = s.put(
+        &format!("{a}/users/{ANN}/chats/{}", op["id"].as_str().unwrap()),
+        ANN_T,
+        json!({"is_ended": true}),
+    );
     assert_eq!(r.expect(200)["is_ended"], true);
 }
 
@@ -544,11 +876,29 @@ fn membership_endpoints() {
     let (vid, _) = &w.open_a_vis;
     // Every listing of the open chat's memberships shows the visitor, Ann and Dan.
     for (path, token) in [
-        (format!("{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats/{}/memberships", w.open_a), ANN_T),
-        (format!("{a}/users/{ANN}/chats/{}/memberships", w.open_a), ANN_T),
-        (format!("{a}/orgs/{ORG_A}/owned_chats/{}/memberships", w.open_a), BOB_T),
-        (format!("{a}/orgs/{ORG_A}/involved_chats/{}/memberships", w.open_a), BOB_T),
-        (format!("{a}/orgs/{ORG_A}/routed_chats/{}/memberships", w.open_a), BOB_T),
+        (
+            format!(
+                "{a}/orgs/{ORG_A}/rooms/{ROOM_A1}/chats/{}/memberships",
+                w.open_a
+            ),
+            ANN_T,
+        ),
+        (
+            format!("{a}/users/{ANN}/chats/{}/memberships", w.open_a),
+            ANN_T,
+        ),
+        (
+            format!("{a}/orgs/{ORG_A}/owned_chats/{}/memberships", w.open_a),
+            BOB_T,
+        ),
+        (
+            format!("{a}/orgs/{ORG_A}/involved_chats/{}/memberships", w.open_a),
+            BOB_T,
+        ),
+        (
+            format!("{a}/orgs/{ORG_A}/routed_chats/{}/memberships", w.open_a),
+            BOB_T,
+        ),
     ] {
         let ms = memberships(&s, &path, token);
         assert_eq!(ms.len(), 3, "{path}");
@@ -571,41 +921,86 @@ fn membership_endpoints() {
         assert_eq!(dan["is_present"], false);
     }
     // A routed chat's memberships (Cat), a pending chat's memberships (Bob).
-    let ms = memberships(&s, &format!("{a}/users/{CAT}/routed_chats/{}/memberships", w.routed_a2), CAT_T);
+    let ms = memberships(
+        &s,
+        &format!("{a}/users/{CAT}/routed_chats/{}/memberships", w.routed_a2),
+        CAT_T,
+    );
     assert_eq!(ms.len(), 1);
     assert_eq!(ms[0]["member_type"], "visitor");
-    let ms = memberships(&s, &format!("{a}/users/{BOB}/pending_chats/{}/memberships", w.pending_a), BOB_T);
+    let ms = memberships(
+        &s,
+        &format!("{a}/users/{BOB}/pending_chats/{}/memberships", w.pending_a),
+        BOB_T,
+    );
     assert_eq!(ms.len(), 1);
     assert_eq!(ms[0]["member_id"], w.pending_a_vis.0.as_str());
     // The user's own memberships, filtered by participation.
     let mine = memberships(&s, &format!("{a}/users/{ANN}/chat_memberships"), ANN_T);
-    let chats: Vec<_> = mine.iter().map(|m| m["chat_id"].as_str().unwrap().to_string()).collect();
+    let chats: Vec<_> = mine
+        .iter()
+        .map(|m| m["chat_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(chats, vec![w.ended_a.clone(), w.open_a.clone()]);
-    let dans = memberships(&s, &format!("{a}/users/{DAN}/chat_memberships?is_participating=false"), DAN_T);
+    let dans = memberships(
+        &s,
+        &format!("{a}/users/{DAN}/chat_memberships?is_participating=false"),
+        DAN_T,
+    );
     assert_eq!(dans.len(), 1);
-    assert!(memberships(&s, &format!("{a}/users/{DAN}/chat_memberships?is_participating=true"), DAN_T).is_empty());
+    assert!(
+        memberships(
+            &s,
+            &format!("{a}/users/{DAN}/chat_memberships?is_participating=true"),
+            DAN_T
+        )
+        .is_empty()
+    );
     // The visitor's membership in a user's chat.
-    let vm = memberships(&s, &format!("{a}/users/{ANN}/chats/{}/visitors/{vid}/chat_memberships", w.open_a), ANN_T);
+    let vm = memberships(
+        &s,
+        &format!(
+            "{a}/users/{ANN}/chats/{}/visitors/{vid}/chat_memberships",
+            w.open_a
+        ),
+        ANN_T,
+    );
     assert_eq!(vm.len(), 1);
     assert_eq!(vm[0]["member_id"], vid.as_str());
     assert_eq!(vm[0]["chat_id"], w.open_a.as_str());
 
     // Join a pending chat: 201, then it is no longer pending for anyone.
-    let m = s.post(&format!("{a}/users/{BOB}/pending_chats/{}/memberships", w.pending_a), BOB_T, join_body());
+    let m = s.post(
+        &format!("{a}/users/{BOB}/pending_chats/{}/memberships", w.pending_a),
+        BOB_T,
+        join_body(),
+    );
     let m = m.expect(201);
     assert_user_membership(m, BOB, &w.pending_a, "Bob Tester", "Bob Tester");
     assert_eq!(m["is_participating"], true);
     assert_eq!(m["is_present"], true);
     assert_eq!(m["message_count"], 0);
-    s.post(&format!("{a}/users/{CAT}/pending_chats/{}/memberships", w.pending_a), CAT_T, join_body())
-        .expect_error(404, "chat_not_pending");
+    s.post(
+        &format!("{a}/users/{CAT}/pending_chats/{}/memberships", w.pending_a),
+        CAT_T,
+        join_body(),
+    )
+    .expect_error(404, "chat_not_pending");
     let cat_p = s.get(&format!("{a}/users/{CAT}/pending_chats"), CAT_T);
     assert!(!has(page(cat_p.expect(200), CHAT), &w.pending_a));
     // Join a routed chat.
-    let m = s.post(&format!("{a}/users/{CAT}/routed_chats/{}/memberships", w.routed_a2), CAT_T, join_body());
+    let m = s.post(
+        &format!("{a}/users/{CAT}/routed_chats/{}/memberships", w.routed_a2),
+        CAT_T,
+        join_body(),
+    );
     assert_user_membership(m.expect(201), CAT, &w.routed_a2, "Cat Tester", "Cat Tester");
     // Organization scopes add a user: 201 new, 200 existing.
-    for (scope, chat) in [("owned_chats", &w.routed_a2), ("involved_chats", &w.open_a), ("routed_chats", &w.partner_p)] {
+    for (scope, chat) in [
+        ("owned_chats", &w.routed_a2),
+        ("involved_chats", &w.open_a),
+        ("routed_chats", &w.partner_p),
+    ] {
         let body = json!({"member_id": BOB, "is_participating": true, "composing_status": "idle"});
         let path = format!("{a}/orgs/{ORG_A}/{scope}/{chat}/memberships");
         let first = s.post(&path, ANN_T, body.clone());
@@ -621,8 +1016,14 @@ fn membership_endpoints() {
     assert_user_membership(m, ANN, &w.open_a, "Ann Lee", "Support");
     assert_eq!(m["composing_status"], "typing");
     assert_eq!(m["last_seen_at"], "2015-02-13T09:31:36.042Z");
-    s.put(&path, ANN_T, json!({"is_participating": true})).expect_error(400, "validation_error");
-    s.put(&path, ANN_T, json!({"is_participating": true, "composing_status": "singing"})).expect_error(400, "validation_error");
+    s.put(&path, ANN_T, json!({"is_participating": true}))
+        .expect_error(400, "validation_error");
+    s.put(
+        &path,
+        ANN_T,
+        json!({"is_participating": true, "composing_status": "singing"}),
+    )
+    .expect_error(400, "validation_error");
     let r = s.patch(&path, ANN_T, json!({"composing_status": "typed"}));
     assert_eq!(r.expect(200)["composing_status"], "typed");
     assert_eq!(r.body["is_participating"], true);
@@ -631,8 +1032,12 @@ fn membership_endpoints() {
     assert_eq!(r.expect(200)["is_participating"], false);
     assert_eq!(r.body["is_present"], false);
     // A settings user may update a colleague's membership; Dan is absent: 409.
-    s.put(&format!("{a}/users/{DAN}/chat_memberships/{}", w.open_a), ANN_T, join_body())
-        .expect_error(409, "user_not_present");
+    s.put(
+        &format!("{a}/users/{DAN}/chat_memberships/{}", w.open_a),
+        ANN_T,
+        join_body(),
+    )
+    .expect_error(409, "user_not_present");
 }
 
 #[test]
@@ -641,7 +1046,11 @@ fn message_endpoints() {
     let w = World::build(&s);
     let a = "/api/v5";
     let (vid, vt) = &w.open_a_vis;
-    let r = s.post(&format!("{a}/users/{ANN}/chats/{}/messages", w.open_a), ANN_T, json!({"message": "Second reply"}));
+    let r = s.post(
+        &format!("{a}/users/{ANN}/chats/{}/messages", w.open_a),
+        ANN_T,
+        json!({"message": "Second reply"}),
+    );
     let m = r.expect(200).clone();
     assert_shape(&m, MESSAGE);
     assert_eq!(m["type"], "msg");
@@ -662,18 +1071,43 @@ fn message_endpoints() {
         (json!({"message": long}), "message"),
         (json!({"message": "   "}), "message"),
         (json!({"message": 5}), "message"),
-        (json!({"message": "hi", "attachment_template": "carousel"}), "attachment_template"),
+        (
+            json!({"message": "hi", "attachment_template": "carousel"}),
+            "attachment_template",
+        ),
     ] {
-        let r = s.post(&format!("{a}/users/{ANN}/chats/{}/messages", w.open_a), ANN_T, body);
-        assert!(r.expect_error(400, "validation_error")["errors"].get(field).is_some(), "{}", r.text);
+        let r = s.post(
+            &format!("{a}/users/{ANN}/chats/{}/messages", w.open_a),
+            ANN_T,
+            body,
+        );
+        assert!(
+            r.expect_error(400, "validation_error")["errors"]
+                .get(field)
+                .is_some(),
+            "{}",
+            r.text
+        );
     }
     // Every listing shows the same messages, newest first: the new msg, Ann's msg, her join,
     // the visitor's msg; membership creations wrote joins (Ann's, then Dan's).
     for (path, token) in [
-        (format!("{a}/orgs/{ORG_A}/owned_chats/{}/messages", w.open_a), BOB_T),
-        (format!("{a}/orgs/{ORG_A}/involved_chats/{}/messages", w.open_a), BOB_T),
-        (format!("{a}/orgs/{ORG_A}/routed_chats/{}/messages", w.open_a), BOB_T),
-        (format!("{a}/users/{ANN}/chats/{}/messages", w.open_a), ANN_T),
+        (
+            format!("{a}/orgs/{ORG_A}/owned_chats/{}/messages", w.open_a),
+            BOB_T,
+        ),
+        (
+            format!("{a}/orgs/{ORG_A}/involved_chats/{}/messages", w.open_a),
+            BOB_T,
+        ),
+        (
+            format!("{a}/orgs/{ORG_A}/routed_chats/{}/messages", w.open_a),
+            BOB_T,
+        ),
+        (
+            format!("{a}/users/{ANN}/chats/{}/messages", w.open_a),
+            ANN_T,
+        ),
     ] {
         let r = s.get(&path, token);
         let ms = page(r.expect(200), MESSAGE);
@@ -694,16 +1128,26 @@ fn message_endpoints() {
         assert_eq!(page(not.expect(200), MESSAGE).len(), 3);
     }
     // users/<u>/routed_chats/<c>/messages
-    let r = s.get(&format!("{a}/users/{CAT}/routed_chats/{}/messages", w.routed_a2), CAT_T);
+    let r = s.get(
+        &format!("{a}/users/{CAT}/routed_chats/{}/messages", w.routed_a2),
+        CAT_T,
+    );
     let ms = page(r.expect(200), MESSAGE);
     assert_eq!(ms.len(), 1);
     assert_eq!(ms[0]["message"], "Pricing?");
     // The visitor sees sender_public_name but never sender_name.
     let vshape = visitor_message_shape();
-    let r = s.get(&format!("{a}/public/visitors/{vid}/chats/{}/messages", w.open_a), vt);
+    let r = s.get(
+        &format!("{a}/public/visitors/{vid}/chats/{}/messages", w.open_a),
+        vt,
+    );
     let ms = page(r.expect(200), &vshape);
     assert_eq!(ms[0]["sender_public_name"], "Support");
     // Ended chats are locked.
-    s.post(&format!("{a}/users/{ANN}/chats/{}/messages", w.ended_a), ANN_T, json!({"message": "late"}))
-        .expect_error(409, "chat_ended");
+    s.post(
+        &format!("{a}/users/{ANN}/chats/{}/messages", w.ended_a),
+        ANN_T,
+        json!({"message": "late"}),
+    )
+    .expect_error(409, "chat_ended");
 }

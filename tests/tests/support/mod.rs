@@ -57,7 +57,11 @@ impl Resp {
     /// Asserts the status and, for errors, the contract's error body with `code`.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         if status >= 400 {
             assert_error_body(&self.body);
         }
@@ -73,15 +77,23 @@ impl Resp {
 
 #[track_caller]
 pub fn assert_error_body(b: &Value) {
-    let o = b.as_object().unwrap_or_else(|| panic!("error body is not an object: {b}"));
-    assert!(o["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail: {b}");
+    let o = b
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {b}"));
+    assert!(
+        o["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail: {b}"
+    );
     let code = o["code"].as_str().unwrap_or_else(|| panic!("code: {b}"));
     assert!(
         !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
         "code must be snake_case: {b}"
     );
     for k in o.keys() {
-        assert!(["detail", "code", "errors"].contains(&k.as_str()), "extra key {k}: {b}");
+        assert!(
+            ["detail", "code", "errors"].contains(&k.as_str()),
+            "extra key {k}: {b}"
+        );
     }
     if let Some(e) = o.get("errors") {
         for (_, v) in e.as_object().expect("errors object") {
@@ -149,7 +161,14 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Server { child, base, dir, db, banner, client }
+        Server {
+            child,
+            base,
+            dir,
+            db,
+            banner,
+            client,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -165,7 +184,13 @@ impl Server {
     }
 
     /// A request with optional `Authorization: Token <token>` and JSON body.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let mut headers = vec![];
         let auth;
         if let Some(t) = token {
@@ -179,7 +204,13 @@ impl Server {
         self.raw(method, path, &headers, bytes)
     }
 
-    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(m, self.url(path));
         for (k, v) in headers {
@@ -188,7 +219,9 @@ impl Server {
         if let Some(b) = body {
             req = req.body(b);
         }
-        let res = req.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let res = req
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = res.status().as_u16();
         let text = res.text().expect("body text");
         let body = if text.is_empty() {
@@ -227,26 +260,49 @@ impl Server {
             if let Some(s) = self.child.try_wait().expect("wait") {
                 return s;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "server did not stop");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "server did not stop"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// A visitor that authenticated, entered `room` and started a chat there, optionally with a
     /// first `msg` (which makes the chat waiting). Returns (visitor id, token, chat id).
-    pub fn visitor_chat(&self, org: &str, room: &str, first_message: Option<&str>) -> (String, String, String) {
-        let auth = self.call("POST", &format!("/api/v5/public/orgs/{org}/auth"), None, Some(&json!({})));
+    pub fn visitor_chat(
+        &self,
+        org: &str,
+        room: &str,
+        first_message: Option<&str>,
+    ) -> (String, String, String) {
+        let auth = self.call(
+            "POST",
+            &format!("/api/v5/public/orgs/{org}/auth"),
+            None,
+            Some(&json!({})),
+        );
         let auth = auth.expect(200).clone();
         let vid = auth["visitor_id"].as_str().expect("visitor_id").to_string();
-        let vt = auth["access_token"].as_str().expect("access_token").to_string();
+        let vt = auth["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
         self.post(
             &format!("/api/v5/public/orgs/{org}/rooms/{room}/visitors"),
             &vt,
             json!({"id": vid, "presence_expires_in": 3600}),
         )
         .expect(201);
-        let chat = self.post(&format!("/api/v5/public/orgs/{org}/rooms/{room}/visitors/{vid}/chats"), &vt, json!({}));
-        let chat_id = chat.expect(201)["id"].as_str().expect("chat id").to_string();
+        let chat = self.post(
+            &format!("/api/v5/public/orgs/{org}/rooms/{room}/visitors/{vid}/chats"),
+            &vt,
+            json!({}),
+        );
+        let chat_id = chat.expect(201)["id"]
+            .as_str()
+            .expect("chat id")
+            .to_string();
         if let Some(m) = first_message {
             self.post(
                 &format!("/api/v5/public/visitors/{vid}/chats/{chat_id}/messages"),
@@ -380,76 +436,151 @@ fn check_type(name: &str, v: &Value, t: T, whole: &Value) {
         T::Arr => v.is_array(),
         T::Time => v.as_str().is_some_and(is_time),
         T::OptTime => v.is_null() || v.as_str().is_some_and(is_time),
-        T::Uuid => v.as_str().is_some_and(|s| uuid::Uuid::try_parse(s).is_ok() && s.len() == 36 && s == s.to_lowercase()),
-        T::OptUuid => v.is_null() || v.as_str().is_some_and(|s| uuid::Uuid::try_parse(s).is_ok() && s.len() == 36),
+        T::Uuid => v.as_str().is_some_and(|s| {
+            uuid::Uuid::try_parse(s).is_ok() && s.len() == 36 && s == s.to_lowercase()
+        }),
+        T::OptUuid => {
+            v.is_null()
+                || v.as_str()
+                    .is_some_and(|s| uuid::Uuid::try_parse(s).is_ok() && s.len() == 36)
+        }
     };
     assert!(ok, "attribute {name} should be {t:?}, is {v} in {whole}");
 }
 
 #[track_caller]
 pub fn assert_shape(v: &Value, attrs: &[(&str, T)]) {
-    let o = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
+    let o = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
     for (name, t) in attrs {
-        let x = o.get(*name).unwrap_or_else(|| panic!("attribute {name} missing in {v}"));
+        let x = o
+            .get(*name)
+            .unwrap_or_else(|| panic!("attribute {name} missing in {v}"));
         check_type(name, x, *t, v);
     }
     for k in o.keys() {
-        assert!(attrs.iter().any(|(n, _)| n == k), "unexpected attribute {k} in {v}");
+        assert!(
+            attrs.iter().any(|(n, _)| n == k),
+            "unexpected attribute {k} in {v}"
+        );
     }
 }
 
 pub const CHAT: &[(&str, T)] = &[
-    ("id", T::Uuid), ("created_at", T::Time), ("updated_at", T::Time), ("waiting_started_at", T::OptTime),
-    ("is_ended", T::Bool), ("ended_at", T::OptTime), ("room_id", T::OptUuid), ("room_name", T::OptStr),
-    ("room_organization_id", T::Uuid), ("chat_type", T::Str), ("is_private", T::Bool),
-    ("is_real_conversation", T::Bool), ("is_autosuggested", T::Bool), ("is_encrypted", T::Bool),
-    ("encrypted_symmetric_key", T::OptStr), ("message_count", T::Int), ("user_message_count", T::Int),
-    ("visitor_message_count", T::Int), ("has_messages", T::Bool), ("has_user_messages", T::Bool),
-    ("has_visitor_messages", T::Bool), ("first_visitor_message_url", T::OptStr),
-    ("first_visitor_message_url_title", T::OptStr), ("autosuggest_url", T::OptStr),
-    ("autosuggest_url_title", T::OptStr), ("tag_count", T::Int), ("is_waiting", T::Bool),
-    ("is_pending", T::Bool), ("member_count", T::Int), ("user_member_count", T::Int),
-    ("visitor_member_count", T::Int), ("present_participant_count", T::Int),
-    ("present_user_participant_count", T::Int), ("present_visitor_participant_count", T::Int),
-    ("visitor_wait_time", T::OptNum), ("duration", T::OptNum), ("active_duration", T::OptNum),
-    ("token", T::Str), ("legacy_conversation_state", T::Str), ("legacy_room_id", T::OptStr),
+    ("id", T::Uuid),
+    ("created_at", T::Time),
+    ("updated_at", T::Time),
+    ("waiting_started_at", T::OptTime),
+    ("is_ended", T::Bool),
+    ("ended_at", T::OptTime),
+    ("room_id", T::OptUuid),
+    ("room_name", T::OptStr),
+    ("room_organization_id", T::Uuid),
+    ("chat_type", T::Str),
+    ("is_private", T::Bool),
+    ("is_real_conversation", T::Bool),
+    ("is_autosuggested", T::Bool),
+    ("is_encrypted", T::Bool),
+    ("encrypted_symmetric_key", T::OptStr),
+    ("message_count", T::Int),
+    ("user_message_count", T::Int),
+    ("visitor_message_count", T::Int),
+    ("has_messages", T::Bool),
+    ("has_user_messages", T::Bool),
+    ("has_visitor_messages", T::Bool),
+    ("first_visitor_message_url", T::OptStr),
+    ("first_visitor_message_url_title", T::OptStr),
+    ("autosuggest_url", T::OptStr),
+    ("autosuggest_url_title", T::OptStr),
+    ("tag_count", T::Int),
+    ("is_waiting", T::Bool),
+    ("is_pending", T::Bool),
+    ("member_count", T::Int),
+    ("user_member_count", T::Int),
+    ("visitor_member_count", T::Int),
+    ("present_participant_count", T::Int),
+    ("present_user_participant_count", T::Int),
+    ("present_visitor_participant_count", T::Int),
+    ("visitor_wait_time", T::OptNum),
+    ("duration", T::OptNum),
+    ("active_duration", T::OptNum),
+    ("token", T::Str),
+    ("legacy_conversation_state", T::Str),
+    ("legacy_room_id", T::OptStr),
 ];
 
 pub const MEMBERSHIP: &[(&str, T)] = &[
-    ("member_id", T::Str), ("member_type", T::Str), ("member_name", T::OptStr),
-    ("member_public_name", T::OptStr), ("member_avatar", T::OptObj), ("member_organization_id", T::OptUuid),
-    ("room_id", T::OptUuid), ("room_organization_id", T::Uuid), ("chat_id", T::Uuid),
-    ("created_at", T::Time), ("last_seen_at", T::OptTime), ("updated_at", T::Time),
-    ("chat_created_at", T::Time), ("message_count", T::Int), ("is_bot", T::Bool),
-    ("is_user_deleted", T::Bool), ("is_participating", T::Bool), ("is_present", T::Bool),
-    ("composing_status", T::Str), ("legacy_member_id", T::Str),
+    ("member_id", T::Str),
+    ("member_type", T::Str),
+    ("member_name", T::OptStr),
+    ("member_public_name", T::OptStr),
+    ("member_avatar", T::OptObj),
+    ("member_organization_id", T::OptUuid),
+    ("room_id", T::OptUuid),
+    ("room_organization_id", T::Uuid),
+    ("chat_id", T::Uuid),
+    ("created_at", T::Time),
+    ("last_seen_at", T::OptTime),
+    ("updated_at", T::Time),
+    ("chat_created_at", T::Time),
+    ("message_count", T::Int),
+    ("is_bot", T::Bool),
+    ("is_user_deleted", T::Bool),
+    ("is_participating", T::Bool),
+    ("is_present", T::Bool),
+    ("composing_status", T::Str),
+    ("legacy_member_id", T::Str),
 ];
 
 /// A message as operators see it (visitors: without `sender_name`).
 pub const MESSAGE: &[(&str, T)] = &[
-    ("id", T::Uuid), ("type", T::Str), ("chat_id", T::Uuid), ("room_id", T::OptUuid),
-    ("created_at", T::Time), ("sender_type", T::Str), ("sender_id", T::OptStr),
-    ("sender_public_name", T::OptStr), ("sender_name", T::OptStr), ("sender_avatar", T::OptObj),
-    ("message", T::OptStr), ("is_encrypted", T::Bool), ("sensitive_data_purged_at", T::OptTime),
-    ("selected_reply_suggestion_id", T::OptUuid), ("selected_reply_suggestion", T::OptObj),
-    ("attachments", T::Arr), ("attachment_template", T::OptStr), ("response_to_message_id", T::OptUuid),
-    ("response_to_attachment_id", T::OptUuid), ("response_to_attachment", T::OptObj),
-    ("response_to_action_id", T::OptUuid), ("response_to_action", T::OptObj),
-    ("response_value", T::OptStr), ("response_text", T::OptStr),
+    ("id", T::Uuid),
+    ("type", T::Str),
+    ("chat_id", T::Uuid),
+    ("room_id", T::OptUuid),
+    ("created_at", T::Time),
+    ("sender_type", T::Str),
+    ("sender_id", T::OptStr),
+    ("sender_public_name", T::OptStr),
+    ("sender_name", T::OptStr),
+    ("sender_avatar", T::OptObj),
+    ("message", T::OptStr),
+    ("is_encrypted", T::Bool),
+    ("sensitive_data_purged_at", T::OptTime),
+    ("selected_reply_suggestion_id", T::OptUuid),
+    ("selected_reply_suggestion", T::OptObj),
+    ("attachments", T::Arr),
+    ("attachment_template", T::OptStr),
+    ("response_to_message_id", T::OptUuid),
+    ("response_to_attachment_id", T::OptUuid),
+    ("response_to_attachment", T::OptObj),
+    ("response_to_action_id", T::OptUuid),
+    ("response_to_action", T::OptObj),
+    ("response_value", T::OptStr),
+    ("response_text", T::OptStr),
 ];
 
 pub fn visitor_message_shape() -> Vec<(&'static str, T)> {
-    MESSAGE.iter().copied().filter(|(n, _)| *n != "sender_name").collect()
+    MESSAGE
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "sender_name")
+        .collect()
 }
 
 /// A collection: `{next, previous, results}`; returns the results.
 #[track_caller]
 pub fn page<'a>(v: &'a Value, item: &[(&str, T)]) -> &'a Vec<Value> {
-    let o = v.as_object().unwrap_or_else(|| panic!("not a collection: {v}"));
+    let o = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not a collection: {v}"));
     assert_eq!(o.len(), 3, "collection keys: {v}");
     assert!(o["next"].is_null() || o["next"].is_string());
     assert!(o["previous"].is_null() || o["previous"].is_string());
-    let results = o["results"].as_array().unwrap_or_else(|| panic!("results: {v}"));
+    let results = o["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("results: {v}"));
     for r in results {
         assert_shape(r, item);
     }
@@ -457,5 +588,8 @@ pub fn page<'a>(v: &'a Value, item: &[(&str, T)]) -> &'a Vec<Value> {
 }
 
 pub fn ids(results: &[Value]) -> Vec<String> {
-    results.iter().map(|r| r["id"].as_str().unwrap_or_default().to_string()).collect()
+    results
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+        .collect()
 }

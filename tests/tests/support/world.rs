@@ -29,10 +29,18 @@ impl World {
     pub fn build(s: &Server) -> World {
         let (v1, t1, pending_a) = s.visitor_chat(ORG_A, ROOM_A1, Some("I need help"));
         let (v2, t2, open_a) = s.visitor_chat(ORG_A, ROOM_A1, Some("Hello?"));
-        s.post(&format!("/api/v5/users/{ANN}/pending_chats/{open_a}/memberships"), ANN_T, join_body())
-            .expect(201);
-        s.post(&format!("/api/v5/users/{ANN}/chats/{open_a}/messages"), ANN_T, json!({"message": "Hi, Ann here."}))
-            .expect(200);
+        s.post(
+            &format!("/api/v5/users/{ANN}/pending_chats/{open_a}/memberships"),
+            ANN_T,
+            join_body(),
+        )
+        .expect(201);
+        s.post(
+            &format!("/api/v5/users/{ANN}/chats/{open_a}/messages"),
+            ANN_T,
+            json!({"message": "Hi, Ann here."}),
+        )
+        .expect(200);
         s.post(
             &format!("/api/v5/orgs/{ORG_A}/owned_chats/{open_a}/memberships"),
             ANN_T,
@@ -40,22 +48,42 @@ impl World {
         )
         .expect(201);
         let (_, _, ended_a) = s.visitor_chat(ORG_A, ROOM_A1, Some("Bye soon"));
-        s.post(&format!("/api/v5/users/{ANN}/pending_chats/{ended_a}/memberships"), ANN_T, join_body())
-            .expect(201);
-        s.post(&format!("/api/v5/users/{ANN}/chats/{ended_a}/messages"), ANN_T, json!({"message": "Done."}))
-            .expect(200);
-        s.patch(&format!("/api/v5/users/{ANN}/chats/{ended_a}"), ANN_T, json!({"is_ended": true}))
-            .expect(200);
+        s.post(
+            &format!("/api/v5/users/{ANN}/pending_chats/{ended_a}/memberships"),
+            ANN_T,
+            join_body(),
+        )
+        .expect(201);
+        s.post(
+            &format!("/api/v5/users/{ANN}/chats/{ended_a}/messages"),
+            ANN_T,
+            json!({"message": "Done."}),
+        )
+        .expect(200);
+        s.patch(
+            &format!("/api/v5/users/{ANN}/chats/{ended_a}"),
+            ANN_T,
+            json!({"is_ended": true}),
+        )
+        .expect(200);
         let (_, _, routed_a2) = s.visitor_chat(ORG_A, ROOM_A2, Some("Pricing?"));
         let (_, _, partner_p) = s.visitor_chat(ORG_P, ROOM_P1, Some("Partner question"));
         let chat_h = s
-            .post(&format!("/api/v5/users/{HUE}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"), HUE_T, json!({}))
+            .post(
+                &format!("/api/v5/users/{HUE}/rooms/{ROOM_H1}/visitors/{VIS_H}/chats"),
+                HUE_T,
+                json!({}),
+            )
             .expect(201)["id"]
             .as_str()
             .expect("id")
             .to_string();
-        s.post(&format!("/api/v5/users/{HUE}/chats/{chat_h}/messages"), HUE_T, json!({"message": "Welcome"}))
-            .expect(200);
+        s.post(
+            &format!("/api/v5/users/{HUE}/chats/{chat_h}/messages"),
+            HUE_T,
+            json!({"message": "Welcome"}),
+        )
+        .expect(200);
         let (_, _, chat_b) = s.visitor_chat(ORG_B, ROOM_B1, Some("B question"));
         World {
             pending_a,
