@@ -398,25 +398,12 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
         "send_user_message" => {
             ok(e.send_user_message(a, id(args, "user_id")?, id(args, "chat_id")?, body(args)?)?)
         }
-        "send_autosuggest" => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct B {
-                message: Option<String>,
-                url: Option<String>,
-                url_title: Option<String>,
-            }
-            let b: B = body(args)?;
-            let text = b.message.ok_or_else(|| ChatError::required("message"))?;
-            created(e.send_autosuggest(
-                a,
-                id(args, "user_id")?,
-                id(args, "chat_id")?,
-                text,
-                b.url,
-                b.url_title,
-            )?)
-        }
+        "send_autosuggest" => created(e.send_autosuggest(
+            a,
+            id(args, "user_id")?,
+            id(args, "chat_id")?,
+            body(args)?,
+        )?),
         "visitor_auth" => {
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]

@@ -17,8 +17,9 @@ pub fn on_chat_created(
     Ok(())
 }
 
-/// Called when a chat ends, inside the ending transaction.
-pub fn on_chat_ended(_s: &dyn Store, _env: &Env, _chat: &mut ChatRecord) -> Result<()> {
+/// Called when a chat ends, inside the ending transaction: its pending invitations expire.
+pub fn on_chat_ended(s: &dyn Store, env: &Env, chat: &mut ChatRecord) -> Result<()> {
+    crate::invitations::expire_pending(s, env, chat)?;
     Ok(())
 }
 
@@ -33,6 +34,6 @@ pub fn before_message_stored(
 }
 
 /// Whether a reply suggestion of this chat has the id (reply suggestions register here).
-pub fn suggestion_in_chat(_s: &dyn Store, _chat: &ChatRecord, _id: uuid::Uuid) -> Result<bool> {
-    Ok(false)
+pub fn suggestion_in_chat(s: &dyn Store, chat: &ChatRecord, id: uuid::Uuid) -> Result<bool> {
+    crate::suggestions::in_chat(s, chat, id)
 }

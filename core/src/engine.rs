@@ -8,12 +8,18 @@ use crate::clock::{Clock, SystemClock};
 use crate::directory::{self, seed};
 use crate::error::Result;
 use crate::ids::IdGen;
+use crate::invitations::{
+    self, Invitation, InvitationAccept, InvitationExpire, InvitationListParams, NewInvitation,
+};
 use crate::maintenance::{self, MaintenanceReport};
 use crate::memberships::{self, Membership, MembershipInput};
 use crate::messages::{self, Message, MessageListParams, NewMessage};
 use crate::pagination::{Page, PageRequest};
+use crate::starters::{self, ConversationStarter, StarterInput};
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::{PresenceHolder, Store};
+use crate::suggestions::{self, ReplySuggestion, SuggestionInput, SuggestionListParams};
+use crate::tags::{self, NewTag, Tag};
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -492,13 +498,9 @@ impl Engine {
         actor: &Actor,
         user: Uuid,
         chat: Uuid,
-        text: String,
-        url: Option<String>,
-        url_title: Option<String>,
+        input: messages::NewAutosuggest,
     ) -> Result<Message> {
-        self.write(|s, env| {
-            messages::send_autosuggest(s, env, actor, user, chat, text, url, url_title)
-        })
+        self.write(|s, env| messages::send_autosuggest(s, env, actor, user, chat, input))
     }
     pub fn send_visitor_message(
         &self,
@@ -539,6 +541,209 @@ impl Engine {
         message: Uuid,
     ) -> Result<Message> {
         self.read(|s, env| messages::get_message(s, env, actor, scope, chat, message))
+    }
+
+    // ---- invitations, tags, conversation starters, reply suggestions ----
+
+    /// GET `/users/<u>/chats/<c>/outgoing_chat_invitations`.
+    pub fn list_outgoing_invitations(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        params: &InvitationListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        self.read(|s, env| invitations::list_outgoing(s, env, actor, user, chat, params, page))
+    }
+    /// POST `/users/<u>/chats/<c>/outgoing_chat_invitations`. Returns (invitation, created):
+    /// `false` when the party already had a pending invitation (the 200 case).
+    pub fn send_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: NewInvitation,
+    ) -> Result<(Invitation, bool)> {
+        self.write(|s, env| invitations::send(s, env, actor, user, chat, input))
+    }
+    /// PUT/PATCH `/users/<u>/chats/<c>/outgoing_chat_invitations/<id>` (`is_expired: true`).
+    pub fn expire_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        invitation: Uuid,
+        input: InvitationExpire,
+    ) -> Result<Invitation> {
+        self.write(|s, env| invitations::expire(s, env, actor, user, chat, invitation, input))
+    }
+    /// GET `/users/<u>/incoming_chat_invitations`.
+    pub fn list_incoming_invitations(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        params: &InvitationListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        self.read(|s, env| invitations::list_incoming(s, env, actor, user, params, page))
+    }
+    /// PUT/PATCH `/users/<u>/incoming_chat_invitations/<id>` (`chat = None`) or
+    /// `/users/<u>/chats/<c>/incoming_chat_invitations/<id>` (`chat` must be the invitation's).
+    pub fn accept_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Option<Uuid>,
+        invitation: Uuid,
+        input: InvitationAccept,
+    ) -> Result<Invitation> {
+        self.write(|s, env| invitations::accept(s, env, actor, user, chat, invitation, input))
+    }
+
+    /// GET `.../chats/<c>/tags` through `UserChats`, `Owned`, `Involved` or `OrgRouted`.
+    pub fn list_tags(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Tag>> {
+        self.read(|s, env| tags::list_tags(s, env, actor, scope, chat, page))
+    }
+    /// GET `.../chats/<c>/allowed_tags` through the same scopes as tags.
+    pub fn list_allowed_tags(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Tag>> {
+        self.read(|s, env| tags::list_allowed_tags(s, env, actor, scope, chat, page))
+    }
+    /// POST `.../chats/<c>/tags`. Returns (tag, created): `false` when the chat already had
+    /// the tag (the 200 case).
+    pub fn add_tag(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        input: NewTag,
+    ) -> Result<(Tag, bool)> {
+        self.write(|s, env| tags::add_tag(s, env, actor, scope, chat, input))
+    }
+    /// DELETE `.../chats/<c>/tags/<name>`; `name` is the URL-decoded tag name.
+    pub fn remove_tag(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        name: &str,
+    ) -> Result<()> {
+        self.write(|s, env| tags::remove_tag(s, env, actor, scope, chat, name))
+    }
+
+    /// GET `/users/<u>/chat_conversation_starters`.
+    pub fn list_conversation_starters(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<ConversationStarter>> {
+        self.read(|s, _| starters::list_starters(s, actor, user, page))
+    }
+    /// POST `/users/<u>/chat_conversation_starters` (201).
+    pub fn create_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        input: StarterInput,
+    ) -> Result<ConversationStarter> {
+        self.write(|s, env| starters::create_starter(s, env, actor, user, input))
+    }
+    /// PUT (`partial = false`) / PATCH (`partial = true`)
+    /// `/users/<u>/chat_conversation_starters/<language_code>`.
+    pub fn update_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        language_code: &str,
+        input: StarterInput,
+        partial: bool,
+    ) -> Result<ConversationStarter> {
+        self.write(|s, env| {
+            starters::update_starter(s, env, actor, user, language_code, input, partial)
+        })
+    }
+    /// DELETE `/users/<u>/chat_conversation_starters/<language_code>`.
+    pub fn delete_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        language_code: &str,
+    ) -> Result<()> {
+        self.write(|s, _| starters::delete_starter(s, actor, user, language_code))
+    }
+
+    /// GET `/users/<u>/{chats,routed_chats}/<c>/reply_suggestions` (`UserChats` or
+    /// `UserRouted`).
+    pub fn list_chat_reply_suggestions(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        params: &SuggestionListParams,
+        page: &PageRequest,
+    ) -> Result<Page<ReplySuggestion>> {
+        self.read(|s, env| {
+            suggestions::list_chat_suggestions(s, env, actor, scope, chat, params, page)
+        })
+    }
+    /// GET `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions`.
+    pub fn list_message_reply_suggestions(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        params: &SuggestionListParams,
+        page: &PageRequest,
+    ) -> Result<Page<ReplySuggestion>> {
+        self.read(|s, env| {
+            suggestions::list_message_suggestions(s, env, actor, scope, chat, message, params, page)
+        })
+    }
+    /// POST `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions` (201).
+    pub fn create_reply_suggestion(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        input: SuggestionInput,
+    ) -> Result<ReplySuggestion> {
+        self.write(|s, env| {
+            suggestions::create_suggestion(s, env, actor, scope, chat, message, input)
+        })
+    }
+    /// PUT (`partial = false`) / PATCH (`partial = true`)
+    /// `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions/<id>`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_reply_suggestion(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        suggestion: Uuid,
+        input: SuggestionInput,
+        partial: bool,
+    ) -> Result<ReplySuggestion> {
+        self.write(|s, env| {
+            suggestions::update_suggestion(
+                s, env, actor, scope, chat, message, suggestion, input, partial,
+            )
+        })
     }
 
     // ---- time-driven rules ----------------------------------------------------------------

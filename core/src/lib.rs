@@ -47,11 +47,17 @@ mod engine;
 pub mod error;
 pub mod ids;
 pub mod input;
+pub mod invitations;
 pub mod maintenance;
 pub mod memberships;
 pub mod messages;
 pub mod pagination;
+pub mod starters;
 pub mod store;
+pub mod suggestions;
+pub mod tags;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 
 pub use auth::Actor;

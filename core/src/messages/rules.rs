@@ -134,13 +134,13 @@ fn count_msg(
 }
 
 fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Result<()> {
-    if let Some(id) = id {
-        if !crate::chat_hooks::suggestion_in_chat(s, chat, id)? {
-            return Err(ChatError::field(
-                "selected_reply_suggestion_id",
-                "No such reply suggestion in this chat.",
-            ));
-        }
+    if let Some(id) = id
+        && !crate::chat_hooks::suggestion_in_chat(s, chat, id)?
+    {
+        return Err(ChatError::field(
+            "selected_reply_suggestion_id",
+            "No such reply suggestion in this chat.",
+        ));
     }
     Ok(())
 }
@@ -215,29 +215,37 @@ pub fn send_user_message(
 
 /// An autosuggestion shown to the visitor by a user (or a rule on the user's behalf): it marks
 /// the chat autosuggested when it opens the chat, and records the page it was shown on.
+/// An autosuggestion as a client sends it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAutosuggest {
+    pub message: Option<String>,
+    pub url: Option<String>,
+    pub url_title: Option<String>,
+}
+
 pub fn send_autosuggest(
     s: &dyn Store,
     env: &Env,
     actor: &Actor,
     user_id: Uuid,
     chat_id: Uuid,
-    text: String,
-    url: Option<String>,
-    url_title: Option<String>,
+    input: NewAutosuggest,
 ) -> Result<Message> {
     access_user(s, actor, user_id)?;
     let r = resolve(s, actor, ChatScope::UserChats { user_id })?;
     let mut chat = chat_in(s, env, &r.selection, chat_id)?;
     let mut v = Validator::new();
-    check_text(&mut v, &Some(text.clone()), true);
+    check_text(&mut v, &input.message, true);
     v.finish()?;
+    let (text, url, url_title) = (input.message, input.url, input.url_title);
     if chat.next_message_seq == 1 || (chat.message_count == 0 && !chat.is_autosuggested) {
         chat.is_autosuggested = true;
         chat.autosuggest_url = url;
         chat.autosuggest_url_title = url_title;
     }
     let mut m = record(env, &chat, "autosuggest", "user", Some(user_id));
-    m.message = Some(text);
+    m.message = text;
     crate::chat_hooks::before_message_stored(s, env, &chat, &mut m)?;
     append(s, env, &mut chat, &m)?;
     s.update_chat(&chat)?;
