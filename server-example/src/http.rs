@@ -196,13 +196,13 @@ fn reply_response(
         return StatusCode::NO_CONTENT.into_response();
     }
     let mut body = reply.body;
-    if let Some(obj) = body.as_object_mut() {
-        if obj.contains_key("results") {
-            for key in ["next", "previous"] {
-                if let Some(Value::String(cursor)) = obj.get(key) {
-                    let url = page_link(app, headers, uri, query, cursor);
-                    obj.insert(key.into(), Value::String(url));
-                }
+    if let Some(obj) = body.as_object_mut()
+        && obj.contains_key("results")
+    {
+        for key in ["next", "previous"] {
+            if let Some(Value::String(cursor)) = obj.get(key) {
+                let url = page_link(app, headers, uri, query, cursor);
+                obj.insert(key.into(), Value::String(url));
             }
         }
     }

@@ -141,10 +141,8 @@ fn random_token() -> String {
 }
 
 async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
-    if let Some(t) = &args.admin_token {
-        if t.len() < 16 {
-            return Err("the admin token must be at least 16 characters".into());
-        }
+    if args.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err("the admin token must be at least 16 characters".into());
     }
     let db = args.db.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&db))

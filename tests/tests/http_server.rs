@@ -87,7 +87,7 @@ fn health_and_router_errors_have_json_bodies() {
 #[test]
 fn authentication_schemes_and_the_admin_token() {
     let s = Server::with_seed(&seed());
-    let me = format!("/api/v5/users/me");
+    let me = "/api/v5/users/me".to_string();
     for header in [
         format!("Token {ANN_T}"),
         format!("Bearer {ANN_T}"),
@@ -240,9 +240,9 @@ fn bad_request_bodies_and_ids_are_4xx_with_error_bodies() {
     r.expect(200);
     // Bad path ids: 404.
     for p in [
-        format!("/api/v5/users/not-a-uuid/chats"),
+        "/api/v5/users/not-a-uuid/chats".to_string(),
         format!("/api/v5/users/{ANN}/chats/xyz/messages"),
-        format!("/api/v5/orgs/%FF%FE/owned_chats"),
+        "/api/v5/orgs/%FF%FE/owned_chats".to_string(),
         format!("/api/v5/public/visitors/NOTHEX/chats/{}/messages", w.open_a),
     ] {
         s.get(&p, ANN_T).expect(404);
