@@ -37,7 +37,11 @@ fn reads_complete_while_a_write_is_in_progress() {
             let me = engine.me(&ann).unwrap();
             assert_eq!(me.first_name, "Ann");
         }
-        assert!(t.elapsed() < Duration::from_secs(2), "reads waited for the writer: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "reads waited for the writer: {:?}",
+            t.elapsed()
+        );
         release_tx.send(()).unwrap();
     });
 }
