@@ -5,6 +5,8 @@ use crate::Env;
 use crate::auth::Actor;
 use crate::chats::{self, Chat, ChatListParams, ChatScope, ChatUpdate, NewChat};
 use crate::clock::{Clock, SystemClock};
+use crate::crypto;
+use crate::crypto::{KeyRing, RotationReport, SecretKey};
 use crate::directory::{self, seed};
 use crate::error::Result;
 use crate::ids::IdGen;
@@ -15,6 +17,7 @@ use crate::maintenance::{self, MaintenanceReport};
 use crate::memberships::{self, Membership, MembershipInput};
 use crate::messages::{self, Message, MessageListParams, NewMessage};
 use crate::pagination::{Page, PageRequest};
+use crate::purge::{self, PurgeReport};
 use crate::starters::{self, ConversationStarter, StarterInput};
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::{PresenceHolder, Store};
@@ -23,6 +26,7 @@ use crate::tags::{self, NewTag, Tag};
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
+use zeroize::Zeroize;
 
 /// Options of an engine before it opens its database.
 pub struct EngineBuilder {
@@ -54,6 +58,7 @@ impl EngineBuilder {
             store: SqliteStore::open(path.as_ref(), self.durability)?,
             clock: self.clock,
             ids: IdGen,
+            keys: KeyRing::new(),
         })
     }
     pub fn open_in_memory(self) -> Result<Engine> {
@@ -61,6 +66,7 @@ impl EngineBuilder {
             store: SqliteStore::open_in_memory()?,
             clock: self.clock,
             ids: IdGen,
+            keys: KeyRing::new(),
         })
     }
 }
@@ -71,6 +77,8 @@ pub struct Engine {
     store: SqliteStore,
     clock: Arc<dyn Clock>,
     ids: IdGen,
+    /// Organization key-encryption keys given by the host (memory only; see `crypto`).
+    keys: KeyRing,
 }
 
 impl Engine {
@@ -85,10 +93,11 @@ impl Engine {
         EngineBuilder::default().open_in_memory()
     }
 
-    fn env(&self) -> Env {
+    fn env(&self) -> Env<'_> {
         Env {
             now: self.clock.now_ms(),
             ids: self.ids,
+            keys: &self.keys,
         }
     }
     fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
@@ -383,7 +392,8 @@ impl Engine {
     }
     pub fn visitor_get_chat(&self, actor: &Actor, visitor: Uuid, chat: Uuid) -> Result<Chat> {
         self.read(|s, env| {
-            chats::visitor_chat(s, env, actor, visitor, chat).map(|c| Chat::from_record(&c))
+            chats::visitor_chat(s, env, actor, visitor, chat)
+                .map(|c| crate::chat_hooks::present_chat(env, &c))
         })
     }
 
@@ -744,6 +754,78 @@ impl Engine {
                 s, env, actor, scope, chat, message, suggestion, input, partial,
             )
         })
+    }
+
+    // ---- encryption and purge (issue 4; docs/ENCRYPTION.md) -------------------------------
+
+    /// Gives the engine an organization's key-encryption key. The key is held only in memory:
+    /// a restarted host calls this again before using the organization's encrypted chats. The
+    /// first key of an organization (or the first after a purge) is recorded by a key check;
+    /// later calls must give the same key (400 `validation_error` on `key` otherwise). The
+    /// array passed in is zeroized here; the host zeroizes its own copies.
+    pub fn set_organization_key(&self, org: Uuid, mut key: [u8; 32]) -> Result<()> {
+        let k = SecretKey::from_bytes(&key);
+        key.zeroize();
+        self.write(|s, env| crypto::org_keys::set_key(s, env, org, &k))?;
+        self.keys.insert(org, k);
+        Ok(())
+    }
+
+    /// Replaces the organization key: every chat key is rewrapped with `new_key` in one
+    /// transaction (messages are not touched). Needs the current key (409
+    /// `chat_key_unavailable` otherwise).
+    pub fn rotate_organization_key(
+        &self,
+        org: Uuid,
+        mut new_key: [u8; 32],
+    ) -> Result<RotationReport> {
+        let new = SecretKey::from_bytes(&new_key);
+        new_key.zeroize();
+        let mut previous = None;
+        let out = self.write(|s, env| {
+            let old = self.keys.get(org).ok_or_else(crypto::key_unavailable)?;
+            let report = crypto::org_keys::rotate(s, env, org, &old, &new)?;
+            // Swapped while the writer is held, so no operation sees the old key with new wraps.
+            previous = self.keys.insert(org, new.clone());
+            Ok(report)
+        });
+        if let (Err(_), Some(old)) = (&out, previous) {
+            self.keys.insert(org, old);
+        }
+        out
+    }
+
+    /// The organization purges its key from the engine: it is zeroized and forgotten, reads of
+    /// its encrypted chats show `message: null` with `encrypted_message`, writes are 409.
+    /// Returns whether the engine held it.
+    pub fn purge_organization_key(&self, org: Uuid) -> Result<bool> {
+        self.write(|s, env| crypto::org_keys::purge_key(s, env, org))?;
+        Ok(self.keys.remove(org).is_some())
+    }
+
+    /// Whether the engine holds the organization's key.
+    pub fn holds_organization_key(&self, org: Uuid) -> bool {
+        self.keys.holds(org)
+    }
+
+    /// Purges the sensitive data of a chat (settings permission or admin), then truncates the
+    /// write-ahead log so that no purged text stays in the database files.
+    pub fn purge_chat_sensitive_data(&self, actor: &Actor, chat: Uuid) -> Result<PurgeReport> {
+        let mut report = self.write(|s, env| purge::purge_chat(s, env, actor, chat))?;
+        report.wal_truncated = self.store.checkpoint_truncate()?;
+        Ok(report)
+    }
+
+    /// Purges a visitor's name and variables and the sensitive data of every chat they took
+    /// part in (settings permission or admin), then truncates the write-ahead log.
+    pub fn purge_visitor_sensitive_data(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+    ) -> Result<PurgeReport> {
+        let mut report = self.write(|s, env| purge::purge_visitor(s, env, actor, visitor))?;
+        report.wal_truncated = self.store.checkpoint_truncate()?;
+        Ok(report)
     }
 
     // ---- time-driven rules ----------------------------------------------------------------

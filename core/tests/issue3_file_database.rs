@@ -36,7 +36,7 @@ fn a_version_1_file_is_migrated_and_the_new_resources_persist() {
         migrate(&mut c, 1).unwrap();
     }
     assert_eq!(user_version(&path), 1);
-    assert_eq!(latest_version(), 2);
+    assert!(latest_version() >= 2);
 
     let clock = TestClock::at_default_start();
     let ann = Actor::User(id(ANN));
@@ -121,7 +121,7 @@ fn a_version_1_file_is_migrated_and_the_new_resources_persist() {
             .unwrap();
         (chat, msg, s)
     };
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), latest_version());
 
     let engine = Engine::builder().clock(clock).open(&path).unwrap();
     let tags = engine

@@ -235,6 +235,28 @@ pub trait SuggestionStore {
     ) -> Result<Vec<SuggestionRecord>>;
 }
 
+// ---- encryption and purge (issue 4) ---------------------------------------------------------
+
+/// Organization key checks, rewrapping of chat keys, and the purge of sensitive data.
+pub trait EncryptionStore {
+    fn org_key_check(&self, org: Uuid) -> Result<Option<crate::crypto::OrgKeyCheck>>;
+    /// Records (or replaces) the key check of the organization's key; clears `purged_at`.
+    fn put_org_key_check(&self, org: Uuid, check: &str, now: Millis) -> Result<()>;
+    /// Marks the organization's key purged; false if it never had one.
+    fn mark_org_key_purged(&self, org: Uuid, now: Millis) -> Result<bool>;
+    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<crate::crypto::WrappedChatKey>>;
+    fn set_chat_wrapped_key(&self, chat_pk: i64, wrapped: &str) -> Result<()>;
+    /// Nulls the texts (message, response text and value) of every message of the chat and
+    /// sets `sensitive_data_purged_at` where it is not set; returns how many messages.
+    fn purge_message_texts(&self, chat_pk: i64, now: Millis) -> Result<usize>;
+    /// (seq, attachments JSON, disables_on_visitor_message) of the chat's messages with
+    /// attachments.
+    fn message_attachments_of_chat(&self, chat_pk: i64) -> Result<Vec<(i64, String, bool)>>;
+    /// Chats the visitor is a member of (or that were started for them).
+    fn chats_of_visitor(&self, visitor: Uuid) -> Result<Vec<i64>>;
+    fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
+}
+
 /// The whole interface a transaction offers the rules.
 pub trait Store:
     DirectoryStore
@@ -245,6 +267,7 @@ pub trait Store:
     + TagStore
     + StarterStore
     + SuggestionStore
+    + EncryptionStore
 {
 }
 impl<
@@ -255,7 +278,8 @@ impl<
         + InvitationStore
         + TagStore
         + StarterStore
-        + SuggestionStore,
+        + SuggestionStore
+        + EncryptionStore,
 > Store for T
 {
 }

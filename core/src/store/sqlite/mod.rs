@@ -8,6 +8,7 @@
 
 mod chats;
 mod directory;
+mod encryption;
 mod invitations;
 mod memberships;
 mod messages;
@@ -31,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_invitations_tags_starters_suggestions",
         include_str!("../../../migrations/0002_invitations_tags_starters_suggestions.sql"),
+    ),
+    (
+        "0003_encryption",
+        include_str!("../../../migrations/0003_encryption.sql"),
     ),
 ];
 
