@@ -87,6 +87,11 @@ impl SqliteStore {
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
+            // Same stable query plans as the writer (see `setup`).
+            r.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
             r.pragma_update(None, "busy_timeout", 5000)?;
             r.set_prepared_statement_cache_capacity(256);
             store.readers.push(Mutex::new(r));
@@ -100,6 +105,14 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Stable query plans: without QPSG, SQLite marks statements for recompilation when a
+        // bound value may change the plan (an equality moving to or from 0/1, STAT4 samples),
+        // and since cached statements get their bindings cleared, that happened on nearly
+        // every call: half of a message send went to re-preparing statements.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         // Purged or deleted text must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
