@@ -15,6 +15,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// The columns a raw message page reads.
+type RawMessage = (
+    Vec<u8>,
+    String,
+    i64,
+    String,
+    Option<Vec<u8>>,
+    Option<String>,
+);
+
 fn bench_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
 }
@@ -32,25 +42,60 @@ fn fixture(name: &str) -> Fixture {
     let core_path = copy_of(&ds, &dir, &format!("{name}-core"));
     let raw_path = copy_of(&ds, &dir, &format!("{name}-raw"));
     let clock = TestClock::new(ds.end_ms + 1000);
-    let engine = Engine::builder().clock(clock.clone()).open(&core_path).unwrap();
+    let engine = Engine::builder()
+        .clock(clock.clone())
+        .open(&core_path)
+        .unwrap();
     let raw = raw_connection(&raw_path);
-    Fixture { ds, engine, clock, raw }
+    Fixture {
+        ds,
+        engine,
+        clock,
+        raw,
+    }
 }
 
 fn text(i: usize) -> String {
-    format!("Benchmark message {i}: a typical customer-service sentence of about one hundred characters.")
+    format!(
+        "Benchmark message {i}: a typical customer-service sentence of about one hundred characters."
+    )
 }
 
 /// Raw: the essential reads (actor, organization, chat, membership) and writes (message, chat
 /// counters, membership counter) of a user's message, in one transaction.
-fn raw_send(raw: &rusqlite::Connection, chat: Uuid, sender: Uuid, is_user: bool, now: i64, body: &str) {
+fn raw_send(
+    raw: &rusqlite::Connection,
+    chat: Uuid,
+    sender: Uuid,
+    is_user: bool,
+    now: i64,
+    body: &str,
+) {
     let tx = raw.unchecked_transaction().unwrap();
     if is_user {
-        let org: Vec<u8> = tx.prepare_cached("SELECT organization_id FROM users WHERE id = ?1 AND is_deleted = 0").unwrap().query_row([sender.as_bytes()], |r| r.get(0)).unwrap();
-        let _active: bool = tx.prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1").unwrap().query_row([org], |r| r.get(0)).unwrap();
+        let org: Vec<u8> = tx
+            .prepare_cached("SELECT organization_id FROM users WHERE id = ?1 AND is_deleted = 0")
+            .unwrap()
+            .query_row([sender.as_bytes()], |r| r.get(0))
+            .unwrap();
+        let _active: bool = tx
+            .prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
+            .unwrap()
+            .query_row([org], |r| r.get(0))
+            .unwrap();
     }
-    let (pk, seq): (i64, i64) = tx.prepare_cached("SELECT pk, next_message_seq FROM chats WHERE id = ?1 AND is_ended = 0").unwrap().query_row([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    let _count: i64 = tx.prepare_cached("SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2").unwrap().query_row(params![pk, sender.as_bytes()], |r| r.get(0)).unwrap();
+    let (pk, seq): (i64, i64) = tx
+        .prepare_cached("SELECT pk, next_message_seq FROM chats WHERE id = ?1 AND is_ended = 0")
+        .unwrap()
+        .query_row([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    let _count: i64 = tx
+        .prepare_cached(
+            "SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
+        )
+        .unwrap()
+        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
+        .unwrap();
     tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
         .unwrap()
         .execute(params![pk, seq, Uuid::now_v7().as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
@@ -76,11 +121,18 @@ fn send(c: &mut Criterion) {
                 let (chat, op, visitor) = f.ds.chats[i % f.ds.chats.len()];
                 i += 1;
                 f.clock.advance_ms(1);
-                let m = NewMessage { message: Some(text(i)), ..Default::default() };
+                let m = NewMessage {
+                    message: Some(text(i)),
+                    ..Default::default()
+                };
                 if is_user {
-                    f.engine.send_user_message(&Actor::User(op), op, chat, m).unwrap();
+                    f.engine
+                        .send_user_message(&Actor::User(op), op, chat, m)
+                        .unwrap();
                 } else {
-                    f.engine.send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m).unwrap();
+                    f.engine
+                        .send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m)
+                        .unwrap();
                 }
             })
         });
@@ -91,7 +143,14 @@ fn send(c: &mut Criterion) {
                 let (chat, op, visitor) = f.ds.chats[j % f.ds.chats.len()];
                 j += 1;
                 now += 1;
-                raw_send(&f.raw, chat, if is_user { op } else { visitor }, is_user, now, &text(j));
+                raw_send(
+                    &f.raw,
+                    chat,
+                    if is_user { op } else { visitor },
+                    is_user,
+                    now,
+                    &text(j),
+                );
             })
         });
         g.finish();
@@ -108,7 +167,16 @@ fn reads(c: &mut Criterion) {
         b.iter(|| {
             let (chat, op, _) = f.ds.chats[(i * 7919) % n];
             i += 1;
-            let p = f.engine.list_messages(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, &MessageListParams::default(), &PageRequest::first(50)).unwrap();
+            let p = f
+                .engine
+                .list_messages(
+                    &Actor::User(op),
+                    ChatScope::UserChats { user_id: op },
+                    chat,
+                    &MessageListParams::default(),
+                    &PageRequest::first(50),
+                )
+                .unwrap();
             assert_eq!(p.results.len(), 50);
         })
     });
@@ -119,7 +187,7 @@ fn reads(c: &mut Criterion) {
             j += 1;
             let pk: i64 = f.raw.prepare_cached("SELECT pk FROM chats WHERE id = ?1").unwrap().query_row([chat.as_bytes()], |r| r.get(0)).unwrap();
             let mut st = f.raw.prepare_cached("SELECT id, type, created_at, sender_type, sender_id, message FROM messages WHERE chat_pk = ?1 ORDER BY seq DESC LIMIT 50").unwrap();
-            let rows: Vec<(Vec<u8>, String, i64, String, Option<Vec<u8>>, Option<String>)> =
+            let rows: Vec<RawMessage> =
                 st.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap().map(Result::unwrap).collect();
             assert_eq!(rows.len(), 50);
         })
@@ -127,33 +195,51 @@ fn reads(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("messages_second_page_50");
-    let cursors: Vec<String> = f
-        .ds
-        .chats
-        .iter()
-        .take(200)
-        .map(|&(chat, op, _)| {
-            f.engine.list_messages(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, &MessageListParams::default(), &PageRequest::first(50)).unwrap().next.unwrap()
-        })
-        .collect();
+    let cursors: Vec<String> =
+        f.ds.chats
+            .iter()
+            .take(200.min(f.ds.chats.len()))
+            .map(|&(chat, op, _)| {
+                f.engine
+                    .list_messages(
+                        &Actor::User(op),
+                        ChatScope::UserChats { user_id: op },
+                        chat,
+                        &MessageListParams::default(),
+                        &PageRequest::first(50),
+                    )
+                    .unwrap()
+                    .next
+                    .unwrap()
+            })
+            .collect();
     let mut i = 0usize;
     g.bench_function("core", |b| {
         b.iter(|| {
             let k = i % cursors.len();
             i += 1;
             let (chat, op, _) = f.ds.chats[k];
-            let p = f.engine.list_messages(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, &MessageListParams::default(), &PageRequest::at(cursors[k].clone(), Some(50))).unwrap();
+            let p = f
+                .engine
+                .list_messages(
+                    &Actor::User(op),
+                    ChatScope::UserChats { user_id: op },
+                    chat,
+                    &MessageListParams::default(),
+                    &PageRequest::at(cursors[k].clone(), Some(50)),
+                )
+                .unwrap();
             assert!(!p.results.is_empty());
         })
     });
     let mut j = 0usize;
     g.bench_function("raw", |b| {
         b.iter(|| {
-            let (chat, _, _) = f.ds.chats[j % 200];
+            let (chat, _, _) = f.ds.chats[j % cursors.len()];
             j += 1;
             let (pk, next): (i64, i64) = f.raw.prepare_cached("SELECT pk, next_message_seq FROM chats WHERE id = ?1").unwrap().query_row([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
             let mut st = f.raw.prepare_cached("SELECT id, type, created_at, sender_type, sender_id, message FROM messages WHERE chat_pk = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT 50").unwrap();
-            let rows: Vec<(Vec<u8>, String, i64, String, Option<Vec<u8>>, Option<String>)> =
+            let rows: Vec<RawMessage> =
                 st.query_map(params![pk, next - 50], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap().map(Result::unwrap).collect();
             assert!(!rows.is_empty());
         })
@@ -163,10 +249,24 @@ fn reads(c: &mut Criterion) {
     // Owned chats, open and with messages, newest first.
     let admin = f.ds.operators[0];
     let mut g = c.benchmark_group("owned_chats_filtered");
-    let params = ChatListParams { is_ended: Some(false), has_messages: Some(true), ..Default::default() };
+    let params = ChatListParams {
+        is_ended: Some(false),
+        has_messages: Some(true),
+        ..Default::default()
+    };
     g.bench_function("core", |b| {
         b.iter(|| {
-            let p = f.engine.list_chats(&Actor::User(admin), ChatScope::Owned { organization_id: ORG.parse().unwrap() }, &params, &PageRequest::first(25)).unwrap();
+            let p = f
+                .engine
+                .list_chats(
+                    &Actor::User(admin),
+                    ChatScope::Owned {
+                        organization_id: ORG.parse().unwrap(),
+                    },
+                    &params,
+                    &PageRequest::first(25),
+                )
+                .unwrap();
             assert_eq!(p.results.len(), 25);
         })
     });
@@ -191,17 +291,37 @@ fn pending(c: &mut Criterion) {
     for i in 0..waiting {
         let auth = f.engine.visitor_auth(org, None).unwrap();
         let actor = f.engine.authenticate(&auth.access_token).unwrap();
-        let Actor::Visitor(v) = actor else { unreachable!() };
+        let Actor::Visitor(v) = actor else {
+            unreachable!()
+        };
         let room = f.ds.rooms[i % f.ds.rooms.len()];
         f.engine.set_visitor_presence(v, None).unwrap();
         let (chat, _) = f.engine.visitor_start_chat(&actor, org, room, v).unwrap();
-        f.engine.send_visitor_message(&actor, v, chat.id.parse().unwrap(), NewMessage { message: Some("Hello?".into()), ..Default::default() }).unwrap();
+        f.engine
+            .send_visitor_message(
+                &actor,
+                v,
+                chat.id.parse().unwrap(),
+                NewMessage {
+                    message: Some("Hello?".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
     }
     let op = f.ds.operators[1];
     let mut g = c.benchmark_group("user_pending_chats");
     g.bench_function("core", |b| {
         b.iter(|| {
-            let p = f.engine.list_chats(&Actor::User(op), ChatScope::UserPending { user_id: op }, &ChatListParams::default(), &PageRequest::first(25)).unwrap();
+            let p = f
+                .engine
+                .list_chats(
+                    &Actor::User(op),
+                    ChatScope::UserPending { user_id: op },
+                    &ChatListParams::default(),
+                    &PageRequest::first(25),
+                )
+                .unwrap();
             assert_eq!(p.results.len(), 25);
         })
     });
@@ -231,15 +351,36 @@ fn pending(c: &mut Criterion) {
             || {
                 let auth = f.engine.visitor_auth(org, None).unwrap();
                 let actor = f.engine.authenticate(&auth.access_token).unwrap();
-                let Actor::Visitor(v) = actor else { unreachable!() };
-                let (chat, _) = f.engine.visitor_start_chat(&actor, org, f.ds.rooms[0], v).unwrap();
+                let Actor::Visitor(v) = actor else {
+                    unreachable!()
+                };
+                let (chat, _) = f
+                    .engine
+                    .visitor_start_chat(&actor, org, f.ds.rooms[0], v)
+                    .unwrap();
                 let id: Uuid = chat.id.parse().unwrap();
-                f.engine.send_visitor_message(&actor, v, id, NewMessage { message: Some("Hello?".into()), ..Default::default() }).unwrap();
+                f.engine
+                    .send_visitor_message(
+                        &actor,
+                        v,
+                        id,
+                        NewMessage {
+                            message: Some("Hello?".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
                 id
             },
             |chat| {
-                let input = MembershipInput { is_participating: Some(true), composing_status: Some("idle".into()), ..Default::default() };
-                f.engine.join_pending(&Actor::User(op), op, chat, input).unwrap();
+                let input = MembershipInput {
+                    is_participating: Some(true),
+                    composing_status: Some("idle".into()),
+                    ..Default::default()
+                };
+                f.engine
+                    .join_pending(&Actor::User(op), op, chat, input)
+                    .unwrap();
             },
             BatchSize::SmallInput,
         )
@@ -289,11 +430,25 @@ fn lifecycle(c: &mut Criterion) {
             || {
                 let (chat, op, _) = f.ds.chats[i % n];
                 i += 1;
-                let _ = f.engine.remove_tag(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, "Lead");
+                let _ = f.engine.remove_tag(
+                    &Actor::User(op),
+                    ChatScope::UserChats { user_id: op },
+                    chat,
+                    "Lead",
+                );
                 (chat, op)
             },
             |(chat, op)| {
-                f.engine.add_tag(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, NewTag { name: Some("Lead".into()) }).unwrap();
+                f.engine
+                    .add_tag(
+                        &Actor::User(op),
+                        ChatScope::UserChats { user_id: op },
+                        chat,
+                        NewTag {
+                            name: Some("Lead".into()),
+                        },
+                    )
+                    .unwrap();
             },
             BatchSize::SmallInput,
         )
@@ -334,12 +489,40 @@ fn lifecycle(c: &mut Criterion) {
             || {
                 let (_, op, _) = f.ds.chats[i % n];
                 i += 1;
-                let chat: Uuid = f.engine.create_user_chat(&Actor::User(op), op, NewChat::default()).unwrap().id.parse().unwrap();
-                let (inv, _) = f.engine.send_invitation(&Actor::User(op), op, chat, NewInvitation { invited_user_id: Some(invitee), ..Default::default() }).unwrap();
+                let chat: Uuid = f
+                    .engine
+                    .create_user_chat(&Actor::User(op), op, NewChat::default())
+                    .unwrap()
+                    .id
+                    .parse()
+                    .unwrap();
+                let (inv, _) = f
+                    .engine
+                    .send_invitation(
+                        &Actor::User(op),
+                        op,
+                        chat,
+                        NewInvitation {
+                            invited_user_id: Some(invitee),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
                 inv.id.parse::<Uuid>().unwrap()
             },
             |inv| {
-                f.engine.accept_invitation(&Actor::User(invitee), invitee, None, inv, InvitationAccept { is_accepted: Some(true), is_expired: None }).unwrap();
+                f.engine
+                    .accept_invitation(
+                        &Actor::User(invitee),
+                        invitee,
+                        None,
+                        inv,
+                        InvitationAccept {
+                            is_accepted: Some(true),
+                            is_expired: None,
+                        },
+                    )
+                    .unwrap();
             },
             BatchSize::SmallInput,
         )
@@ -399,10 +582,28 @@ fn lifecycle(c: &mut Criterion) {
             || {
                 let (_, op, _) = f.ds.chats[i % n];
                 i += 1;
-                (op, f.engine.create_user_chat(&Actor::User(op), op, NewChat::default()).unwrap().id.parse::<Uuid>().unwrap())
+                (
+                    op,
+                    f.engine
+                        .create_user_chat(&Actor::User(op), op, NewChat::default())
+                        .unwrap()
+                        .id
+                        .parse::<Uuid>()
+                        .unwrap(),
+                )
             },
             |(op, chat)| {
-                f.engine.update_chat(&Actor::User(op), ChatScope::UserChats { user_id: op }, chat, ChatUpdate { is_ended: Some(true), is_waiting: None }).unwrap();
+                f.engine
+                    .update_chat(
+                        &Actor::User(op),
+                        ChatScope::UserChats { user_id: op },
+                        chat,
+                        ChatUpdate {
+                            is_ended: Some(true),
+                            is_waiting: None,
+                        },
+                    )
+                    .unwrap();
             },
             BatchSize::SmallInput,
         )
@@ -459,7 +660,11 @@ fn lifecycle(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default().sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3)).without_plots()
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .without_plots()
 }
 
 criterion_group! { name = benches; config = config(); targets = send, reads, pending, lifecycle }

@@ -24,7 +24,10 @@ pub struct Dataset {
 }
 
 pub fn scale() -> f64 {
-    std::env::var("CHAT_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0)
+    std::env::var("CHAT_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0)
 }
 
 pub fn room_id(i: usize) -> Uuid {
@@ -34,7 +37,10 @@ pub fn operator_id(i: usize) -> Uuid {
     Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 + i as u128)
 }
 pub fn visitor_hex(i: usize) -> String {
-    format!("{:032x}", 0x3000_0000_0000_4000_8000_0000_0000_0000u128 + i as u128)
+    format!(
+        "{:032x}",
+        0x3000_0000_0000_4000_8000_0000_0000_0000u128 + i as u128
+    )
 }
 pub fn token(i: usize) -> String {
     format!("operator-token-{i:06}")
@@ -53,7 +59,12 @@ pub fn dataset(dir: &Path) -> Dataset {
     let path = dir.join(format!("dataset-{n_chats}x{per_chat}.db"));
     let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
     let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
-    let chats_meta = |i: usize| (operators[i % n_ops], parse_visitor_id(&visitor_hex(i)).unwrap_or_default());
+    let chats_meta = |i: usize| {
+        (
+            operators[i % n_ops],
+            parse_visitor_id(&visitor_hex(i)).unwrap_or_default(),
+        )
+    };
     let marker = path.with_extension("done");
     let end_ms = START_MS + (n_chats as i64) * 1000 + (n_chats * per_chat) as i64 * 10;
     if marker.exists() {
@@ -66,7 +77,14 @@ pub fn dataset(dir: &Path) -> Dataset {
                 (l.parse().unwrap(), op, v)
             })
             .collect();
-        return Dataset { path, rooms, operators, chats, start_ms: START_MS, end_ms };
+        return Dataset {
+            path,
+            rooms,
+            operators,
+            chats,
+            start_ms: START_MS,
+            end_ms,
+        };
     }
     let _ = std::fs::remove_file(&path);
     let clock = TestClock::new(START_MS);
@@ -83,7 +101,9 @@ pub fn dataset(dir: &Path) -> Dataset {
     for i in 0..n_chats {
         let (op, visitor) = chats_meta(i);
         let actor = Actor::User(op);
-        let (chat, _) = engine.create_visitor_chat(&actor, op, rooms[i % n_rooms], visitor, NewChat::default()).unwrap();
+        let (chat, _) = engine
+            .create_visitor_chat(&actor, op, rooms[i % n_rooms], visitor, NewChat::default())
+            .unwrap();
         let chat: Uuid = chat.id.parse().unwrap();
         chats.push((chat, op, visitor));
         clock.advance_ms(1000);
@@ -91,20 +111,44 @@ pub fn dataset(dir: &Path) -> Dataset {
     // Messages interleave across chats, as live traffic does.
     for round in 0..per_chat {
         for (i, &(chat, op, visitor)) in chats.iter().enumerate() {
-            let text = format!("Message {round} of chat {i}: a typical customer-service sentence of about a hundred characters long.");
+            let text = format!(
+                "Message {round} of chat {i}: a typical customer-service sentence of about a hundred characters long."
+            );
             let text = text[..text.len().min(100)].to_string();
-            let m = NewMessage { message: Some(text), ..Default::default() };
+            let m = NewMessage {
+                message: Some(text),
+                ..Default::default()
+            };
             if round % 2 == 0 {
-                engine.send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m).unwrap();
+                engine
+                    .send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m)
+                    .unwrap();
             } else {
-                engine.send_user_message(&Actor::User(op), op, chat, m).unwrap();
+                engine
+                    .send_user_message(&Actor::User(op), op, chat, m)
+                    .unwrap();
             }
             clock.advance_ms(10);
         }
     }
     drop(engine);
-    std::fs::write(&marker, chats.iter().map(|c| c.0.to_string()).collect::<Vec<_>>().join("\n")).unwrap();
-    Dataset { path, rooms, operators, chats, start_ms: START_MS, end_ms }
+    std::fs::write(
+        &marker,
+        chats
+            .iter()
+            .map(|c| c.0.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    Dataset {
+        path,
+        rooms,
+        operators,
+        chats,
+        start_ms: START_MS,
+        end_ms,
+    }
 }
 
 /// A private copy of the dataset for benchmarks that write.
@@ -123,7 +167,11 @@ pub fn raw_connection(path: &Path) -> rusqlite::Connection {
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
     c.pragma_update(None, "synchronous", "NORMAL").unwrap();
     c.pragma_update(None, "foreign_keys", "ON").unwrap();
-    c.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).unwrap();
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .unwrap();
     c.set_prepared_statement_cache_capacity(256);
     c
 }
