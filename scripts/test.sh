@@ -12,4 +12,7 @@ echo "== native tests (core, server over loopback HTTP, cross-crate)"
 cargo build --workspace --bins
 cargo test --workspace
 
+echo "== WebAssembly"
+bash bindings-wasm/scripts/test-wasm.sh
+
 echo "== all tests passed"
