@@ -98,6 +98,28 @@ ops! {
     "create_presence_client", "user_id, body{presence_expires_in}", "A presence client for a user.";
     "renew_presence_client", "user_id, client_id, body{presence_expires_in}", "Renew a presence client.";
     "delete_presence_client", "user_id, client_id", "End a presence client.";
+    "list_invitations_outgoing", "user_id, chat_id, query{is_accepted,is_expired}", "Outgoing invitations of a chat.";
+    "create_invitation", "user_id, chat_id, body{invited_user_id|invited_team_id|invited_organization_id}", "Invite a user, team or partner organization (201 new, 200 already pending).";
+    "expire_invitation", "user_id, chat_id, invitation_id, body{is_expired:true}", "Expire an outgoing invitation.";
+    "list_invitations_incoming", "user_id, query{is_accepted,is_expired}", "Invitations to the user, their teams and organization.";
+    "accept_invitation", "user_id, chat_id?, invitation_id, body{is_accepted:true}", "Accept an incoming invitation.";
+    "list_tags", "scope(user_chats|owned|involved|org_routed), chat_id", "Tags of a chat.";
+    "list_allowed_tags", "scope(user_chats|owned|involved|org_routed), chat_id", "Tags allowed by the chat's room.";
+    "add_tag", "scope(user_chats|owned|involved|org_routed), chat_id, body{name}", "Tag a chat (201 new, 200 existing).";
+    "remove_tag", "scope(user_chats|owned|involved|org_routed), chat_id, tag_name (decoded)", "Remove a tag.";
+    "list_conversation_starters", "user_id", "A user's conversation starters.";
+    "create_conversation_starter", "user_id, body{language_code,message}", "Add a conversation starter.";
+    "update_conversation_starter", "user_id, language_code, body, partial?", "Update a conversation starter.";
+    "delete_conversation_starter", "user_id, language_code", "Delete a conversation starter.";
+    "list_reply_suggestions", "scope(user_chats|user_routed), chat_id, query{ordering}", "Reply suggestions of a chat.";
+    "list_message_reply_suggestions", "scope(user_chats|user_routed), chat_id, message_id, query{ordering}", "Reply suggestions of a message.";
+    "create_reply_suggestion", "scope(user_chats|user_routed), chat_id, message_id, body{suggestion,relevancy_score}", "Suggest a reply to a message.";
+    "update_reply_suggestion", "scope(user_chats|user_routed), chat_id, message_id, reply_suggestion_id, body, partial?", "Update a reply suggestion.";
+    "set_organization_key", "organization_id, body{key: 64 hex}", "Host: give the engine an organization's key-encryption key.";
+    "rotate_organization_key", "organization_id, body{key: 64 hex}", "Host: rotate an organization's key (rewraps chat keys).";
+    "purge_organization_key", "organization_id", "Host: forget an organization's key.";
+    "purge_chat_sensitive_data", "chat_id", "Purge a chat's sensitive data (settings permission).";
+    "purge_visitor_sensitive_data", "visitor_id", "Purge a visitor's sensitive data (settings permission).";
     "set_user_presence", "user_id, body{ttl_s|null}", "Host: set a user's presence.";
     "set_visitor_presence", "visitor_id, body{ttl_s|null}", "Host: set a visitor's presence.";
     "load_seed", "body (seed file)", "Host: load a seed.";
@@ -313,6 +335,19 @@ fn ttl(args: &Value) -> Result<Option<i64>> {
     }
 }
 
+/// A 256-bit key given as 64 hex characters in `body.key`.
+fn org_key(args: &Value) -> Result<[u8; 32]> {
+    let b = section(args, "body");
+    let hex_key = b
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ChatError::required("key"))?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(hex_key, &mut key)
+        .map_err(|_| ChatError::field("key", "A key is 64 hexadecimal characters (256 bits)."))?;
+    Ok(key)
+}
+
 const CHAT_QUERY: &[&str] = &[
     "ordering",
     "is_waiting",
@@ -398,25 +433,12 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
         "send_user_message" => {
             ok(e.send_user_message(a, id(args, "user_id")?, id(args, "chat_id")?, body(args)?)?)
         }
-        "send_autosuggest" => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct B {
-                message: Option<String>,
-                url: Option<String>,
-                url_title: Option<String>,
-            }
-            let b: B = body(args)?;
-            let text = b.message.ok_or_else(|| ChatError::required("message"))?;
-            created(e.send_autosuggest(
-                a,
-                id(args, "user_id")?,
-                id(args, "chat_id")?,
-                text,
-                b.url,
-                b.url_title,
-            )?)
-        }
+        "send_autosuggest" => created(e.send_autosuggest(
+            a,
+            id(args, "user_id")?,
+            id(args, "chat_id")?,
+            body(args)?,
+        )?),
         "visitor_auth" => {
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]
@@ -603,6 +625,135 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
         )?),
         "delete_presence_client" => {
             no_content(e.delete_presence_client(a, id(args, "user_id")?, id(args, "client_id")?)?)
+        }
+        "list_invitations_outgoing" => {
+            let p: crate::invitations::InvitationListParams =
+                params(args, &["is_accepted", "is_expired"])?;
+            ok(e.list_outgoing_invitations(
+                a,
+                id(args, "user_id")?,
+                id(args, "chat_id")?,
+                &p,
+                &page(args)?,
+            )?)
+        }
+        "create_invitation" => created_if(e.send_invitation(
+            a,
+            id(args, "user_id")?,
+            id(args, "chat_id")?,
+            body(args)?,
+        )?),
+        "expire_invitation" => ok(e.expire_invitation(
+            a,
+            id(args, "user_id")?,
+            id(args, "chat_id")?,
+            id(args, "invitation_id")?,
+            body(args)?,
+        )?),
+        "list_invitations_incoming" => {
+            let p: crate::invitations::InvitationListParams =
+                params(args, &["is_accepted", "is_expired"])?;
+            ok(e.list_incoming_invitations(a, id(args, "user_id")?, &p, &page(args)?)?)
+        }
+        "accept_invitation" => {
+            let chat = if args.get("chat_id").is_some() {
+                Some(id(args, "chat_id")?)
+            } else {
+                None
+            };
+            ok(e.accept_invitation(
+                a,
+                id(args, "user_id")?,
+                chat,
+                id(args, "invitation_id")?,
+                body(args)?,
+            )?)
+        }
+        "list_tags" => ok(e.list_tags(a, scope(args)?, id(args, "chat_id")?, &page(args)?)?),
+        "list_allowed_tags" => {
+            ok(e.list_allowed_tags(a, scope(args)?, id(args, "chat_id")?, &page(args)?)?)
+        }
+        "add_tag" => created_if(e.add_tag(a, scope(args)?, id(args, "chat_id")?, body(args)?)?),
+        "remove_tag" => no_content(e.remove_tag(
+            a,
+            scope(args)?,
+            id(args, "chat_id")?,
+            text(args, "tag_name")?,
+        )?),
+        "list_conversation_starters" => {
+            ok(e.list_conversation_starters(a, id(args, "user_id")?, &page(args)?)?)
+        }
+        "create_conversation_starter" => {
+            created(e.create_conversation_starter(a, id(args, "user_id")?, body(args)?)?)
+        }
+        "update_conversation_starter" => ok(e.update_conversation_starter(
+            a,
+            id(args, "user_id")?,
+            text(args, "language_code")?,
+            body(args)?,
+            flag(args, "partial"),
+        )?),
+        "delete_conversation_starter" => no_content(e.delete_conversation_starter(
+            a,
+            id(args, "user_id")?,
+            text(args, "language_code")?,
+        )?),
+        "list_reply_suggestions" => {
+            let p: crate::suggestions::SuggestionListParams = params(args, &["ordering"])?;
+            ok(e.list_chat_reply_suggestions(
+                a,
+                scope(args)?,
+                id(args, "chat_id")?,
+                &p,
+                &page(args)?,
+            )?)
+        }
+        "list_message_reply_suggestions" => {
+            let p: crate::suggestions::SuggestionListParams = params(args, &["ordering"])?;
+            ok(e.list_message_reply_suggestions(
+                a,
+                scope(args)?,
+                id(args, "chat_id")?,
+                id(args, "message_id")?,
+                &p,
+                &page(args)?,
+            )?)
+        }
+        "create_reply_suggestion" => created(e.create_reply_suggestion(
+            a,
+            scope(args)?,
+            id(args, "chat_id")?,
+            id(args, "message_id")?,
+            body(args)?,
+        )?),
+        "update_reply_suggestion" => ok(e.update_reply_suggestion(
+            a,
+            scope(args)?,
+            id(args, "chat_id")?,
+            id(args, "message_id")?,
+            id(args, "reply_suggestion_id")?,
+            body(args)?,
+            flag(args, "partial"),
+        )?),
+        "set_organization_key" | "rotate_organization_key" => {
+            admin(a)?;
+            let org = id(args, "organization_id")?;
+            let key = org_key(args)?;
+            if op == "set_organization_key" {
+                e.set_organization_key(org, key)?;
+                no_content(())
+            } else {
+                ok(e.rotate_organization_key(org, key)?)
+            }
+        }
+        "purge_organization_key" => {
+            admin(a)?;
+            let held = e.purge_organization_key(id(args, "organization_id")?)?;
+            ok(serde_json::json!({ "was_held": held }))
+        }
+        "purge_chat_sensitive_data" => ok(e.purge_chat_sensitive_data(a, id(args, "chat_id")?)?),
+        "purge_visitor_sensitive_data" => {
+            ok(e.purge_visitor_sensitive_data(a, visitor(args, "visitor_id")?)?)
         }
         "set_user_presence" => {
             admin(a)?;

@@ -5,18 +5,28 @@ use crate::Env;
 use crate::auth::Actor;
 use crate::chats::{self, Chat, ChatListParams, ChatScope, ChatUpdate, NewChat};
 use crate::clock::{Clock, SystemClock};
+use crate::crypto;
+use crate::crypto::{KeyRing, RotationReport, SecretKey};
 use crate::directory::{self, seed};
 use crate::error::Result;
 use crate::ids::IdGen;
+use crate::invitations::{
+    self, Invitation, InvitationAccept, InvitationExpire, InvitationListParams, NewInvitation,
+};
 use crate::maintenance::{self, MaintenanceReport};
 use crate::memberships::{self, Membership, MembershipInput};
 use crate::messages::{self, Message, MessageListParams, NewMessage};
 use crate::pagination::{Page, PageRequest};
+use crate::purge::{self, PurgeReport};
+use crate::starters::{self, ConversationStarter, StarterInput};
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::{PresenceHolder, Store};
+use crate::suggestions::{self, ReplySuggestion, SuggestionInput, SuggestionListParams};
+use crate::tags::{self, NewTag, Tag};
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
+use zeroize::Zeroize;
 
 /// Options of an engine before it opens its database.
 pub struct EngineBuilder {
@@ -48,6 +58,7 @@ impl EngineBuilder {
             store: SqliteStore::open(path.as_ref(), self.durability)?,
             clock: self.clock,
             ids: IdGen,
+            keys: KeyRing::new(),
         })
     }
     pub fn open_in_memory(self) -> Result<Engine> {
@@ -55,6 +66,7 @@ impl EngineBuilder {
             store: SqliteStore::open_in_memory()?,
             clock: self.clock,
             ids: IdGen,
+            keys: KeyRing::new(),
         })
     }
 }
@@ -65,6 +77,8 @@ pub struct Engine {
     store: SqliteStore,
     clock: Arc<dyn Clock>,
     ids: IdGen,
+    /// Organization key-encryption keys given by the host (memory only; see `crypto`).
+    keys: KeyRing,
 }
 
 impl Engine {
@@ -79,10 +93,11 @@ impl Engine {
         EngineBuilder::default().open_in_memory()
     }
 
-    fn env(&self) -> Env {
+    fn env(&self) -> Env<'_> {
         Env {
             now: self.clock.now_ms(),
             ids: self.ids,
+            keys: &self.keys,
         }
     }
     fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
@@ -377,7 +392,8 @@ impl Engine {
     }
     pub fn visitor_get_chat(&self, actor: &Actor, visitor: Uuid, chat: Uuid) -> Result<Chat> {
         self.read(|s, env| {
-            chats::visitor_chat(s, env, actor, visitor, chat).map(|c| Chat::from_record(&c))
+            chats::visitor_chat(s, env, actor, visitor, chat)
+                .map(|c| crate::chat_hooks::present_chat(env, &c))
         })
     }
 
@@ -492,13 +508,9 @@ impl Engine {
         actor: &Actor,
         user: Uuid,
         chat: Uuid,
-        text: String,
-        url: Option<String>,
-        url_title: Option<String>,
+        input: messages::NewAutosuggest,
     ) -> Result<Message> {
-        self.write(|s, env| {
-            messages::send_autosuggest(s, env, actor, user, chat, text, url, url_title)
-        })
+        self.write(|s, env| messages::send_autosuggest(s, env, actor, user, chat, input))
     }
     pub fn send_visitor_message(
         &self,
@@ -539,6 +551,281 @@ impl Engine {
         message: Uuid,
     ) -> Result<Message> {
         self.read(|s, env| messages::get_message(s, env, actor, scope, chat, message))
+    }
+
+    // ---- invitations, tags, conversation starters, reply suggestions ----
+
+    /// GET `/users/<u>/chats/<c>/outgoing_chat_invitations`.
+    pub fn list_outgoing_invitations(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        params: &InvitationListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        self.read(|s, env| invitations::list_outgoing(s, env, actor, user, chat, params, page))
+    }
+    /// POST `/users/<u>/chats/<c>/outgoing_chat_invitations`. Returns (invitation, created):
+    /// `false` when the party already had a pending invitation (the 200 case).
+    pub fn send_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        input: NewInvitation,
+    ) -> Result<(Invitation, bool)> {
+        self.write(|s, env| invitations::send(s, env, actor, user, chat, input))
+    }
+    /// PUT/PATCH `/users/<u>/chats/<c>/outgoing_chat_invitations/<id>` (`is_expired: true`).
+    pub fn expire_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Uuid,
+        invitation: Uuid,
+        input: InvitationExpire,
+    ) -> Result<Invitation> {
+        self.write(|s, env| invitations::expire(s, env, actor, user, chat, invitation, input))
+    }
+    /// GET `/users/<u>/incoming_chat_invitations`.
+    pub fn list_incoming_invitations(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        params: &InvitationListParams,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        self.read(|s, env| invitations::list_incoming(s, env, actor, user, params, page))
+    }
+    /// PUT/PATCH `/users/<u>/incoming_chat_invitations/<id>` (`chat = None`) or
+    /// `/users/<u>/chats/<c>/incoming_chat_invitations/<id>` (`chat` must be the invitation's).
+    pub fn accept_invitation(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        chat: Option<Uuid>,
+        invitation: Uuid,
+        input: InvitationAccept,
+    ) -> Result<Invitation> {
+        self.write(|s, env| invitations::accept(s, env, actor, user, chat, invitation, input))
+    }
+
+    /// GET `.../chats/<c>/tags` through `UserChats`, `Owned`, `Involved` or `OrgRouted`.
+    pub fn list_tags(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Tag>> {
+        self.read(|s, env| tags::list_tags(s, env, actor, scope, chat, page))
+    }
+    /// GET `.../chats/<c>/allowed_tags` through the same scopes as tags.
+    pub fn list_allowed_tags(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Tag>> {
+        self.read(|s, env| tags::list_allowed_tags(s, env, actor, scope, chat, page))
+    }
+    /// POST `.../chats/<c>/tags`. Returns (tag, created): `false` when the chat already had
+    /// the tag (the 200 case).
+    pub fn add_tag(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        input: NewTag,
+    ) -> Result<(Tag, bool)> {
+        self.write(|s, env| tags::add_tag(s, env, actor, scope, chat, input))
+    }
+    /// DELETE `.../chats/<c>/tags/<name>`; `name` is the URL-decoded tag name.
+    pub fn remove_tag(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        name: &str,
+    ) -> Result<()> {
+        self.write(|s, env| tags::remove_tag(s, env, actor, scope, chat, name))
+    }
+
+    /// GET `/users/<u>/chat_conversation_starters`.
+    pub fn list_conversation_starters(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<ConversationStarter>> {
+        self.read(|s, _| starters::list_starters(s, actor, user, page))
+    }
+    /// POST `/users/<u>/chat_conversation_starters` (201).
+    pub fn create_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        input: StarterInput,
+    ) -> Result<ConversationStarter> {
+        self.write(|s, env| starters::create_starter(s, env, actor, user, input))
+    }
+    /// PUT (`partial = false`) / PATCH (`partial = true`)
+    /// `/users/<u>/chat_conversation_starters/<language_code>`.
+    pub fn update_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        language_code: &str,
+        input: StarterInput,
+        partial: bool,
+    ) -> Result<ConversationStarter> {
+        self.write(|s, env| {
+            starters::update_starter(s, env, actor, user, language_code, input, partial)
+        })
+    }
+    /// DELETE `/users/<u>/chat_conversation_starters/<language_code>`.
+    pub fn delete_conversation_starter(
+        &self,
+        actor: &Actor,
+        user: Uuid,
+        language_code: &str,
+    ) -> Result<()> {
+        self.write(|s, _| starters::delete_starter(s, actor, user, language_code))
+    }
+
+    /// GET `/users/<u>/{chats,routed_chats}/<c>/reply_suggestions` (`UserChats` or
+    /// `UserRouted`).
+    pub fn list_chat_reply_suggestions(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        params: &SuggestionListParams,
+        page: &PageRequest,
+    ) -> Result<Page<ReplySuggestion>> {
+        self.read(|s, env| {
+            suggestions::list_chat_suggestions(s, env, actor, scope, chat, params, page)
+        })
+    }
+    /// GET `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions`.
+    pub fn list_message_reply_suggestions(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        params: &SuggestionListParams,
+        page: &PageRequest,
+    ) -> Result<Page<ReplySuggestion>> {
+        self.read(|s, env| {
+            suggestions::list_message_suggestions(s, env, actor, scope, chat, message, params, page)
+        })
+    }
+    /// POST `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions` (201).
+    pub fn create_reply_suggestion(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        input: SuggestionInput,
+    ) -> Result<ReplySuggestion> {
+        self.write(|s, env| {
+            suggestions::create_suggestion(s, env, actor, scope, chat, message, input)
+        })
+    }
+    /// PUT (`partial = false`) / PATCH (`partial = true`)
+    /// `/users/<u>/{chats,routed_chats}/<c>/messages/<m>/reply_suggestions/<id>`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_reply_suggestion(
+        &self,
+        actor: &Actor,
+        scope: ChatScope,
+        chat: Uuid,
+        message: Uuid,
+        suggestion: Uuid,
+        input: SuggestionInput,
+        partial: bool,
+    ) -> Result<ReplySuggestion> {
+        self.write(|s, env| {
+            suggestions::update_suggestion(
+                s, env, actor, scope, chat, message, suggestion, input, partial,
+            )
+        })
+    }
+
+    // ---- encryption and purge (issue 4; docs/ENCRYPTION.md) -------------------------------
+
+    /// Gives the engine an organization's key-encryption key. The key is held only in memory:
+    /// a restarted host calls this again before using the organization's encrypted chats. The
+    /// first key of an organization (or the first after a purge) is recorded by a key check;
+    /// later calls must give the same key (400 `validation_error` on `key` otherwise). The
+    /// array passed in is zeroized here; the host zeroizes its own copies.
+    pub fn set_organization_key(&self, org: Uuid, mut key: [u8; 32]) -> Result<()> {
+        let k = SecretKey::from_bytes(&key);
+        key.zeroize();
+        self.write(|s, env| crypto::org_keys::set_key(s, env, org, &k))?;
+        self.keys.insert(org, k);
+        Ok(())
+    }
+
+    /// Replaces the organization key: every chat key is rewrapped with `new_key` in one
+    /// transaction (messages are not touched). Needs the current key (409
+    /// `chat_key_unavailable` otherwise).
+    pub fn rotate_organization_key(
+        &self,
+        org: Uuid,
+        mut new_key: [u8; 32],
+    ) -> Result<RotationReport> {
+        let new = SecretKey::from_bytes(&new_key);
+        new_key.zeroize();
+        let mut previous = None;
+        let out = self.write(|s, env| {
+            let old = self.keys.get(org).ok_or_else(crypto::key_unavailable)?;
+            let report = crypto::org_keys::rotate(s, env, org, &old, &new)?;
+            // Swapped while the writer is held, so no operation sees the old key with new wraps.
+            previous = self.keys.insert(org, new.clone());
+            Ok(report)
+        });
+        if let (Err(_), Some(old)) = (&out, previous) {
+            self.keys.insert(org, old);
+        }
+        out
+    }
+
+    /// The organization purges its key from the engine: it is zeroized and forgotten, reads of
+    /// its encrypted chats show `message: null` with `encrypted_message`, writes are 409.
+    /// Returns whether the engine held it.
+    pub fn purge_organization_key(&self, org: Uuid) -> Result<bool> {
+        self.write(|s, env| crypto::org_keys::purge_key(s, env, org))?;
+        Ok(self.keys.remove(org).is_some())
+    }
+
+    /// Whether the engine holds the organization's key.
+    pub fn holds_organization_key(&self, org: Uuid) -> bool {
+        self.keys.holds(org)
+    }
+
+    /// Purges the sensitive data of a chat (settings permission or admin), then truncates the
+    /// write-ahead log so that no purged text stays in the database files.
+    pub fn purge_chat_sensitive_data(&self, actor: &Actor, chat: Uuid) -> Result<PurgeReport> {
+        let mut report = self.write(|s, env| purge::purge_chat(s, env, actor, chat))?;
+        report.wal_truncated = self.store.checkpoint_truncate()?;
+        Ok(report)
+    }
+
+    /// Purges a visitor's name and variables and the sensitive data of every chat they took
+    /// part in (settings permission or admin), then truncates the write-ahead log.
+    pub fn purge_visitor_sensitive_data(
+        &self,
+        actor: &Actor,
+        visitor: Uuid,
+    ) -> Result<PurgeReport> {
+        let mut report = self.write(|s, env| purge::purge_visitor(s, env, actor, visitor))?;
+        report.wal_truncated = self.store.checkpoint_truncate()?;
+        Ok(report)
     }
 
     // ---- time-driven rules ----------------------------------------------------------------

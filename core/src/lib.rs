@@ -42,16 +42,24 @@ pub mod auth;
 pub mod chat_hooks;
 pub mod chats;
 pub mod clock;
+pub mod crypto;
 pub mod directory;
 mod engine;
 pub mod error;
 pub mod ids;
 pub mod input;
+pub mod invitations;
 pub mod maintenance;
 pub mod memberships;
 pub mod messages;
 pub mod pagination;
+pub mod purge;
+pub mod starters;
 pub mod store;
+pub mod suggestions;
+pub mod tags;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 
 pub use auth::Actor;
@@ -61,11 +69,13 @@ pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
 pub use store::sqlite::Durability;
 
-/// What every rule gets besides the store: the current time and the id generator.
+/// What every rule gets besides the store: the current time, the id generator, and the
+/// organization keys the engine holds (encrypted chats; see [`crypto`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Env {
+pub struct Env<'k> {
     pub now: Millis,
     pub ids: ids::IdGen,
+    pub keys: &'k crypto::KeyRing,
 }
 
 /// The README's Rust examples are compiled and run as doc tests.

@@ -29,10 +29,10 @@ pub fn parse_iso(field: &str, s: &str) -> Result<Millis> {
             return Ok(t.and_utc().timestamp_millis());
         }
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp_millis());
-        }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc().timestamp_millis());
     }
     Err(ChatError::field(field, "Enter a valid ISO 8601 date/time."))
 }

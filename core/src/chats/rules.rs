@@ -243,7 +243,7 @@ pub fn list_chats(
         |k: &Keyset| s.select_chats(&r.selection, &filter, k, env.now),
         |c| chat_key(c, ord.by_updated()),
     )?;
-    Ok(p.map(|c| Chat::from_record(&c)))
+    Ok(p.map(|c| crate::chat_hooks::present_chat(env, &c)))
 }
 
 /// The chat if it is in the selection; 404 otherwise.
@@ -286,7 +286,7 @@ pub fn get_chat(
     chat_id: Uuid,
 ) -> Result<Chat> {
     let (_, chat) = scoped_chat(s, env, actor, scope, chat_id)?;
-    Ok(Chat::from_record(&chat))
+    Ok(crate::chat_hooks::present_chat(env, &chat))
 }
 
 /// The editable attributes of a chat: it may be ended, or set not waiting.
@@ -343,7 +343,7 @@ pub fn update_chat(
             ));
         }
         // Ending an ended chat again changes nothing.
-        return Ok(Chat::from_record(&chat));
+        return Ok(crate::chat_hooks::present_chat(env, &chat));
     }
     let mut changed = false;
     if update.is_waiting == Some(false) && chat.is_waiting {
@@ -361,7 +361,7 @@ pub fn update_chat(
     let fresh = s
         .chat_by_pk(chat.pk, env.now)?
         .ok_or_else(|| ChatError::internal("chat vanished"))?;
-    Ok(Chat::from_record(&fresh))
+    Ok(crate::chat_hooks::present_chat(env, &fresh))
 }
 
 /// Ends a chat (explicitly, by idle timeout or by ttl): locks it, stops waiting, expires its
@@ -466,7 +466,7 @@ pub fn create_visitor_chat(
         let fresh = s
             .chat_by_pk(chat.pk, env.now)?
             .ok_or_else(|| ChatError::internal("chat vanished"))?;
-        return Ok((Chat::from_record(&fresh), false));
+        return Ok((crate::chat_hooks::present_chat(env, &fresh), false));
     }
     s.add_visitor_to_room(visitor.id, room.id, env.now)?;
     let mut chat = new_chat_record(
@@ -497,7 +497,7 @@ pub fn create_visitor_chat(
     let fresh = s
         .chat_by_pk(chat.pk, env.now)?
         .ok_or_else(|| ChatError::internal("chat vanished"))?;
-    Ok((Chat::from_record(&fresh), true))
+    Ok((crate::chat_hooks::present_chat(env, &fresh), true))
 }
 
 /// POST `/users/<u>/chats`: a new chat without a visitor, with the user as its first member.
@@ -537,7 +537,7 @@ pub fn create_user_chat(
     let fresh = s
         .chat_by_pk(chat.pk, env.now)?
         .ok_or_else(|| ChatError::internal("chat vanished"))?;
-    Ok(Chat::from_record(&fresh))
+    Ok(crate::chat_hooks::present_chat(env, &fresh))
 }
 
 /// Public API: a visitor starts (or resumes) their chat in a room. Returns (chat, created).
@@ -573,7 +573,7 @@ pub fn visitor_start_chat(
         ));
     }
     if let Some(chat) = s.open_visitor_chat(visitor.id, room.id, env.now)? {
-        return Ok((Chat::from_record(&chat), false));
+        return Ok((crate::chat_hooks::present_chat(env, &chat), false));
     }
     s.add_visitor_to_room(visitor.id, room.id, env.now)?;
     let mut chat = new_chat_record(s, env, org_id, Some(room_id), "visitor", Some(visitor.id))?;
@@ -589,7 +589,7 @@ pub fn visitor_start_chat(
     let fresh = s
         .chat_by_pk(chat.pk, env.now)?
         .ok_or_else(|| ChatError::internal("chat vanished"))?;
-    Ok((Chat::from_record(&fresh), true))
+    Ok((crate::chat_hooks::present_chat(env, &fresh), true))
 }
 
 /// The visitor's own chat (public API): 404 unless the visitor is a member.

@@ -48,13 +48,13 @@ fn check_name(v: &mut Validator, field: &str, name: Option<&str>, required: bool
 }
 
 fn check_timeout(v: &mut Validator, t: Option<i64>) {
-    if let Some(t) = t {
-        if t <= 0 {
-            v.add(
-                "chat_idle_timeout_s",
-                "Ensure this value is greater than 0.",
-            );
-        }
+    if let Some(t) = t
+        && t <= 0
+    {
+        v.add(
+            "chat_idle_timeout_s",
+            "Ensure this value is greater than 0.",
+        );
     }
 }
 
@@ -222,10 +222,10 @@ fn parse_permissions(v: &mut Validator, perms: &[String]) -> (bool, bool) {
 }
 
 fn check_avatar(v: &mut Validator, url: Option<&str>) {
-    if let Some(u) = url {
-        if !crate::messages::is_http_url(u) {
-            v.add("avatar_url", "Enter a valid URL.");
-        }
+    if let Some(u) = url
+        && !crate::messages::is_http_url(u)
+    {
+        v.add("avatar_url", "Enter a valid URL.");
     }
 }
 
@@ -246,10 +246,10 @@ pub fn create_user(
     let (reports, settings) =
         parse_permissions(&mut v, input.permissions.as_deref().unwrap_or_default());
     check_avatar(&mut v, input.avatar_url.as_deref());
-    if let Some(t) = &input.api_token {
-        if t.len() < 16 {
-            v.add("api_token", "Ensure this field has at least 16 characters.");
-        }
+    if let Some(t) = &input.api_token
+        && t.len() < 16
+    {
+        v.add("api_token", "Ensure this field has at least 16 characters.");
     }
     v.finish()?;
     let id = input.id.unwrap_or_else(|| env.ids.new_id());
@@ -433,10 +433,10 @@ pub fn revoke_api_token(s: &dyn Store, actor: &Actor, user_id: Uuid, token_id: U
 /// Resolves a bearer token to its actor: an API token of a user, or a visitor access token.
 pub fn authenticate(s: &dyn Store, env: &Env, token: &str) -> Result<Actor> {
     let h = token_hash(token);
-    if let Some(user) = s.user_by_token(&h)? {
-        if s.user(user)?.is_some_and(|u| !u.is_deleted) {
-            return Ok(Actor::User(user));
-        }
+    if let Some(user) = s.user_by_token(&h)?
+        && s.user(user)?.is_some_and(|u| !u.is_deleted)
+    {
+        return Ok(Actor::User(user));
     }
     if let Some(visitor) = s.visitor_by_token(&h, env.now)? {
         return Ok(Actor::Visitor(visitor));
@@ -484,7 +484,7 @@ pub fn create_team(
     let mut v = Validator::new();
     check_name(&mut v, "name", input.name.as_deref(), true);
     for m in input.member_ids.iter().flatten() {
-        if !s.user(*m)?.is_some_and(|u| u.organization_id == org_id) {
+        if s.user(*m)?.is_none_or(|u| u.organization_id != org_id) {
             v.add(
                 "member_ids",
                 format!("User {m} is not in this organization."),
@@ -554,10 +554,7 @@ pub fn set_team_membership(
         .team(team_id)?
         .filter(|t| t.organization_id == org_id)
         .ok_or_else(|| ChatError::not_found("Team"))?;
-    if !s
-        .user(user_id)?
-        .is_some_and(|u| u.organization_id == org_id)
-    {
+    if s.user(user_id)?.is_none_or(|u| u.organization_id != org_id) {
         return Err(ChatError::not_found("User"));
     }
     let changed = s.set_team_member(team_id, user_id, member)?;
@@ -579,7 +576,7 @@ pub struct NewRouter {
 fn check_steps(s: &dyn Store, v: &mut Validator, org_id: Uuid, steps: &[RouterStep]) -> Result<()> {
     for (i, step) in steps.iter().enumerate() {
         for u in &step.user_ids {
-            if !s.user(*u)?.is_some_and(|u| u.organization_id == org_id) {
+            if s.user(*u)?.is_none_or(|u| u.organization_id != org_id) {
                 v.add(
                     format!("steps[{i}].user_ids"),
                     format!("User {u} is not in this organization."),
@@ -719,10 +716,10 @@ pub fn create_room(
         org_id,
         input.shared_with.as_deref().unwrap_or_default(),
     )?;
-    if let Some(r) = input.router_id {
-        if !s.router(r)?.is_some_and(|r| r.organization_id == org_id) {
-            v.add("router_id", "Router not found in this organization.");
-        }
+    if let Some(r) = input.router_id
+        && s.router(r)?.is_none_or(|r| r.organization_id != org_id)
+    {
+        v.add("router_id", "Router not found in this organization.");
     }
     if let Some(steps) = &input.router {
         check_steps(s, &mut v, org_id, steps)?;
@@ -786,15 +783,15 @@ pub fn update_room(
         check_name(&mut v, "name", patch.name.as_deref(), false);
     }
     check_tags(&mut v, patch.allowed_tags.as_deref().unwrap_or_default());
-    if let Some(Some(t)) = patch.ttl_s {
-        if t <= 0 {
-            v.add("ttl_s", "Ensure this value is greater than 0.");
-        }
+    if let Some(Some(t)) = patch.ttl_s
+        && t <= 0
+    {
+        v.add("ttl_s", "Ensure this value is greater than 0.");
     }
-    if let Some(Some(r)) = patch.router_id {
-        if !s.router(r)?.is_some_and(|r| r.organization_id == org_id) {
-            v.add("router_id", "Router not found in this organization.");
-        }
+    if let Some(Some(r)) = patch.router_id
+        && s.router(r)?.is_none_or(|r| r.organization_id != org_id)
+    {
+        v.add("router_id", "Router not found in this organization.");
     }
     check_shares(
         s,

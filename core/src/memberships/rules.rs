@@ -57,19 +57,17 @@ fn chat_for(
     match chat_in(s, env, &r.selection, chat_id) {
         Ok(c) => Ok(c),
         Err(e) if e.code == ErrorCode::NotFound => {
-            if let ChatSelection::UserPending { user, org } = r.selection {
-                if let Some(c) = s.chat_by_id(chat_id, env.now)? {
-                    if let Some(room) = c.room_id {
-                        if s.room_accessible_to_user(room, user, org)? {
-                            let why = if c.is_ended {
-                                "The chat has ended."
-                            } else {
-                                "The chat is not pending anymore."
-                            };
-                            return Err(ChatError::new(ErrorCode::ChatNotPending, why));
-                        }
-                    }
-                }
+            if let ChatSelection::UserPending { user, org } = r.selection
+                && let Some(c) = s.chat_by_id(chat_id, env.now)?
+                && let Some(room) = c.room_id
+                && s.room_accessible_to_user(room, user, org)?
+            {
+                let why = if c.is_ended {
+                    "The chat has ended."
+                } else {
+                    "The chat is not pending anymore."
+                };
+                return Err(ChatError::new(ErrorCode::ChatNotPending, why));
             }
             if let ChatSelection::UserRouted { .. } = r.selection {
                 return Err(ChatError::new(
@@ -250,13 +248,13 @@ fn apply(
     m: &mut MembershipRecord,
     c: &Checked,
 ) -> Result<()> {
-    if let Some(p) = c.participating {
-        if p != m.is_participating {
-            m.is_participating = p;
-            if let MemberRef::User(u) = m.member {
-                messages::append_event(s, env, chat, if p { "join" } else { "leave" }, u)?;
-                chat.updated_at = env.now;
-            }
+    if let Some(p) = c.participating
+        && p != m.is_participating
+    {
+        m.is_participating = p;
+        if let MemberRef::User(u) = m.member {
+            messages::append_event(s, env, chat, if p { "join" } else { "leave" }, u)?;
+            chat.updated_at = env.now;
         }
     }
     if let Some(cs) = c.composing {

@@ -89,10 +89,11 @@ pub fn is_http_url(s: &str) -> bool {
 }
 
 fn check_link_target(v: &mut Validator, field: String, t: &Option<String>) {
-    if let Some(t) = t {
-        if t != "_blank" && t != "_parent" {
-            v.add(field, "Select a valid choice: _blank or _parent.");
-        }
+    if let Some(t) = t
+        && t != "_blank"
+        && t != "_parent"
+    {
+        v.add(field, "Select a valid choice: _blank or _parent.");
     }
 }
 
@@ -156,16 +157,16 @@ pub fn validate_attachments(
             ("image_link_url", &a.image_link_url),
             ("attachment_url", &a.attachment_url),
         ] {
-            if let Some(u) = value {
-                if !is_http_url(u) {
-                    v.add(f(name), "Enter a valid URL.");
-                }
+            if let Some(u) = value
+                && !is_http_url(u)
+            {
+                v.add(f(name), "Enter a valid URL.");
             }
         }
-        if let Some(p) = &a.parameters {
-            if !p.is_object() {
-                v.add(f("parameters"), "Parameters must be a JSON object.");
-            }
+        if let Some(p) = &a.parameters
+            && !p.is_object()
+        {
+            v.add(f("parameters"), "Parameters must be a JSON object.");
         }
         check_link_target(&mut v, f("link_target"), &a.link_target);
         let actions = a.actions.clone().unwrap_or_default();
@@ -267,13 +268,13 @@ pub fn validate_attachments(
                 }
                 _ => {}
             }
-            if let Some(st) = &act.style {
-                if !ACTION_STYLES.contains(&st.as_str()) {
-                    v.add(
-                        g("style"),
-                        format!("Select a valid choice: {}.", ACTION_STYLES.join(", ")),
-                    );
-                }
+            if let Some(st) = &act.style
+                && !ACTION_STYLES.contains(&st.as_str())
+            {
+                v.add(
+                    g("style"),
+                    format!("Select a valid choice: {}.", ACTION_STYLES.join(", ")),
+                );
             }
             if act.is_disabled_on_selection.is_none() {
                 v.add(g("is_disabled_on_selection"), "This field is required.");

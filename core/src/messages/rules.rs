@@ -5,6 +5,7 @@ use super::*;
 use crate::Env;
 use crate::auth::{Actor, access_user};
 use crate::chats::{ChatRecord, ChatScope, chat_in, resolve};
+use crate::crypto::Field;
 use crate::error::{ChatError, ErrorCode, Result, Validator};
 use crate::memberships::Composing;
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
@@ -134,22 +135,28 @@ fn count_msg(
 }
 
 fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Result<()> {
-    if let Some(id) = id {
-        if !crate::chat_hooks::suggestion_in_chat(s, chat, id)? {
-            return Err(ChatError::field(
-                "selected_reply_suggestion_id",
-                "No such reply suggestion in this chat.",
-            ));
-        }
+    if let Some(id) = id
+        && !crate::chat_hooks::suggestion_in_chat(s, chat, id)?
+    {
+        return Err(ChatError::field(
+            "selected_reply_suggestion_id",
+            "No such reply suggestion in this chat.",
+        ));
     }
     Ok(())
 }
 
-fn reload(s: &dyn Store, chat: &ChatRecord, id: Uuid, viewer: &Viewer) -> Result<Message> {
+fn reload(
+    s: &dyn Store,
+    env: &Env,
+    chat: &ChatRecord,
+    id: Uuid,
+    viewer: &Viewer,
+) -> Result<Message> {
     let m = s
         .message(chat.pk, id)?
         .ok_or_else(|| ChatError::internal("message vanished"))?;
-    Ok(Message::from_record(&m, viewer))
+    Ok(crate::chat_hooks::message_presenter(env, chat, viewer)(m))
 }
 
 /// POST `/users/<u>/chats/<c>/messages`: a `msg` by the user, who must be a member.
@@ -210,38 +217,48 @@ pub fn send_user_message(
     append(s, env, &mut chat, &m)?;
     count_msg(s, env, &mut chat, user_id, false)?;
     s.update_chat(&chat)?;
-    reload(s, &chat, m.id, &Viewer::Operator)
+    reload(s, env, &chat, m.id, &Viewer::Operator)
 }
 
 /// An autosuggestion shown to the visitor by a user (or a rule on the user's behalf): it marks
 /// the chat autosuggested when it opens the chat, and records the page it was shown on.
+/// An autosuggestion as a client sends it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAutosuggest {
+    pub message: Option<String>,
+    pub url: Option<String>,
+    pub url_title: Option<String>,
+}
+
 pub fn send_autosuggest(
     s: &dyn Store,
     env: &Env,
     actor: &Actor,
     user_id: Uuid,
     chat_id: Uuid,
-    text: String,
-    url: Option<String>,
-    url_title: Option<String>,
+    input: NewAutosuggest,
 ) -> Result<Message> {
     access_user(s, actor, user_id)?;
     let r = resolve(s, actor, ChatScope::UserChats { user_id })?;
     let mut chat = chat_in(s, env, &r.selection, chat_id)?;
     let mut v = Validator::new();
-    check_text(&mut v, &Some(text.clone()), true);
+    check_text(&mut v, &input.message, true);
     v.finish()?;
+    let (text, url, url_title) = (input.message, input.url, input.url_title);
     if chat.next_message_seq == 1 || (chat.message_count == 0 && !chat.is_autosuggested) {
         chat.is_autosuggested = true;
-        chat.autosuggest_url = url;
-        chat.autosuggest_url_title = url_title;
+        chat.autosuggest_url =
+            crate::chat_hooks::seal_chat_text(env, &chat, Field::AutosuggestUrl, url)?;
+        chat.autosuggest_url_title =
+            crate::chat_hooks::seal_chat_text(env, &chat, Field::AutosuggestUrlTitle, url_title)?;
     }
     let mut m = record(env, &chat, "autosuggest", "user", Some(user_id));
-    m.message = Some(text);
+    m.message = text;
     crate::chat_hooks::before_message_stored(s, env, &chat, &mut m)?;
     append(s, env, &mut chat, &m)?;
     s.update_chat(&chat)?;
-    reload(s, &chat, m.id, &Viewer::Operator)
+    reload(s, env, &chat, m.id, &Viewer::Operator)
 }
 
 /// Disables the actions of earlier messages that disable on a visitor's `msg`.
@@ -353,12 +370,19 @@ pub fn send_visitor_message(
             let target = s.message(chat.pk, mid)?.ok_or_else(|| {
                 ChatError::field("response_to_message_id", "No such message in this chat.")
             })?;
-            let atts: Vec<Attachment> = target
+            let stored_atts: Vec<Attachment> = target
                 .stored
                 .attachments
                 .as_deref()
                 .and_then(|a| serde_json::from_str(a).ok())
                 .unwrap_or_default();
+            // Encrypted chats: read the texts opened, rewrite the stored (sealed) attachments.
+            let atts = crate::chat_hooks::open_stored_attachments(
+                env,
+                &chat,
+                target.stored.id,
+                stored_atts.clone(),
+            )?;
             let att = atts
                 .iter()
                 .find(|a| a.id == aid.to_string())
@@ -405,7 +429,7 @@ pub fn send_visitor_message(
                 m.response_value = Some(act.value.clone());
                 m.response_to_action_id = input.response_to_action_id;
                 if act.is_disabled_on_selection {
-                    selection = Some((target.clone(), atts.clone()));
+                    selection = Some((target.clone(), stored_atts.clone()));
                 }
             }
             m.response_to_message_id = Some(mid);
@@ -427,8 +451,18 @@ pub fn send_visitor_message(
     if kind == "msg" {
         if chat.visitor_message_count == 0 {
             chat.first_visitor_msg_at = Some(env.now);
-            chat.first_visitor_message_url = input.url.clone();
-            chat.first_visitor_message_url_title = input.url_title.clone();
+            chat.first_visitor_message_url = crate::chat_hooks::seal_chat_text(
+                env,
+                &chat,
+                Field::FirstVisitorMessageUrl,
+                input.url.clone(),
+            )?;
+            chat.first_visitor_message_url_title = crate::chat_hooks::seal_chat_text(
+                env,
+                &chat,
+                Field::FirstVisitorMessageUrlTitle,
+                input.url_title.clone(),
+            )?;
             if chat.user_message_count == 0 && !chat.is_waiting {
                 chat.is_waiting = true;
                 chat.waiting_started_at = Some(env.now);
@@ -457,11 +491,12 @@ pub fn send_visitor_message(
         s.set_message_attachments(chat.pk, target.stored.seq, &json, still)?;
     }
     s.update_chat(&chat)?;
-    reload(s, &chat, m.id, &Viewer::Visitor)
+    reload(s, env, &chat, m.id, &Viewer::Visitor)
 }
 
 fn page(
     s: &dyn Store,
+    env: &Env,
     chat: &ChatRecord,
     params: &MessageListParams,
     req: &PageRequest,
@@ -475,7 +510,7 @@ fn page(
         |k| s.select_messages(chat.pk, &filter, k),
         |m| SortKey::new(m.stored.seq, vec![]),
     )?;
-    Ok(p.map(|m| Message::from_record(&m, viewer)))
+    Ok(p.map(crate::chat_hooks::message_presenter(env, chat, viewer)))
 }
 
 /// Messages of a chat reached through a scope, newest first.
@@ -495,7 +530,7 @@ pub fn list_messages(
     }
     let r = resolve(s, actor, scope)?;
     let chat = chat_in(s, env, &r.selection, chat_id)?;
-    page(s, &chat, params, req, &Viewer::Operator)
+    page(s, env, &chat, params, req, &Viewer::Operator)
 }
 
 /// Public API: the visitor's view of their chat's messages.
@@ -509,7 +544,7 @@ pub fn list_visitor_messages(
     req: &PageRequest,
 ) -> Result<Page<Message>> {
     let chat = crate::chats::visitor_chat(s, env, actor, visitor_id, chat_id)?;
-    page(s, &chat, params, req, &Viewer::Visitor)
+    page(s, env, &chat, params, req, &Viewer::Visitor)
 }
 
 /// One message of a chat the actor reaches through `scope`.
@@ -526,5 +561,9 @@ pub fn get_message(
     let m = s
         .message(chat.pk, message_id)?
         .ok_or_else(|| ChatError::not_found("Message"))?;
-    Ok(Message::from_record(&m, &Viewer::Operator))
+    Ok(crate::chat_hooks::message_presenter(
+        env,
+        &chat,
+        &Viewer::Operator,
+    )(m))
 }

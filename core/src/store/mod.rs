@@ -9,9 +9,13 @@ use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
 };
 use crate::error::Result;
+use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
 use crate::memberships::{MembershipRecord, MembershipSelection};
 use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord};
 use crate::pagination::Keyset;
+use crate::starters::StarterRecord;
+use crate::suggestions::{SuggestionRecord, SuggestionSelection};
+use crate::tags::TagRecord;
 use uuid::Uuid;
 
 /// Organizations, people, rooms, routing, presence and credentials.
@@ -177,6 +181,105 @@ pub trait MessageStore {
     fn messages_disabling_on_visitor_message(&self, chat_pk: i64) -> Result<Vec<MessageRecord>>;
 }
 
+pub trait InvitationStore {
+    fn insert_invitation(&self, r: &InvitationRecord) -> Result<()>;
+    /// Writes back acceptance, expiry and `updated_at`.
+    fn update_invitation(&self, r: &InvitationRecord) -> Result<()>;
+    fn invitation(&self, id: Uuid) -> Result<Option<InvitationRecord>>;
+    /// The party's pending (neither accepted nor expired) invitation to the chat, if any.
+    fn pending_invitation(
+        &self,
+        chat_pk: i64,
+        target: InviteTarget,
+    ) -> Result<Option<InvitationRecord>>;
+    /// Oldest first (by `created_at`, then id), in keyset pages.
+    fn select_invitations(
+        &self,
+        sel: &InvitationSelection,
+        filter: &InvitationFilter,
+        keyset: &Keyset,
+    ) -> Result<Vec<InvitationRecord>>;
+    /// Expires every pending invitation of the chat at `now`; returns how many.
+    fn expire_pending_invitations(&self, chat_pk: i64, now: Millis) -> Result<usize>;
+}
+
+pub trait TagStore {
+    fn insert_tag(&self, t: &TagRecord) -> Result<()>;
+    /// The chat's tag with exactly this name.
+    fn tag(&self, chat_pk: i64, name: &str) -> Result<Option<TagRecord>>;
+    fn delete_tag(&self, chat_pk: i64, name: &str) -> Result<bool>;
+    /// By `created_at`, then name, in keyset pages.
+    fn select_tags(&self, chat_pk: i64, keyset: &Keyset) -> Result<Vec<TagRecord>>;
+}
+
+pub trait StarterStore {
+    fn insert_starter(&self, r: &StarterRecord) -> Result<()>;
+    fn starter(&self, user: Uuid, language_code: &str) -> Result<Option<StarterRecord>>;
+    /// Writes back the starter stored under `old_language_code` (the code may change).
+    fn update_starter(&self, old_language_code: &str, r: &StarterRecord) -> Result<()>;
+    fn delete_starter(&self, user: Uuid, language_code: &str) -> Result<bool>;
+    /// By `created_at`, then language code, in keyset pages.
+    fn select_starters(&self, user: Uuid, keyset: &Keyset) -> Result<Vec<StarterRecord>>;
+}
+
+pub trait SuggestionStore {
+    fn insert_suggestion(&self, r: &SuggestionRecord) -> Result<()>;
+    /// Writes back the text, score and the update stamp.
+    fn update_suggestion(&self, r: &SuggestionRecord) -> Result<()>;
+    fn suggestion(&self, id: Uuid) -> Result<Option<SuggestionRecord>>;
+    /// By `created_at`, then id, in keyset pages.
+    fn select_suggestions(
+        &self,
+        sel: &SuggestionSelection,
+        keyset: &Keyset,
+    ) -> Result<Vec<SuggestionRecord>>;
+}
+
+// ---- encryption and purge (issue 4) ---------------------------------------------------------
+
+/// Organization key checks, rewrapping of chat keys, and the purge of sensitive data.
+pub trait EncryptionStore {
+    fn org_key_check(&self, org: Uuid) -> Result<Option<crate::crypto::OrgKeyCheck>>;
+    /// Records (or replaces) the key check of the organization's key; clears `purged_at`.
+    fn put_org_key_check(&self, org: Uuid, check: &str, now: Millis) -> Result<()>;
+    /// Marks the organization's key purged; false if it never had one.
+    fn mark_org_key_purged(&self, org: Uuid, now: Millis) -> Result<bool>;
+    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<crate::crypto::WrappedChatKey>>;
+    fn set_chat_wrapped_key(&self, chat_pk: i64, wrapped: &str) -> Result<()>;
+    /// Nulls the texts (message, response text and value) of every message of the chat and
+    /// sets `sensitive_data_purged_at` where it is not set; returns how many messages.
+    fn purge_message_texts(&self, chat_pk: i64, now: Millis) -> Result<usize>;
+    /// (seq, attachments JSON, disables_on_visitor_message) of the chat's messages with
+    /// attachments.
+    fn message_attachments_of_chat(&self, chat_pk: i64) -> Result<Vec<(i64, String, bool)>>;
+    /// Chats the visitor is a member of (or that were started for them).
+    fn chats_of_visitor(&self, visitor: Uuid) -> Result<Vec<i64>>;
+    fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
+}
+
 /// The whole interface a transaction offers the rules.
-pub trait Store: DirectoryStore + ChatStore + MembershipStore + MessageStore {}
-impl<T: DirectoryStore + ChatStore + MembershipStore + MessageStore> Store for T {}
+pub trait Store:
+    DirectoryStore
+    + ChatStore
+    + MembershipStore
+    + MessageStore
+    + InvitationStore
+    + TagStore
+    + StarterStore
+    + SuggestionStore
+    + EncryptionStore
+{
+}
+impl<
+    T: DirectoryStore
+        + ChatStore
+        + MembershipStore
+        + MessageStore
+        + InvitationStore
+        + TagStore
+        + StarterStore
+        + SuggestionStore
+        + EncryptionStore,
+> Store for T
+{
+}

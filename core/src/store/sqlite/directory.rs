@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
 const ORG_COLS: &str = "id, name, has_active_subscription, private_chat_history, private_chats, encrypt_chats, chat_idle_timeout_s, created_at, updated_at";
-const USER_COLS: &str = "id, organization_id, first_name, last_name, alias, avatar_id, avatar_url, is_bot, is_deleted, perm_reports, perm_settings, present_until, created_at, updated_at";
+pub(crate) const USER_COLS: &str = "id, organization_id, first_name, last_name, alias, avatar_id, avatar_url, is_bot, is_deleted, perm_reports, perm_settings, present_until, created_at, updated_at";
 const ROOM_COLS: &str =
     "id, organization_id, name, language_code, ttl_s, router_id, created_at, updated_at";
 const VISITOR_COLS: &str =

@@ -3,7 +3,9 @@
 use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::directory::Avatar;
 use crate::error::Result;
-use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord, SenderInfo};
+use crate::messages::{
+    MessageFilter, MessageRecord, NewMessageRecord, SelectedSuggestion, SenderInfo,
+};
 use crate::pagination::Keyset;
 use crate::store::MessageStore;
 use rusqlite::types::Value;
@@ -15,10 +17,12 @@ const SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sen
      m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
      m.sensitive_data_purged_at, c.id, c.room_id, \
      u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, v.name, \
-     (SELECT t.attachments FROM messages t WHERE t.id = m.response_to_message_id) \
+     (SELECT t.attachments FROM messages t WHERE t.id = m.response_to_message_id), \
+     rs.id, rs.suggestion, rs.relevancy_score \
      FROM messages m JOIN chats c ON c.pk = m.chat_pk \
      LEFT JOIN users u ON m.sender_type = 'user' AND u.id = m.sender_id \
-     LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id";
+     LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id \
+     LEFT JOIN reply_suggestions rs ON rs.id = m.selected_reply_suggestion_id";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     let sender_type: String = r.get(5)?;
@@ -83,7 +87,14 @@ fn row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
         chat_id: uuid_col(r, 18)?,
         room_id: uuid_opt_col(r, 19)?,
         sender,
-        selected_reply_suggestion: None,
+        selected_reply_suggestion: match uuid_opt_col(r, 27)? {
+            Some(id) => Some(SelectedSuggestion {
+                id: id.to_string(),
+                suggestion: r.get(28)?,
+                relevancy_score: r.get(29)?,
+            }),
+            None => None,
+        },
         responded_attachments: r.get(26)?,
     })
 }

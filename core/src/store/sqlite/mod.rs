@@ -3,8 +3,13 @@
 
 mod chats;
 mod directory;
+mod encryption;
+mod invitations;
 mod memberships;
 mod messages;
+mod starters;
+mod suggestions;
+mod tags;
 
 use crate::error::{ChatError, ErrorCode, Result};
 use parking_lot::Mutex;
@@ -14,10 +19,20 @@ use std::path::Path;
 use uuid::Uuid;
 
 /// The migrations, in order. Migration `n` (1-based) brings `user_version` from `n-1` to `n`.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../../../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_invitations_tags_starters_suggestions",
+        include_str!("../../../migrations/0002_invitations_tags_starters_suggestions.sql"),
+    ),
+    (
+        "0003_encryption",
+        include_str!("../../../migrations/0003_encryption.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
@@ -208,4 +223,23 @@ pub(crate) fn uuid_opt_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Res
 
 pub(crate) fn blob(id: Uuid) -> Value {
     Value::Blob(id.as_bytes().to_vec())
+}
+
+/// `cols` (a comma-separated column list) qualified with a table alias: `a.x, a.y`.
+pub(crate) fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A user read through a LEFT JOIN at column `o` (the `USER_COLS` layout): `None` when absent.
+pub(crate) fn user_opt_at(
+    row: &rusqlite::Row<'_>,
+    o: usize,
+) -> rusqlite::Result<Option<crate::directory::UserRecord>> {
+    match uuid_opt_col(row, o)? {
+        None => Ok(None),
+        Some(_) => directory::user_row_at(row, o).map(Some),
+    }
 }

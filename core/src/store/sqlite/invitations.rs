@@ -1,0 +1,226 @@
+//! SQL of chat invitations.
+
+use super::directory::USER_COLS;
+use super::{SqliteTx, blob, qualified, user_opt_at, uuid_col, uuid_opt_col};
+use crate::clock::Millis;
+use crate::error::Result;
+use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
+use crate::pagination::Keyset;
+use crate::store::InvitationStore;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use std::sync::LazyLock;
+use uuid::Uuid;
+
+/// Column layout: 0-10 the invitation, 11-12 chat id and room, 13-16 the invitee's names,
+/// 17-18 member counts, 19.. the inviter, then the acceptor (`USER_COLS` each).
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT i.id, i.chat_pk, i.invited_by_user_id, i.invited_user_id, i.invited_team_id, i.invited_organization_id, \
+         i.accepted_by_user_id, i.created_at, i.updated_at, i.accepted_at, i.expired_at, c.id, c.room_id, \
+         iu.first_name, iu.last_name, it.name, io.name, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = i.chat_pk AND m.member_type = 'user' AND m.is_participating = 1), \
+         (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = i.chat_pk AND m.member_type = 'visitor' AND m.is_participating = 1), \
+         {}, {} \
+         FROM chat_invitations i JOIN chats c ON c.pk = i.chat_pk \
+         LEFT JOIN users iu ON iu.id = i.invited_user_id \
+         LEFT JOIN teams it ON it.id = i.invited_team_id \
+         LEFT JOIN organizations io ON io.id = i.invited_organization_id \
+         LEFT JOIN users bu ON bu.id = i.invited_by_user_id \
+         LEFT JOIN users au ON au.id = i.accepted_by_user_id WHERE 1",
+        qualified(USER_COLS, "bu"),
+        qualified(USER_COLS, "au")
+    )
+});
+
+const USER_WIDTH: usize = 14;
+
+fn row(r: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
+    let target = match (
+        uuid_opt_col(r, 3)?,
+        uuid_opt_col(r, 4)?,
+        uuid_opt_col(r, 5)?,
+    ) {
+        (Some(u), _, _) => InviteTarget::User(u),
+        (None, Some(t), _) => InviteTarget::Team(t),
+        (None, None, Some(o)) => InviteTarget::Organization(o),
+        (None, None, None) => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                3,
+                "invited party".into(),
+                rusqlite::types::Type::Null,
+            ));
+        }
+    };
+    let invitee_name = match target {
+        InviteTarget::User(_) => {
+            let first: String = r.get::<_, Option<String>>(13)?.unwrap_or_default();
+            let last: String = r.get::<_, Option<String>>(14)?.unwrap_or_default();
+            full_name(&first, &last)
+        }
+        InviteTarget::Team(_) => r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+        InviteTarget::Organization(_) => r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+    };
+    Ok(InvitationRecord {
+        id: uuid_col(r, 0)?,
+        chat_pk: r.get(1)?,
+        invited_by_user_id: uuid_col(r, 2)?,
+        target,
+        accepted_by_user_id: uuid_opt_col(r, 6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        accepted_at: r.get(9)?,
+        expired_at: r.get(10)?,
+        chat_id: uuid_col(r, 11)?,
+        room_id: uuid_opt_col(r, 12)?,
+        invitee_name,
+        user_member_count: r.get(17)?,
+        visitor_member_count: r.get(18)?,
+        invited_by_user: user_opt_at(r, 19)?,
+        accepted_by_user: user_opt_at(r, 19 + USER_WIDTH)?,
+    })
+}
+
+/// The full-name rule of users (`UserRecord::full_name`) over the two name columns.
+fn full_name(first: &str, last: &str) -> String {
+    [first, last]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The (user, team, organization) id columns of a party: exactly one is set.
+type TargetCols = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn target_cols(t: InviteTarget) -> TargetCols {
+    let b = |u: Uuid| Some(u.as_bytes().to_vec());
+    match t {
+        InviteTarget::User(u) => (b(u), None, None),
+        InviteTarget::Team(t) => (None, b(t), None),
+        InviteTarget::Organization(o) => (None, None, b(o)),
+    }
+}
+
+impl InvitationStore for SqliteTx<'_> {
+    fn insert_invitation(&self, r: &InvitationRecord) -> Result<()> {
+        let (u, t, o) = target_cols(r.target);
+        self.exec(
+            "INSERT INTO chat_invitations (id, chat_pk, invited_by_user_id, invited_user_id, invited_team_id, invited_organization_id, \
+             accepted_by_user_id, created_at, updated_at, accepted_at, expired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                r.id.as_bytes(),
+                r.chat_pk,
+                r.invited_by_user_id.as_bytes(),
+                u,
+                t,
+                o,
+                r.accepted_by_user_id.map(|x| x.as_bytes().to_vec()),
+                r.created_at,
+                r.updated_at,
+                r.accepted_at,
+                r.expired_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_invitation(&self, r: &InvitationRecord) -> Result<()> {
+        self.exec(
+            "UPDATE chat_invitations SET accepted_by_user_id = ?2, updated_at = ?3, accepted_at = ?4, expired_at = ?5 WHERE id = ?1",
+            params![
+                r.id.as_bytes(),
+                r.accepted_by_user_id.map(|x| x.as_bytes().to_vec()),
+                r.updated_at,
+                r.accepted_at,
+                r.expired_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn invitation(&self, id: Uuid) -> Result<Option<InvitationRecord>> {
+        let sql = format!("{} AND i.id = ?1", *SELECT);
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row([id.as_bytes()], row)
+            .optional()?)
+    }
+
+    fn pending_invitation(
+        &self,
+        chat_pk: i64,
+        target: InviteTarget,
+    ) -> Result<Option<InvitationRecord>> {
+        let (col, id) = match target {
+            InviteTarget::User(u) => ("i.invited_user_id", u),
+            InviteTarget::Team(t) => ("i.invited_team_id", t),
+            InviteTarget::Organization(o) => ("i.invited_organization_id", o),
+        };
+        let sql = format!(
+            "{} AND i.chat_pk = ?1 AND {col} = ?2 AND i.accepted_at IS NULL AND i.expired_at IS NULL",
+            *SELECT
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![chat_pk, id.as_bytes()], row)
+            .optional()?)
+    }
+
+    fn select_invitations(
+        &self,
+        sel: &InvitationSelection,
+        f: &InvitationFilter,
+        k: &Keyset,
+    ) -> Result<Vec<InvitationRecord>> {
+        let mut sql = SELECT.clone();
+        let mut p: Vec<Value> = vec![];
+        match sel {
+            InvitationSelection::Outgoing { chat_pk, inviter } => {
+                sql.push_str(" AND i.chat_pk = ? AND i.invited_by_user_id = ?");
+                p.push(Value::Integer(*chat_pk));
+                p.push(blob(*inviter));
+            }
+            InvitationSelection::Incoming { user, org } => {
+                sql.push_str(
+                    " AND i.invited_by_user_id <> ? AND (i.invited_user_id = ? \
+                     OR i.invited_team_id IN (SELECT team_id FROM team_members WHERE user_id = ?) \
+                     OR i.invited_organization_id = ?)",
+                );
+                p.extend([blob(*user), blob(*user), blob(*user), blob(*org)]);
+            }
+        }
+        match f.is_accepted {
+            Some(true) => sql.push_str(" AND i.accepted_at IS NOT NULL"),
+            Some(false) => sql.push_str(" AND i.accepted_at IS NULL AND i.expired_at IS NULL"),
+            None => {}
+        }
+        match f.is_expired {
+            Some(true) => sql.push_str(" AND i.expired_at IS NOT NULL"),
+            Some(false) => sql.push_str(" AND i.expired_at IS NULL"),
+            None => {}
+        }
+        if let (Some(cond), Some(after)) = (k.beyond_sql("i.created_at", "i.id"), &k.after) {
+            sql.push_str(" AND ");
+            sql.push_str(&cond);
+            p.push(Value::Integer(after.primary));
+            p.push(Value::Blob(after.tie.clone()));
+        }
+        sql.push(' ');
+        sql.push_str(&k.order_sql("i.created_at", "i.id"));
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(p), row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn expire_pending_invitations(&self, chat_pk: i64, now: Millis) -> Result<usize> {
+        self.exec(
+            "UPDATE chat_invitations SET expired_at = ?2, updated_at = ?2 \
+             WHERE chat_pk = ?1 AND accepted_at IS NULL AND expired_at IS NULL",
+            params![chat_pk, now],
+        )
+    }
+}

@@ -1,0 +1,98 @@
+//! Storage: files persist, migrations are transactional and a migrated schema equals a fresh
+//! one, a newer database is refused.
+
+mod common;
+
+use chat_core::store::sqlite::{MIGRATIONS, latest_version, migrate};
+use chat_core::{Engine, ErrorCode};
+use common::*;
+use rusqlite::Connection;
+
+fn schema(conn: &Connection) -> Vec<(String, String)> {
+    let mut st = conn.prepare("SELECT name, COALESCE(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_database_migrated_step_by_step_equals_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.db");
+    drop(Engine::open(&fresh).unwrap());
+    let fresh_schema = schema(&Connection::open(&fresh).unwrap());
+    assert!(!fresh_schema.is_empty());
+    for stop in 0..latest_version() {
+        // A database left at an older version (with data in it), then opened by this build.
+        let path = dir.path().join(format!("old{stop}.db"));
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, stop).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, stop);
+        drop(conn);
+        drop(Engine::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema(&conn), fresh_schema, "migrated from version {stop}");
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_engine_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", latest_version() + 1)
+        .unwrap();
+    drop(conn);
+    let e = Engine::open(&path).err().unwrap();
+    assert_eq!(e.code, ErrorCode::SchemaTooNew);
+    let conn = Connection::open(&path).unwrap();
+    assert!(schema(&conn).is_empty());
+}
+
+#[test]
+fn files_persist_across_reopen_and_use_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    let chat = {
+        let w = world_on_file(&path);
+        let mode: String = w
+            .engine
+            .store()
+            .with_connection(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        w.waiting_chat(V1, SUPPORT, "persist me")
+    };
+    let engine = Engine::builder()
+        .clock(chat_core::TestClock::at_default_start())
+        .open(&path)
+        .unwrap();
+    let c = engine
+        .get_chat(
+            &user(ANN),
+            chat_core::chats::ChatScope::Owned {
+                organization_id: u(ACME),
+            },
+            chat,
+        )
+        .unwrap();
+    assert_eq!(c.message_count, 1);
+    let fk: i64 = engine
+        .store()
+        .with_connection(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(fk, 1);
+    let problems: String = engine
+        .store()
+        .with_connection(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(problems, "ok");
+}
