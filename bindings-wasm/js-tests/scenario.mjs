@@ -1,7 +1,7 @@
 // @ts-check
 // The scenario suite of the WebAssembly bindings. The very same cases run in Node
 // (node.test.mjs, package pkg/node) and in headless Chromium (browser/run.mjs, package pkg/web).
-// Tags and invitations are in pending/tags-invitations.mjs until core has those operations.
+// The shared data-driven scenarios of tests/scenarios/ run next to these (shared.mjs).
 
 import { deepEq, eq, ok, rejectsChatError, throwsChatError } from "./lib/check.mjs";
 
@@ -43,8 +43,21 @@ export const SEED = {
       api_token: BOB_TOKEN,
     },
   ],
-  rooms: [{ id: ROOM, organization_id: ORG, name: "Support", language_code: "en" }],
+  rooms: [{ id: ROOM, organization_id: ORG, name: "Support", language_code: "en", allowed_tags: ["Lead", "Bug"] }],
 };
+
+/** A chat that `ANN` joined from pending, with one message each way. @param {Engine} engine */
+function servedChat(engine) {
+  const visitor = newVisitor(engine);
+  const chat = visitorStartsChat(engine, visitor, "Hi there");
+  engine.call(
+    "join_pending_chat",
+    { user_id: ANN, chat_id: chat.id, body: { is_participating: true, composing_status: "idle" } },
+    ANN_TOKEN,
+  );
+  const reply = engine.call("send_user_message", { user_id: ANN, chat_id: chat.id, body: { message: "Hello!" } }, ANN_TOKEN);
+  return { visitor, chat, reply };
+}
 
 /** Every operation of core with its typed entry in the TypeScript table (tsc checks both ways). */
 /** @type {Record<import("../pkg/node/chat_engine.js").OperationName, true>} */
@@ -103,6 +116,28 @@ export const TYPED_OPERATIONS = {
   create_presence_client: true,
   renew_presence_client: true,
   delete_presence_client: true,
+  list_invitations_outgoing: true,
+  create_invitation: true,
+  expire_invitation: true,
+  list_invitations_incoming: true,
+  accept_invitation: true,
+  list_tags: true,
+  list_allowed_tags: true,
+  add_tag: true,
+  remove_tag: true,
+  list_conversation_starters: true,
+  create_conversation_starter: true,
+  update_conversation_starter: true,
+  delete_conversation_starter: true,
+  list_reply_suggestions: true,
+  list_message_reply_suggestions: true,
+  create_reply_suggestion: true,
+  update_reply_suggestion: true,
+  set_organization_key: true,
+  rotate_organization_key: true,
+  purge_organization_key: true,
+  purge_chat_sensitive_data: true,
+  purge_visitor_sensitive_data: true,
   set_user_presence: true,
   set_visitor_presence: true,
   load_seed: true,
@@ -551,6 +586,141 @@ export function scenario(mod) {
         await rejectsChatError(() => Engine.openOpfs("../escape"), "validation_error", 400);
         ok(mod.isChatError(opfs), "isChatError");
         ok(!mod.isChatError(new Error("plain")), "a plain Error is not a ChatError");
+      },
+    },
+    {
+      name: "tags: allowed tags, add (201, then 200), list, remove; none on an ended chat",
+      run() {
+        const engine = open();
+        const { chat } = servedChat(engine);
+        const scope = /** @type {const} */ ({ scope: "user_chats", user_id: ANN, chat_id: chat.id });
+        deepEq(engine.call("list_allowed_tags", scope, ANN_TOKEN).results.map((t) => t.name).sort(), ["Bug", "Lead"], "allowed tags");
+        const added = engine.reply("add_tag", { ...scope, body: { name: "Lead" } }, ANN_TOKEN);
+        eq(added.status, 201, "a new tag");
+        eq(added.body.hashed_name, "c6f71d85aeaa3b60db80eedad5ebb75e321f3eb0", "hashed_name is the SHA-1 of the name");
+        eq(engine.reply("add_tag", { ...scope, body: { name: "Lead" } }, ANN_TOKEN).status, 200, "the same tag again");
+        eq(engine.reply("add_tag", { ...scope, body: { name: "Bug" } }, ANN_TOKEN).status, 201, "a second tag");
+        const owned = engine.call("list_tags", { scope: "owned", organization_id: ORG, chat_id: chat.id }, ANN_TOKEN);
+        deepEq(owned.results.map((t) => t.name).sort(), ["Bug", "Lead"], "tags seen through the organization");
+        eq(engine.call("get_chat", { scope: "user_chats", user_id: ANN, chat_id: chat.id }, ANN_TOKEN).tag_count, 2, "tag_count");
+        deepEq(engine.reply("remove_tag", { ...scope, tag_name: "Bug" }, ANN_TOKEN), { status: 204, body: null }, "removed");
+        deepEq(engine.call("list_tags", scope, ANN_TOKEN).results.map((t) => t.name), ["Lead"], "one left");
+        engine.call("update_chat", { scope: "user_chats", user_id: ANN, chat_id: chat.id, body: { is_ended: true } }, ANN_TOKEN);
+        throwsChatError(() => engine.call("add_tag", { ...scope, body: { name: "Bug" } }, ANN_TOKEN), "chat_already_ended", 400);
+        engine.close();
+      },
+    },
+    {
+      name: "invitations: a colleague is invited, sees it, accepts and joins; expiring",
+      run() {
+        const engine = open();
+        const { chat } = servedChat(engine);
+        const sent = engine.reply("create_invitation", { user_id: ANN, chat_id: chat.id, body: { invited_user_id: BOB } }, ANN_TOKEN);
+        eq(sent.status, 201, "sent");
+        eq(sent.body.invitee_name, "Bob Stone", "invitee_name");
+        eq(sent.body.is_accepted, false, "not accepted yet");
+        eq(sent.body.invited_by_user?.full_name, "Ann Lee", "invited_by_user");
+        eq(engine.reply("create_invitation", { user_id: ANN, chat_id: chat.id, body: { invited_user_id: BOB } }, ANN_TOKEN).status, 200, "already pending");
+        const outgoing = engine.call("list_invitations_outgoing", { user_id: ANN, chat_id: chat.id }, ANN_TOKEN);
+        deepEq(outgoing.results.map((i) => i.id), [sent.body.id], "outgoing");
+        const incoming = engine.call("list_invitations_incoming", { user_id: BOB, query: { is_accepted: "false" } }, BOB_TOKEN);
+        deepEq(incoming.results.map((i) => i.id), [sent.body.id], "Bob's incoming invitations");
+        const accepted = engine.call("accept_invitation", { user_id: BOB, invitation_id: sent.body.id, body: { is_accepted: true } }, BOB_TOKEN);
+        eq(accepted.is_accepted, true, "accepted");
+        eq(accepted.accepted_by_user_id, BOB, "accepted_by_user_id");
+        ok(accepted.accepted_at !== null, "accepted_at");
+        const msg = engine.call("send_user_message", { user_id: BOB, chat_id: chat.id, body: { message: "Bob here." } }, BOB_TOKEN);
+        eq(msg.sender_id, BOB, "the invitee writes as a member");
+        throwsChatError(
+          () => engine.call("accept_invitation", { user_id: BOB, invitation_id: sent.body.id, body: { is_accepted: true } }, BOB_TOKEN),
+          "invitation_accepted",
+          400,
+        );
+        const other = servedChat(engine).chat;
+        const second = engine.call("create_invitation", { user_id: ANN, chat_id: other.id, body: { invited_user_id: BOB } }, ANN_TOKEN);
+        const expired = engine.call("expire_invitation", { user_id: ANN, chat_id: other.id, invitation_id: second.id, body: { is_expired: true } }, ANN_TOKEN);
+        eq(expired.is_expired, true, "expired");
+        ok(expired.expired_at !== null, "expired_at");
+        throwsChatError(
+          () => engine.call("accept_invitation", { user_id: BOB, invitation_id: second.id, body: { is_accepted: true } }, BOB_TOKEN),
+          "invitation_expired",
+          400,
+        );
+        engine.close();
+      },
+    },
+    {
+      name: "conversation starters and reply suggestions",
+      run() {
+        const engine = open();
+        const { chat, reply } = servedChat(engine);
+        const starter = engine.reply("create_conversation_starter", { user_id: ANN, body: { language_code: "en", message: "How can I help?" } }, ANN_TOKEN);
+        eq(starter.status, 201, "created");
+        throwsChatError(
+          () => engine.call("create_conversation_starter", { user_id: ANN, body: { language_code: "en", message: "again" } }, ANN_TOKEN),
+          "conversation_starter_exists",
+          400,
+        );
+        const patched = engine.call("update_conversation_starter", { user_id: ANN, language_code: "en", partial: true, body: { message: "Hi! How can I help?" } }, ANN_TOKEN);
+        eq(patched.message, "Hi! How can I help?", "patched");
+        deepEq(engine.call("list_conversation_starters", { user_id: ANN }, ANN_TOKEN).results.map((c) => c.language_code), ["en"], "listed");
+        eq(engine.call("delete_conversation_starter", { user_id: ANN, language_code: "en" }, ANN_TOKEN), null, "deleted");
+
+        const scope = /** @type {const} */ ({ scope: "user_chats", user_id: ANN, chat_id: chat.id, message_id: reply.id });
+        const s1 = engine.reply("create_reply_suggestion", { ...scope, body: { suggestion: "Could you share your order number?", relevancy_score: 0.9 } }, ANN_TOKEN);
+        eq(s1.status, 201, "created");
+        eq(s1.body.created_by_user?.full_name, "Ann Lee", "created_by_user");
+        const s2 = engine.call("update_reply_suggestion", { ...scope, reply_suggestion_id: s1.body.id, partial: true, body: { relevancy_score: null } }, ANN_TOKEN);
+        eq(s2.relevancy_score, null, "an explicit null clears the score");
+        const listed = engine.call("list_reply_suggestions", { scope: "user_chats", user_id: ANN, chat_id: chat.id, query: { ordering: "-created_at" } }, ANN_TOKEN);
+        deepEq(listed.results.map((x) => x.suggestion), ["Could you share your order number?"], "chat suggestions");
+        eq(engine.call("list_message_reply_suggestions", scope, ANN_TOKEN).results.length, 1, "message suggestions");
+        engine.close();
+      },
+    },
+    {
+      name: "encrypted chats (key held in memory, rotated, purged) and sensitive-data purge",
+      run() {
+        const engine = open();
+        const KEY = "11".repeat(32);
+        const admin = /** @type {const} */ ({ type: "admin" });
+        engine.callAs(admin, "update_organization", { organization_id: ORG, body: { encrypt_chats: true } });
+        const visitor = newVisitor(engine);
+        throwsChatError(
+          () => engine.call("visitor_start_chat", { organization_id: ORG, room_id: ROOM, visitor_id: visitor.id }, visitor.token),
+          "chat_key_unavailable",
+          409,
+        );
+        eq(engine.callAs(admin, "set_organization_key", { organization_id: ORG, body: { key: KEY } }), null, "204");
+        throwsChatError(() => engine.callAs(admin, "set_organization_key", { organization_id: ORG, body: { key: "22".repeat(32) } }), "validation_error", 400);
+        const chat = visitorStartsChat(engine, visitor, "my secret address");
+        eq(chat.is_encrypted, true, "is_encrypted");
+        ok(typeof chat.encrypted_symmetric_key === "string", "the wrapped chat key is shown");
+        const [msg] = engine.call("visitor_list_messages", { visitor_id: visitor.id, chat_id: chat.id }, visitor.token).results;
+        eq(msg.message, "my secret address", "readable while the key is held");
+        ok(typeof msg.encrypted_message === "string" && msg.encrypted_message.length > 0, "encrypted_message");
+        deepEq(engine.callAs(admin, "rotate_organization_key", { organization_id: ORG, body: { key: "33".repeat(32) } }), { chats_rewrapped: 1, chats_skipped: 0 }, "rotation");
+        deepEq(engine.callAs(admin, "purge_organization_key", { organization_id: ORG }), { was_held: true }, "purged");
+        const [dark] = engine.call("visitor_list_messages", { visitor_id: visitor.id, chat_id: chat.id }, visitor.token).results;
+        eq(dark.message, null, "unreadable without the key");
+        eq(dark.encrypted_message, msg.encrypted_message, "the envelope stays");
+        throwsChatError(
+          () => engine.call("visitor_send_message", { visitor_id: visitor.id, chat_id: chat.id, body: { message: "hello?" } }, visitor.token),
+          "chat_key_unavailable",
+          409,
+        );
+
+        engine.callAs(admin, "update_organization", { organization_id: ORG, body: { encrypt_chats: false } });
+        const plain = servedChat(engine);
+        const report = engine.call("purge_chat_sensitive_data", { chat_id: plain.chat.id }, ANN_TOKEN);
+        ok(report.messages >= 2, `the chat's message texts purged (${report.messages})`);
+        eq(report.wal_truncated, false, "in memory there is no WAL");
+        const after = engine.call("get_message", { scope: "user_chats", user_id: ANN, chat_id: plain.chat.id, message_id: plain.reply.id }, ANN_TOKEN);
+        eq(after.message, null, "purged text");
+        ok(after.sensitive_data_purged_at !== null, "sensitive_data_purged_at");
+        const v = engine.call("purge_visitor_sensitive_data", { visitor_id: plain.visitor.id }, ANN_TOKEN);
+        eq(v.visitors, 1, "the visitor purged");
+        engine.close();
       },
     },
     {

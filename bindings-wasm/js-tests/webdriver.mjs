@@ -1,7 +1,9 @@
 // @ts-check
 // Runs the browser tests in headless Chromium through chromedriver (plain W3C WebDriver over
-// HTTP; no npm dependency): a static server on 127.0.0.1 serves bindings-wasm/, and
-//   suite   — the scenario suite on a page (pkg/web), same cases as node.test.mjs
+// HTTP; no npm dependency): a static server on 127.0.0.1 serves bindings-wasm/ and
+// tests/scenarios/ (with a generated index.json listing the scenario files), and
+//   suite   — the scenario suite on a page (pkg/web): the cases of scenario.mjs and the shared
+//             scenario files, as in node.test.mjs
 //   opfs    — OPFS persistence in dedicated workers (write, close, reopen, read; then a fresh worker)
 //   example — examples/index.html: a short chat typed and clicked by script, the rendered result
 //             checked, and a screenshot saved (default target/wasm-example.png)
@@ -12,7 +14,7 @@
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
@@ -33,12 +35,20 @@ const MIME = /** @type {Record<string, string>} */ ({
   ".png": "image/png",
 });
 
-/** A static file server for bindings-wasm/ on 127.0.0.1 (never outside that directory). */
+const scenarios = path.join(repo, "tests", "scenarios");
+
+/** A static file server on 127.0.0.1 for bindings-wasm/ and tests/scenarios/ (nothing else). */
 async function serve() {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const file = path.resolve(root, "." + decodeURIComponent(url.pathname));
-    if (!file.startsWith(root + path.sep)) {
+    const file = path.resolve(repo, "." + decodeURIComponent(url.pathname));
+    if (file === path.join(scenarios, "index.json")) {
+      const list = readdirSync(scenarios).filter((f) => f.endsWith(".json")).sort();
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(list));
+      return;
+    }
+    if (!file.startsWith(root + path.sep) && !file.startsWith(scenarios + path.sep)) {
       res.writeHead(403).end();
       return;
     }
@@ -173,7 +183,7 @@ async function pageSuite(wd, url, label) {
 
 /** The example: operator and visitor panes chatting through the in-browser engine. @param {WebDriver} wd @param {string} base */
 async function example(wd, base) {
-  await wd.go(`${base}/examples/index.html`);
+  await wd.go(`${base}/bindings-wasm/examples/index.html`);
   await wd.until("return document.body.dataset.ready === 'yes'", 60_000, "the example to start");
   const text = (/** @type {string} */ css) => wd.exec(`return document.querySelector(${JSON.stringify(css)})?.innerText ?? ""`);
 
@@ -238,8 +248,8 @@ async function main() {
       }
     })();
     await wd.start();
-    if (run("suite")) await pageSuite(wd, `${base}/js-tests/browser/suite.html`, "chromium");
-    if (run("opfs")) await pageSuite(wd, `${base}/js-tests/browser/opfs.html`, "chromium worker");
+    if (run("suite")) await pageSuite(wd, `${base}/bindings-wasm/js-tests/browser/suite.html`, "chromium");
+    if (run("opfs")) await pageSuite(wd, `${base}/bindings-wasm/js-tests/browser/opfs.html`, "chromium worker");
     if (run("example")) await example(wd, base);
   } catch (e) {
     outcomes.push({ name: "browser run", ok: false, error: String(/** @type {Error} */ (e)?.stack ?? e) });

@@ -368,6 +368,73 @@ export interface Message {
   response_text: string | null;
 }
 
+// ---- invitations, tags, conversation starters, reply suggestions ---------------------------
+
+export interface UserSummary {
+  id: Uuid;
+  full_name: string;
+  first_name: string;
+  last_name: string;
+  organization_id: Uuid;
+}
+
+export interface Invitation {
+  id: Uuid;
+  is_accepted: boolean;
+  is_expired: boolean;
+  invited_by_user_id: Uuid;
+  invited_by_user: UserSummary | null;
+  chat_id: Uuid;
+  room_id: Uuid | null;
+  invited_user_id: Uuid | null;
+  invited_team_id: Uuid | null;
+  invited_organization_id: Uuid | null;
+  invitee_name: string;
+  accepted_by_user_id: Uuid | null;
+  accepted_by_user: UserSummary | null;
+  user_member_count: number;
+  visitor_member_count: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  accepted_at: Timestamp | null;
+  expired_at: Timestamp | null;
+}
+
+export interface Tag {
+  name: string;
+  /** SHA-1 of the name, lowercase hex. */
+  hashed_name: string;
+  created_at: Timestamp;
+  room_id: Uuid | null;
+}
+
+export interface ConversationStarter {
+  language_code: string;
+  message: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SuggestionUser extends UserSummary {
+  is_bot: boolean;
+}
+
+export interface ReplySuggestion {
+  id: Uuid;
+  suggestion: string;
+  relevancy_score: number | null;
+  created_by_user_id: Uuid;
+  created_by_user: SuggestionUser | null;
+  updated_by_user_id: Uuid;
+  updated_by_user: SuggestionUser | null;
+  room_id: Uuid | null;
+  chat_id: Uuid;
+  message_id: Uuid;
+  organization_id: Uuid;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 // ---- host reports ------------------------------------------------------------------------
 
 export interface SeedReport {
@@ -376,6 +443,19 @@ export interface SeedReport {
   teams: number;
   rooms: number;
   visitors: number;
+}
+
+export interface PurgeReport {
+  chats: number;
+  messages: number;
+  visitors: number;
+  /** Whether the write-ahead log was truncated afterwards (false in memory and in WebAssembly). */
+  wal_truncated: boolean;
+}
+
+export interface RotationReport {
+  chats_rewrapped: number;
+  chats_skipped: number;
 }
 
 export interface MaintenanceReport {
@@ -544,6 +624,17 @@ export type ChatScopeArgs =
   | { scope: "user_pending" | "user_routed" | "user_chats"; user_id: Uuid }
   | { scope: "user_room_visitor"; user_id: Uuid; room_id: Uuid; visitor_id: VisitorId };
 export type OrgChatScopeArgs = { scope: "owned" | "involved" | "org_routed"; organization_id: Uuid };
+/** The scopes of a chat's tags. */
+export type TagScopeArgs = OrgChatScopeArgs | { scope: "user_chats"; user_id: Uuid };
+/** The scopes of reply suggestions. */
+export type SuggestionScopeArgs = { scope: "user_chats" | "user_routed"; user_id: Uuid };
+export interface InvitationQuery extends PageQuery {
+  is_accepted?: QueryBool;
+  is_expired?: QueryBool;
+}
+export interface SuggestionQuery extends PageQuery {
+  ordering?: "created_at" | "-created_at";
+}
 
 // ---- the operation table -------------------------------------------------------------------
 
@@ -649,6 +740,56 @@ export interface Operations {
     PresenceClient
   >;
   delete_presence_client: Op<UserArg & { client_id: Uuid }, null>;
+  list_invitations_outgoing: Op<UserArg & ChatArg & { query?: InvitationQuery }, Collection<Invitation>>;
+  /** 201 sent, 200 when the invitee already has a pending invitation to the chat. */
+  create_invitation: Op<
+    UserArg &
+      ChatArg & { body: { invited_user_id?: Uuid; invited_team_id?: Uuid; invited_organization_id?: Uuid } },
+    Invitation
+  >;
+  expire_invitation: Op<UserArg & ChatArg & { invitation_id: Uuid; body: { is_expired: true } }, Invitation>;
+  list_invitations_incoming: Op<UserArg & { query?: InvitationQuery }, Collection<Invitation>>;
+  accept_invitation: Op<
+    UserArg & { chat_id?: Uuid; invitation_id: Uuid; body: { is_accepted?: boolean; is_expired?: boolean } },
+    Invitation
+  >;
+  list_tags: Op<TagScopeArgs & ChatArg & { query?: PageQuery }, Collection<Tag>>;
+  list_allowed_tags: Op<TagScopeArgs & ChatArg & { query?: PageQuery }, Collection<Tag>>;
+  /** 201 new, 200 when the chat already has the tag. */
+  add_tag: Op<TagScopeArgs & ChatArg & { body: { name: string } }, Tag>;
+  remove_tag: Op<TagScopeArgs & ChatArg & { tag_name: string }, null>;
+  list_conversation_starters: Op<UserArg & { query?: PageQuery }, Collection<ConversationStarter>>;
+  create_conversation_starter: Op<UserArg & { body: { language_code: string; message: string } }, ConversationStarter>;
+  update_conversation_starter: Op<
+    UserArg & { language_code: string; body: { language_code?: string; message?: string }; partial?: boolean },
+    ConversationStarter
+  >;
+  delete_conversation_starter: Op<UserArg & { language_code: string }, null>;
+  list_reply_suggestions: Op<SuggestionScopeArgs & ChatArg & { query?: SuggestionQuery }, Collection<ReplySuggestion>>;
+  list_message_reply_suggestions: Op<
+    SuggestionScopeArgs & ChatArg & { message_id: Uuid; query?: SuggestionQuery },
+    Collection<ReplySuggestion>
+  >;
+  create_reply_suggestion: Op<
+    SuggestionScopeArgs & ChatArg & { message_id: Uuid; body: { suggestion: string; relevancy_score?: number | null } },
+    ReplySuggestion
+  >;
+  update_reply_suggestion: Op<
+    SuggestionScopeArgs &
+      ChatArg & {
+        message_id: Uuid;
+        reply_suggestion_id: Uuid;
+        body: { suggestion?: string; relevancy_score?: number | null };
+        partial?: boolean;
+      },
+    ReplySuggestion
+  >;
+  /** Host: the organization's key-encryption key, 64 hex characters (204). */
+  set_organization_key: Op<Org & { body: { key: string } }, null>;
+  rotate_organization_key: Op<Org & { body: { key: string } }, RotationReport>;
+  purge_organization_key: Op<Org, { was_held: boolean }>;
+  purge_chat_sensitive_data: Op<ChatArg, PurgeReport>;
+  purge_visitor_sensitive_data: Op<VisitorArg, PurgeReport>;
   set_user_presence: Op<UserArg & { body: { ttl_s: number | null } }, null>;
   set_visitor_presence: Op<VisitorArg & { body: { ttl_s: number | null } }, null>;
   load_seed: Op<{ body: Seed }, SeedReport>;
