@@ -12,6 +12,12 @@ echo "== native tests (core, server over loopback HTTP, cross-crate)"
 cargo build --workspace --bins
 cargo test --workspace
 
+echo "== C ABI (header regeneration check, C and C++ suites, valgrind, sanitizers, install, ctypes)"
+cargo build -p chat-ffi
+git diff --exit-code -- bindings-c/include/chat_engine.h \
+    || { echo "bindings-c/include/chat_engine.h differs from the generated header: commit it"; exit 1; }
+bash bindings-c/tests/run.sh
+
 echo "== WebAssembly"
 bash bindings-wasm/scripts/test-wasm.sh
 

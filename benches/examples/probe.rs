@@ -59,3 +59,13 @@ fn main() {
     let raw = n as f64 / t.elapsed().as_secs_f64();
     println!("core {core:.0}/s raw {raw:.0}/s ratio {:.2}", core / raw);
 }
+
+#[allow(dead_code)]
+fn compile_options() -> Vec<String> {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    let mut st = c.prepare("PRAGMA compile_options").unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}

@@ -1,1 +1,177 @@
-//! Benchmarks live in `benches/benches/`.
+//! Benchmark data: a deterministic dataset (rooms, operators, visitors, chats, messages) built
+//! through the engine itself, cached on disk, and the raw-SQL baselines it is compared with.
+//!
+//! Size: `CHAT_BENCH_SCALE` (default 1.0) scales the reference dataset of 100 rooms,
+//! 200 operators, 10 000 chats and 1 000 000 messages (100 per chat).
+
+use chat_core::chats::NewChat;
+use chat_core::directory::seed::parse_visitor_id;
+use chat_core::messages::NewMessage;
+use chat_core::{Actor, Engine, TestClock};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+pub const ORG: &str = "00000000-0000-4000-8000-00000000a000";
+
+pub struct Dataset {
+    pub path: PathBuf,
+    pub rooms: Vec<Uuid>,
+    pub operators: Vec<Uuid>,
+    pub chats: Vec<(Uuid, Uuid, Uuid)>, // (chat, operator, visitor)
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+pub fn scale() -> f64 {
+    std::env::var("CHAT_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0)
+}
+
+pub fn room_id(i: usize) -> Uuid {
+    Uuid::from_u128(0x1000_0000_0000_4000_8000_0000_0000_0000 + i as u128)
+}
+pub fn operator_id(i: usize) -> Uuid {
+    Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 + i as u128)
+}
+pub fn visitor_hex(i: usize) -> String {
+    format!(
+        "{:032x}",
+        0x3000_0000_0000_4000_8000_0000_0000_0000u128 + i as u128
+    )
+}
+pub fn token(i: usize) -> String {
+    format!("operator-token-{i:06}")
+}
+
+pub const START_MS: i64 = 1_735_689_600_000;
+
+/// Builds (or reuses) the dataset at `dir/dataset-<chats>x<per_chat>.db`.
+pub fn dataset(dir: &Path) -> Dataset {
+    let s = scale();
+    let n_rooms = ((100.0 * s).ceil() as usize).clamp(1, 100);
+    let n_ops = ((200.0 * s).ceil() as usize).clamp(2, 200);
+    let n_chats = ((10_000.0 * s).ceil() as usize).max(10);
+    let per_chat = 100;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("dataset-{n_chats}x{per_chat}.db"));
+    let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
+    let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
+    let chats_meta = |i: usize| {
+        (
+            operators[i % n_ops],
+            parse_visitor_id(&visitor_hex(i)).unwrap_or_default(),
+        )
+    };
+    let marker = path.with_extension("done");
+    let end_ms = START_MS + (n_chats as i64) * 1000 + (n_chats * per_chat) as i64 * 10;
+    if marker.exists() {
+        let ids = std::fs::read_to_string(&marker).unwrap();
+        let chats = ids
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let (op, v) = chats_meta(i);
+                (l.parse().unwrap(), op, v)
+            })
+            .collect();
+        return Dataset {
+            path,
+            rooms,
+            operators,
+            chats,
+            start_ms: START_MS,
+            end_ms,
+        };
+    }
+    let _ = std::fs::remove_file(&path);
+    let clock = TestClock::new(START_MS);
+    let engine = Engine::builder().clock(clock.clone()).open(&path).unwrap();
+    let seed = json!({
+        "organizations": [{"id": ORG, "name": "Bench", "chat_idle_timeout_s": 86400 * 365}],
+        "users": (0..n_ops).map(|i| json!({"id": operator_id(i), "organization_id": ORG, "first_name": format!("Op{i}"), "last_name": "Bench",
+            "permissions": if i == 0 { json!(["reports", "settings"]) } else { json!([]) }, "is_present": true, "api_token": token(i)})).collect::<Vec<_>>(),
+        "rooms": (0..n_rooms).map(|i| json!({"id": room_id(i), "organization_id": ORG, "name": format!("Room {i}"), "allowed_tags": ["Lead", "Bug", "Sales"]})).collect::<Vec<_>>(),
+        "visitors": (0..n_chats).map(|i| json!({"id": visitor_hex(i), "room_id": room_id(i % n_rooms), "is_present": true})).collect::<Vec<_>>(),
+    });
+    engine.load_seed_json(&seed.to_string()).unwrap();
+    let mut chats = Vec::with_capacity(n_chats);
+    for i in 0..n_chats {
+        let (op, visitor) = chats_meta(i);
+        let actor = Actor::User(op);
+        let (chat, _) = engine
+            .create_visitor_chat(&actor, op, rooms[i % n_rooms], visitor, NewChat::default())
+            .unwrap();
+        let chat: Uuid = chat.id.parse().unwrap();
+        chats.push((chat, op, visitor));
+        clock.advance_ms(1000);
+    }
+    // Messages interleave across chats, as live traffic does.
+    for round in 0..per_chat {
+        for (i, &(chat, op, visitor)) in chats.iter().enumerate() {
+            let text = format!(
+                "Message {round} of chat {i}: a typical customer-service sentence of about a hundred characters long."
+            );
+            let text = text[..text.len().min(100)].to_string();
+            let m = NewMessage {
+                message: Some(text),
+                ..Default::default()
+            };
+            if round % 2 == 0 {
+                engine
+                    .send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m)
+                    .unwrap();
+            } else {
+                engine
+                    .send_user_message(&Actor::User(op), op, chat, m)
+                    .unwrap();
+            }
+            clock.advance_ms(10);
+        }
+    }
+    drop(engine);
+    std::fs::write(
+        &marker,
+        chats
+            .iter()
+            .map(|c| c.0.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    Dataset {
+        path,
+        rooms,
+        operators,
+        chats,
+        start_ms: START_MS,
+        end_ms,
+    }
+}
+
+/// A private copy of the dataset for benchmarks that write.
+pub fn copy_of(ds: &Dataset, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+    }
+    std::fs::copy(&ds.path, &to).unwrap();
+    to
+}
+
+/// A raw rusqlite connection with the engine's settings, for baselines.
+pub fn raw_connection(path: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    c.pragma_update(None, "foreign_keys", "ON").unwrap();
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .unwrap();
+    c.set_prepared_statement_cache_capacity(256);
+    c
+}

@@ -1,1 +1,249 @@
-fn main() {}
+//! `chat-server`: the giosg Chats API v5 over HTTP on top of `chat-core`.
+//!
+//! `serve` runs the API, `seed` loads a seed file, `demo` serves with a fresh demo
+//! organization. See the README's server section.
+
+mod demo;
+mod http;
+mod openapi;
+mod routes;
+
+use chat_core::Engine;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "chat-server",
+    version,
+    about = "The Chats API v5 over HTTP, on chat-core"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Load a seed file (contract section 4) into a database.
+    Seed(SeedArgs),
+    /// Serve with a fresh demo organization, and print tokens and curl lines to try.
+    Demo(ServeArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// The SQLite database file (created when missing).
+    #[arg(long, env = "CHAT_DB", default_value = "./chat.db")]
+    db: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Server-admin token (at least 16 characters): may create organizations.
+    #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Base URL of `next`/`previous` links (default: from the request's Host header).
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// The SQLite database file (created when missing).
+    #[arg(long, env = "CHAT_DB", default_value = "./chat.db")]
+    db: PathBuf,
+    /// The seed file (JSON).
+    file: PathBuf,
+}
+
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CHAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if std::env::var("CHAT_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    let result = match cli.command {
+        Command::Seed(args) => seed(&args),
+        Command::Serve(args) => run(args, false),
+        Command::Demo(args) => run(args, true),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn seed(args: &SeedArgs) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let engine = Engine::open(&args.db).map_err(|e| format!("cannot open the database: {e}"))?;
+    let report = engine
+        .load_seed_json(&text)
+        .map_err(|e| format!("the seed was not loaded: {}", e.to_json()))?;
+    checkpoint(&engine);
+    println!(
+        "seeded {}: {} organizations, {} users, {} teams, {} rooms, {} visitors",
+        args.db.display(),
+        report.organizations,
+        report.users,
+        report.teams,
+        report.rooms,
+        report.visitors
+    );
+    Ok(())
+}
+
+/// Moves the WAL into the database file (the close of the last connection does it too).
+fn checkpoint(engine: &Engine) {
+    let r = engine.store().with_connection(|c| {
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "WAL checkpoint failed");
+    }
+}
+
+fn run(args: ServeArgs, demo: bool) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(serve(args, demo))
+}
+
+fn random_token() -> String {
+    format!(
+        "adm_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
+    if args.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err("the admin token must be at least 16 characters".into());
+    }
+    let db = args.db.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&db))
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?
+        .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    let engine = Arc::new(engine);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the local address: {e}"))?;
+    let base = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mut admin_token = args.admin_token.clone();
+    if demo {
+        let token = admin_token.get_or_insert_with(random_token).clone();
+        let e = engine.clone();
+        let db = args.db.display().to_string();
+        let text = tokio::task::spawn_blocking(move || demo::setup(&e, &base, &token, &db))
+            .await
+            .map_err(|e| format!("demo setup failed: {e}"))?
+            .map_err(|e| format!("demo setup failed: {}", e.to_json()))?;
+        print!("{text}");
+    }
+    println!("chat-server listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+
+    let app = Arc::new(http::App {
+        engine: engine.clone(),
+        admin_token,
+        public_url: args.public_url.clone(),
+        openapi: openapi::document(),
+    });
+    let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
+    let served = axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    maintenance.abort();
+    let _ = maintenance.await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "server error");
+    }
+    // Every handler has finished (graceful shutdown waits for them); a maintenance run may
+    // still hold the engine for a moment.
+    let mut engine = engine;
+    for _ in 0..200 {
+        match Arc::try_unwrap(engine) {
+            Ok(e) => {
+                checkpoint(&e);
+                drop(e);
+                tracing::info!("database closed");
+                return Ok(());
+            }
+            Err(still_shared) => {
+                engine = still_shared;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    checkpoint(&engine);
+    tracing::warn!("the engine was still in use at exit");
+    Ok(())
+}
+
+/// Applies the time-driven rules (idle chats, task ttl, presence expiry) every second.
+async fn maintenance_loop(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        match tokio::task::spawn_blocking(move || e.maintenance()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed"),
+            Err(_) => tracing::error!("maintenance panicked"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

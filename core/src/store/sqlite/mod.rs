@@ -1,5 +1,10 @@
 //! SQLite backend: one writer connection, WAL on files, numbered migrations, a transaction
 //! helper that commits only on `Ok`, and `prepare_cached` for every statement.
+//!
+//! On a file database a small pool of read-only connections ([`READERS`]) serves
+//! [`SqliteStore::read`], so reads see the last committed snapshot while a write is in
+//! progress (WAL allows one writer and many readers). An in-memory database keeps its one
+//! connection for everything.
 
 mod chats;
 mod directory;
@@ -49,8 +54,14 @@ pub enum Durability {
     Full,
 }
 
+/// How many read-only connections a file database opens next to its writer.
+pub const READERS: usize = 4;
+
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Read-only connections (file databases only; empty in memory).
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     #[cfg(feature = "fault-injection")]
     fault: std::sync::Arc<FaultPlan>,
 }
@@ -69,7 +80,23 @@ impl SqliteStore {
             Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
-        Self::setup(conn)
+        let mut store = Self::setup(conn)?;
+        // Opened after the migrations, so they see the current schema.
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            // Same stable query plans as the writer (see `setup`).
+            r.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
+            r.pragma_update(None, "busy_timeout", 5000)?;
+            r.set_prepared_statement_cache_capacity(256);
+            store.readers.push(Mutex::new(r));
+        }
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Self> {
@@ -78,6 +105,14 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Stable query plans: without QPSG, SQLite marks statements for recompilation when a
+        // bound value may change the plan (an equality moving to or from 0/1, STAT4 samples),
+        // and since cached statements get their bindings cleared, that happened on nearly
+        // every call: half of a message send went to re-preparing statements.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         // Purged or deleted text must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -85,6 +120,8 @@ impl SqliteStore {
         migrate(&mut conn, latest_version())?;
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "fault-injection")]
             fault: std::sync::Arc::new(FaultPlan::default()),
         })
@@ -104,9 +141,21 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Runs `f` over a consistent snapshot (a read transaction).
+    /// Runs `f` over a consistent snapshot (a read transaction): on a reader connection when
+    /// the database is a file (a free one if any, else the next in turn), else on the writer.
     pub fn read<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock();
+        let mut conn = if self.readers.is_empty() {
+            self.conn.lock()
+        } else {
+            match self.readers.iter().find_map(|r| r.try_lock()) {
+                Some(free) => free,
+                None => {
+                    use std::sync::atomic::Ordering;
+                    let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+                    self.readers[i].lock()
+                }
+            }
+        };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let stx = SqliteTx {
             conn: &tx,
