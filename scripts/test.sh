@@ -18,4 +18,7 @@ git diff --exit-code -- bindings-c/include/chat_engine.h \
     || { echo "bindings-c/include/chat_engine.h differs from the generated header: commit it"; exit 1; }
 bash bindings-c/tests/run.sh
 
+echo "== WebAssembly"
+bash bindings-wasm/scripts/test-wasm.sh
+
 echo "== all tests passed"

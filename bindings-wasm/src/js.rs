@@ -1,0 +1,352 @@
+//! The `Engine` class seen by JavaScript. Conversion only: JS values become JSON (through the
+//! JS engine's own `JSON.stringify`), go through `chat_core::api`, and the reply's JSON comes back
+//! through `JSON.parse` — so results are exactly the REST resources, attribute for attribute.
+//!
+//! The TypeScript declarations are hand-written in `types/chat_engine.d.ts` and shipped in the
+//! generated `.d.ts` through the custom section below; every export here skips wasm-bindgen's
+//! own (less precise) typings.
+
+use crate::convert;
+use crate::guard::guarded;
+use chat_core::api;
+use chat_core::{Actor, ChatError, ErrorCode, TestClock};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = include_str!("../types/chat_engine.d.ts");
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub(crate) fn console_error(s: &str);
+}
+
+type JsResult<T = JsValue> = Result<T, JsValue>;
+
+/// A JS `Error` named `ChatError` with `code`, `codeNumber`, `status`, `detail`, `errors` and
+/// `body` (see [`convert::error_props`]).
+pub(crate) fn chat_error(e: &ChatError) -> JsValue {
+    let err = js_sys::Error::new(&e.detail);
+    err.set_name("ChatError");
+    if let Value::Object(props) = convert::error_props(e) {
+        for (k, v) in props {
+            // Plain data on a fresh object: these cannot fail; a failure would only lose a field.
+            let _ = js_sys::Reflect::set(&err, &JsValue::from_str(&k), &json_to_js_lossless(&v));
+        }
+    }
+    err.into()
+}
+
+/// JSON → JS for values built here (error properties): never fails, `null` at worst.
+fn json_to_js_lossless(v: &Value) -> JsValue {
+    json_to_js(v).unwrap_or(JsValue::NULL)
+}
+
+fn json_to_js(v: &Value) -> Result<JsValue, ChatError> {
+    match v {
+        Value::Null => Ok(JsValue::NULL),
+        Value::Bool(b) => Ok(JsValue::from_bool(*b)),
+        Value::String(s) => Ok(JsValue::from_str(s)),
+        _ => {
+            let text = serde_json::to_string(v)
+                .map_err(|e| ChatError::internal(format!("serialization failed: {e}")))?;
+            js_sys::JSON::parse(&text)
+                .map_err(|_| ChatError::internal("JSON.parse refused the engine's reply"))
+        }
+    }
+}
+
+/// The message of a thrown JS value, for error details.
+fn js_message(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+/// JS arguments → JSON: `undefined`/`null` are `{}`, a string is JSON text, anything else goes
+/// through `JSON.stringify`.
+fn js_to_json(v: &JsValue) -> Result<Value, ChatError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Value::Object(Map::new()));
+    }
+    if let Some(text) = v.as_string() {
+        return convert::args_from_text(&text);
+    }
+    let text = js_sys::JSON::stringify(v).map_err(|e| {
+        ChatError::parse(format!(
+            "The arguments cannot be converted to JSON: {}",
+            js_message(&e)
+        ))
+    })?;
+    match JsValue::from(text).as_string() {
+        Some(text) => convert::args_from_text(&text),
+        None => Err(ChatError::parse("The arguments must be a JSON object.")),
+    }
+}
+
+fn js_err(e: ChatError) -> JsValue {
+    chat_error(&e)
+}
+
+/// `{testClockMs?: number}`: with a number, the engine runs on a manual clock starting there.
+fn test_clock(options: &JsValue) -> Result<Option<TestClock>, ChatError> {
+    let options = js_to_json(options)?;
+    match options.get("testClockMs") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|ms| ms.is_finite())
+            .map(|ms| Some(TestClock::new(ms as i64)))
+            .ok_or_else(|| {
+                ChatError::field("testClockMs", "Must be milliseconds since the Unix epoch.")
+            }),
+    }
+}
+
+/// One chat engine over one SQLite database living inside the WebAssembly module.
+#[wasm_bindgen(skip_typescript)]
+pub struct Engine {
+    inner: RefCell<Option<chat_core::Engine>>,
+    clock: Option<TestClock>,
+}
+
+impl Engine {
+    fn new(engine: chat_core::Engine, clock: Option<TestClock>) -> Self {
+        Self {
+            inner: RefCell::new(Some(engine)),
+            clock,
+        }
+    }
+
+    /// Runs `f` on the open engine, guarded (see `guard`).
+    fn with<T>(&self, f: impl FnOnce(&chat_core::Engine) -> Result<T, ChatError>) -> JsResult<T> {
+        guarded(|| {
+            let inner = self
+                .inner
+                .try_borrow()
+                .map_err(|_| ChatError::internal("The engine is busy in another call."))?;
+            match inner.as_ref() {
+                Some(engine) => f(engine),
+                None => Err(closed()),
+            }
+        })
+        .map_err(js_err)
+    }
+
+    fn run(
+        &self,
+        actor: Option<&Actor>,
+        token: Option<&str>,
+        op: &str,
+        args: &JsValue,
+    ) -> JsResult<api::Reply> {
+        let args = js_to_json(args).map_err(js_err)?;
+        self.with(|e| match actor {
+            Some(a) => api::call(e, a, op, &args),
+            None => api::call_with_token(e, token, op, &args),
+        })
+    }
+
+    fn actor(v: &JsValue) -> JsResult<Actor> {
+        js_to_json(v)
+            .and_then(|v| convert::actor_from_json(&v))
+            .map_err(js_err)
+    }
+
+    fn clock(&self) -> JsResult<&TestClock> {
+        self.clock.as_ref().ok_or_else(|| {
+            js_err(ChatError::field(
+                "testClockMs",
+                "This engine runs on the system clock; open it with {testClockMs} to set time.",
+            ))
+        })
+    }
+}
+
+fn closed() -> ChatError {
+    ChatError::new(ErrorCode::Internal, "The engine is closed.")
+}
+
+fn body(reply: api::Reply) -> JsResult {
+    json_to_js(&reply.body).map_err(js_err)
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// A new engine over an in-memory database.
+    #[wasm_bindgen(js_name = openInMemory, skip_typescript)]
+    pub fn open_in_memory(options: JsValue) -> JsResult<Engine> {
+        let clock = test_clock(&options).map_err(js_err)?;
+        guarded(|| {
+            let builder = chat_core::Engine::builder();
+            let builder = match &clock {
+                Some(c) => builder.clock(c.clone()),
+                None => builder,
+            };
+            builder.open_in_memory()
+        })
+        .map(|e| Engine::new(e, clock))
+        .map_err(js_err)
+    }
+
+    /// A persistent engine in the Origin Private File System (dedicated workers only).
+    #[wasm_bindgen(js_name = openOpfs, skip_typescript)]
+    pub async fn open_opfs(name: String, options: JsValue) -> JsResult<Engine> {
+        let clock = test_clock(&options).map_err(js_err)?;
+        convert::check_db_name(&name).map_err(js_err)?;
+        crate::opfs::install().await.map_err(js_err)?;
+        guarded(|| {
+            let builder = chat_core::Engine::builder();
+            let builder = match &clock {
+                Some(c) => builder.clock(c.clone()),
+                None => builder,
+            };
+            builder.open(&name)
+        })
+        .map(|e| Engine::new(e, clock))
+        .map_err(js_err)
+    }
+
+    /// Lets go of this worker's OPFS files so that another worker or tab can open them (close
+    /// the engines on OPFS first); `openOpfs` takes them again.
+    #[wasm_bindgen(js_name = releaseOpfs, skip_typescript)]
+    pub fn release_opfs() -> JsResult<()> {
+        guarded(crate::opfs::release).map_err(js_err)
+    }
+
+    /// Runs an operation with a bearer token (API token or visitor access token); returns the
+    /// body.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn call(&self, op: &str, args: JsValue, token: Option<String>) -> JsResult {
+        body(self.run(None, token.as_deref(), op, &args)?)
+    }
+
+    /// Runs an operation as an actor; returns the body.
+    #[wasm_bindgen(js_name = callAs, skip_typescript)]
+    pub fn call_as(&self, actor: JsValue, op: &str, args: JsValue) -> JsResult {
+        let actor = Self::actor(&actor)?;
+        body(self.run(Some(&actor), None, op, &args)?)
+    }
+
+    /// Like `call`, returning `{status, body}`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn reply(&self, op: &str, args: JsValue, token: Option<String>) -> JsResult {
+        let reply = self.run(None, token.as_deref(), op, &args)?;
+        json_to_js(&convert::reply_json(reply)).map_err(js_err)
+    }
+
+    /// Like `callAs`, returning `{status, body}`.
+    #[wasm_bindgen(js_name = replyAs, skip_typescript)]
+    pub fn reply_as(&self, actor: JsValue, op: &str, args: JsValue) -> JsResult {
+        let actor = Self::actor(&actor)?;
+        let reply = self.run(Some(&actor), None, op, &args)?;
+        json_to_js(&convert::reply_json(reply)).map_err(js_err)
+    }
+
+    /// The actor behind an API token or visitor access token.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn authenticate(&self, token: &str) -> JsResult {
+        let actor = self.with(|e| e.authenticate(token))?;
+        json_to_js(&convert::actor_to_json(&actor)).map_err(js_err)
+    }
+
+    /// Loads a seed (object or JSON text) as the host.
+    #[wasm_bindgen(js_name = loadSeed, skip_typescript)]
+    pub fn load_seed(&self, seed: JsValue) -> JsResult {
+        let seed = js_to_json(&seed).map_err(js_err)?;
+        let args = serde_json::json!({ "body": seed });
+        body(self.with(|e| api::call(e, &Actor::Admin, "load_seed", &args))?)
+    }
+
+    /// Applies the time-driven rules now, as the host.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn maintenance(&self) -> JsResult {
+        let args = Value::Object(Map::new());
+        body(self.with(|e| api::call(e, &Actor::Admin, "maintenance", &args))?)
+    }
+
+    /// Every operation `call` accepts: `{name, args, summary}[]`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn operations(&self) -> JsValue {
+        json_to_js_lossless(&convert::operations_json())
+    }
+
+    /// Closes the database; later calls throw `internal_error` ("The engine is closed.").
+    #[wasm_bindgen(skip_typescript)]
+    pub fn close(&self) -> JsResult<()> {
+        guarded(|| {
+            let mut inner = self
+                .inner
+                .try_borrow_mut()
+                .map_err(|_| ChatError::internal("The engine is busy in another call."))?;
+            drop(inner.take());
+            Ok(())
+        })
+        .map_err(js_err)
+    }
+
+    #[wasm_bindgen(getter, js_name = isClosed, skip_typescript)]
+    pub fn is_closed(&self) -> bool {
+        self.inner
+            .try_borrow()
+            .map(|i| i.is_none())
+            .unwrap_or(false)
+    }
+
+    /// The engine's current time (ms since the epoch).
+    #[wasm_bindgen(js_name = nowMs, skip_typescript)]
+    pub fn now_ms(&self) -> JsResult<f64> {
+        self.with(|e| Ok(e.now_ms() as f64))
+    }
+
+    /// Manual clock only: moves time forward by `ms`.
+    #[wasm_bindgen(js_name = advanceClock, skip_typescript)]
+    pub fn advance_clock(&self, ms: f64) -> JsResult<()> {
+        self.clock()?.advance_ms(ms as i64);
+        Ok(())
+    }
+
+    /// Manual clock only: sets the time.
+    #[wasm_bindgen(js_name = setClock, skip_typescript)]
+    pub fn set_clock(&self, ms: f64) -> JsResult<()> {
+        self.clock()?.set_ms(ms as i64);
+        Ok(())
+    }
+
+    /// Test hook (feature `test-hooks`, never in the package): panics inside an engine call.
+    #[cfg(feature = "test-hooks")]
+    #[wasm_bindgen(js_name = panicForTest, skip_typescript)]
+    pub fn panic_for_test(&self) -> JsResult<()> {
+        self.with(|_| -> Result<(), ChatError> { panic!("deliberate panic for a test") })
+    }
+}
+
+/// Every operation `call` accepts: `{name, args, summary}[]`.
+#[wasm_bindgen(skip_typescript)]
+pub fn operations() -> JsValue {
+    json_to_js_lossless(&convert::operations_json())
+}
+
+/// Every stable error code: `{code, number, status}[]`.
+#[wasm_bindgen(js_name = errorCodes, skip_typescript)]
+pub fn error_codes() -> JsValue {
+    json_to_js_lossless(&convert::error_codes_json())
+}
+
+/// The engine version (the crate version).
+#[wasm_bindgen(skip_typescript)]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Whether a value is a `ChatError` thrown by the engine.
+#[wasm_bindgen(js_name = isChatError, skip_typescript)]
+pub fn is_chat_error(value: &JsValue) -> bool {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| e.name() == "ChatError")
+        && js_sys::Reflect::get(value, &JsValue::from_str("code")).is_ok_and(|c| c.is_string())
+}
