@@ -2059,3 +2059,86 @@ fn reply_suggestion_endpoints() {
         json!({"id": w3.sug, "suggestion": "Restart it", "relevancy_score": 0.75})
     );
 }
+
+/// Contract section 4: a room's allowed tags under `/orgs/<o>/rooms/<r>/tags` (GET lists,
+/// POST allows one more; settings permission).
+#[test]
+fn room_allowed_tag_endpoints() {
+    let s = Server::with_seed(&tag_seed());
+    let base = format!("/api/v5/orgs/{ORG_A}/rooms/{ROOM_A1}/tags");
+    for t in [ANN_T, BOB_T] {
+        let l = s.get(&base, t);
+        let l = page(l.expect(200), TAG).clone();
+        let names: Vec<_> = l.iter().map(|t| t["name"].clone()).collect();
+        assert_eq!(names, vec!["Lead", "Premium customer", "Support"]);
+        for t in &l {
+            assert_tag(t, t["name"].as_str().unwrap(), ROOM_A1);
+        }
+    }
+    let vip = s.post(&base, ANN_T, json!({"name": "VIP"}));
+    let vip = vip.expect(201).clone();
+    assert_tag(&vip, "VIP", ROOM_A1);
+    let again = s.post(&base, ANN_T, json!({"name": "VIP"}));
+    assert_eq!(again.expect(200), &vip);
+    let l = s.get(&base, ANN_T);
+    let l = page(l.expect(200), TAG).clone();
+    assert_eq!(l.len(), 4);
+    assert_eq!(l[3], vip);
+    // A chat of the room takes the new tag now; its allowed tags show it.
+    let (_, _, c) = s.visitor_chat(ORG_A, ROOM_A1, Some("VIP here"));
+    let t = s.post(
+        &format!("/api/v5/orgs/{ORG_A}/owned_chats/{c}/tags"),
+        ANN_T,
+        json!({"name": "VIP"}),
+    );
+    assert_tag(t.expect(201), "VIP", ROOM_A1);
+    let al = s.get(
+        &format!("/api/v5/orgs/{ORG_A}/owned_chats/{c}/allowed_tags"),
+        ANN_T,
+    );
+    assert_eq!(page(al.expect(200), TAG).len(), 4);
+
+    // Errors.
+    s.post(&base, BOB_T, json!({"name": "Nope"}))
+        .expect_error(403, "permission_denied");
+    s.call("POST", &base, None, Some(&json!({"name": "x"})))
+        .expect_error(401, "not_authenticated");
+    s.call("GET", &base, None, None)
+        .expect_error(401, "not_authenticated");
+    s.get(&base, BEA_T).expect_error(403, "permission_denied");
+    s.post(&base, BEA_T, json!({"name": "x"}))
+        .expect_error(403, "permission_denied");
+    s.get(&format!("/api/v5/orgs/{ORG_C}/rooms/{ROOM_C1}/tags"), CID_T)
+        .expect_error(403, "no_active_subscription");
+    for bad in [
+        json!({}),
+        json!({"name": " "}),
+        json!({"name": "x".repeat(101)}),
+    ] {
+        s.post(&base, ANN_T, bad)
+            .expect_error(400, "validation_error");
+    }
+    s.post(&base, ANN_T, json!({"name": 7}))
+        .expect_error(400, "validation_error");
+    let r = s.raw(
+        "POST",
+        &base,
+        &[
+            ("Authorization", &format!("Token {ANN_T}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(b"{\"name\": ".to_vec()),
+    );
+    r.expect_error(400, "parse_error");
+    for room in [
+        ROOM_B1,
+        "a0000000-0000-4000-8000-00000000dead",
+        "not-a-room",
+    ] {
+        let p = format!("/api/v5/orgs/{ORG_A}/rooms/{room}/tags");
+        s.get(&p, ANN_T).expect_error(404, "not_found");
+        s.post(&p, ANN_T, json!({"name": "x"}))
+            .expect_error(404, "not_found");
+    }
+    assert_eq!(page(s.get(&base, ANN_T).expect(200), TAG).len(), 4);
+}
