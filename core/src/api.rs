@@ -107,6 +107,8 @@ ops! {
     "list_allowed_tags", "scope(user_chats|owned|involved|org_routed), chat_id", "Tags allowed by the chat's room.";
     "add_tag", "scope(user_chats|owned|involved|org_routed), chat_id, body{name}", "Tag a chat (201 new, 200 existing).";
     "remove_tag", "scope(user_chats|owned|involved|org_routed), chat_id, tag_name (decoded)", "Remove a tag.";
+    "list_room_allowed_tags", "organization_id, room_id", "A room's allowed tags.";
+    "add_room_allowed_tag", "organization_id, room_id, body{name}", "Allow one more tag in a room (201 new, 200 existing; settings).";
     "list_conversation_starters", "user_id", "A user's conversation starters.";
     "create_conversation_starter", "user_id, body{language_code,message}", "Add a conversation starter.";
     "update_conversation_starter", "user_id, language_code, body, partial?", "Update a conversation starter.";
@@ -674,6 +676,18 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
             ok(e.list_allowed_tags(a, scope(args)?, id(args, "chat_id")?, &page(args)?)?)
         }
         "add_tag" => created_if(e.add_tag(a, scope(args)?, id(args, "chat_id")?, body(args)?)?),
+        "list_room_allowed_tags" => ok(e.list_room_allowed_tags(
+            a,
+            id(args, "organization_id")?,
+            id(args, "room_id")?,
+            &page(args)?,
+        )?),
+        "add_room_allowed_tag" => created_if(e.add_room_allowed_tag(
+            a,
+            id(args, "organization_id")?,
+            id(args, "room_id")?,
+            body(args)?,
+        )?),
         "remove_tag" => no_content(e.remove_tag(
             a,
             scope(args)?,

@@ -642,6 +642,27 @@ impl Engine {
     ) -> Result<(Tag, bool)> {
         self.write(|s, env| tags::add_tag(s, env, actor, scope, chat, input))
     }
+    /// GET `/orgs/<o>/rooms/<r>/tags`: the room's allowed tags.
+    pub fn list_room_allowed_tags(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Tag>> {
+        self.read(|s, _| tags::list_room_allowed_tags(s, actor, org, room, page))
+    }
+    /// POST `/orgs/<o>/rooms/<r>/tags`: allow one more tag in the room. Returns (tag, created):
+    /// `false` when the room already allowed it (the 200 case).
+    pub fn add_room_allowed_tag(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        room: Uuid,
+        input: NewTag,
+    ) -> Result<(Tag, bool)> {
+        self.write(|s, env| tags::add_room_allowed_tag(s, env, actor, org, room, input))
+    }
     /// DELETE `.../chats/<c>/tags/<name>`; `name` is the URL-decoded tag name.
     pub fn remove_tag(
         &self,

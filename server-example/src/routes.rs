@@ -211,6 +211,8 @@ pub const ROUTES: &[Route] = &[
     r(Post, "/orgs/<organization_id>/rooms", "create_room", NONE, "management"),
     r(Get, "/orgs/<organization_id>/rooms/<room_id>", "get_room", NONE, "management"),
     r(Patch, "/orgs/<organization_id>/rooms/<room_id>", "update_room", NONE, "management"),
+    r(Get, "/orgs/<organization_id>/rooms/<room_id>/tags", "list_room_allowed_tags", NONE, "management"),
+    r(Post, "/orgs/<organization_id>/rooms/<room_id>/tags", "add_room_allowed_tag", NONE, "management"),
     r(Get, "/users/<user_id>/rooms/<room_id>", "get_user_room", NONE, "management"),
     r(Get, "/orgs/<organization_id>/routers", "list_routers", NONE, "management"),
     r(Post, "/orgs/<organization_id>/routers", "create_router", NONE, "management"),

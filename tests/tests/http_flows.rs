@@ -128,6 +128,70 @@ fn a_visitor_chat_from_first_message_to_lock() {
     );
     assert_eq!(vm.expect(200)["composing_status"], "idle");
 
+    // Cat tags the chat; the tag is on the chat through the organization's scopes too.
+    let tag = s.post(
+        &format!("{a}/users/{CAT}/chats/{chat}/tags"),
+        CAT_T,
+        json!({"name": "Shipping"}),
+    );
+    let tag = tag.expect(201).clone();
+    assert_shape(&tag, TAG);
+    assert_eq!(tag["hashed_name"], sha1_hex("Shipping"));
+    assert_eq!(tag["room_id"], ROOM_A2);
+    let tags = s.get(&format!("{a}/orgs/{ORG_A}/owned_chats/{chat}/tags"), ANN_T);
+    assert_eq!(page(tags.expect(200), TAG), &vec![tag.clone()]);
+    let c = s.get(&format!("{a}/orgs/{ORG_A}/owned_chats/{chat}"), ANN_T);
+    assert_eq!(c.expect(200)["tag_count"], 1);
+
+    // Cat invites her colleague Bob, who sees it among his incoming invitations, accepts, and
+    // writes to the visitor.
+    let inv = s.post(
+        &format!("{a}/users/{CAT}/chats/{chat}/outgoing_chat_invitations"),
+        CAT_T,
+        json!({"invited_user_id": BOB}),
+    );
+    let inv = inv.expect(201).clone();
+    assert_shape(&inv, INVITATION);
+    let inv_id = inv["id"].as_str().unwrap().to_string();
+    assert_eq!(inv["invitee_name"], "Bob Tester");
+    assert_eq!(inv["user_member_count"], 1);
+    let inc = s.get(&format!("{a}/users/{BOB}/incoming_chat_invitations"), BOB_T);
+    let inc = page(inc.expect(200), INVITATION).clone();
+    assert_eq!(ids(&inc), vec![inv_id.clone()]);
+    assert_user_summary(&inc[0]["invited_by_user"], CAT, "Cat", "Tester", ORG_A);
+    let acc = s.put(
+        &format!("{a}/users/{BOB}/chats/{chat}/incoming_chat_invitations/{inv_id}"),
+        BOB_T,
+        json!({"is_accepted": true}),
+    );
+    let acc = acc.expect(200).clone();
+    assert_eq!(acc["is_accepted"], true);
+    assert_user_summary(&acc["accepted_by_user"], BOB, "Bob", "Tester", ORG_A);
+    assert_eq!(acc["user_member_count"], 2);
+    s.post(
+        &format!("{a}/users/{BOB}/chats/{chat}/messages"),
+        BOB_T,
+        json!({"message": "Bob from shipping: yes, 3 days."}),
+    )
+    .expect(200);
+    let ms = s.get(
+        &format!("{a}/public/visitors/{vid}/chats/{chat}/messages"),
+        vt,
+    );
+    let ms = page(ms.expect(200), &visitor_message_shape()).clone();
+    assert!(
+        ms.iter()
+            .any(|m| m["message"] == "Bob from shipping: yes, 3 days."
+                && m["sender_public_name"] == "Bob Tester")
+    );
+    // A pending invitation for Dan, which ending the chat expires.
+    let dan = s.post(
+        &format!("{a}/users/{BOB}/chats/{chat}/outgoing_chat_invitations"),
+        BOB_T,
+        json!({"invited_user_id": DAN}),
+    );
+    let dan = dan.expect(201)["id"].as_str().unwrap().to_string();
+
     // Ann (settings) sees it among the organization's chats and ends it.
     assert!(chat_ids(&s, &format!("{a}/orgs/{ORG_A}/owned_chats"), ANN_T).contains(&chat));
     let ended = s.patch(
@@ -168,9 +232,52 @@ fn a_visitor_chat_from_first_message_to_lock() {
     s.post(
         &format!("{a}/orgs/{ORG_A}/owned_chats/{chat}/memberships"),
         ANN_T,
-        json!({"member_id": BOB, "is_participating": true, "composing_status": "idle"}),
+        json!({"member_id": ANN, "is_participating": true, "composing_status": "idle"}),
     )
     .expect(400);
+    // Locked for the invited colleague too; no new tags, no removals, no invitations; the
+    // pending invitation expired and cannot be accepted.
+    s.post(
+        &format!("{a}/users/{BOB}/chats/{chat}/messages"),
+        BOB_T,
+        json!({"message": "Anything else?"}),
+    )
+    .expect_error(409, "chat_ended");
+    s.post(
+        &format!("{a}/users/{CAT}/chats/{chat}/tags"),
+        CAT_T,
+        json!({"name": "Late"}),
+    )
+    .expect_error(400, "chat_already_ended");
+    s.delete(
+        &format!("{a}/users/{CAT}/chats/{chat}/tags/Shipping"),
+        CAT_T,
+    )
+    .expect_error(400, "chat_already_ended");
+    let tags = s.get(&format!("{a}/users/{CAT}/chats/{chat}/tags"), CAT_T);
+    assert_eq!(page(tags.expect(200), TAG), &vec![tag]);
+    s.post(
+        &format!("{a}/users/{CAT}/chats/{chat}/outgoing_chat_invitations"),
+        CAT_T,
+        json!({"invited_user_id": ANN}),
+    )
+    .expect_error(400, "chat_already_ended");
+    let out = s.get(
+        &format!("{a}/users/{BOB}/chats/{chat}/outgoing_chat_invitations"),
+        BOB_T,
+    );
+    let out = page(out.expect(200), INVITATION).clone();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["id"], dan.as_str());
+    assert_eq!(out[0]["is_expired"], true);
+    assert!(out[0]["expired_at"].is_string());
+    s.put(
+        &format!("{a}/users/{DAN}/incoming_chat_invitations/{dan}"),
+        DAN_T,
+        json!({"is_accepted": true}),
+    )
+    .expect_error(400, "invitation_expired");
+
     // The visitor comes back with the same secret: the same visitor.
     let again = s.call(
         "POST",

@@ -4,8 +4,9 @@
 
 use super::*;
 use crate::Env;
-use crate::auth::Actor;
+use crate::auth::{Actor, manage_org, read_org};
 use crate::chats::{ChatRecord, ChatScope, scoped_chat};
+use crate::directory::RoomRecord;
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::pagination::{Keyset, Page, PageRequest, SortKey, paginate};
 use crate::store::Store;
@@ -86,6 +87,15 @@ pub fn list_allowed_tags(
         Some(room) => s.room_allowed_tags(room)?,
         None => vec![],
     };
+    allowed_page(allowed, chat.room_id, page)
+}
+
+/// One page of a room's allowed tags (in the room's order).
+fn allowed_page(
+    allowed: Vec<(String, Millis)>,
+    room: Option<Uuid>,
+    page: &PageRequest,
+) -> Result<Page<Tag>> {
     // A room's allowed tags are few: walk them by keyset in memory.
     let fetch = |k: &Keyset| -> Result<Vec<(String, Millis)>> {
         let mut rows: Vec<&(String, Millis)> = allowed
@@ -107,35 +117,87 @@ pub fn list_allowed_tags(
     let p = paginate(page, ORDER_ALLOWED_TAGS, false, fetch, |(n, at)| {
         key(*at, n)
     })?;
-    Ok(p.map(|(n, at)| Tag::new(&n, at, chat.room_id)))
+    Ok(p.map(|(n, at)| Tag::new(&n, at, room)))
+}
+
+/// The room `room_id` of organization `org_id` (404 otherwise).
+fn org_room(s: &dyn Store, org_id: Uuid, room_id: Uuid) -> Result<RoomRecord> {
+    s.room(room_id)?
+        .filter(|r| r.organization_id == org_id)
+        .ok_or_else(|| ChatError::not_found("Room"))
+}
+
+/// GET `/orgs/<o>/rooms/<r>/tags`: the room's allowed tags, for anyone who reads the
+/// organization (as the room itself).
+pub fn list_room_allowed_tags(
+    s: &dyn Store,
+    actor: &Actor,
+    org_id: Uuid,
+    room_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<Tag>> {
+    read_org(s, actor, org_id)?;
+    let room = org_room(s, org_id, room_id)?;
+    allowed_page(s.room_allowed_tags(room.id)?, Some(room.id), page)
+}
+
+/// POST `/orgs/<o>/rooms/<r>/tags` `{name}`: allows one more tag in the room (settings
+/// permission, as updating the room). Returns (tag, created): `false` when the room already
+/// allowed it (the 200 case, with its original `created_at`).
+pub fn add_room_allowed_tag(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    org_id: Uuid,
+    room_id: Uuid,
+    input: NewTag,
+) -> Result<(Tag, bool)> {
+    manage_org(s, actor, org_id)?;
+    let room = org_room(s, org_id, room_id)?;
+    let name = valid_name(input.name.as_deref())?;
+    let existing = s.room_allowed_tags(room.id)?;
+    if let Some((_, at)) = existing.iter().find(|(n, _)| *n == name) {
+        return Ok((Tag::new(&name, *at, Some(room.id)), false));
+    }
+    // A new tag goes to the end of the room's order, even within the same millisecond.
+    let at = existing
+        .iter()
+        .map(|(_, at)| at + 1)
+        .max()
+        .map_or(env.now, |next| next.max(env.now));
+    let created = s.add_room_allowed_tag(room.id, &name, at)?;
+    Ok((Tag::new(&name, at, Some(room.id)), created))
+}
+
+/// The length rule of a tag name (required, not blank, at most `MAX_TAG_CHARS`).
+fn valid_name(name: Option<&str>) -> Result<String> {
+    match name {
+        None => Err(ChatError::required("name")),
+        Some(n) if n.trim().is_empty() => {
+            Err(ChatError::field("name", "This field may not be blank."))
+        }
+        Some(n) if n.chars().count() > MAX_TAG_CHARS => Err(ChatError::field(
+            "name",
+            format!("Ensure this field has no more than {MAX_TAG_CHARS} characters."),
+        )),
+        Some(n) => Ok(n.to_string()),
+    }
 }
 
 /// Validates a tag name against the length rule and the room's allowed tags (see the module
 /// docs for the policy).
 fn check_name(s: &dyn Store, chat: &ChatRecord, name: Option<&str>) -> Result<String> {
-    let name = match name {
-        None => return Err(ChatError::required("name")),
-        Some(n) if n.trim().is_empty() => {
-            return Err(ChatError::field("name", "This field may not be blank."));
-        }
-        Some(n) if n.chars().count() > MAX_TAG_CHARS => {
-            return Err(ChatError::field(
-                "name",
-                format!("Ensure this field has no more than {MAX_TAG_CHARS} characters."),
-            ));
-        }
-        Some(n) => n,
-    };
+    let name = valid_name(name)?;
     if let Some(room) = chat.room_id {
         let allowed = s.room_allowed_tags(room)?;
-        if !allowed.is_empty() && !allowed.iter().any(|(a, _)| a == name) {
+        if !allowed.is_empty() && !allowed.iter().any(|(a, _)| *a == name) {
             return Err(ChatError::field(
                 "name",
                 format!("\"{name}\" is not one of the allowed tags of the chat's room."),
             ));
         }
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 /// POST `.../chats/<c>/tags`. Returns (tag, created): a name the chat already has returns that

@@ -409,3 +409,60 @@ fn tags_are_per_chat() {
         (1, 0)
     );
 }
+
+#[test]
+fn a_rooms_allowed_tags_are_listed_and_extended_through_the_room() {
+    let w = world();
+    let list = |who: &str| {
+        w.engine
+            .list_room_allowed_tags(&user(who), id(ACME), id(ROOM), &PageRequest::default())
+            .map(|p| p.results.into_iter().map(|t| t.name).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        list(ANN).unwrap(),
+        vec!["Lead", "Premium customer", "Support"]
+    );
+    // Adding needs the settings permission (Cat has it, Ann not).
+    let e = err(w
+        .engine
+        .add_room_allowed_tag(&user(ANN), id(ACME), id(ROOM), tag("VIP")));
+    assert_eq!(e.status(), 403);
+    let (t, created) = w
+        .engine
+        .add_room_allowed_tag(&user(CAT), id(ACME), id(ROOM), tag("VIP"))
+        .unwrap();
+    assert!(created);
+    assert_eq!(t.name, "VIP");
+    assert_eq!(t.hashed_name, hashed_name("VIP"));
+    assert_eq!(t.room_id.as_deref(), Some(ROOM));
+    let (again, created) = w
+        .engine
+        .add_room_allowed_tag(&user(CAT), id(ACME), id(ROOM), tag("VIP"))
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again, t);
+    assert_eq!(
+        list(ANN).unwrap(),
+        vec!["Lead", "Premium customer", "Support", "VIP"]
+    );
+    // Now a chat of the room takes it.
+    let chat = w.ann_chat();
+    assert!(add(&w, mine(ANN), ANN, chat, "VIP").1);
+    // The name rule; a room of another organization; another organization's user.
+    for bad in [
+        NewTag { name: None },
+        tag(" "),
+        tag(&"x".repeat(MAX_TAG_CHARS + 1)),
+    ] {
+        let e = err(w
+            .engine
+            .add_room_allowed_tag(&user(CAT), id(ACME), id(ROOM), bad));
+        assert_eq!(e.code, EC::ValidationError);
+        assert!(e.errors.contains_key("name"));
+    }
+    let e = err(w
+        .engine
+        .add_room_allowed_tag(&user(CAT), id(ACME), Uuid::new_v4(), tag("VIP")));
+    assert_eq!(e.status(), 404);
+    assert!(list(OLLI).is_err());
+}

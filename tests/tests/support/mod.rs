@@ -593,3 +593,91 @@ pub fn ids(results: &[Value]) -> Vec<String> {
         .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// The user object nested in an invitation.
+pub const USER_SUMMARY: &[(&str, T)] = &[
+    ("id", T::Uuid),
+    ("full_name", T::Str),
+    ("first_name", T::Str),
+    ("last_name", T::Str),
+    ("organization_id", T::Uuid),
+];
+
+/// The user object nested in a reply suggestion.
+pub const SUGGESTION_USER: &[(&str, T)] = &[
+    ("id", T::Uuid),
+    ("full_name", T::Str),
+    ("first_name", T::Str),
+    ("last_name", T::Str),
+    ("organization_id", T::Uuid),
+    ("is_bot", T::Bool),
+];
+
+pub const INVITATION: &[(&str, T)] = &[
+    ("id", T::Uuid),
+    ("is_accepted", T::Bool),
+    ("is_expired", T::Bool),
+    ("invited_by_user_id", T::Uuid),
+    ("invited_by_user", T::OptObj),
+    ("chat_id", T::Uuid),
+    ("room_id", T::OptUuid),
+    ("invited_user_id", T::OptUuid),
+    ("invited_team_id", T::OptUuid),
+    ("invited_organization_id", T::OptUuid),
+    ("invitee_name", T::Str),
+    ("accepted_by_user_id", T::OptUuid),
+    ("accepted_by_user", T::OptObj),
+    ("user_member_count", T::Int),
+    ("visitor_member_count", T::Int),
+    ("created_at", T::Time),
+    ("updated_at", T::Time),
+    ("accepted_at", T::OptTime),
+    ("expired_at", T::OptTime),
+];
+
+pub const TAG: &[(&str, T)] = &[
+    ("name", T::Str),
+    ("hashed_name", T::Str),
+    ("created_at", T::Time),
+    ("room_id", T::OptUuid),
+];
+
+pub const STARTER: &[(&str, T)] = &[
+    ("language_code", T::Str),
+    ("message", T::Str),
+    ("created_at", T::Time),
+    ("updated_at", T::Time),
+];
+
+pub const SUGGESTION: &[(&str, T)] = &[
+    ("id", T::Uuid),
+    ("suggestion", T::Str),
+    ("relevancy_score", T::OptNum),
+    ("created_by_user_id", T::Uuid),
+    ("created_by_user", T::OptObj),
+    ("updated_by_user_id", T::OptUuid),
+    ("updated_by_user", T::OptObj),
+    ("room_id", T::OptUuid),
+    ("chat_id", T::Uuid),
+    ("message_id", T::Uuid),
+    ("organization_id", T::Uuid),
+    ("created_at", T::Time),
+    ("updated_at", T::Time),
+];
+
+/// The user object an invitation names (`USER_SUMMARY`), checked value by value.
+#[track_caller]
+pub fn assert_user_summary(v: &Value, id: &str, first: &str, last: &str, org: &str) {
+    assert_shape(v, USER_SUMMARY);
+    assert_eq!(
+        v,
+        &json!({"id": id, "full_name": format!("{first} {last}"), "first_name": first,
+                "last_name": last, "organization_id": org})
+    );
+}
+
+/// SHA-1 of `s` in lowercase hex (a tag's `hashed_name`).
+pub fn sha1_hex(s: &str) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(s.as_bytes()))
+}

@@ -98,3 +98,175 @@ impl World {
         }
     }
 }
+
+/// Invitations, tags, conversation starters and reply suggestions in known states, on chats of
+/// their own (so that the chats of [`World`] keep their members and counts).
+pub struct World3 {
+    /// A1: Ann joined and wrote `msg`; tagged "VIP"; Ann's invitations below are to it.
+    pub chat: String,
+    pub msg: String,
+    /// Ann → Dan, pending.
+    pub inv_pending: String,
+    /// Ann → Bob, expired by Ann.
+    pub inv_expired: String,
+    /// Ann → team A, accepted by Cat.
+    pub inv_accepted: String,
+    /// A1: Bob joined; Bob → Ann pending (Ann's incoming).
+    pub chat_in: String,
+    pub inv_to_ann: String,
+    /// A1: Bob joined; Bob → Ann expired, then Bob → Ann accepted by Ann.
+    pub chat_in2: String,
+    pub inv_to_ann_expired: String,
+    pub inv_to_ann_accepted: String,
+    /// Ann's suggestion on `msg`.
+    pub sug: String,
+    /// The visitor's message in `World::partner_p` (routed to Ann) and Ann's suggestion on it.
+    pub msg_p: String,
+    pub sug_p: String,
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+impl World3 {
+    pub fn build(s: &Server, w: &World) -> World3 {
+        let a = "/api/v5";
+        let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("Tag me"));
+        s.post(
+            &format!("{a}/users/{ANN}/pending_chats/{chat}/memberships"),
+            ANN_T,
+            join_body(),
+        )
+        .expect(201);
+        let msg = id_of(
+            s.post(
+                &format!("{a}/users/{ANN}/chats/{chat}/messages"),
+                ANN_T,
+                json!({"message": "How can I help?"}),
+            )
+            .expect(200),
+        );
+        let out = format!("{a}/users/{ANN}/chats/{chat}/outgoing_chat_invitations");
+        let inv_pending = id_of(
+            s.post(&out, ANN_T, json!({"invited_user_id": DAN}))
+                .expect(201),
+        );
+        let inv_expired = id_of(
+            s.post(&out, ANN_T, json!({"invited_user_id": BOB}))
+                .expect(201),
+        );
+        s.patch(
+            &format!("{out}/{inv_expired}"),
+            ANN_T,
+            json!({"is_expired": true}),
+        )
+        .expect(200);
+        let inv_accepted = id_of(
+            s.post(&out, ANN_T, json!({"invited_team_id": TEAM_A}))
+                .expect(201),
+        );
+        s.put(
+            &format!("{a}/users/{CAT}/incoming_chat_invitations/{inv_accepted}"),
+            CAT_T,
+            json!({"is_accepted": true}),
+        )
+        .expect(200);
+        s.post(
+            &format!("{a}/users/{ANN}/chats/{chat}/tags"),
+            ANN_T,
+            json!({"name": "VIP"}),
+        )
+        .expect(201);
+        s.post(
+            &format!("{a}/users/{ANN}/chat_conversation_starters"),
+            ANN_T,
+            json!({"language_code": "en", "message": "Hello! How can I help?"}),
+        )
+        .expect(201);
+        let sug = id_of(
+            s.post(
+                &format!("{a}/users/{ANN}/chats/{chat}/messages/{msg}/reply_suggestions"),
+                ANN_T,
+                json!({"suggestion": "Try turning it off and on", "relevancy_score": 0.5}),
+            )
+            .expect(201),
+        );
+        let bob_chat = |first: &str| {
+            let (_, _, c) = s.visitor_chat(ORG_A, ROOM_A1, Some(first));
+            s.post(
+                &format!("{a}/users/{BOB}/pending_chats/{c}/memberships"),
+                BOB_T,
+                join_body(),
+            )
+            .expect(201);
+            c
+        };
+        let chat_in = bob_chat("Invite Ann");
+        let inv_to_ann = id_of(
+            s.post(
+                &format!("{a}/users/{BOB}/chats/{chat_in}/outgoing_chat_invitations"),
+                BOB_T,
+                json!({"invited_user_id": ANN}),
+            )
+            .expect(201),
+        );
+        let chat_in2 = bob_chat("Invite Ann twice");
+        let out2 = format!("{a}/users/{BOB}/chats/{chat_in2}/outgoing_chat_invitations");
+        let inv_to_ann_expired = id_of(
+            s.post(&out2, BOB_T, json!({"invited_user_id": ANN}))
+                .expect(201),
+        );
+        s.put(
+            &format!("{out2}/{inv_to_ann_expired}"),
+            BOB_T,
+            json!({"is_expired": true}),
+        )
+        .expect(200);
+        let inv_to_ann_accepted = id_of(
+            s.post(&out2, BOB_T, json!({"invited_user_id": ANN}))
+                .expect(201),
+        );
+        s.patch(
+            &format!("{a}/users/{ANN}/incoming_chat_invitations/{inv_to_ann_accepted}"),
+            ANN_T,
+            json!({"is_accepted": true}),
+        )
+        .expect(200);
+        let p = &w.partner_p;
+        let msgs = s
+            .get(&format!("{a}/users/{ANN}/routed_chats/{p}/messages"), ANN_T)
+            .expect(200)
+            .clone();
+        let msg_p = msgs["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|m| m["type"] == "msg")
+            .map(id_of)
+            .expect("the partner visitor's message");
+        let sug_p = id_of(
+            s.post(
+                &format!("{a}/users/{ANN}/routed_chats/{p}/messages/{msg_p}/reply_suggestions"),
+                ANN_T,
+                json!({"suggestion": "Our partner desk can help"}),
+            )
+            .expect(201),
+        );
+        World3 {
+            chat,
+            msg,
+            inv_pending,
+            inv_expired,
+            inv_accepted,
+            chat_in,
+            inv_to_ann,
+            chat_in2,
+            inv_to_ann_expired,
+            inv_to_ann_accepted,
+            sug,
+            msg_p,
+            sug_p,
+        }
+    }
+}
