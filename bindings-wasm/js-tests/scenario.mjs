@@ -125,6 +125,8 @@ export const TYPED_OPERATIONS = {
   list_allowed_tags: true,
   add_tag: true,
   remove_tag: true,
+  list_room_allowed_tags: true,
+  add_room_allowed_tag: true,
   list_conversation_starters: true,
   create_conversation_starter: true,
   update_conversation_starter: true,

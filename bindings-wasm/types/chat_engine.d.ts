@@ -758,6 +758,9 @@ export interface Operations {
   /** 201 new, 200 when the chat already has the tag. */
   add_tag: Op<TagScopeArgs & ChatArg & { body: { name: string } }, Tag>;
   remove_tag: Op<TagScopeArgs & ChatArg & { tag_name: string }, null>;
+  list_room_allowed_tags: Op<Org & { room_id: Uuid; query?: PageQuery }, Collection<Tag>>;
+  /** 201 new, 200 when the room already allows the name (settings permission). */
+  add_room_allowed_tag: Op<Org & { room_id: Uuid; body: { name: string } }, Tag>;
   list_conversation_starters: Op<UserArg & { query?: PageQuery }, Collection<ConversationStarter>>;
   create_conversation_starter: Op<UserArg & { body: { language_code: string; message: string } }, ConversationStarter>;
   update_conversation_starter: Op<
