@@ -2,6 +2,7 @@
 //! malformed JSON is a `parse_error`, a wrong type a `validation_error` naming the field.
 
 use crate::error::{ChatError, Result};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// Parses a JSON body; an empty body reads as `{}` (payloads that are all optional).
@@ -22,6 +23,20 @@ pub fn from_json<T: DeserializeOwned>(body: &str) -> Result<T> {
             ChatError::field(path, clean(&inner.to_string()))
         }
     })
+}
+
+/// For attributes that may be omitted but never null (a PATCH leaves an omitted attribute as it
+/// is; `null` would mean "clear" a value that cannot be empty): use as
+/// `#[serde(default, deserialize_with = "crate::input::non_null")]` on an `Option<T>` field.
+pub fn non_null<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom("This field may not be null.")),
+    }
 }
 
 /// Parses an already decoded JSON value.
@@ -64,5 +79,16 @@ mod tests {
         assert_eq!(e.code, ErrorCode::ValidationError, "{e:?}");
         assert!(e.detail.contains("bogus"), "{e:?}");
         assert!(from_json::<NewMessage>("").is_ok());
+        // Omitted is fine for PATCH; an explicit null of a non-nullable attribute is not.
+        let ok: crate::starters::StarterInput = from_json(r#"{"language_code": "fi"}"#).unwrap();
+        assert_eq!(ok.message, None);
+        let e = from_json::<crate::starters::StarterInput>(r#"{"message": null}"#).unwrap_err();
+        assert_eq!(
+            e.errors.get("message").map(|v| v[0].as_str()),
+            Some("This field may not be null.")
+        );
+        let e = from_json::<crate::suggestions::SuggestionInput>(r#"{"suggestion": null}"#)
+            .unwrap_err();
+        assert!(e.errors.contains_key("suggestion"), "{e:?}");
     }
 }

@@ -68,6 +68,8 @@ impl ConversationStarter {
 /// Read-only attributes sent back (`created_at`, `updated_at`) are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct StarterInput {
+    #[serde(default, deserialize_with = "crate::input::non_null")]
     pub language_code: Option<String>,
+    #[serde(default, deserialize_with = "crate::input::non_null")]
     pub message: Option<String>,
 }

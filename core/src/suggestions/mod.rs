@@ -150,6 +150,7 @@ where
 /// ignored.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct SuggestionInput {
+    #[serde(default, deserialize_with = "crate::input::non_null")]
     pub suggestion: Option<String>,
     #[serde(default, deserialize_with = "explicit_null")]
     pub relevancy_score: Option<Option<f64>>,
