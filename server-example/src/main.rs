@@ -6,6 +6,7 @@
 mod demo;
 mod http;
 mod openapi;
+mod realtime;
 mod routes;
 
 use chat_core::Engine;
@@ -51,6 +52,10 @@ struct ServeArgs {
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Restrict webhook destinations to URLs starting with one of these prefixes (repeat the
+    /// option; default: any http(s) URL, loopback included).
+    #[arg(long = "webhook-allow")]
+    webhook_allow: Vec<String>,
 }
 
 #[derive(Args)]
@@ -174,18 +179,29 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     println!("chat-server listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
+    let commits = realtime::commit_watch(engine.clone());
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
+        commits: commits.clone(),
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
+    let webhooks = tokio::spawn(realtime::webhook_loop(
+        engine.clone(),
+        commits,
+        realtime::WebhookPolicy {
+            allow_prefixes: args.webhook_allow.clone(),
+        },
+    ));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     maintenance.abort();
     let _ = maintenance.await;
+    webhooks.abort();
+    let _ = webhooks.await;
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }
