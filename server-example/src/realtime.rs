@@ -220,10 +220,7 @@ async fn drain(
 ) -> Result<(), &'static str> {
     let channels: Vec<String> = subs.keys().cloned().collect();
     for channel in channels {
-        loop {
-            let Some(&cursor) = subs.get(&channel) else {
-                break;
-            };
+        while let Some(&cursor) = subs.get(&channel) {
             let e = engine.clone();
             let ch = vec![channel.clone()];
             let page = match blocking(move || e.events_since(&actor, &ch, Some(cursor), Some(PAGE)))
