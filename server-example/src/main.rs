@@ -179,7 +179,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     println!("chat-server listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
-    let commits = realtime::commit_watch(engine.clone());
+    let (commits, stop_watch) = realtime::commit_watch(engine.clone());
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
@@ -202,6 +202,8 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let _ = maintenance.await;
     webhooks.abort();
     let _ = webhooks.await;
+    // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
+    stop_watch.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }

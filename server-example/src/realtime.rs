@@ -14,6 +14,7 @@ use chat_core::{Actor, ChatError, Engine};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -25,14 +26,17 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 
 /// Wakes sessions and the deliverer when events commit: a blocking thread waits on the
-/// engine's commit condition and publishes the newest `seq`.
-pub fn commit_watch(engine: Arc<Engine>) -> watch::Receiver<i64> {
+/// engine's commit condition and publishes the newest `seq`. Setting the returned flag stops
+/// it; the channel then closes, which ends every WebSocket session ("shutting down").
+pub fn commit_watch(engine: Arc<Engine>) -> (watch::Receiver<i64>, Arc<AtomicBool>) {
     let (tx, rx) = watch::channel(engine.last_event_seq());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
     std::thread::Builder::new()
         .name("event-watch".into())
         .spawn(move || {
             let mut head = engine.last_event_seq();
-            while !tx.is_closed() {
+            while !tx.is_closed() && !stopped.load(Ordering::SeqCst) {
                 let h = engine.wait_for_events(head, Duration::from_millis(500));
                 if h != head {
                     head = h;
@@ -42,7 +46,7 @@ pub fn commit_watch(engine: Arc<Engine>) -> watch::Receiver<i64> {
         })
         .map(|_| ())
         .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the event watch"));
-    rx
+    (rx, stop)
 }
 
 /// The upgrade: credentials from the Authorization header or `?token=`, checked before the

@@ -276,3 +276,39 @@ fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
     );
     assert_eq!(r.status, 401, "{}", r.text);
 }
+
+#[test]
+fn shutdown_closes_open_sockets_and_the_server_exits() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut s = Server::with_seed(&seed());
+    let mut ws = rt.block_on(async {
+        let mut ws = connect(&s, ANN_T, false).await;
+        subscribe(&mut ws, &format!("/api/v5/users/{ANN}/*"), Value::Null).await;
+        ws
+    });
+    let started = std::time::Instant::now();
+    let status = s.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    rt.block_on(async {
+        // The socket ends (a close frame "shutting down", or the connection closes).
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => {
+                    if let Some(f) = f {
+                        assert_eq!(f.reason.as_str(), "shutting down");
+                    }
+                    break;
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(None) | Ok(Some(Err(_))) => break,
+                Err(_) => panic!("the socket stayed open"),
+            }
+        }
+    });
+    assert!(!s.log().contains("still in use"), "{}", s.log());
+}
