@@ -72,6 +72,12 @@ END;
 CREATE TRIGGER ev_invitations_upd AFTER UPDATE ON chat_invitations BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('invitation', NEW.chat_pk, hex(NEW.id));
 END;
+CREATE TRIGGER ev_suggestions_ins AFTER INSERT ON reply_suggestions BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('suggestion', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TRIGGER ev_suggestions_upd AFTER UPDATE ON reply_suggestions BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('suggestion', NEW.chat_pk, hex(NEW.id));
+END;
 -- Presence decides whether chats are pending and members present.
 CREATE TRIGGER ev_users_presence AFTER UPDATE OF present_until ON users
 WHEN OLD.present_until IS NOT NEW.present_until BEGIN

@@ -11,6 +11,7 @@ use crate::invitations::{Invitation, InviteTarget};
 use crate::memberships::Membership;
 use crate::messages::Viewer;
 use crate::store::Store;
+use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
 use crate::webhooks::{self, WebhookRecord};
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
     let mut invitations: Vec<Uuid> = Vec::new();
+    let mut suggestions: Vec<Uuid> = Vec::new();
     let mut changed_messages: Vec<(i64, Uuid)> = Vec::new();
     fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
         if !v.contains(&x) {
@@ -145,6 +147,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
             ("message_changed", Some(m)) => push(&mut changed_messages, (chat_pk, m)),
             ("membership", Some(m)) => push(&mut memberships, (chat_pk, m)),
             ("invitation", Some(i)) => push(&mut invitations, i),
+            ("suggestion", Some(i)) => push(&mut suggestions, i),
             ("tag_added", _) => tag(&mut e, chat_pk, &key, true)?,
             ("tag_removed", _) => tag(&mut e, chat_pk, &key, false)?,
             ("presence", Some(member)) => {
@@ -164,6 +167,9 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
     }
     for i in invitations {
         invitation(&mut e, i)?;
+    }
+    for i in suggestions {
+        suggestion(&mut e, i)?;
     }
     for pk in chats {
         chat(&mut e, pk)?;
@@ -197,13 +203,7 @@ fn pending_users(s: &dyn Store, c: &ChatRecord) -> Result<Vec<Uuid>> {
     let Some(room) = c.room_id.filter(|_| c.is_pending()) else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    for (user, org) in s.room_user_candidates(room)? {
-        if s.room_accessible_to_user(room, user, org)? {
-            out.push(user);
-        }
-    }
-    Ok(out)
+    s.room_pending_audience(room)
 }
 
 /// Events never hold the plaintext of an encrypted chat: its resources are presented as
@@ -497,4 +497,47 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
         )?;
     }
     e.s.put_snapshot("invitation", &key, &serde_json::to_string(&resource)?)
+}
+
+/// The previous state of a resource and the event for its new state: (`added`, whole) or
+/// (`changed`, the differing attributes); None when nothing changed.
+fn added_or_changed(
+    e: &Emitter,
+    kind: &str,
+    key: &str,
+    resource: &Value,
+) -> Result<Option<(&'static str, Value)>> {
+    let before: Option<Value> = match e.s.snapshot(kind, key)? {
+        Some(j) => Some(serde_json::from_str(&j)?),
+        None => None,
+    };
+    Ok(match &before {
+        None => Some(("added", resource.clone())),
+        Some(b) => {
+            let d = diff(b, resource);
+            (!d.is_empty()).then_some(("changed", Value::Object(d)))
+        }
+    })
+}
+
+fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
+    let Some(r) = e.s.suggestion(id)? else {
+        return Ok(());
+    };
+    let resource = serde_json::to_value(ReplySuggestion::from_record(&r))?;
+    let key = id.to_string();
+    let Some((action, payload)) = added_or_changed(e, "suggestion", &key, &resource)? else {
+        return Ok(());
+    };
+    for u in users_of(&e.s.chat_members(r.chat_pk)?) {
+        e.for_user(
+            r.chat_pk,
+            u,
+            &format!("chats/{}/reply_suggestions", r.chat_id),
+            action,
+            &key,
+            Some(&payload),
+        )?;
+    }
+    e.s.put_snapshot("suggestion", &key, &serde_json::to_string(&resource)?)
 }

@@ -408,3 +408,151 @@ fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
     assert_eq!(hist.results[1].attempts, 2);
     assert!(hist.results.iter().all(|d| d.is_delivered));
 }
+
+#[test]
+fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
+    use crate::chats::{ChatListParams, ChatScope};
+    use crate::messages::NewMessage;
+    use crate::store::EventStore;
+    let w = world();
+    let (routed, _) = w.routed_chat();
+    let v = visitor(VISITOR);
+    let (open, _) = w
+        .engine
+        .visitor_start_chat(&Actor::Visitor(v), id(ACME), id(ROOM), v)
+        .unwrap();
+    let open: Uuid = open.id.parse().unwrap();
+    w.engine
+        .send_visitor_message(
+            &Actor::Visitor(v),
+            v,
+            open,
+            NewMessage {
+                message: Some("Hi".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for (chat, room) in [(routed, ROUTED_ROOM), (open, ROOM)] {
+        let audience = w
+            .engine
+            .store()
+            .read(|tx| tx.room_pending_audience(id(room)))
+            .unwrap();
+        for who in [ANN, BOB, CAT, DAN, PIA, OLLI, ROBO] {
+            let listed = w
+                .engine
+                .list_chats(
+                    &user(who),
+                    ChatScope::UserPending { user_id: id(who) },
+                    &ChatListParams::default(),
+                    &Default::default(),
+                )
+                .map(|p| p.results.iter().any(|c| c.id == chat.to_string()))
+                .unwrap_or(false);
+            assert_eq!(audience.contains(&id(who)), listed, "{who} in {room}");
+            // And the events say the same.
+            let got = w
+                .engine
+                .events_since(
+                    &user(who),
+                    &[format!("/api/v5/users/{who}/pending_chats")],
+                    Some(0),
+                    None,
+                )
+                .map(|p| p.events.iter().any(|e| e.resource_id == chat.to_string()))
+                .unwrap_or(false);
+            assert_eq!(got, listed, "{who} events in {room}");
+        }
+    }
+}
+
+#[test]
+fn tags_invitations_and_suggestions_are_evented() {
+    use crate::chats::ChatScope;
+    let w = world();
+    let chat = w.ann_chat();
+    let c = chat.to_string();
+    let m = w.say(ANN, chat, "Hello");
+    let s0 = w.engine.last_event_seq();
+    let scope = ChatScope::UserChats { user_id: id(ANN) };
+    w.engine
+        .add_tag(
+            &user(ANN),
+            scope,
+            chat,
+            crate::tags::NewTag {
+                name: Some("Lead".into()),
+            },
+        )
+        .unwrap();
+    w.engine
+        .remove_tag(&user(ANN), scope, chat, "Lead")
+        .unwrap();
+    let (inv, _) = w
+        .engine
+        .send_invitation(
+            &user(ANN),
+            id(ANN),
+            chat,
+            crate::invitations::NewInvitation {
+                invited_user_id: Some(id(BOB)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let sug = w
+        .engine
+        .create_reply_suggestion(
+            &user(ANN),
+            scope,
+            chat,
+            m,
+            crate::suggestions::SuggestionInput {
+                suggestion: Some("Try turning it off and on".into()),
+                relevancy_score: Some(Some(0.5)),
+            },
+        )
+        .unwrap();
+    let ann = summary(ANN, &read(&w, ANN, s0));
+    for want in [
+        (format!("chats/{c}/tags"), "added", "Lead".to_string()),
+        (format!("chats/{c}/tags"), "removed", "Lead".to_string()),
+        (
+            format!("chats/{c}/outgoing_chat_invitations"),
+            "added",
+            inv.id.clone(),
+        ),
+        (
+            format!("chats/{c}/reply_suggestions"),
+            "added",
+            sug.id.clone(),
+        ),
+    ] {
+        assert!(
+            ann.contains(&(want.0.clone(), want.1.to_string(), want.2.clone())),
+            "{want:?} not in {ann:?}"
+        );
+    }
+    let bob = summary(BOB, &read(&w, BOB, s0));
+    assert!(
+        bob.contains(&(
+            "incoming_chat_invitations".into(),
+            "added".into(),
+            inv.id.clone()
+        )),
+        "{bob:?}"
+    );
+    // The owned-chats tag channel too; Bob (not a member) sees no tag.
+    assert!(!bob.iter().any(|x| x.0.ends_with("/tags")));
+    let owned = w
+        .engine
+        .events_since(
+            &user(CAT),
+            &[format!("/api/v5/orgs/{ACME}/owned_chats/*/tags")],
+            Some(s0),
+            None,
+        )
+        .unwrap();
+    assert_eq!(owned.events.len(), 2);
+}

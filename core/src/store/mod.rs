@@ -285,9 +285,9 @@ pub trait EventStore {
     /// Removes the resources of a chat's events and their queued deliveries (a purge), and
     /// marks the chat and its memberships for republishing.
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()>;
-    /// (user, organization) of the users that may be offered a room's chats: those of its
-    /// organization and of the organizations it is shared with (not deleted).
-    fn room_user_candidates(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
+    /// The users (not deleted) that see a room's waiting chats as pending: those for whom
+    /// `room_accessible_to_user` holds.
+    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<Uuid>>;
     /// (member id, is a user) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>>;
     /// Open chats the user or visitor is a member of.
