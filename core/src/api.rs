@@ -400,6 +400,10 @@ fn stored_reply(engine: &Engine, actor: &str, key: &str, hash: &[u8]) -> Result<
                 body,
             }));
         }
+        // Single-threaded targets (WebAssembly) cannot have a call in flight, nor sleep.
+        #[cfg(target_arch = "wasm32")]
+        return Err(idem::taken());
+        #[cfg(not(target_arch = "wasm32"))]
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Err(idem::taken())

@@ -56,6 +56,10 @@ struct ServeArgs {
     /// option; default: any http(s) URL, loopback included).
     #[arg(long = "webhook-allow")]
     webhook_allow: Vec<String>,
+    /// How long events are kept for resuming streams (seconds; older `since` values get a
+    /// `resync`).
+    #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
+    event_retention_secs: u64,
 }
 
 #[derive(Args)]
@@ -150,10 +154,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         return Err("the admin token must be at least 16 characters".into());
     }
     let db = args.db.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::open(&db))
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?
-        .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    let retention = Duration::from_secs(args.event_retention_secs);
+    let engine =
+        tokio::task::spawn_blocking(move || Engine::builder().event_retention(retention).open(&db))
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?
+            .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

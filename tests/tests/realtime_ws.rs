@@ -245,8 +245,7 @@ fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
         assert_eq!(ws_seqs, log_seqs);
         assert!(ws_seqs.windows(2).all(|w| w[0] < w[1]));
 
-        // A `since` older than the retention keeps is a resync (the log starts after 0 here,
-        // so a negative seq is the only refused one; retention itself is a core test).
+        // A malformed `since` is a field error on the socket.
         let mut again = connect(&s, CAT_T, false).await;
         again
             .send(Message::Text(
@@ -311,4 +310,52 @@ fn shutdown_closes_open_sockets_and_the_server_exits() {
         }
     });
     assert!(!s.log().contains("still in use"), "{}", s.log());
+}
+
+#[test]
+fn a_since_older_than_the_retention_is_a_resync() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let file = dir.path().join("seed.json");
+    std::fs::write(&file, serde_json::to_vec(&seed()).unwrap()).unwrap();
+    let out = std::process::Command::new(server_bin())
+        .args(["seed", "--db"])
+        .arg(&db)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = Server::start_in(dir, db, "serve", &["--event-retention-secs", "1"]);
+    s.visitor_chat(ORG_A, ROOM_A2, Some("Old news"));
+    // Maintenance (every second) drops events older than one second.
+    std::thread::sleep(Duration::from_millis(3500));
+    let ch = format!("/api/v5/users/{CAT}/*");
+    let polled = s.post(
+        "/api/v5/events",
+        CAT_T,
+        json!({"channels": [ch], "since": 0}),
+    );
+    let polled = polled.expect(200).clone();
+    assert_eq!(polled["resync"], true, "{polled}");
+    rt.block_on(async {
+        let mut ws = connect(&s, CAT_T, false).await;
+        subscribe(&mut ws, &ch, json!(0)).await;
+        let v = next_json(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("resync frame");
+        assert_eq!(v["action"], "resync", "{v}");
+        assert_eq!(v["channel"], ch.as_str());
+        let head = v["seq"].as_i64().unwrap();
+        assert_eq!(head, polled["last_seq"].as_i64().unwrap());
+        // And the stream goes on from there.
+        let s2 = std::sync::Arc::new(s);
+        let s3 = s2.clone();
+        let (_, _, chat) = blocking(move || s3.visitor_chat(ORG_A, ROOM_A2, Some("New")))
+            .await
+            .unwrap();
+        let got = events_until(&mut ws, |_| true).await;
+        assert_eq!(got[0]["resource_id"], chat.as_str());
+        assert!(got[0]["seq"].as_i64().unwrap() > head);
+    });
 }
