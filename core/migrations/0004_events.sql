@@ -124,6 +124,7 @@ CREATE TABLE webhook_deliveries (
 ) STRICT;
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(webhook_id, id) WHERE delivered_at IS NULL;
 CREATE INDEX webhook_deliveries_history ON webhook_deliveries(webhook_id, id);
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries(delivered_at) WHERE delivered_at IS NOT NULL;
 
 -- Idempotency keys of creating calls, per actor, kept 24 hours.
 CREATE TABLE idempotency_keys (

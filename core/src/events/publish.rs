@@ -269,6 +269,13 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     for u in gone {
         e.for_user(pk, u, "pending_chats", "removed", &id, None)?;
     }
+    let unchanged = before
+        .as_ref()
+        .is_some_and(|b| !has_change && b.p == pending && b.m == members);
+    if unchanged {
+        // Presence renewals re-evaluate a user's open chats; most change nothing.
+        return Ok(());
+    }
     let snap = ChatSnap {
         r: resource,
         p: pending,
