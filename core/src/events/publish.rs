@@ -36,9 +36,30 @@ pub(crate) struct Emitter<'a, 'k> {
     last: Option<i64>,
     user_orgs: HashMap<Uuid, Option<Uuid>>,
     hooks: HashMap<Uuid, Vec<WebhookRecord>>,
+    /// Chats and their members as the transaction left them (publishing changes neither).
+    chats: HashMap<i64, Option<ChatRecord>>,
+    members: HashMap<i64, Vec<(Uuid, bool)>>,
 }
 
 impl Emitter<'_, '_> {
+    fn chat(&mut self, pk: i64) -> Result<Option<ChatRecord>> {
+        if let Some(c) = self.chats.get(&pk) {
+            return Ok(c.clone());
+        }
+        let c = self.s.chat_by_pk(pk, self.env.now)?;
+        self.chats.insert(pk, c.clone());
+        Ok(c)
+    }
+
+    fn members(&mut self, pk: i64) -> Result<Vec<(Uuid, bool)>> {
+        if let Some(m) = self.members.get(&pk) {
+            return Ok(m.clone());
+        }
+        let m = self.s.chat_members(pk)?;
+        self.members.insert(pk, m.clone());
+        Ok(m)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
@@ -128,6 +149,8 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         last: None,
         user_orgs: HashMap::new(),
         hooks: HashMap::new(),
+        chats: HashMap::new(),
+        members: HashMap::new(),
     };
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
@@ -218,7 +241,7 @@ fn sealed_env<'k>(env: &Env, empty: &'k KeyRing) -> Env<'k> {
 }
 
 fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
-    let Some(c) = e.s.chat_by_pk(pk, e.env.now)? else {
+    let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
     let empty = KeyRing::new();
@@ -227,7 +250,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     } else {
         serde_json::to_value(present_chat(e.env, &c))?
     };
-    let members = users_of(&e.s.chat_members(pk)?);
+    let members = users_of(&e.members(pk)?);
     let pending = pending_users(e.s, &c)?;
     let key = pk.to_string();
     let before: Option<ChatSnap> = match e.s.snapshot("chat", &key)? {
@@ -285,8 +308,8 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
-fn message_audience(e: &Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
-    let members = e.s.chat_members(c.pk)?;
+fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let members = e.members(c.pk)?;
     let users = users_of(&members);
     let mut visitors: Vec<Uuid> = members
         .iter()
@@ -311,7 +334,7 @@ fn present_message(e: &Emitter, c: &ChatRecord, id: Uuid, viewer: Viewer) -> Res
 }
 
 fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
-    let Some(c) = e.s.chat_by_pk(pk, e.env.now)? else {
+    let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
     let (users, visitors) = message_audience(e, &c)?;
@@ -347,7 +370,7 @@ fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
 
 /// A stored message changed (its actions' disabled states): `changed` with `attachments`.
 fn message_changed(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
-    let Some(c) = e.s.chat_by_pk(pk, e.env.now)? else {
+    let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
     let (users, visitors) = message_audience(e, &c)?;
@@ -411,7 +434,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    for u in users_of(&e.s.chat_members(pk)?) {
+    for u in users_of(&e.members(pk)?) {
         e.for_user(
             pk,
             u,
@@ -425,7 +448,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
-    let Some(c) = e.s.chat_by_pk(pk, e.env.now)? else {
+    let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
     let resource = if added {
@@ -447,7 +470,7 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
         name,
         resource.as_ref(),
     )?;
-    for u in users_of(&e.s.chat_members(pk)?) {
+    for u in users_of(&e.members(pk)?) {
         e.for_user(
             pk,
             u,
@@ -536,7 +559,7 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
     let Some((action, payload)) = added_or_changed(e, "suggestion", &key, &resource)? else {
         return Ok(());
     };
-    for u in users_of(&e.s.chat_members(r.chat_pk)?) {
+    for u in users_of(&e.members(r.chat_pk)?) {
         e.for_user(
             r.chat_pk,
             u,
