@@ -358,3 +358,52 @@ fn the_version_is_the_crate_version() {
     let v = unsafe { CStr::from_ptr(chat_version()) };
     assert_eq!(v.to_str().expect("utf-8"), env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn events_are_polled_through_the_operation_table_with_idempotent_creations() {
+    let e = open();
+    let a = admin();
+    let seed = r#"{"body": {
+      "organizations": [{"id": "7f9e9580-095b-42c7-838c-c04e667b26f7", "name": "Acme"}],
+      "users": [{"id": "bed3221e-879e-43df-8d0e-d63f8c1f012d", "organization_id": "7f9e9580-095b-42c7-838c-c04e667b26f7",
+                 "first_name": "Ann", "last_name": "Lee", "is_present": true, "api_token": "ann-secret-token-123"}],
+      "rooms": [{"id": "9926bdfa-56e0-11e5-b98c-6c4008c08dfe", "organization_id": "7f9e9580-095b-42c7-838c-c04e667b26f7", "name": "Support"}],
+      "visitors": [{"id": "3b90ef7c93484af4965a79ace7bc9a62", "room_id": "9926bdfa-56e0-11e5-b98c-6c4008c08dfe", "name": null, "is_present": true}]}}"#;
+    let (r, ..) = call(e, a, "load_seed", seed);
+    assert_eq!(r, chat_result::CHAT_OK);
+    let mut ann = ptr::null_mut();
+    let token = c("ann-secret-token-123");
+    assert_eq!(
+        unsafe { chat_actor_from_token(e, token.as_ptr(), &mut ann) },
+        chat_result::CHAT_OK
+    );
+    let channels = r#"{"body": {"channels": ["/api/v5/users/bed3221e-879e-43df-8d0e-d63f8c1f012d/*"], "since": null}}"#;
+    let (r, _, body) = call(e, ann, "events_since", channels);
+    assert_eq!(r, chat_result::CHAT_OK, "{body:?}");
+    let head: serde_json::Value = serde_json::from_str(&body.expect("page")).expect("json");
+    let since = head["last_seq"].as_i64().expect("last_seq");
+    let create = r#"{"user_id": "bed3221e-879e-43df-8d0e-d63f8c1f012d", "room_id": "9926bdfa-56e0-11e5-b98c-6c4008c08dfe",
+                     "visitor_id": "3b90ef7c93484af4965a79ace7bc9a62", "idempotency_key": "c-1"}"#;
+    let first = call(e, ann, "create_visitor_chat", create);
+    let again = call(e, ann, "create_visitor_chat", create);
+    assert_eq!(first.0, chat_result::CHAT_OK);
+    assert_eq!((first.1, &first.2), (again.1, &again.2));
+    let poll = format!(
+        r#"{{"body": {{"channels": ["/api/v5/users/bed3221e-879e-43df-8d0e-d63f8c1f012d/chats"], "since": {since}}}}}"#
+    );
+    let (r, _, body) = call(e, ann, "events_since", &poll);
+    assert_eq!(r, chat_result::CHAT_OK);
+    let page: serde_json::Value = serde_json::from_str(&body.expect("page")).expect("json");
+    let events = page["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["action"], "added");
+    // Another user's channels are refused with the core's code.
+    let other = r#"{"body": {"channels": ["/api/v5/users/006ff599-9073-11e6-a887-f45c89c72de3/*"], "since": 0}}"#;
+    let (r, status, _) = call(e, ann, "events_since", other);
+    assert_eq!((r, status), (chat_result::CHAT_PERMISSION_DENIED, 403));
+    unsafe {
+        chat_actor_free(ann);
+        chat_actor_free(a);
+        chat_engine_free(e);
+    }
+}

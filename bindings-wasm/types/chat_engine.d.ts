@@ -458,6 +458,66 @@ export interface RotationReport {
   chats_skipped: number;
 }
 
+/** A change on a channel (contract section 8). `removed` events carry no resource; `changed`
+ * events carry only the changed attributes. */
+export interface ChatEvent {
+  channel: string;
+  action: "added" | "changed" | "removed";
+  resource_id: string;
+  resource?: Record<string, unknown> | null;
+  seq: number;
+}
+
+/** `events_since`: `resync` is true when `since` is older than the engine keeps. */
+export interface EventPage {
+  events: ChatEvent[];
+  last_seq: number;
+  resync?: boolean;
+}
+
+export interface Webhook {
+  id: Uuid;
+  organization_id: Uuid;
+  url: string;
+  channels: string[];
+  actions: Array<"added" | "changed" | "removed">;
+  user_id: Uuid | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDelivery {
+  id: number;
+  webhook_id: Uuid;
+  event_seq: number;
+  event: unknown;
+  attempts: number;
+  is_delivered: boolean;
+  delivered_at: string | null;
+  next_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+/** A delivery the host should POST now: `body` to `url` with `headers` ([name, value] pairs). */
+export interface DueDelivery {
+  id: number;
+  webhook_id: Uuid;
+  url: string;
+  body: string;
+  headers: Array<[string, string]>;
+  attempts: number;
+}
+
+export interface WebhookInput {
+  url?: string;
+  channels?: string[];
+  actions?: Array<"added" | "changed" | "removed">;
+  secret?: string;
+  user_id?: Uuid;
+}
+
 export interface MaintenanceReport {
   chats_ended: number;
   typing_settled: number;
@@ -796,6 +856,17 @@ export interface Operations {
   set_user_presence: Op<UserArg & { body: { ttl_s: number | null } }, null>;
   set_visitor_presence: Op<VisitorArg & { body: { ttl_s: number | null } }, null>;
   load_seed: Op<{ body: Seed }, SeedReport>;
+  events_since: Op<{ body: { channels: string[]; since?: number | null; limit?: number } }, EventPage>;
+  list_webhooks: Op<Org, Collection<Webhook>>;
+  create_webhook: Op<Org & { body: WebhookInput }, Webhook>;
+  get_webhook: Op<Org & { webhook_id: Uuid }, Webhook>;
+  update_webhook: Op<Org & { webhook_id: Uuid; body: WebhookInput }, Webhook>;
+  delete_webhook: Op<Org & { webhook_id: Uuid }, null>;
+  list_webhook_deliveries: Op<Org & { webhook_id: Uuid; query?: { cursor?: number | string; page_size?: number | string } }, Collection<WebhookDelivery>>;
+  /** Host: deliveries due now. */
+  webhook_deliveries_due: Op<{ query?: { limit?: number } }, DueDelivery[]>;
+  /** Host: the outcome of one delivery attempt (`status` null for a network failure). */
+  record_webhook_delivery: Op<{ body: { delivery_id: number; status: number | null; error?: string } }, null>;
   maintenance: Op<Empty, MaintenanceReport>;
 }
 

@@ -12,6 +12,7 @@ use crate::chats::{ChatListParams, ChatScope};
 use crate::directory::seed::{Seed, parse_visitor_id};
 use crate::engine::Engine;
 use crate::error::{ChatError, ErrorCode, Result};
+use crate::idempotency as idem;
 use crate::input::from_value;
 use crate::memberships::MembershipInput;
 use crate::messages::MessageListParams;
@@ -126,6 +127,15 @@ ops! {
     "set_visitor_presence", "visitor_id, body{ttl_s|null}", "Host: set a visitor's presence.";
     "load_seed", "body (seed file)", "Host: load a seed.";
     "maintenance", "", "Host: apply time-driven rules now.";
+    "events_since", "body{channels: [path or pattern with *], since: seq|null, limit?}", "Events after a seq on channels the actor may read: {events, last_seq, resync?}.";
+    "list_webhooks", "organization_id", "Webhooks of an organization (settings).";
+    "create_webhook", "organization_id, body{url,channels,actions?,secret,user_id?}", "Register a webhook (settings).";
+    "get_webhook", "organization_id, webhook_id", "A webhook (settings).";
+    "update_webhook", "organization_id, webhook_id, body{url?,channels?,actions?,secret?}", "Update a webhook (settings).";
+    "delete_webhook", "organization_id, webhook_id", "Delete a webhook and its deliveries (settings).";
+    "list_webhook_deliveries", "organization_id, webhook_id, query{cursor,page_size}", "A webhook's delivery history, newest first (settings).";
+    "webhook_deliveries_due", "query{limit}", "Host: deliveries to POST now (url, body, headers).";
+    "record_webhook_delivery", "body{delivery_id, status|null, error?}", "Host: the result of a delivery attempt.";
 }
 
 fn obj(args: &Value) -> Result<&Map<String, Value>> {
@@ -363,8 +373,77 @@ const CHAT_QUERY: &[&str] = &[
 ];
 const MESSAGE_QUERY: &[&str] = &["type__in", "type__not_in"];
 
-/// Runs one operation as `actor`.
+/// Runs one operation as `actor`. A creating operation with `"idempotency_key"` in its args
+/// is idempotent (see [`crate::idempotency`]).
 pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Reply> {
+    match args.get("idempotency_key") {
+        None | Some(Value::Null) => dispatch(engine, actor, op, args),
+        Some(Value::String(key)) if idem::CREATING_OPS.contains(&op) => {
+            idempotent_call(engine, actor, op, args, key)
+        }
+        Some(Value::String(_)) => dispatch(engine, actor, op, args),
+        Some(_) => Err(ChatError::field("idempotency_key", "Must be a string.")),
+    }
+}
+
+fn stored_reply(engine: &Engine, actor: &str, key: &str, hash: &[u8]) -> Result<Option<Reply>> {
+    // A claim whose reply is not stored yet belongs to a call still finishing: wait for it.
+    for _ in 0..250 {
+        let Some(rec) = engine.idempotency_lookup(actor, key)? else {
+            return Ok(None);
+        };
+        if rec.request_hash != hash {
+            return Err(idem::reused());
+        }
+        if let (Some(status), Some(body)) = (rec.status, rec.body) {
+            let body: Value = serde_json::from_str(&body)?;
+            return Ok(Some(Reply {
+                status: u16::try_from(status).unwrap_or(200),
+                body,
+            }));
+        }
+        // Single-threaded targets (WebAssembly) cannot have a call in flight, nor sleep.
+        #[cfg(target_arch = "wasm32")]
+        return Err(idem::taken());
+        #[cfg(not(target_arch = "wasm32"))]
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(idem::taken())
+}
+
+fn idempotent_call(
+    engine: &Engine,
+    actor: &Actor,
+    op: &str,
+    args: &Value,
+    key: &str,
+) -> Result<Reply> {
+    idem::check_key(key)?;
+    let who = idem::actor_key(actor);
+    let hash = idem::request_hash(op, args);
+    if let Some(r) = stored_reply(engine, &who, key, &hash)? {
+        return Ok(r);
+    }
+    let previous = idem::set_claim(Some(idem::Claim {
+        actor: who.clone(),
+        key: key.to_string(),
+        hash: hash.clone(),
+        outcome: None,
+    }));
+    let out = dispatch(engine, actor, op, args);
+    let claim = idem::set_claim(previous);
+    match (out, claim.and_then(|c| c.outcome)) {
+        (Ok(reply), Some(true)) => {
+            engine.idempotency_complete(&who, key, reply.status, &reply.body.to_string())?;
+            Ok(reply)
+        }
+        (Ok(reply), _) => Ok(reply),
+        (Err(_), Some(false)) => stored_reply(engine, &who, key, &hash)?.ok_or_else(idem::taken),
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn dispatch(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Reply> {
     let e = engine;
     let a = actor;
     match op {
@@ -785,6 +864,82 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
         "maintenance" => {
             admin(a)?;
             ok(e.maintenance()?)
+        }
+        "events_since" => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Q {
+                channels: Vec<String>,
+                #[serde(default)]
+                since: Option<i64>,
+                #[serde(default)]
+                limit: Option<usize>,
+            }
+            let q: Q = body(args)?;
+            ok(e.events_since(a, &q.channels, q.since, q.limit)?)
+        }
+        "list_webhooks" => ok(e.list_webhooks(a, id(args, "organization_id")?)?),
+        "create_webhook" => {
+            created(e.create_webhook(a, id(args, "organization_id")?, body(args)?)?)
+        }
+        "get_webhook" => {
+            ok(e.get_webhook(a, id(args, "organization_id")?, id(args, "webhook_id")?)?)
+        }
+        "update_webhook" => ok(e.update_webhook(
+            a,
+            id(args, "organization_id")?,
+            id(args, "webhook_id")?,
+            body(args)?,
+        )?),
+        "delete_webhook" => no_content(e.delete_webhook(
+            a,
+            id(args, "organization_id")?,
+            id(args, "webhook_id")?,
+        )?),
+        "list_webhook_deliveries" => {
+            let q = section(args, "query");
+            let num = |k: &str| -> Result<Option<i64>> {
+                match q.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::Number(n)) => Ok(n.as_i64()),
+                    Some(Value::String(s)) => s
+                        .parse()
+                        .map(Some)
+                        .map_err(|_| ChatError::field(k, "A valid integer is required.")),
+                    Some(_) => Err(ChatError::field(k, "A valid integer is required.")),
+                }
+            };
+            let size = num("page_size")?.unwrap_or(25).clamp(1, 100) as usize;
+            ok(e.list_webhook_deliveries(
+                a,
+                id(args, "organization_id")?,
+                id(args, "webhook_id")?,
+                num("cursor")?,
+                size,
+            )?)
+        }
+        "webhook_deliveries_due" => {
+            admin(a)?;
+            let limit = section(args, "query")
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(100)
+                .clamp(1, 1000) as usize;
+            ok(e.webhook_deliveries_due(limit)?)
+        }
+        "record_webhook_delivery" => {
+            admin(a)?;
+            let b = section(args, "body");
+            let delivery = b
+                .get("delivery_id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| ChatError::required("delivery_id"))?;
+            let status = b
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok());
+            let error = b.get("error").and_then(Value::as_str).map(str::to_string);
+            no_content(e.record_delivery_result(delivery, status, error)?)
         }
         other => Err(ChatError::new(
             ErrorCode::NotFound,

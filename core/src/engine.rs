@@ -9,6 +9,7 @@ use crate::crypto;
 use crate::crypto::{KeyRing, RotationReport, SecretKey};
 use crate::directory::{self, seed};
 use crate::error::Result;
+use crate::events::{self, EventPage};
 use crate::ids::IdGen;
 use crate::invitations::{
     self, Invitation, InvitationAccept, InvitationExpire, InvitationListParams, NewInvitation,
@@ -20,11 +21,14 @@ use crate::pagination::{Page, PageRequest};
 use crate::purge::{self, PurgeReport};
 use crate::starters::{self, ConversationStarter, StarterInput};
 use crate::store::sqlite::{Durability, SqliteStore};
-use crate::store::{PresenceHolder, Store};
+use crate::store::{EventStore, PresenceHolder, Store};
 use crate::suggestions::{self, ReplySuggestion, SuggestionInput, SuggestionListParams};
 use crate::tags::{self, NewTag, Tag};
+use crate::webhooks;
+use parking_lot::{Condvar, Mutex};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 use zeroize::Zeroize;
 
@@ -32,6 +36,7 @@ use zeroize::Zeroize;
 pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     durability: Durability,
+    event_retention_ms: i64,
 }
 
 impl Default for EngineBuilder {
@@ -39,6 +44,7 @@ impl Default for EngineBuilder {
         Self {
             clock: Arc::new(SystemClock),
             durability: Durability::Normal,
+            event_retention_ms: events::DEFAULT_RETENTION_MS,
         }
     }
 }
@@ -52,21 +58,29 @@ impl EngineBuilder {
         self.durability = d;
         self
     }
+    /// How long events are kept (default 7 days); `maintenance()` deletes older ones, and a
+    /// read from before the window answers `resync` (see [`events::EventPage`]).
+    pub fn event_retention(mut self, window: Duration) -> Self {
+        self.event_retention_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
     /// Opens (creating and migrating as needed) a database file.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Engine> {
-        Ok(Engine {
-            store: SqliteStore::open(path.as_ref(), self.durability)?,
-            clock: self.clock,
-            ids: IdGen,
-            keys: KeyRing::new(),
-        })
+        let store = SqliteStore::open(path.as_ref(), self.durability)?;
+        self.finish(store)
     }
     pub fn open_in_memory(self) -> Result<Engine> {
+        self.finish(SqliteStore::open_in_memory()?)
+    }
+    fn finish(self, store: SqliteStore) -> Result<Engine> {
+        let head = store.read(|s| s.last_event_seq())?;
         Ok(Engine {
-            store: SqliteStore::open_in_memory()?,
+            store,
             clock: self.clock,
             ids: IdGen,
             keys: KeyRing::new(),
+            event_retention_ms: self.event_retention_ms,
+            commits: (Mutex::new(head), Condvar::new()),
         })
     }
 }
@@ -79,6 +93,9 @@ pub struct Engine {
     ids: IdGen,
     /// Organization key-encryption keys given by the host (memory only; see `crypto`).
     keys: KeyRing,
+    event_retention_ms: i64,
+    /// The newest committed event `seq`, and the condition subscribers wait on.
+    commits: (Mutex<i64>, Condvar),
 }
 
 impl Engine {
@@ -100,9 +117,25 @@ impl Engine {
             keys: &self.keys,
         }
     }
+    /// One write transaction: the operation, then (inside the same transaction) the
+    /// idempotency key of the call if any and the events of everything it changed; then
+    /// subscribers are woken.
     fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
         let env = self.env();
-        self.store.write(|tx| f(tx, &env))
+        let (out, last) = self.store.write(|tx| {
+            let out = f(tx, &env)?;
+            crate::idempotency::record_claim(tx, env.now)?;
+            let last = events::publish(tx, &env)?;
+            Ok((out, last))
+        })?;
+        if let Some(seq) = last {
+            let mut head = self.commits.0.lock();
+            if seq > *head {
+                *head = seq;
+            }
+            self.commits.1.notify_all();
+        }
+        Ok(out)
     }
     fn read<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
         let env = self.env();
@@ -851,8 +884,182 @@ impl Engine {
 
     // ---- time-driven rules ----------------------------------------------------------------
 
-    /// Applies every time-driven rule as of the clock's now.
+    /// Applies every time-driven rule as of the clock's now, and retention (events,
+    /// acknowledged webhook deliveries, idempotency keys).
     pub fn maintenance(&self) -> Result<MaintenanceReport> {
-        self.write(maintenance::run)
+        let window = self.event_retention_ms;
+        self.write(|s, env| maintenance::run_with_retention(s, env, window))
+    }
+
+    // ---- events, webhooks, idempotency (issue 9; docs/DECISIONS.md) -----------------------
+
+    /// Events after `since` on channels the actor may read (see [`events::authorize`]).
+    pub fn events_since(
+        &self,
+        actor: &Actor,
+        channels: &[String],
+        since: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<EventPage> {
+        self.read(|s, env| events::events_since(s, env, actor, channels, since, limit))
+    }
+
+    /// The newest committed event `seq`.
+    pub fn last_event_seq(&self) -> i64 {
+        *self.commits.0.lock()
+    }
+
+    /// Blocks until an event newer than `after` commits or `timeout` passes; returns the
+    /// newest committed `seq`.
+    pub fn wait_for_events(&self, after: i64, timeout: Duration) -> i64 {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut head = self.commits.0.lock();
+        while *head <= after {
+            if self.commits.1.wait_until(&mut head, deadline).timed_out() {
+                break;
+            }
+        }
+        *head
+    }
+
+    /// A subscription to channels (paths or `*` patterns), starting after `since` (`None`:
+    /// from now). The channels are authorized here.
+    pub fn subscribe(
+        &self,
+        actor: &Actor,
+        channels: Vec<String>,
+        since: Option<i64>,
+    ) -> Result<Subscription<'_>> {
+        let page = self.events_since(actor, &channels, None, None)?;
+        Ok(Subscription {
+            engine: self,
+            actor: *actor,
+            channels,
+            last_seq: since.unwrap_or(page.last_seq),
+        })
+    }
+
+    pub fn create_webhook(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        input: webhooks::WebhookInput,
+    ) -> Result<webhooks::Webhook> {
+        self.write(|s, env| webhooks::create(s, env, actor, org, input))
+    }
+    pub fn list_webhooks(&self, actor: &Actor, org: Uuid) -> Result<Page<webhooks::Webhook>> {
+        self.read(|s, _| webhooks::list(s, actor, org))
+    }
+    pub fn get_webhook(&self, actor: &Actor, org: Uuid, id: Uuid) -> Result<webhooks::Webhook> {
+        self.read(|s, _| webhooks::get(s, actor, org, id))
+    }
+    pub fn update_webhook(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        id: Uuid,
+        input: webhooks::WebhookInput,
+    ) -> Result<webhooks::Webhook> {
+        self.write(|s, env| webhooks::update(s, env, actor, org, id, input))
+    }
+    pub fn delete_webhook(&self, actor: &Actor, org: Uuid, id: Uuid) -> Result<()> {
+        self.write(|s, _| webhooks::delete(s, actor, org, id))
+    }
+    pub fn list_webhook_deliveries(
+        &self,
+        actor: &Actor,
+        org: Uuid,
+        id: Uuid,
+        cursor: Option<i64>,
+        page_size: usize,
+    ) -> Result<Page<webhooks::Delivery>> {
+        self.read(|s, _| webhooks::deliveries(s, actor, org, id, cursor, page_size))
+    }
+    /// Host: deliveries to POST now (see [`webhooks`]).
+    pub fn webhook_deliveries_due(&self, limit: usize) -> Result<Vec<webhooks::DueDelivery>> {
+        self.read(|s, env| webhooks::due(s, env, limit))
+    }
+    /// Host: when the next delivery is due (ms since the epoch; None: nothing queued).
+    pub fn next_webhook_delivery_at(&self) -> Result<Option<i64>> {
+        self.read(|s, _| webhooks::next_due_at(s))
+    }
+    /// Host: the result of one delivery attempt (HTTP status, or None with an error).
+    pub fn record_delivery_result(
+        &self,
+        delivery: i64,
+        status: Option<u16>,
+        error: Option<String>,
+    ) -> Result<()> {
+        self.write(|s, env| webhooks::record_result(s, env, delivery, status, error))
+    }
+
+    pub(crate) fn idempotency_lookup(
+        &self,
+        actor: &str,
+        key: &str,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>> {
+        self.read(|s, env| {
+            Ok(s.idempotency(actor, key)?
+                .filter(|r| r.created_at >= env.now - crate::idempotency::KEY_TTL_MS))
+        })
+    }
+    pub(crate) fn idempotency_complete(
+        &self,
+        actor: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()> {
+        self.store
+            .write(|tx| tx.complete_idempotency(actor, key, status, body))
+    }
+}
+
+/// A subscription: [`Subscription::next_batch`] returns the next events (or a resync) as
+/// they commit.
+pub struct Subscription<'e> {
+    engine: &'e Engine,
+    actor: Actor,
+    channels: Vec<String>,
+    last_seq: i64,
+}
+
+impl Subscription<'_> {
+    /// The `seq` to resume from after a reconnect.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+    /// The next events, waiting up to `timeout` for one to commit (an empty page when none
+    /// did). A page with `resync: true` means events were lost (retention): reload, then
+    /// continue from it.
+    pub fn next_batch(&mut self, timeout: Duration) -> Result<EventPage> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let page =
+                self.engine
+                    .events_since(&self.actor, &self.channels, Some(self.last_seq), None)?;
+            self.last_seq = page.last_seq;
+            if !page.events.is_empty() || page.resync {
+                return Ok(page);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(page);
+            }
+            self.engine.wait_for_events(self.last_seq, deadline - now);
+        }
+    }
+}
+
+impl Iterator for Subscription<'_> {
+    type Item = Result<EventPage>;
+    /// Blocks until the next events (or a resync) commit.
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_batch(Duration::from_secs(3600)) {
+                Ok(p) if p.events.is_empty() && !p.resync => continue,
+                other => return Some(other),
+            }
+        }
     }
 }

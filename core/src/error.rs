@@ -255,3 +255,9 @@ impl Validator {
         }
     }
 }
+
+impl From<serde_json::Error> for ChatError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::internal(format!("serialization failed: {e}"))
+    }
+}

@@ -46,6 +46,8 @@ pub mod crypto;
 pub mod directory;
 mod engine;
 pub mod error;
+pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod input;
 pub mod invitations;
@@ -61,10 +63,11 @@ pub mod tags;
 #[cfg(test)]
 mod test_support;
 pub mod time;
+pub mod webhooks;
 
 pub use auth::Actor;
 pub use clock::{Clock, Millis, SystemClock, TestClock};
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{Engine, EngineBuilder, Subscription};
 pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
 pub use store::sqlite::Durability;

@@ -19,6 +19,22 @@ pub struct MaintenanceReport {
     pub presences_expired: usize,
     /// True when more chats were due than one run ends.
     pub more_due: bool,
+    /// Events deleted by retention (see `EngineBuilder::event_retention`).
+    pub events_deleted: usize,
+}
+
+/// Applies the time-driven rules, then retention: events older than `event_retention_ms`,
+/// acknowledged webhook deliveries as old, and idempotency keys older than 24 hours.
+pub fn run_with_retention(
+    s: &dyn Store,
+    env: &Env,
+    event_retention_ms: crate::clock::Millis,
+) -> Result<MaintenanceReport> {
+    let mut report = run(s, env)?;
+    report.events_deleted = crate::events::apply_retention(s, env, event_retention_ms)?;
+    s.delete_delivered_before(env.now - event_retention_ms)?;
+    s.delete_idempotency_before(env.now - crate::idempotency::KEY_TTL_MS)?;
+    Ok(report)
 }
 
 pub fn run(s: &dyn Store, env: &Env) -> Result<MaintenanceReport> {
@@ -40,5 +56,6 @@ pub fn run(s: &dyn Store, env: &Env) -> Result<MaintenanceReport> {
         typing_settled,
         presences_expired,
         more_due,
+        events_deleted: 0,
     })
 }

@@ -82,6 +82,7 @@ pub fn purge_visitor(
 
 fn purge_chat_record(s: &dyn Store, env: &Env, chat: &mut ChatRecord) -> Result<usize> {
     let n = s.purge_message_texts(chat.pk, env.now)?;
+    s.scrub_chat_events(chat.pk)?;
     for (seq, json, disables) in s.message_attachments_of_chat(chat.pk)? {
         let mut atts: Vec<Attachment> = serde_json::from_str(&json).unwrap_or_default();
         for a in &mut atts {

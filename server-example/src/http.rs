@@ -33,6 +33,16 @@ pub struct App {
     /// The base of `next`/`previous` links (`--public-url`); else from the request's Host.
     pub public_url: Option<String>,
     pub openapi: Value,
+    /// The newest committed event `seq` (see [`crate::realtime::commit_watch`]).
+    pub commits: tokio::sync::watch::Receiver<i64>,
+}
+
+/// The actor of a token: the admin token, else an API or visitor token.
+pub fn actor_of(engine: &Engine, admin: Option<String>, token: &str) -> chat_core::Result<Actor> {
+    match admin {
+        Some(a) if constant_time_eq(a.as_bytes(), token.as_bytes()) => Ok(Actor::Admin),
+        _ => engine.authenticate(token),
+    }
 }
 
 /// An error response with the contract's body.
@@ -50,7 +60,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-fn chat_error(e: &ChatError) -> Response {
+pub fn chat_error(e: &ChatError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
         tracing::error!(code = e.code.as_str(), detail = %e.detail, "engine fault");
@@ -63,6 +73,33 @@ fn chat_error(e: &ChatError) -> Response {
 pub fn router(app: Arc<App>) -> Router {
     let mut by_path: BTreeMap<String, MethodRouter<Arc<App>>> = BTreeMap::new();
     for route in ROUTES {
+        if route.op == crate::routes::REALTIME_OP {
+            let ws = |State(app): State<Arc<App>>,
+                      headers: HeaderMap,
+                      uri: Uri,
+                      upgrade: Result<
+                axum::extract::WebSocketUpgrade,
+                axum::extract::ws::rejection::WebSocketUpgradeRejection,
+            >| async move {
+                let token = credentials(&headers).or_else(|| {
+                    parse_query(uri.query())
+                        .into_iter()
+                        .find(|(k, _)| k == "token")
+                        .map(|(_, v)| v)
+                });
+                match upgrade {
+                    Ok(u) => crate::realtime::upgrade(app, u, token).await,
+                    Err(_) => error(
+                        StatusCode::BAD_REQUEST,
+                        "parse_error",
+                        "This endpoint is a WebSocket: send an upgrade request.",
+                    ),
+                }
+            };
+            let entry = by_path.remove(&route.template()).unwrap_or_default();
+            by_path.insert(route.template(), entry.on(MethodFilter::GET, ws));
+            continue;
+        }
         let filter = match route.method {
             M::Get => MethodFilter::GET,
             M::Post => MethodFilter::POST,
@@ -149,6 +186,21 @@ async fn handle(
     if route.method == M::Patch {
         args.insert("partial".into(), Value::Bool(true));
     }
+    if route.method == M::Post
+        && let Some(key) = headers.get("idempotency-key")
+    {
+        match key.to_str() {
+            Ok(k) => {
+                args.insert("idempotency_key".into(), Value::String(k.to_string()));
+            }
+            Err(_) => {
+                return chat_error(&ChatError::field(
+                    "idempotency_key",
+                    "The Idempotency-Key header must be visible ASCII.",
+                ));
+            }
+        }
+    }
     let token = match route.auth {
         Auth::Public => None,
         Auth::Token => match credentials(&headers) {
@@ -162,10 +214,7 @@ async fn handle(
     let result = tokio::task::spawn_blocking(move || match token {
         None => api::call_with_token(&engine, None, route.op, &args),
         Some(t) => {
-            let actor = match admin {
-                Some(a) if constant_time_eq(a.as_bytes(), t.as_bytes()) => Actor::Admin,
-                _ => engine.authenticate(&t)?,
-            };
+            let actor = actor_of(&engine, admin, &t)?;
             api::call(&engine, &actor, route.op, &args)
         }
     })

@@ -6,6 +6,7 @@
 mod demo;
 mod http;
 mod openapi;
+mod realtime;
 mod routes;
 
 use chat_core::Engine;
@@ -51,6 +52,14 @@ struct ServeArgs {
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Restrict webhook destinations to URLs starting with one of these prefixes (repeat the
+    /// option; default: any http(s) URL, loopback included).
+    #[arg(long = "webhook-allow")]
+    webhook_allow: Vec<String>,
+    /// How long events are kept for resuming streams (seconds; older `since` values get a
+    /// `resync`).
+    #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
+    event_retention_secs: u64,
 }
 
 #[derive(Args)]
@@ -145,10 +154,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         return Err("the admin token must be at least 16 characters".into());
     }
     let db = args.db.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::open(&db))
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?
-        .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    let retention = Duration::from_secs(args.event_retention_secs);
+    let engine =
+        tokio::task::spawn_blocking(move || Engine::builder().event_retention(retention).open(&db))
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?
+            .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -174,18 +185,31 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     println!("chat-server listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
+    let (commits, stop_watch) = realtime::commit_watch(engine.clone());
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
+        commits: commits.clone(),
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
+    let webhooks = tokio::spawn(realtime::webhook_loop(
+        engine.clone(),
+        commits,
+        realtime::WebhookPolicy {
+            allow_prefixes: args.webhook_allow.clone(),
+        },
+    ));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     maintenance.abort();
     let _ = maintenance.await;
+    webhooks.abort();
+    let _ = webhooks.await;
+    // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
+    stop_watch.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }

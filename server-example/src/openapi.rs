@@ -78,7 +78,11 @@ fn operation(route: &Route) -> Value {
         .iter()
         .find(|o| o.name == route.op)
         .map(|o| o.summary)
-        .unwrap_or("Pending core operation.");
+        .unwrap_or(if route.op == crate::routes::REALTIME_OP {
+            "WebSocket event stream: send {\"action\": \"subscribe\"|\"unsubscribe\", \"channel\", \"since\"}; receive one event per text frame, or {\"action\": \"resync\"} (contract section 8). Credentials: the Authorization header or ?token=."
+        } else {
+            "Pending core operation."
+        });
     let mut params: Vec<Value> = route
         .params()
         .into_iter()
@@ -87,8 +91,23 @@ fn operation(route: &Route) -> Value {
     params.extend(query_params(route).into_iter().map(|(name, ty)| {
         json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})
     }));
+    if route.method == M::Post && chat_core::idempotency::CREATING_OPS.contains(&route.op) {
+        params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
+    }
+    if route.op == crate::routes::REALTIME_OP {
+        params.push(json!({"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}));
+    }
     let mut responses = Map::new();
-    for s in success_statuses(route.op) {
+    if route.op == crate::routes::REALTIME_OP {
+        responses.insert(
+            "101".into(),
+            json!({"description": "Switching to the WebSocket protocol."}),
+        );
+    }
+    for s in success_statuses(route.op)
+        .iter()
+        .filter(|_| route.op != crate::routes::REALTIME_OP)
+    {
         let r = if *s == 204 {
             json!({"description": "No content."})
         } else {
@@ -105,6 +124,12 @@ fn operation(route: &Route) -> Value {
     responses.insert("404".into(), err("Not found."));
     if route.method != M::Get {
         responses.insert("409".into(), err("Conflict with the chat's state."));
+    }
+    if route.method == M::Post && chat_core::idempotency::CREATING_OPS.contains(&route.op) {
+        responses.insert(
+            "422".into(),
+            err("The Idempotency-Key was used with another request."),
+        );
     }
     if route.method.has_body() {
         responses.insert("413".into(), err("Body too large."));

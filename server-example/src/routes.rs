@@ -52,6 +52,9 @@ pub struct Route {
 
 pub const PREFIX: &str = "/api/v5";
 
+/// The pseudo-operation of the WebSocket route.
+pub const REALTIME_OP: &str = "realtime";
+
 impl Route {
     /// The full path in the reference's syntax (`/api/v5/users/<user_id>/chats`).
     pub fn full_path(&self) -> String {
@@ -223,6 +226,16 @@ pub const ROUTES: &[Route] = &[
     r(Post, "/users/<user_id>/clients", "create_presence_client", NONE, "management"),
     r(Patch, "/users/<user_id>/clients/<client_id>", "renew_presence_client", NONE, "management"),
     r(Delete, "/users/<user_id>/clients/<client_id>", "delete_presence_client", NONE, "management"),
+    // ---- events and webhooks (contract section 8) --------------------------------------------
+    // `GET /realtime` is the WebSocket stream (see `realtime.rs`), not an operation call.
+    r(Get, "/realtime", REALTIME_OP, NONE, "events"),
+    r(Post, "/events", "events_since", NONE, "events"),
+    r(Get, "/orgs/<organization_id>/webhooks", "list_webhooks", NONE, "webhooks"),
+    r(Post, "/orgs/<organization_id>/webhooks", "create_webhook", NONE, "webhooks"),
+    r(Get, "/orgs/<organization_id>/webhooks/<webhook_id>", "get_webhook", NONE, "webhooks"),
+    r(Patch, "/orgs/<organization_id>/webhooks/<webhook_id>", "update_webhook", NONE, "webhooks"),
+    r(Delete, "/orgs/<organization_id>/webhooks/<webhook_id>", "delete_webhook", NONE, "webhooks"),
+    r(Get, "/orgs/<organization_id>/webhooks/<webhook_id>/deliveries", "list_webhook_deliveries", NONE, "webhooks"),
     // ---- public visitor API (contract section 5) ---------------------------------------------
     Route {
         method: Post,

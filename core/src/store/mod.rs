@@ -257,6 +257,90 @@ pub trait EncryptionStore {
     fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
 }
 
+// ---- events, webhooks, idempotency (issue 9) -------------------------------------------------
+
+/// The event log, its change tracking, webhooks with their outbox, and idempotency keys.
+pub trait EventStore {
+    /// The rows changed by this transaction so far (in change order); clears them.
+    fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
+    fn snapshot(&self, kind: &str, key: &str) -> Result<Option<String>>;
+    fn put_snapshot(&self, kind: &str, key: &str, state: &str) -> Result<()>;
+    /// Appends an event; returns its `seq`.
+    fn insert_event(&self, e: &crate::events::NewEvent) -> Result<i64>;
+    /// Events of the organization after `after` whose channel matches one of the GLOB
+    /// patterns, oldest first.
+    fn select_events(
+        &self,
+        org: Uuid,
+        after: i64,
+        patterns: &[String],
+        limit: usize,
+    ) -> Result<Vec<crate::events::Event>>;
+    /// The newest `seq` ever given (0 when none).
+    fn last_event_seq(&self) -> Result<i64>;
+    /// The newest `seq` retention has deleted (0 when none).
+    fn event_floor(&self) -> Result<i64>;
+    /// Deletes events created before `before` (raising the floor); returns how many.
+    fn delete_events_before(&self, before: Millis) -> Result<usize>;
+    /// Removes the resources of a chat's events and their queued deliveries (a purge), and
+    /// marks the chat and its memberships for republishing.
+    fn scrub_chat_events(&self, chat_pk: i64) -> Result<()>;
+    /// The users (not deleted) that see a room's waiting chats as pending: those for whom
+    /// `room_accessible_to_user` holds.
+    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<Uuid>>;
+    /// (member id, is a user) of every member of a chat.
+    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>>;
+    /// Open chats the user or visitor is a member of.
+    fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
+
+    fn insert_webhook(
+        &self,
+        w: &crate::webhooks::WebhookRecord,
+        app_token_id: Option<Uuid>,
+    ) -> Result<()>;
+    fn update_webhook(&self, w: &crate::webhooks::WebhookRecord) -> Result<()>;
+    /// Deletes a webhook with its deliveries; returns the id of its app token, if any.
+    fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>>;
+    fn webhook(&self, id: Uuid) -> Result<Option<crate::webhooks::WebhookRecord>>;
+    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<crate::webhooks::WebhookRecord>>;
+    fn insert_delivery(&self, webhook: Uuid, seq: i64, body: &str, now: Millis) -> Result<()>;
+    /// The oldest undelivered delivery of each webhook, when its next attempt is due.
+    fn deliveries_due(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    /// When the earliest next attempt is due (None: nothing to deliver).
+    fn next_delivery_due_at(&self) -> Result<Option<Millis>>;
+    fn delivery(&self, id: i64) -> Result<Option<crate::webhooks::DeliveryRecord>>;
+    fn update_delivery(&self, d: &crate::webhooks::DeliveryRecord) -> Result<()>;
+    /// Newest first, before `before_id`.
+    fn deliveries_of_webhook(
+        &self,
+        webhook: Uuid,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
+
+    fn idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>>;
+    /// Records the key (dropping one older than `stale_before`); false if it is taken.
+    fn claim_idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+        hash: &[u8],
+        now: Millis,
+        stale_before: Millis,
+    ) -> Result<bool>;
+    fn complete_idempotency(&self, actor: &str, key: &str, status: u16, body: &str) -> Result<()>;
+    fn delete_idempotency_before(&self, before: Millis) -> Result<usize>;
+}
+
 /// The whole interface a transaction offers the rules.
 pub trait Store:
     DirectoryStore
@@ -268,6 +352,7 @@ pub trait Store:
     + StarterStore
     + SuggestionStore
     + EncryptionStore
+    + EventStore
 {
 }
 impl<
@@ -279,7 +364,8 @@ impl<
         + TagStore
         + StarterStore
         + SuggestionStore
-        + EncryptionStore,
+        + EncryptionStore
+        + EventStore,
 > Store for T
 {
 }

@@ -35,6 +35,42 @@ pub fn server_bin() -> PathBuf {
     bin
 }
 
+fn spawn_server(dir: &Path, db: &Path, cmd: &str, extra: &[&str]) -> (Child, String, Vec<String>) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("log file");
+    let mut child = Command::new(server_bin())
+        .arg(cmd)
+        .arg("--db")
+        .arg(db)
+        .args(["--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+        .args(extra)
+        .env_remove("CHAT_PUBLIC_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn chat-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = vec![];
+    let base = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(addr) = l.strip_prefix("chat-server listening on ") {
+                    break addr.trim().to_string();
+                }
+                banner.push(l);
+            }
+            _ => panic!("chat-server exited before listening; output: {banner:?}"),
+        }
+    };
+    // Keep draining stdout so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base, banner)
+}
+
 /// A running server on a temporary database.
 pub struct Server {
     pub child: Child,
@@ -125,38 +161,7 @@ impl Server {
 
     /// `chat-server <cmd> --db <db> --listen 127.0.0.1:0 --admin-token ADMIN <extra>`.
     pub fn start_in(dir: tempfile::TempDir, db: PathBuf, cmd: &str, extra: &[&str]) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path().join("server.log"))
-            .expect("log file");
-        let mut child = Command::new(server_bin())
-            .arg(cmd)
-            .arg("--db")
-            .arg(&db)
-            .args(["--listen", "127.0.0.1:0", "--admin-token", ADMIN])
-            .args(extra)
-            .env_remove("CHAT_PUBLIC_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn chat-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut banner = vec![];
-        let base = loop {
-            match lines.next() {
-                Some(Ok(l)) => {
-                    if let Some(addr) = l.strip_prefix("chat-server listening on ") {
-                        break addr.trim().to_string();
-                    }
-                    banner.push(l);
-                }
-                _ => panic!("chat-server exited before listening; output: {banner:?}"),
-            }
-        };
-        // Keep draining stdout so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base, banner) = spawn_server(dir.path(), &db, cmd, extra);
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -169,6 +174,15 @@ impl Server {
             banner,
             client,
         }
+    }
+
+    /// Stops the server (SIGTERM) and serves the same database again (on a new port).
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.terminate();
+        let (child, base, banner) = spawn_server(self.dir.path(), &self.db, "serve", extra);
+        self.child = child;
+        self.base = base;
+        self.banner = banner;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,6 +9,7 @@
 mod chats;
 mod directory;
 mod encryption;
+mod events;
 mod invitations;
 mod memberships;
 mod messages;
@@ -36,6 +37,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_encryption",
         include_str!("../../../migrations/0003_encryption.sql"),
+    ),
+    (
+        "0004_events",
+        include_str!("../../../migrations/0004_events.sql"),
     ),
 ];
 

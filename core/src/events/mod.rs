@@ -1,0 +1,248 @@
+//! Real-time events: every committed change is an event `{channel, action, resource_id,
+//! resource, seq}` written in the same transaction as the change (see `docs/DECISIONS.md`,
+//! "Events, webhooks, idempotency", for the channel map).
+//!
+//! How: SQLite triggers record which rows a transaction touched (`event_dirty`); before the
+//! transaction commits, [`publish`] turns them into events by comparing each touched
+//! resource with its last published state (`event_snapshots`): new resources are `added`,
+//! changed ones `changed` with only the changed attributes, and the users a chat is pending
+//! for are diffed to give `pending_chats` `added`/`removed`. Webhook deliveries of each event
+//! are queued in the same transaction ([`crate::webhooks`]).
+
+mod publish;
+#[cfg(test)]
+mod tests;
+
+pub use publish::publish;
+
+use crate::Env;
+use crate::auth::{Actor, access_org, access_user, acting_visitor, require_history};
+use crate::clock::Millis;
+use crate::directory::seed::parse_visitor_id;
+use crate::error::{ChatError, Result};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The path prefix of every channel.
+pub const PREFIX: &str = "/api/v5/";
+/// At most this many channels (or patterns) per read or subscription.
+pub const MAX_CHANNELS: usize = 100;
+/// At most this many events per read.
+pub const MAX_LIMIT: usize = 1000;
+/// Events kept by default (see `EngineBuilder::event_retention`).
+pub const DEFAULT_RETENTION_MS: Millis = 7 * 24 * 3600 * 1000;
+
+/// One event as every surface shows it. `resource` is absent for `removed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub channel: String,
+    pub action: String,
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Value>,
+    pub seq: i64,
+}
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub organization_id: Uuid,
+    pub chat_pk: Option<i64>,
+    pub channel: String,
+    pub action: &'static str,
+    pub resource_id: String,
+    pub resource: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A row the triggers recorded as changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dirty {
+    pub kind: String,
+    pub chat_pk: i64,
+    pub key: String,
+}
+
+/// The answer to a read of events after a `seq`.
+///
+/// `resync: true` means `since` is older than the retention window keeps (or newer than any
+/// event): some events are gone, so the consumer reloads the collections it follows over the
+/// REST reads and continues from `last_seq`. Otherwise `events` are the matching events after
+/// `since` (at most `limit`) and `last_seq` is the `since` to pass next time (no event the
+/// consumer may see lies between the last one returned and `last_seq`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub last_seq: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resync: bool,
+}
+
+/// Checks that the actor may read every channel pattern; returns the organization whose
+/// events they read and the patterns in the store's GLOB form.
+///
+/// A pattern is a channel path where `*` matches any run of characters. Its owner segment
+/// (`/api/v5/users/<id>/`, `/api/v5/orgs/<id>/`, `/api/v5/public/visitors/<id>/`) is always
+/// given in full: a user reads their own `/users/<id>/...` paths (or any user's of their
+/// organization with the settings permission, as the REST scopes allow), `/orgs/<their
+/// org>/...` under the history rule of the organization collections; a visitor reads only
+/// their own public paths. Events are also filtered by organization.
+pub fn authorize(s: &dyn Store, actor: &Actor, channels: &[String]) -> Result<(Uuid, Vec<String>)> {
+    if channels.is_empty() {
+        return Err(ChatError::field("channels", "Give at least one channel."));
+    }
+    if channels.len() > MAX_CHANNELS {
+        return Err(ChatError::field(
+            "channels",
+            format!("At most {MAX_CHANNELS} channels."),
+        ));
+    }
+    let mut org: Option<Uuid> = None;
+    let mut globs = Vec::with_capacity(channels.len());
+    for ch in channels {
+        let (o, glob) = authorize_one(s, actor, ch)?;
+        org = Some(o);
+        globs.push(glob);
+    }
+    let org = org.ok_or_else(|| ChatError::field("channels", "Give at least one channel."))?;
+    Ok((org, globs))
+}
+
+fn bad_channel(ch: &str) -> ChatError {
+    ChatError::field(
+        "channels",
+        format!(
+            "\"{ch}\" is not a channel path or pattern (\"/api/v5/users/<id>/...\", \"/api/v5/orgs/<id>/...\" or \"/api/v5/public/visitors/<id>/...\")."
+        ),
+    )
+}
+
+fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String)> {
+    if ch.len() > 500 || ch.contains(['?', '[', ']']) {
+        return Err(bad_channel(ch));
+    }
+    let rest = ch.strip_prefix(PREFIX).ok_or_else(|| bad_channel(ch))?;
+    let parts: Vec<&str> = rest.splitn(3, '/').collect();
+    let tail = |i: usize| -> String {
+        match parts.get(i) {
+            Some(t) => format!("/{t}"),
+            None => String::new(),
+        }
+    };
+    match (parts.first().copied(), parts.get(1).copied()) {
+        (Some("users"), Some(id)) => {
+            let user: Uuid = id.parse().map_err(|_| bad_channel(ch))?;
+            let (me, target) = access_user(s, actor, user)?;
+            let _ = me;
+            Ok((target.org.id, format!("{PREFIX}users/{user}{}", tail(2))))
+        }
+        (Some("orgs"), Some(id)) => {
+            let org: Uuid = id.parse().map_err(|_| bad_channel(ch))?;
+            let me = access_org(s, actor, org)?;
+            require_history(&me)?;
+            Ok((org, format!("{PREFIX}orgs/{org}{}", tail(2))))
+        }
+        (Some("public"), Some("visitors")) => {
+            let rest2 = parts.get(2).copied().unwrap_or("");
+            let (vid, after) = match rest2.split_once('/') {
+                Some((v, a)) => (v, format!("/{a}")),
+                None => (rest2, String::new()),
+            };
+            let visitor = parse_visitor_id(vid).ok_or_else(|| bad_channel(ch))?;
+            let me = acting_visitor(actor)?;
+            if me != visitor {
+                return Err(ChatError::permission_denied(
+                    "A visitor may follow only their own channels.",
+                ));
+            }
+            let v = s
+                .visitor(visitor)?
+                .ok_or_else(|| ChatError::not_found("Visitor"))?;
+            Ok((
+                v.organization_id,
+                format!(
+                    "{PREFIX}public/visitors/{}{after}",
+                    crate::ids::visitor_id_str(&visitor)
+                ),
+            ))
+        }
+        _ => Err(bad_channel(ch)),
+    }
+}
+
+/// Events after `since` on the channels (see [`EventPage`]). `since: None` starts at the
+/// newest event (no history).
+pub fn events_since(
+    s: &dyn Store,
+    _env: &Env,
+    actor: &Actor,
+    channels: &[String],
+    since: Option<i64>,
+    limit: Option<usize>,
+) -> Result<EventPage> {
+    let (org, globs) = authorize(s, actor, channels)?;
+    let head = s.last_event_seq()?;
+    let Some(since) = since else {
+        return Ok(EventPage {
+            events: Vec::new(),
+            last_seq: head,
+            resync: false,
+        });
+    };
+    if since < 0 {
+        return Err(ChatError::field("since", "Must be 0 or more."));
+    }
+    if since < s.event_floor()? || since > head {
+        return Ok(EventPage {
+            events: Vec::new(),
+            last_seq: head,
+            resync: true,
+        });
+    }
+    let limit = limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
+    let events = s.select_events(org, since, &globs, limit)?;
+    let last_seq = if events.len() == limit {
+        events.last().map(|e| e.seq).unwrap_or(head)
+    } else {
+        head
+    };
+    Ok(EventPage {
+        events,
+        last_seq,
+        resync: false,
+    })
+}
+
+/// Whether a channel matches a pattern where `*` matches any run of characters.
+pub fn pattern_matches(pattern: &str, channel: &str) -> bool {
+    let p = pattern.as_bytes();
+    let c = channel.as_bytes();
+    let (mut pi, mut ci) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ci < c.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ci));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == c[ci] {
+            pi += 1;
+            ci += 1;
+        } else if let Some((sp, sc)) = star {
+            pi = sp + 1;
+            ci = sc + 1;
+            star = Some((sp, sc + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Retention: deletes events older than the window; returns how many.
+pub fn apply_retention(s: &dyn Store, env: &Env, retention_ms: Millis) -> Result<usize> {
+    s.delete_events_before(env.now - retention_ms)
+}

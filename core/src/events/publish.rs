@@ -1,0 +1,573 @@
+//! Turning the rows a transaction changed into events (see the module docs).
+
+use super::{Dirty, NewEvent, PREFIX};
+use crate::Env;
+use crate::chat_hooks::{message_presenter, present_chat};
+use crate::chats::ChatRecord;
+use crate::crypto::KeyRing;
+use crate::error::Result;
+use crate::ids::visitor_id_str;
+use crate::invitations::{Invitation, InviteTarget};
+use crate::memberships::Membership;
+use crate::messages::Viewer;
+use crate::store::Store;
+use crate::suggestions::ReplySuggestion;
+use crate::tags::Tag;
+use crate::webhooks::{self, WebhookRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// The last published state of a chat.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ChatSnap {
+    /// The chat resource.
+    r: Value,
+    /// Users it was pending for.
+    p: Vec<Uuid>,
+    /// User members.
+    m: Vec<Uuid>,
+}
+
+pub(crate) struct Emitter<'a, 'k> {
+    s: &'a dyn Store,
+    env: &'a Env<'k>,
+    last: Option<i64>,
+    user_orgs: HashMap<Uuid, Option<Uuid>>,
+    hooks: HashMap<Uuid, Vec<WebhookRecord>>,
+    /// Chats and their members as the transaction left them (publishing changes neither).
+    chats: HashMap<i64, Option<ChatRecord>>,
+    members: HashMap<i64, Vec<(Uuid, bool)>>,
+}
+
+impl Emitter<'_, '_> {
+    fn chat(&mut self, pk: i64) -> Result<Option<ChatRecord>> {
+        if let Some(c) = self.chats.get(&pk) {
+            return Ok(c.clone());
+        }
+        let c = self.s.chat_by_pk(pk, self.env.now)?;
+        self.chats.insert(pk, c.clone());
+        Ok(c)
+    }
+
+    fn members(&mut self, pk: i64) -> Result<Vec<(Uuid, bool)>> {
+        if let Some(m) = self.members.get(&pk) {
+            return Ok(m.clone());
+        }
+        let m = self.s.chat_members(pk)?;
+        self.members.insert(pk, m.clone());
+        Ok(m)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        chat_pk: i64,
+        org: Uuid,
+        channel: String,
+        action: &'static str,
+        resource_id: &str,
+        resource: Option<&Value>,
+    ) -> Result<()> {
+        let resource_json = resource.map(serde_json::to_string).transpose()?;
+        let ev = NewEvent {
+            organization_id: org,
+            chat_pk: Some(chat_pk),
+            channel,
+            action,
+            resource_id: resource_id.to_string(),
+            resource: resource_json,
+            created_at: self.env.now,
+        };
+        let seq = self.s.insert_event(&ev)?;
+        self.last = Some(seq);
+        let hooks = match self.hooks.get(&org) {
+            Some(h) => h,
+            None => {
+                let h = self.s.webhooks_of_org(org)?;
+                self.hooks.entry(org).or_insert(h)
+            }
+        };
+        if !hooks.is_empty() {
+            let event = super::Event {
+                channel: ev.channel,
+                action: action.to_string(),
+                resource_id: ev.resource_id,
+                resource: resource.cloned(),
+                seq,
+            };
+            webhooks::enqueue(self.s, self.env, hooks, &event)?;
+        }
+        Ok(())
+    }
+
+    /// The organization of a user (None for an unknown user).
+    fn user_org(&mut self, user: Uuid) -> Result<Option<Uuid>> {
+        if let Some(o) = self.user_orgs.get(&user) {
+            return Ok(*o);
+        }
+        let o = self.s.user(user)?.map(|u| u.organization_id);
+        self.user_orgs.insert(user, o);
+        Ok(o)
+    }
+
+    /// Emits on a `/users/<u>/...` channel in the user's organization.
+    fn for_user(
+        &mut self,
+        chat_pk: i64,
+        user: Uuid,
+        path: &str,
+        action: &'static str,
+        resource_id: &str,
+        resource: Option<&Value>,
+    ) -> Result<()> {
+        if let Some(org) = self.user_org(user)? {
+            self.emit(
+                chat_pk,
+                org,
+                format!("{PREFIX}users/{user}/{path}"),
+                action,
+                resource_id,
+                resource,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes the events of everything the running transaction changed; returns the newest
+/// `seq` written (None: no event).
+pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
+    let dirty = s.take_dirty()?;
+    if dirty.is_empty() {
+        return Ok(None);
+    }
+    let mut e = Emitter {
+        s,
+        env,
+        last: None,
+        user_orgs: HashMap::new(),
+        hooks: HashMap::new(),
+        chats: HashMap::new(),
+        members: HashMap::new(),
+    };
+    let mut chats: Vec<i64> = Vec::new();
+    let mut memberships: Vec<(i64, Uuid)> = Vec::new();
+    let mut invitations: Vec<Uuid> = Vec::new();
+    let mut suggestions: Vec<Uuid> = Vec::new();
+    let mut changed_messages: Vec<(i64, Uuid)> = Vec::new();
+    fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    for Dirty { kind, chat_pk, key } in dirty {
+        let id = Uuid::try_parse(&key).ok();
+        match (kind.as_str(), id) {
+            ("chat", _) => push(&mut chats, chat_pk),
+            ("message", Some(m)) => message_added(&mut e, chat_pk, m)?,
+            ("message_changed", Some(m)) => push(&mut changed_messages, (chat_pk, m)),
+            ("membership", Some(m)) => push(&mut memberships, (chat_pk, m)),
+            ("invitation", Some(i)) => push(&mut invitations, i),
+            ("suggestion", Some(i)) => push(&mut suggestions, i),
+            ("tag_added", _) => tag(&mut e, chat_pk, &key, true)?,
+            ("tag_removed", _) => tag(&mut e, chat_pk, &key, false)?,
+            ("presence", Some(member)) => {
+                for pk in s.open_chats_of_member(member)? {
+                    push(&mut memberships, (pk, member));
+                    push(&mut chats, pk);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (pk, m) in changed_messages {
+        message_changed(&mut e, pk, m)?;
+    }
+    for (pk, m) in memberships {
+        membership(&mut e, pk, m)?;
+    }
+    for i in invitations {
+        invitation(&mut e, i)?;
+    }
+    for i in suggestions {
+        suggestion(&mut e, i)?;
+    }
+    for pk in chats {
+        chat(&mut e, pk)?;
+    }
+    Ok(e.last)
+}
+
+/// The attributes of `after` that differ from `before`.
+fn diff(before: &Value, after: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Value::Object(a) = after {
+        for (k, v) in a {
+            if before.get(k) != Some(v) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
+    members
+        .iter()
+        .filter(|(_, u)| *u)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// Users a chat is pending for: its room's users that may see its waiting chats.
+fn pending_users(s: &dyn Store, c: &ChatRecord) -> Result<Vec<Uuid>> {
+    let Some(room) = c.room_id.filter(|_| c.is_pending()) else {
+        return Ok(Vec::new());
+    };
+    s.room_pending_audience(room)
+}
+
+/// Events never hold the plaintext of an encrypted chat: its resources are presented as
+/// without the organization key (`message: null`, `encrypted_message`), as reads show them
+/// once the key is purged.
+fn sealed_env<'k>(env: &Env, empty: &'k KeyRing) -> Env<'k> {
+    Env {
+        now: env.now,
+        ids: env.ids,
+        keys: empty,
+    }
+}
+
+fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
+    let Some(c) = e.chat(pk)? else {
+        return Ok(());
+    };
+    let empty = KeyRing::new();
+    let resource = if c.is_encrypted {
+        serde_json::to_value(present_chat(&sealed_env(e.env, &empty), &c))?
+    } else {
+        serde_json::to_value(present_chat(e.env, &c))?
+    };
+    let members = users_of(&e.members(pk)?);
+    let pending = pending_users(e.s, &c)?;
+    let key = pk.to_string();
+    let before: Option<ChatSnap> = match e.s.snapshot("chat", &key)? {
+        Some(j) => Some(serde_json::from_str(&j)?),
+        None => None,
+    };
+    let id = c.id.to_string();
+    let changed = before.as_ref().map(|b| diff(&b.r, &resource));
+    let changed_v = changed.clone().map(Value::Object);
+    let has_change = changed.as_ref().is_some_and(|d| !d.is_empty());
+    let org = c.room_organization_id;
+    let owned = format!("{PREFIX}orgs/{org}/owned_chats");
+    match &before {
+        None => e.emit(pk, org, owned, "added", &id, Some(&resource))?,
+        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_v.as_ref())?,
+        Some(_) => {}
+    }
+    let (was_members, was_pending): (HashSet<Uuid>, HashSet<Uuid>) = match &before {
+        Some(b) => (b.m.iter().copied().collect(), b.p.iter().copied().collect()),
+        None => (HashSet::new(), HashSet::new()),
+    };
+    for &u in &members {
+        if !was_members.contains(&u) {
+            e.for_user(pk, u, "chats", "added", &id, Some(&resource))?;
+        } else if has_change {
+            e.for_user(pk, u, "chats", "changed", &id, changed_v.as_ref())?;
+        }
+    }
+    for &u in &pending {
+        if !was_pending.contains(&u) {
+            e.for_user(pk, u, "pending_chats", "added", &id, Some(&resource))?;
+        } else if has_change {
+            e.for_user(pk, u, "pending_chats", "changed", &id, changed_v.as_ref())?;
+        }
+    }
+    let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
+    let mut gone: Vec<Uuid> = was_pending.difference(&now_pending).copied().collect();
+    gone.sort();
+    for u in gone {
+        e.for_user(pk, u, "pending_chats", "removed", &id, None)?;
+    }
+    let unchanged = before
+        .as_ref()
+        .is_some_and(|b| !has_change && b.p == pending && b.m == members);
+    if unchanged {
+        // Presence renewals re-evaluate a user's open chats; most change nothing.
+        return Ok(());
+    }
+    let snap = ChatSnap {
+        r: resource,
+        p: pending,
+        m: members,
+    };
+    e.s.put_snapshot("chat", &key, &serde_json::to_string(&snap)?)
+}
+
+/// Recipients of a chat's messages: (user members, visitors).
+fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let members = e.members(c.pk)?;
+    let users = users_of(&members);
+    let mut visitors: Vec<Uuid> = members
+        .iter()
+        .filter(|(_, u)| !u)
+        .map(|(id, _)| *id)
+        .collect();
+    if let Some(v) = c.visitor_id.filter(|v| !visitors.contains(v)) {
+        visitors.push(v);
+    }
+    Ok((users, visitors))
+}
+
+fn present_message(e: &Emitter, c: &ChatRecord, id: Uuid, viewer: Viewer) -> Result<Option<Value>> {
+    let Some(m) = e.s.message(c.pk, id)? else {
+        return Ok(None);
+    };
+    let empty = KeyRing::new();
+    let sealed = sealed_env(e.env, &empty);
+    let env = if c.is_encrypted { &sealed } else { e.env };
+    let mut present = message_presenter(env, c, &viewer);
+    Ok(Some(serde_json::to_value(present(m))?))
+}
+
+fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
+    let Some(c) = e.chat(pk)? else {
+        return Ok(());
+    };
+    let (users, visitors) = message_audience(e, &c)?;
+    let mid = id.to_string();
+    if !users.is_empty()
+        && let Some(r) = present_message(e, &c, id, Viewer::Operator)?
+    {
+        for u in users {
+            e.for_user(
+                pk,
+                u,
+                &format!("chats/{}/messages", c.id),
+                "added",
+                &mid,
+                Some(&r),
+            )?;
+        }
+    }
+    if !visitors.is_empty()
+        && let Some(r) = present_message(e, &c, id, Viewer::Visitor)?
+    {
+        for v in visitors {
+            let ch = format!(
+                "{PREFIX}public/visitors/{}/chats/{}/messages",
+                visitor_id_str(&v),
+                c.id
+            );
+            e.emit(pk, c.room_organization_id, ch, "added", &mid, Some(&r))?;
+        }
+    }
+    Ok(())
+}
+
+/// A stored message changed (its actions' disabled states): `changed` with `attachments`.
+fn message_changed(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
+    let Some(c) = e.chat(pk)? else {
+        return Ok(());
+    };
+    let (users, visitors) = message_audience(e, &c)?;
+    let mid = id.to_string();
+    let only_attachments = |r: Value| -> Value {
+        let mut m = Map::new();
+        if let Some(a) = r.get("attachments") {
+            m.insert("attachments".into(), a.clone());
+        }
+        Value::Object(m)
+    };
+    if let Some(r) = present_message(e, &c, id, Viewer::Operator)? {
+        let r = only_attachments(r);
+        for u in users {
+            e.for_user(
+                pk,
+                u,
+                &format!("chats/{}/messages", c.id),
+                "changed",
+                &mid,
+                Some(&r),
+            )?;
+        }
+    }
+    if let Some(r) = present_message(e, &c, id, Viewer::Visitor)? {
+        let r = only_attachments(r);
+        for v in visitors {
+            let ch = format!(
+                "{PREFIX}public/visitors/{}/chats/{}/messages",
+                visitor_id_str(&v),
+                c.id
+            );
+            e.emit(pk, c.room_organization_id, ch, "changed", &mid, Some(&r))?;
+        }
+    }
+    Ok(())
+}
+
+fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
+    let Some(m) = e.s.membership(pk, member, e.env.now)? else {
+        return Ok(());
+    };
+    let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
+    let key = format!("{pk}:{member}");
+    let before: Option<Value> = match e.s.snapshot("membership", &key)? {
+        Some(j) => Some(serde_json::from_str(&j)?),
+        None => None,
+    };
+    let (action, payload) = match &before {
+        None => ("added", resource.clone()),
+        Some(b) => {
+            let d = diff(b, &resource);
+            if d.is_empty() {
+                return Ok(());
+            }
+            ("changed", Value::Object(d))
+        }
+    };
+    let rid = resource
+        .get("member_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    for u in users_of(&e.members(pk)?) {
+        e.for_user(
+            pk,
+            u,
+            &format!("chats/{}/memberships", m.chat_id),
+            action,
+            &rid,
+            Some(&payload),
+        )?;
+    }
+    e.s.put_snapshot("membership", &key, &serde_json::to_string(&resource)?)
+}
+
+fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
+    let Some(c) = e.chat(pk)? else {
+        return Ok(());
+    };
+    let resource = if added {
+        let created =
+            e.s.tag(pk, name)?
+                .map(|t| t.created_at)
+                .unwrap_or(e.env.now);
+        Some(serde_json::to_value(Tag::new(name, created, c.room_id))?)
+    } else {
+        None
+    };
+    let action = if added { "added" } else { "removed" };
+    let org = c.room_organization_id;
+    e.emit(
+        pk,
+        org,
+        format!("{PREFIX}orgs/{org}/owned_chats/{}/tags", c.id),
+        action,
+        name,
+        resource.as_ref(),
+    )?;
+    for u in users_of(&e.members(pk)?) {
+        e.for_user(
+            pk,
+            u,
+            &format!("chats/{}/tags", c.id),
+            action,
+            name,
+            resource.as_ref(),
+        )?;
+    }
+    Ok(())
+}
+
+fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
+    let Some(r) = e.s.invitation(id)? else {
+        return Ok(());
+    };
+    let resource = serde_json::to_value(Invitation::from_record(&r))?;
+    let key = id.to_string();
+    let before: Option<Value> = match e.s.snapshot("invitation", &key)? {
+        Some(j) => Some(serde_json::from_str(&j)?),
+        None => None,
+    };
+    let (action, payload) = match &before {
+        None => ("added", resource.clone()),
+        Some(b) => {
+            let d = diff(b, &resource);
+            if d.is_empty() {
+                return Ok(());
+            }
+            ("changed", Value::Object(d))
+        }
+    };
+    e.for_user(
+        r.chat_pk,
+        r.invited_by_user_id,
+        &format!("chats/{}/outgoing_chat_invitations", r.chat_id),
+        action,
+        &key,
+        Some(&payload),
+    )?;
+    let invitees = match r.target {
+        InviteTarget::User(u) => vec![u],
+        InviteTarget::Team(t) => e.s.team_member_ids(t)?,
+        InviteTarget::Organization(_) => Vec::new(),
+    };
+    for u in invitees.into_iter().filter(|u| *u != r.invited_by_user_id) {
+        e.for_user(
+            r.chat_pk,
+            u,
+            "incoming_chat_invitations",
+            action,
+            &key,
+            Some(&payload),
+        )?;
+    }
+    e.s.put_snapshot("invitation", &key, &serde_json::to_string(&resource)?)
+}
+
+/// The previous state of a resource and the event for its new state: (`added`, whole) or
+/// (`changed`, the differing attributes); None when nothing changed.
+fn added_or_changed(
+    e: &Emitter,
+    kind: &str,
+    key: &str,
+    resource: &Value,
+) -> Result<Option<(&'static str, Value)>> {
+    let before: Option<Value> = match e.s.snapshot(kind, key)? {
+        Some(j) => Some(serde_json::from_str(&j)?),
+        None => None,
+    };
+    Ok(match &before {
+        None => Some(("added", resource.clone())),
+        Some(b) => {
+            let d = diff(b, resource);
+            (!d.is_empty()).then_some(("changed", Value::Object(d)))
+        }
+    })
+}
+
+fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
+    let Some(r) = e.s.suggestion(id)? else {
+        return Ok(());
+    };
+    let resource = serde_json::to_value(ReplySuggestion::from_record(&r))?;
+    let key = id.to_string();
+    let Some((action, payload)) = added_or_changed(e, "suggestion", &key, &resource)? else {
+        return Ok(());
+    };
+    for u in users_of(&e.members(r.chat_pk)?) {
+        e.for_user(
+            r.chat_pk,
+            u,
+            &format!("chats/{}/reply_suggestions", r.chat_id),
+            action,
+            &key,
+            Some(&payload),
+        )?;
+    }
+    e.s.put_snapshot("suggestion", &key, &serde_json::to_string(&resource)?)
+}

@@ -1,0 +1,558 @@
+use crate::api;
+use crate::events::EventPage;
+use crate::test_support::*;
+use crate::{Actor, ErrorCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+fn join() -> crate::memberships::MembershipInput {
+    crate::memberships::MembershipInput {
+        is_participating: Some(true),
+        composing_status: Some("idle".into()),
+        ..Default::default()
+    }
+}
+
+fn mine(who: &str) -> Vec<String> {
+    vec![format!("/api/v5/users/{who}/*")]
+}
+
+fn read(w: &World, who: &str, since: i64) -> EventPage {
+    w.engine
+        .events_since(&user(who), &mine(who), Some(since), None)
+        .unwrap()
+}
+
+/// (channel suffix after the user's prefix, action, resource_id)
+fn summary(who: &str, p: &EventPage) -> Vec<(String, String, String)> {
+    let prefix = format!("/api/v5/users/{who}/");
+    p.events
+        .iter()
+        .map(|e| {
+            (
+                e.channel.trim_start_matches(&prefix).to_string(),
+                e.action.clone(),
+                e.resource_id.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_scripted_chat_gives_exactly_the_expected_events() {
+    let w = world();
+    let head0 = w.engine.last_event_seq();
+    let (chat, first_msg) = w.routed_chat();
+    let c = chat.to_string();
+    // Waiting: pending for the routed users only (Bob and Robo), not Ann, not the partner.
+    let bob = read(&w, BOB, head0);
+    assert_eq!(
+        summary(BOB, &bob),
+        vec![("pending_chats".into(), "added".into(), c.clone())]
+    );
+    let res = bob.events[0].resource.as_ref().unwrap();
+    assert_eq!(res["is_pending"], true);
+    assert_eq!(summary(ROBO, &read(&w, ROBO, head0)).len(), 1);
+    assert!(read(&w, ANN, head0).events.is_empty());
+    // The visitor saw their own message.
+    let v = visitor(VISITOR2);
+    let vch = vec![format!("/api/v5/public/visitors/{VISITOR2}/*")];
+    let vp = w
+        .engine
+        .events_since(&Actor::Visitor(v), &vch, Some(head0), None)
+        .unwrap();
+    assert_eq!(vp.events.len(), 1);
+    assert_eq!(
+        vp.events[0].channel,
+        format!("/api/v5/public/visitors/{VISITOR2}/chats/{c}/messages")
+    );
+    assert_eq!(vp.events[0].resource_id, first_msg.to_string());
+    assert!(
+        vp.events[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .get("sender_name")
+            .is_none()
+    );
+
+    // Bob joins: pending removed for both, Bob gets the chat and the membership.
+    let s1 = bob.last_seq;
+    let r1 = read(&w, ROBO, s1 - 1).last_seq.max(s1);
+    w.engine
+        .join_pending(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let got = summary(BOB, &read(&w, BOB, s1));
+    assert!(
+        got.contains(&("pending_chats".into(), "removed".into(), c.clone())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("chats".into(), "added".into(), c.clone())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(format!("chats/{c}/memberships"), "added".into(), BOB.into())),
+        "{got:?}"
+    );
+    assert_eq!(
+        summary(ROBO, &read(&w, ROBO, r1)),
+        vec![("pending_chats".into(), "removed".into(), c.clone())]
+    );
+    let removed = read(&w, BOB, s1)
+        .events
+        .into_iter()
+        .find(|e| e.action == "removed")
+        .unwrap();
+    assert!(removed.resource.is_none());
+
+    // Bob writes: a message added for Bob and for the visitor; the chat changed.
+    let s2 = w.engine.last_event_seq();
+    let m = w.say(BOB, chat, "Yes, in blue.");
+    let got = summary(BOB, &read(&w, BOB, s2));
+    assert!(
+        got.contains(&(format!("chats/{c}/messages"), "added".into(), m.to_string())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("chats".into(), "changed".into(), c.clone())),
+        "{got:?}"
+    );
+    let vp = w
+        .engine
+        .events_since(&Actor::Visitor(v), &vch, Some(s2), None)
+        .unwrap();
+    assert!(
+        vp.events
+            .iter()
+            .any(|e| e.resource_id == m.to_string() && e.action == "added")
+    );
+
+    // End: the chat changed with only the changed attributes.
+    let s3 = w.engine.last_event_seq();
+    w.end(BOB, chat);
+    let p = read(&w, BOB, s3);
+    let ch = p
+        .events
+        .iter()
+        .find(|e| e.channel.ends_with("/chats") && e.action == "changed")
+        .unwrap();
+    let r = ch.resource.as_ref().unwrap().as_object().unwrap();
+    assert_eq!(r["is_ended"], true);
+    assert!(
+        !r.contains_key("room_name"),
+        "only changed attributes: {r:?}"
+    );
+    // The organization's owned chats saw it too (Cat may read them).
+    let owned = w
+        .engine
+        .events_since(
+            &user(CAT),
+            &[format!("/api/v5/orgs/{ACME}/owned_chats")],
+            Some(s3),
+            None,
+        )
+        .unwrap();
+    assert_eq!(owned.events.len(), 1);
+    assert_eq!(owned.events[0].action, "changed");
+    // seq strictly increases.
+    let all = read(&w, BOB, 0).events;
+    assert!(all.windows(2).all(|x| x[0].seq < x[1].seq));
+}
+
+#[test]
+fn channels_of_others_and_other_organizations_are_refused() {
+    let w = world();
+    w.routed_chat();
+    let e = |who: &str, ch: String| {
+        w.engine
+            .events_since(&user(who), &[ch], Some(0), None)
+            .unwrap_err()
+            .code
+    };
+    assert_eq!(
+        e(OLLI, format!("/api/v5/users/{BOB}/*")),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(
+        e(OLLI, format!("/api/v5/orgs/{ACME}/*")),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(
+        e(ANN, format!("/api/v5/users/{BOB}/*")),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(e(ANN, "/api/v5/users/*".into()), ErrorCode::ValidationError);
+    assert_eq!(e(ANN, "*".into()), ErrorCode::ValidationError);
+    // Cat (settings) may follow Bob, and sees his pending chat.
+    let p = w
+        .engine
+        .events_since(
+            &user(CAT),
+            &[format!("/api/v5/users/{BOB}/*")],
+            Some(0),
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.events.len(), 1);
+    // A visitor only their own public paths.
+    let v = Actor::Visitor(visitor(VISITOR));
+    let err = w
+        .engine
+        .events_since(
+            &v,
+            &[format!("/api/v5/public/visitors/{VISITOR2}/*")],
+            Some(0),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    let err = w
+        .engine
+        .events_since(&v, &[format!("/api/v5/users/{BOB}/*")], Some(0), None)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+}
+
+#[test]
+fn retention_answers_resync_past_the_window() {
+    let w = world();
+    w.routed_chat();
+    let p = read(&w, BOB, 0);
+    assert!(!p.resync && p.events.len() == 1);
+    w.clock.advance_secs(8 * 24 * 3600);
+    let rep = w.engine.maintenance().unwrap();
+    assert!(rep.events_deleted >= 1);
+    let p = read(&w, BOB, 0);
+    assert!(p.resync, "{p:?}");
+    assert!(p.events.is_empty());
+    // From the head it is fine again; a future seq is a resync too.
+    let p2 = read(&w, BOB, p.last_seq);
+    assert!(!p2.resync);
+    assert!(read(&w, BOB, p.last_seq + 100).resync);
+}
+
+#[test]
+fn a_subscription_is_woken_by_commits() {
+    let w = world();
+    let mut sub = w.engine.subscribe(&user(BOB), mine(BOB), None).unwrap();
+    let empty = sub.next_batch(Duration::from_millis(10)).unwrap();
+    assert!(empty.events.is_empty());
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            w.routed_chat();
+        });
+        let p = sub.next_batch(Duration::from_secs(10)).unwrap();
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(p.events[0].action, "added");
+    });
+}
+
+#[test]
+fn idempotent_creations_return_the_first_reply() {
+    let w = world();
+    let chat = w.ann_chat();
+    let args = json!({"user_id": ANN, "chat_id": chat.to_string(), "body": {"message": "hello"}, "idempotency_key": "k-1"});
+    let a = api::call(&w.engine, &user(ANN), "send_user_message", &args).unwrap();
+    let b = api::call(&w.engine, &user(ANN), "send_user_message", &args).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        count(
+            &w.engine,
+            "SELECT COUNT(*) FROM messages WHERE type = 'msg'"
+        ),
+        1
+    );
+    let mut other = args.clone();
+    other["body"]["message"] = Value::from("changed");
+    let e = api::call(&w.engine, &user(ANN), "send_user_message", &other).unwrap_err();
+    assert_eq!(e.code, ErrorCode::IdempotencyKeyReused);
+    assert_eq!(e.status(), 422);
+    // Per actor: Bob may use the same key.
+    let long = json!({"user_id": ANN, "chat_id": chat.to_string(), "body": {"message": "x"}, "idempotency_key": "x".repeat(256)});
+    assert_eq!(
+        api::call(&w.engine, &user(ANN), "send_user_message", &long)
+            .unwrap_err()
+            .status(),
+        400
+    );
+    // After 24 h the key is free again.
+    w.clock.advance_secs(24 * 3600 + 1);
+    let c = api::call(&w.engine, &user(ANN), "send_user_message", &other).unwrap();
+    assert_eq!(c.status, a.status);
+    assert_eq!(
+        count(
+            &w.engine,
+            "SELECT COUNT(*) FROM messages WHERE type = 'msg'"
+        ),
+        2
+    );
+}
+
+#[test]
+fn concurrent_retries_with_one_key_create_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = crate::TestClock::at_default_start();
+    let engine = crate::Engine::builder()
+        .clock(clock)
+        .open(dir.path().join("db.sqlite"))
+        .unwrap();
+    engine.load_seed_json(&seed_json()).unwrap();
+    let (chat, _) = engine
+        .create_visitor_chat(
+            &user(ANN),
+            id(ANN),
+            id(ROOM),
+            visitor(VISITOR),
+            Default::default(),
+        )
+        .unwrap();
+    let args = json!({"user_id": ANN, "chat_id": chat.id, "body": {"message": "once"}, "idempotency_key": "same"});
+    let replies: Vec<api::Reply> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                sc.spawn(|| api::call(&engine, &user(ANN), "send_user_message", &args).unwrap())
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(replies.windows(2).all(|x| x[0] == x[1]));
+    assert_eq!(
+        count(&engine, "SELECT COUNT(*) FROM messages WHERE type = 'msg'"),
+        1
+    );
+}
+
+#[test]
+fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
+    let w = world();
+    let org = id(ACME);
+    let hook = w
+        .engine
+        .create_webhook(
+            &user(CAT),
+            org,
+            serde_json::from_value(json!({
+                "url": "http://127.0.0.1:9/hook",
+                "channels": ["/api/v5/users/{user_id}/pending_chats"],
+                "actions": ["added", "removed"],
+                "secret": "s3cret",
+                "user_id": ROBO
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    // Ann (no settings) may not manage webhooks.
+    assert_eq!(
+        w.engine.list_webhooks(&user(ANN), org).unwrap_err().code,
+        ErrorCode::PermissionDenied
+    );
+    let (chat, _) = w.routed_chat();
+    w.engine
+        .join_pending(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    // Robo's pending added, then removed (Bob's do not match {user_id} = Robo).
+    let due = w.engine.webhook_deliveries_due(10).unwrap();
+    assert_eq!(due.len(), 1, "one at a time per webhook");
+    let d = &due[0];
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(body["action"], "added");
+    assert_eq!(
+        body["channel"],
+        format!("/api/v5/users/{ROBO}/pending_chats")
+    );
+    let auth = &body["app_user_auth"];
+    assert_eq!(auth["user_id"], ROBO);
+    let token = auth["access_token"].as_str().unwrap();
+    assert_eq!(w.engine.authenticate(token).unwrap(), user(ROBO));
+    let ts: i64 = d
+        .headers
+        .iter()
+        .find(|h| h.0 == "X-Chat-Timestamp")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let sig = &d
+        .headers
+        .iter()
+        .find(|h| h.0 == "X-Chat-Signature")
+        .unwrap()
+        .1;
+    assert_eq!(sig, &crate::webhooks::signature("s3cret", ts, &d.body));
+    // A failure: retried after 1 s, not before; nothing overtakes it.
+    w.engine
+        .record_delivery_result(d.id, Some(500), None)
+        .unwrap();
+    assert!(w.engine.webhook_deliveries_due(10).unwrap().is_empty());
+    w.clock.advance_ms(1000);
+    let again = w.engine.webhook_deliveries_due(10).unwrap();
+    assert_eq!(again[0].id, d.id);
+    w.engine
+        .record_delivery_result(d.id, Some(204), None)
+        .unwrap();
+    let next = w.engine.webhook_deliveries_due(10).unwrap();
+    let body: Value = serde_json::from_str(&next[0].body).unwrap();
+    assert_eq!(body["action"], "removed");
+    w.engine
+        .record_delivery_result(next[0].id, Some(200), None)
+        .unwrap();
+    assert!(w.engine.webhook_deliveries_due(10).unwrap().is_empty());
+    let hist = w
+        .engine
+        .list_webhook_deliveries(&user(CAT), org, hook.id.parse::<Uuid>().unwrap(), None, 25)
+        .unwrap();
+    assert_eq!(hist.results.len(), 2);
+    assert_eq!(hist.results[1].attempts, 2);
+    assert!(hist.results.iter().all(|d| d.is_delivered));
+}
+
+#[test]
+fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
+    use crate::chats::{ChatListParams, ChatScope};
+    use crate::messages::NewMessage;
+    use crate::store::EventStore;
+    let w = world();
+    let (routed, _) = w.routed_chat();
+    let v = visitor(VISITOR);
+    let (open, _) = w
+        .engine
+        .visitor_start_chat(&Actor::Visitor(v), id(ACME), id(ROOM), v)
+        .unwrap();
+    let open: Uuid = open.id.parse().unwrap();
+    w.engine
+        .send_visitor_message(
+            &Actor::Visitor(v),
+            v,
+            open,
+            NewMessage {
+                message: Some("Hi".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    for (chat, room) in [(routed, ROUTED_ROOM), (open, ROOM)] {
+        let audience = w
+            .engine
+            .store()
+            .read(|tx| tx.room_pending_audience(id(room)))
+            .unwrap();
+        for who in [ANN, BOB, CAT, DAN, PIA, OLLI, ROBO] {
+            let listed = w
+                .engine
+                .list_chats(
+                    &user(who),
+                    ChatScope::UserPending { user_id: id(who) },
+                    &ChatListParams::default(),
+                    &Default::default(),
+                )
+                .map(|p| p.results.iter().any(|c| c.id == chat.to_string()))
+                .unwrap_or(false);
+            assert_eq!(audience.contains(&id(who)), listed, "{who} in {room}");
+            // And the events say the same.
+            let got = w
+                .engine
+                .events_since(
+                    &user(who),
+                    &[format!("/api/v5/users/{who}/pending_chats")],
+                    Some(0),
+                    None,
+                )
+                .map(|p| p.events.iter().any(|e| e.resource_id == chat.to_string()))
+                .unwrap_or(false);
+            assert_eq!(got, listed, "{who} events in {room}");
+        }
+    }
+}
+
+#[test]
+fn tags_invitations_and_suggestions_are_evented() {
+    use crate::chats::ChatScope;
+    let w = world();
+    let chat = w.ann_chat();
+    let c = chat.to_string();
+    let m = w.say(ANN, chat, "Hello");
+    let s0 = w.engine.last_event_seq();
+    let scope = ChatScope::UserChats { user_id: id(ANN) };
+    w.engine
+        .add_tag(
+            &user(ANN),
+            scope,
+            chat,
+            crate::tags::NewTag {
+                name: Some("Lead".into()),
+            },
+        )
+        .unwrap();
+    w.engine
+        .remove_tag(&user(ANN), scope, chat, "Lead")
+        .unwrap();
+    let (inv, _) = w
+        .engine
+        .send_invitation(
+            &user(ANN),
+            id(ANN),
+            chat,
+            crate::invitations::NewInvitation {
+                invited_user_id: Some(id(BOB)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let sug = w
+        .engine
+        .create_reply_suggestion(
+            &user(ANN),
+            scope,
+            chat,
+            m,
+            crate::suggestions::SuggestionInput {
+                suggestion: Some("Try turning it off and on".into()),
+                relevancy_score: Some(Some(0.5)),
+            },
+        )
+        .unwrap();
+    let ann = summary(ANN, &read(&w, ANN, s0));
+    for want in [
+        (format!("chats/{c}/tags"), "added", "Lead".to_string()),
+        (format!("chats/{c}/tags"), "removed", "Lead".to_string()),
+        (
+            format!("chats/{c}/outgoing_chat_invitations"),
+            "added",
+            inv.id.clone(),
+        ),
+        (
+            format!("chats/{c}/reply_suggestions"),
+            "added",
+            sug.id.clone(),
+        ),
+    ] {
+        assert!(
+            ann.contains(&(want.0.clone(), want.1.to_string(), want.2.clone())),
+            "{want:?} not in {ann:?}"
+        );
+    }
+    let bob = summary(BOB, &read(&w, BOB, s0));
+    assert!(
+        bob.contains(&(
+            "incoming_chat_invitations".into(),
+            "added".into(),
+            inv.id.clone()
+        )),
+        "{bob:?}"
+    );
+    // The owned-chats tag channel too; Bob (not a member) sees no tag.
+    assert!(!bob.iter().any(|x| x.0.ends_with("/tags")));
+    let owned = w
+        .engine
+        .events_since(
+            &user(CAT),
+            &[format!("/api/v5/orgs/{ACME}/owned_chats/*/tags")],
+            Some(s0),
+            None,
+        )
+        .unwrap();
+    assert_eq!(owned.events.len(), 2);
+}

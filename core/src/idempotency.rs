@@ -1,0 +1,150 @@
+//! Idempotent creations: a creating call may carry an idempotency key (`"idempotency_key"` in
+//! the [`crate::api`] args; the server's `Idempotency-Key` header). A repeat with the same key
+//! (per user or visitor) and the same request within 24 hours returns the first reply and
+//! creates nothing; the same key with another request is 422 `idempotency_key_reused`.
+//!
+//! The key is recorded (with a hash of the operation and its arguments) inside the very
+//! transaction that creates, so a creation and its key commit together; the reply is stored
+//! right after. Two concurrent calls with one key are serialized by the writer: the second
+//! one's transaction finds the key taken, rolls back (creating nothing) and returns the
+//! first one's reply.
+
+use crate::auth::Actor;
+use crate::clock::Millis;
+use crate::error::{ChatError, ErrorCode, Result};
+use std::cell::RefCell;
+
+/// Keys are kept this long.
+pub const KEY_TTL_MS: Millis = 24 * 3600 * 1000;
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// Operations that create, and so honour a key (others ignore it).
+pub const CREATING_OPS: &[&str] = &[
+    "create_visitor_chat",
+    "create_user_chat",
+    "visitor_start_chat",
+    "join_pending_chat",
+    "join_routed_chat",
+    "join_org_chat",
+    "send_user_message",
+    "send_autosuggest",
+    "visitor_send_message",
+    "create_invitation",
+    "add_tag",
+    "create_reply_suggestion",
+    "create_conversation_starter",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub request_hash: Vec<u8>,
+    pub status: Option<i64>,
+    pub body: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A key to record in the next write transaction of this thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    pub actor: String,
+    pub key: String,
+    pub hash: Vec<u8>,
+    /// Set by the write: `Some(true)` recorded, `Some(false)` the key was taken.
+    pub outcome: Option<bool>,
+}
+
+thread_local! {
+    static CLAIM: RefCell<Option<Claim>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn set_claim(c: Option<Claim>) -> Option<Claim> {
+    CLAIM.with(|x| std::mem::replace(&mut *x.borrow_mut(), c))
+}
+
+/// Called by the engine's write path inside the transaction, after the operation succeeded:
+/// records the pending claim, if any (the first write of the call only).
+pub(crate) fn record_claim(s: &dyn crate::store::Store, now: Millis) -> Result<()> {
+    let pending = CLAIM.with(|x| {
+        x.borrow()
+            .as_ref()
+            .filter(|c| c.outcome.is_none())
+            .map(|c| (c.actor.clone(), c.key.clone(), c.hash.clone()))
+    });
+    let Some((actor, key, hash)) = pending else {
+        return Ok(());
+    };
+    let ok = s.claim_idempotency(&actor, &key, &hash, now, now - KEY_TTL_MS)?;
+    CLAIM.with(|x| {
+        if let Some(c) = x.borrow_mut().as_mut() {
+            c.outcome = Some(ok);
+        }
+    });
+    if ok { Ok(()) } else { Err(taken()) }
+}
+
+pub(crate) fn taken() -> ChatError {
+    ChatError::new(
+        ErrorCode::AlreadyExists,
+        "A request with this idempotency key is in progress.",
+    )
+}
+
+pub(crate) fn reused() -> ChatError {
+    ChatError::new(
+        ErrorCode::IdempotencyKeyReused,
+        "This idempotency key was already used with a different request.",
+    )
+}
+
+pub(crate) fn actor_key(actor: &Actor) -> String {
+    match actor {
+        Actor::User(u) => format!("user:{u}"),
+        Actor::Visitor(v) => format!("visitor:{v}"),
+        Actor::Admin => "admin".to_string(),
+    }
+}
+
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if n == 0 || n > MAX_KEY_CHARS {
+        return Err(ChatError::field(
+            "idempotency_key",
+            format!("An idempotency key is 1 to {MAX_KEY_CHARS} characters."),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn request_hash(op: &str, args: &serde_json::Value) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut args = args.clone();
+    if let Some(m) = args.as_object_mut() {
+        m.remove("idempotency_key");
+    }
+    let mut h = Sha256::new();
+    h.update(op.as_bytes());
+    h.update(b"\n");
+    h.update(canonical(&args).as_bytes());
+    h.finalize().to_vec()
+}
+
+/// JSON with object keys sorted at every level.
+fn canonical(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&m[k])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,436 @@
+//! SQL of events, webhooks (and their delivery outbox) and idempotency keys.
+
+use super::{SqliteTx, uuid_col, uuid_opt_col};
+use crate::clock::Millis;
+use crate::error::Result;
+use crate::events::{Dirty, Event, NewEvent};
+use crate::idempotency::IdempotencyRecord;
+use crate::store::EventStore;
+use crate::webhooks::{DeliveryRecord, WebhookRecord};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use uuid::Uuid;
+
+const WEBHOOK_COLS: &str = "id, organization_id, url, channels, actions, secret, user_id, app_token, created_at, updated_at";
+const DELIVERY_COLS: &str = "id, webhook_id, event_seq, body, attempts, next_attempt_at, last_status, last_error, delivered_at, created_at";
+
+fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
+    let channels: String = r.get(3)?;
+    let actions: String = r.get(4)?;
+    Ok(WebhookRecord {
+        id: uuid_col(r, 0)?,
+        organization_id: uuid_col(r, 1)?,
+        url: r.get(2)?,
+        channels: serde_json::from_str(&channels).unwrap_or_default(),
+        actions: serde_json::from_str(&actions).unwrap_or_default(),
+        secret: r.get(5)?,
+        user_id: uuid_opt_col(r, 6)?,
+        app_token: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: r.get(0)?,
+        webhook_id: uuid_col(r, 1)?,
+        event_seq: r.get(2)?,
+        body: r.get(3)?,
+        attempts: r.get(4)?,
+        next_attempt_at: r.get(5)?,
+        last_status: r.get(6)?,
+        last_error: r.get(7)?,
+        delivered_at: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let action: String = r.get(2)?;
+    let resource: Option<String> = r.get(4)?;
+    Ok(Event {
+        seq: r.get(0)?,
+        channel: r.get(1)?,
+        action,
+        resource_id: r.get(3)?,
+        resource: resource.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+impl EventStore for SqliteTx<'_> {
+    fn take_dirty(&self) -> Result<Vec<Dirty>> {
+        let rows = self
+            .conn()
+            .prepare_cached("SELECT kind, chat_pk, key FROM event_dirty ORDER BY id")?
+            .query_map([], |r| {
+                Ok(Dirty {
+                    kind: r.get(0)?,
+                    chat_pk: r.get(1)?,
+                    key: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if !rows.is_empty() {
+            self.exec("DELETE FROM event_dirty", [])?;
+        }
+        Ok(rows)
+    }
+
+    fn snapshot(&self, kind: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT state FROM event_snapshots WHERE kind = ?1 AND key = ?2")?
+            .query_row(params![kind, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put_snapshot(&self, kind: &str, key: &str, state: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO event_snapshots (kind, key, state) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state",
+            params![kind, key, state],
+        )?;
+        Ok(())
+    }
+
+    fn insert_event(&self, e: &NewEvent) -> Result<i64> {
+        self.exec(
+            "INSERT INTO events (organization_id, channel, action, resource_id, resource, created_at, chat_pk) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.organization_id.as_bytes(),
+                e.channel,
+                e.action,
+                e.resource_id,
+                e.resource,
+                e.created_at,
+                e.chat_pk
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    fn select_events(
+        &self,
+        org: Uuid,
+        after: i64,
+        patterns: &[String],
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        if patterns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let globs = vec!["channel GLOB ?"; patterns.len()].join(" OR ");
+        let sql = format!(
+            "SELECT seq, channel, action, resource_id, resource FROM events \
+             WHERE organization_id = ? AND seq > ? AND ({globs}) ORDER BY seq LIMIT ?"
+        );
+        let mut p: Vec<Value> = vec![Value::Blob(org.as_bytes().to_vec()), Value::Integer(after)];
+        p.extend(patterns.iter().map(|s| Value::Text(s.clone())));
+        p.push(Value::Integer(limit as i64));
+        let mut st = self.conn().prepare_cached(&sql)?;
+        Ok(st
+            .query_map(params_from_iter(p), event_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn last_event_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'events'")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn event_floor(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT value FROM event_meta WHERE key = 'floor'")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn delete_events_before(&self, before: Millis) -> Result<usize> {
+        let max: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT MAX(seq) FROM events WHERE created_at < ?1")?
+            .query_row([before], |r| r.get(0))?;
+        let Some(max) = max else { return Ok(0) };
+        let n = self.exec("DELETE FROM events WHERE seq <= ?1", [max])?;
+        self.exec(
+            "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            [max],
+        )?;
+        Ok(n)
+    }
+
+    fn scrub_chat_events(&self, chat_pk: i64) -> Result<()> {
+        self.exec(
+            "UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
+             WHERE event_seq IN (SELECT seq FROM events WHERE chat_pk = ?1)",
+            [chat_pk],
+        )?;
+        self.exec(
+            "UPDATE events SET resource = NULL WHERE chat_pk = ?1 AND resource IS NOT NULL",
+            [chat_pk],
+        )?;
+        // Republished (with the purged values) before the purge commits.
+        self.exec(
+            "INSERT INTO event_dirty (kind, chat_pk, key) \
+             SELECT 'membership', chat_pk, hex(member_id) FROM memberships WHERE chat_pk = ?1",
+            [chat_pk],
+        )?;
+        self.exec(
+            "INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', ?1, '')",
+            [chat_pk],
+        )?;
+        Ok(())
+    }
+
+    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<Uuid>> {
+        // The users for whom the room is accessible (`ACCESSIBLE_ROOMS_SQL`, inverted): its
+        // organization's users when it has no router, the users of its router's steps
+        // (directly or through a team), and the users of organizations it is shared with.
+        let mut st = self.conn().prepare_cached(
+            "SELECT id FROM users WHERE is_deleted = 0 AND id IN ( \
+               SELECT u.id FROM users u JOIN rooms r ON r.organization_id = u.organization_id \
+                 WHERE r.id = ?1 AND r.router_id IS NULL \
+               UNION SELECT st.member_id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
+                 WHERE r.id = ?1 AND st.member_kind = 'user' \
+               UNION SELECT tm.user_id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
+                 JOIN team_members tm ON tm.team_id = st.member_id WHERE r.id = ?1 AND st.member_kind = 'team' \
+               UNION SELECT u.id FROM users u JOIN room_shares rs ON rs.organization_id = u.organization_id \
+                 WHERE rs.room_id = ?1) \
+             ORDER BY id",
+        )?;
+        Ok(st
+            .query_map([room.as_bytes()], |r| uuid_col(r, 0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT member_id, member_type = 'user' FROM memberships WHERE chat_pk = ?1 ORDER BY created_at, member_id",
+        )?;
+        Ok(st
+            .query_map([chat_pk], |r| Ok((uuid_col(r, 0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT m.chat_pk FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
+             WHERE m.member_id = ?1 AND c.is_ended = 0 ORDER BY m.chat_pk",
+        )?;
+        Ok(st
+            .query_map([member.as_bytes()], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()> {
+        self.exec(
+            &format!("INSERT INTO webhooks ({WEBHOOK_COLS}, app_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                w.id.as_bytes(),
+                w.organization_id.as_bytes(),
+                w.url,
+                serde_json::to_string(&w.channels)?,
+                serde_json::to_string(&w.actions)?,
+                w.secret,
+                w.user_id.map(|u| u.as_bytes().to_vec()),
+                w.app_token,
+                w.created_at,
+                w.updated_at,
+                app_token_id.map(|u| u.as_bytes().to_vec()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_webhook(&self, w: &WebhookRecord) -> Result<()> {
+        self.exec(
+            "UPDATE webhooks SET url = ?2, channels = ?3, actions = ?4, secret = ?5, updated_at = ?6 WHERE id = ?1",
+            params![
+                w.id.as_bytes(),
+                w.url,
+                serde_json::to_string(&w.channels)?,
+                serde_json::to_string(&w.actions)?,
+                w.secret,
+                w.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>> {
+        let token: Option<Option<Vec<u8>>> = self
+            .conn()
+            .prepare_cached("SELECT app_token_id FROM webhooks WHERE id = ?1")?
+            .query_row([id.as_bytes()], |r| r.get(0))
+            .optional()?;
+        self.exec(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ?1",
+            [id.as_bytes()],
+        )?;
+        self.exec("DELETE FROM webhooks WHERE id = ?1", [id.as_bytes()])?;
+        Ok(token.flatten().and_then(|b| Uuid::from_slice(&b).ok()))
+    }
+
+    fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {WEBHOOK_COLS} FROM webhooks WHERE id = ?1"
+            ))?
+            .query_row([id.as_bytes()], webhook_row)
+            .optional()?)
+    }
+
+    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<WebhookRecord>> {
+        let mut st = self.conn().prepare_cached(&format!(
+            "SELECT {WEBHOOK_COLS} FROM webhooks WHERE organization_id = ?1 ORDER BY created_at, id"
+        ))?;
+        Ok(st
+            .query_map([org.as_bytes()], webhook_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn insert_delivery(&self, webhook: Uuid, seq: i64, body: &str, now: Millis) -> Result<()> {
+        self.exec(
+            "INSERT INTO webhook_deliveries (webhook_id, event_seq, body, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![webhook.as_bytes(), seq, body, now],
+        )?;
+        Ok(())
+    }
+
+    fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>> {
+        let mut st = self.conn().prepare_cached(&format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id IN \
+             (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY webhook_id) \
+             AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        Ok(st
+            .query_map(params![now, limit as i64], delivery_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn next_delivery_due_at(&self) -> Result<Option<Millis>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE id IN \
+                 (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY webhook_id)",
+            )?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id = ?1"
+            ))?
+            .query_row([id], delivery_row)
+            .optional()?)
+    }
+
+    fn update_delivery(&self, d: &DeliveryRecord) -> Result<()> {
+        self.exec(
+            "UPDATE webhook_deliveries SET attempts = ?2, next_attempt_at = ?3, last_status = ?4, \
+             last_error = ?5, delivered_at = ?6 WHERE id = ?1",
+            params![
+                d.id,
+                d.attempts,
+                d.next_attempt_at,
+                d.last_status,
+                d.last_error,
+                d.delivered_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn deliveries_of_webhook(
+        &self,
+        webhook: Uuid,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let mut st = self.conn().prepare_cached(&format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE webhook_id = ?1 AND id < ?2 \
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        Ok(st
+            .query_map(
+                params![
+                    webhook.as_bytes(),
+                    before_id.unwrap_or(i64::MAX),
+                    limit as i64
+                ],
+                delivery_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn delete_delivered_before(&self, before: Millis) -> Result<usize> {
+        self.exec(
+            "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+            [before],
+        )
+    }
+
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE actor = ?1 AND key = ?2",
+            )?
+            .query_row(params![actor, key], |r| {
+                Ok(IdempotencyRecord {
+                    request_hash: r.get(0)?,
+                    status: r.get(1)?,
+                    body: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn claim_idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+        hash: &[u8],
+        now: Millis,
+        stale_before: Millis,
+    ) -> Result<bool> {
+        self.exec(
+            "DELETE FROM idempotency_keys WHERE actor = ?1 AND key = ?2 AND created_at < ?3",
+            params![actor, key, stale_before],
+        )?;
+        Ok(self.exec(
+            "INSERT INTO idempotency_keys (actor, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (actor, key) DO NOTHING",
+            params![actor, key, hash, now],
+        )? > 0)
+    }
+
+    fn complete_idempotency(&self, actor: &str, key: &str, status: u16, body: &str) -> Result<()> {
+        self.exec(
+            "UPDATE idempotency_keys SET status = ?3, body = ?4 WHERE actor = ?1 AND key = ?2",
+            params![actor, key, status, body],
+        )?;
+        Ok(())
+    }
+
+    fn delete_idempotency_before(&self, before: Millis) -> Result<usize> {
+        self.exec(
+            "DELETE FROM idempotency_keys WHERE created_at < ?1",
+            [before],
+        )
+    }
+}

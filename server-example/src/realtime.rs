@@ -1,0 +1,341 @@
+//! Real-time delivery (contract section 8): the WebSocket stream at `GET /api/v5/realtime`
+//! and the webhook deliverer. Events, their authorization and the webhook outbox live in the
+//! core; this module only moves bytes: it asks the core for events after each subscription's
+//! cursor when a commit wakes it, and POSTs due webhook deliveries, reporting each result back.
+//!
+//! Slow consumers: a session never buffers more than one page of events ([`PAGE`]); the
+//! database is the buffer. A send that does not complete within [`SEND_TIMEOUT`] closes the
+//! socket with code 1008 and the reason "slow consumer"; the client reconnects with `since`
+//! and misses nothing.
+
+use crate::http::App;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use chat_core::{Actor, ChatError, Engine};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Events fetched per subscription and wake-up.
+pub const PAGE: usize = 500;
+/// A frame not sent within this closes the session.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many subscriptions per session.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// Wakes sessions and the deliverer when events commit: a blocking thread waits on the
+/// engine's commit condition and publishes the newest `seq`. Setting the returned flag stops
+/// it; the channel then closes, which ends every WebSocket session ("shutting down").
+pub fn commit_watch(engine: Arc<Engine>) -> (watch::Receiver<i64>, Arc<AtomicBool>) {
+    let (tx, rx) = watch::channel(engine.last_event_seq());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::Builder::new()
+        .name("event-watch".into())
+        .spawn(move || {
+            let mut head = engine.last_event_seq();
+            while !tx.is_closed() && !stopped.load(Ordering::SeqCst) {
+                let h = engine.wait_for_events(head, Duration::from_millis(500));
+                if h != head {
+                    head = h;
+                    let _ = tx.send(h);
+                }
+            }
+        })
+        .map(|_| ())
+        .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the event watch"));
+    (rx, stop)
+}
+
+/// The upgrade: credentials from the Authorization header or `?token=`, checked before the
+/// protocol switches (401 with the contract's body otherwise).
+pub async fn upgrade(
+    app: Arc<App>,
+    ws: WebSocketUpgrade,
+    token: Option<String>,
+) -> axum::response::Response {
+    let Some(token) = token else {
+        return crate::http::chat_error(&ChatError::unauthenticated());
+    };
+    let engine = app.engine.clone();
+    let admin = app.admin_token.clone();
+    let actor =
+        tokio::task::spawn_blocking(move || crate::http::actor_of(&engine, admin, &token)).await;
+    let actor = match actor {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return crate::http::chat_error(&e),
+        Err(_) => return crate::http::chat_error(&ChatError::internal("authentication failed")),
+    };
+    let engine = app.engine.clone();
+    let commits = app.commits.clone();
+    ws.on_upgrade(move |socket| session(socket, engine, actor, commits))
+}
+
+async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
+    match tokio::time::timeout(
+        SEND_TIMEOUT,
+        socket.send(Message::Text(v.to_string().into())),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("gone"),
+        Err(_) => Err("slow consumer"),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> chat_core::Result<T> + Send + 'static,
+) -> chat_core::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(ChatError::internal("an engine call panicked")))
+}
+
+fn error_frame(channel: &str, e: &ChatError) -> Value {
+    let mut v = e.to_json();
+    v["action"] = json!("error");
+    v["channel"] = json!(channel);
+    v
+}
+
+async fn session(
+    mut socket: WebSocket,
+    engine: Arc<Engine>,
+    actor: Actor,
+    mut commits: watch::Receiver<i64>,
+) {
+    // channel -> cursor (the last seq seen on it)
+    let mut subs: BTreeMap<String, i64> = BTreeMap::new();
+    let outcome: Result<(), &'static str> = async {
+        loop {
+            tokio::select! {
+                msg = socket.recv() => {
+                    let text = match msg {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err("gone"),
+                        Some(Ok(Message::Text(t))) => t.to_string(),
+                        Some(Ok(_)) => continue,
+                    };
+                    command(&mut socket, &engine, actor, &mut subs, &text).await?;
+                    drain(&mut socket, &engine, actor, &mut subs).await?;
+                }
+                changed = commits.changed() => {
+                    if changed.is_err() {
+                        return Err("shutting down");
+                    }
+                    drain(&mut socket, &engine, actor, &mut subs).await?;
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(reason) = outcome
+        && reason != "gone"
+    {
+        let code = if reason == "slow consumer" {
+            1008
+        } else {
+            1001
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            socket.send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            }))),
+        )
+        .await;
+    }
+}
+
+async fn command(
+    socket: &mut WebSocket,
+    engine: &Arc<Engine>,
+    actor: Actor,
+    subs: &mut BTreeMap<String, i64>,
+    text: &str,
+) -> Result<(), &'static str> {
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = ChatError::parse(format!("Malformed JSON: {e}"));
+            return send(socket, &error_frame("", &err)).await;
+        }
+    };
+    let action = v.get("action").and_then(Value::as_str).unwrap_or("");
+    let Some(channel) = v.get("channel").and_then(Value::as_str).map(str::to_string) else {
+        return send(socket, &error_frame("", &ChatError::required("channel"))).await;
+    };
+    match action {
+        "subscribe" => {
+            if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains_key(&channel) {
+                let err = ChatError::field("channel", "Too many subscriptions.");
+                return send(socket, &error_frame(&channel, &err)).await;
+            }
+            let since = match v.get("since") {
+                None | Some(Value::Null) => None,
+                Some(s) => match s.as_i64() {
+                    Some(n) => Some(n),
+                    None => {
+                        let err = ChatError::field("since", "A seq (integer) or null.");
+                        return send(socket, &error_frame(&channel, &err)).await;
+                    }
+                },
+            };
+            let e = engine.clone();
+            let ch = vec![channel.clone()];
+            // Authorizes, and gives the head for `since: null`.
+            match blocking(move || e.events_since(&actor, &ch, None, Some(1))).await {
+                Ok(head) => {
+                    let cursor = since.unwrap_or(head.last_seq);
+                    subs.insert(channel.clone(), cursor);
+                    send(
+                        socket,
+                        &json!({"action": "subscribed", "channel": channel, "seq": cursor}),
+                    )
+                    .await
+                }
+                Err(err) => send(socket, &error_frame(&channel, &err)).await,
+            }
+        }
+        "unsubscribe" => {
+            subs.remove(&channel);
+            send(
+                socket,
+                &json!({"action": "unsubscribed", "channel": channel}),
+            )
+            .await
+        }
+        _ => {
+            let err = ChatError::field("action", "Use \"subscribe\" or \"unsubscribe\".");
+            send(socket, &error_frame(&channel, &err)).await
+        }
+    }
+}
+
+/// Sends every event after each subscription's cursor, a page at a time.
+async fn drain(
+    socket: &mut WebSocket,
+    engine: &Arc<Engine>,
+    actor: Actor,
+    subs: &mut BTreeMap<String, i64>,
+) -> Result<(), &'static str> {
+    let channels: Vec<String> = subs.keys().cloned().collect();
+    for channel in channels {
+        while let Some(&cursor) = subs.get(&channel) {
+            let e = engine.clone();
+            let ch = vec![channel.clone()];
+            let page = match blocking(move || e.events_since(&actor, &ch, Some(cursor), Some(PAGE)))
+                .await
+            {
+                Ok(p) => p,
+                Err(err) => {
+                    // The right to the channel is gone (e.g. permissions changed).
+                    subs.remove(&channel);
+                    send(socket, &error_frame(&channel, &err)).await?;
+                    break;
+                }
+            };
+            if page.resync {
+                subs.insert(channel.clone(), page.last_seq);
+                send(
+                    socket,
+                    &json!({"action": "resync", "channel": channel, "seq": page.last_seq}),
+                )
+                .await?;
+                break;
+            }
+            let full = page.events.len() == PAGE;
+            for ev in &page.events {
+                let v = serde_json::to_value(ev).unwrap_or(Value::Null);
+                send(socket, &v).await?;
+            }
+            subs.insert(channel.clone(), page.last_seq);
+            if !full {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Destinations webhooks may reach (`--webhook-allow`; empty: any http(s) URL).
+#[derive(Clone, Default)]
+pub struct WebhookPolicy {
+    pub allow_prefixes: Vec<String>,
+}
+
+/// POSTs due webhook deliveries and reports each result to the core; woken by commits, and
+/// at least every 500 ms for retries.
+pub async fn webhook_loop(
+    engine: Arc<Engine>,
+    mut commits: watch::Receiver<i64>,
+    policy: WebhookPolicy,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the webhook client");
+            return;
+        }
+    };
+    loop {
+        let e = engine.clone();
+        let due = match blocking(move || e.webhook_deliveries_due(100)).await {
+            Ok(d) => d,
+            Err(err) => {
+                tracing::warn!(error = %err, "webhook outbox read failed");
+                Vec::new()
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for d in due {
+            let client = client.clone();
+            let engine = engine.clone();
+            let policy = policy.clone();
+            tasks.spawn(async move {
+                let (status, error) = if !policy.allow_prefixes.is_empty()
+                    && !policy.allow_prefixes.iter().any(|p| d.url.starts_with(p))
+                {
+                    (
+                        None,
+                        Some("destination not allowed by the server".to_string()),
+                    )
+                } else {
+                    let mut req = client.post(&d.url).body(d.body.clone());
+                    for (k, v) in &d.headers {
+                        req = req.header(k.as_str(), v.as_str());
+                    }
+                    match req.send().await {
+                        Ok(res) => (Some(res.status().as_u16()), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    }
+                };
+                let id = d.id;
+                if let Err(err) =
+                    blocking(move || engine.record_delivery_result(id, status, error)).await
+                {
+                    tracing::warn!(error = %err, "recording a webhook delivery failed");
+                }
+            });
+        }
+        let busy = !tasks.is_empty();
+        while tasks.join_next().await.is_some() {}
+        if busy {
+            continue;
+        }
+        let open = tokio::select! {
+            r = commits.changed() => r.is_ok(),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => true,
+        };
+        if !open {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The WebSocket stream of contract section 8 against a real `chat-server`: exactly the
+//! expected events of a scripted chat, and a reconnect with `since` that misses nothing.
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::world::join_body;
+use support::*;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(s: &Server, token: &str, in_query: bool) -> Ws {
+    let base = s.base.replacen("http://", "ws://", 1);
+    let url = if in_query {
+        format!("{base}/api/v5/realtime?token={token}")
+    } else {
+        format!("{base}/api/v5/realtime")
+    };
+    let mut req = url.into_client_request().expect("request");
+    if !in_query {
+        req.headers_mut().insert(
+            "Authorization",
+            format!("Token {token}").parse().expect("header"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
+    ws
+}
+
+async fn next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return None,
+            Ok(None) => return None,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return Some(serde_json::from_str(&t).expect("json frame"));
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => panic!("websocket error: {e}"),
+        }
+    }
+}
+
+async fn subscribe(ws: &mut Ws, channel: &str, since: Value) -> i64 {
+    ws.send(Message::Text(
+        json!({"action": "subscribe", "channel": channel, "since": since})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("send");
+    let ack = next_json(ws, Duration::from_secs(10)).await.expect("ack");
+    assert_eq!(ack["action"], "subscribed", "{ack}");
+    ack["seq"].as_i64().expect("seq")
+}
+
+/// Event frames until `stop` matches one (inclusive).
+async fn events_until(ws: &mut Ws, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut out = vec![];
+    loop {
+        let v = next_json(ws, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("timed out; got {out:?}"));
+        assert!(v.get("seq").is_some(), "not an event: {v}");
+        let done = stop(&v);
+        out.push(v);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
+}
+
+#[test]
+fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let s = std::sync::Arc::new(Server::with_seed(&seed()));
+    rt.block_on(async {
+        let cat_channel = format!("/api/v5/users/{CAT}/*");
+        let mut cat = connect(&s, CAT_T, false).await;
+        let start = subscribe(&mut cat, &cat_channel, Value::Null).await;
+        let mut bob = connect(&s, BOB_T, true).await;
+        subscribe(&mut bob, &format!("/api/v5/users/{BOB}/*"), Value::Null).await;
+
+        // Someone else's channel is refused on the socket (and the socket stays usable).
+        cat.send(Message::Text(
+            json!({"action": "subscribe", "channel": format!("/api/v5/users/{BOB}/*")})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        let refused = next_json(&mut cat, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(refused["action"], "error");
+        assert_eq!(refused["code"], "permission_denied");
+
+        // A visitor writes in the Sales room (routed to Cat's team): pending for Cat only.
+        let s2 = s.clone();
+        let (vid, vt, chat) = blocking(move || s2.visitor_chat(ORG_A, ROOM_A2, Some("Hello?")))
+            .await
+            .unwrap();
+        let got = events_until(&mut cat, |_| true).await;
+        assert_eq!(
+            got[0]["channel"],
+            format!("/api/v5/users/{CAT}/pending_chats")
+        );
+        assert_eq!(got[0]["action"], "added");
+        assert_eq!(got[0]["resource_id"], chat.as_str());
+        assert_eq!(got[0]["resource"]["is_pending"], true);
+        assert!(
+            next_json(&mut bob, Duration::from_millis(300))
+                .await
+                .is_none(),
+            "Bob sees nothing"
+        );
+
+        // Cat joins: membership and chat added, pending removed.
+        let (s2, c2) = (s.clone(), chat.clone());
+        blocking(move || {
+            s2.post(
+                &format!("/api/v5/users/{CAT}/pending_chats/{c2}/memberships"),
+                CAT_T,
+                join_body(),
+            )
+            .expect(201);
+        })
+        .await
+        .unwrap();
+        let mut seen = got;
+        let pending = format!("/api/v5/users/{CAT}/pending_chats");
+        let joined = events_until(&mut cat, |v| v["channel"] == pending.as_str()).await;
+        let last = joined.last().unwrap();
+        assert_eq!(last["action"], "removed");
+        assert!(last.get("resource").is_none());
+        let actions: Vec<(String, String)> = joined
+            .iter()
+            .map(|v| {
+                (
+                    v["channel"].as_str().unwrap().to_string(),
+                    v["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            actions.contains(&(
+                format!("/api/v5/users/{CAT}/chats/{chat}/memberships"),
+                "added".into()
+            )),
+            "{actions:?}"
+        );
+        assert!(
+            actions.contains(&(format!("/api/v5/users/{CAT}/chats"), "added".into())),
+            "{actions:?}"
+        );
+        seen.extend(joined);
+        let resume_from = seen.last().unwrap()["seq"].as_i64().unwrap();
+
+        // Disconnect; meanwhile Cat replies, the visitor writes, Cat ends the chat.
+        cat.close(None).await.ok();
+        drop(cat);
+        let (s2, c2) = (s.clone(), chat.clone());
+        let (cat_msg, vis_msg) = blocking(move || {
+            let m = s2.post(
+                &format!("/api/v5/users/{CAT}/chats/{c2}/messages"),
+                CAT_T,
+                json!({"message": "Hi, Cat here."}),
+            );
+            let m = m.expect(200)["id"].as_str().unwrap().to_string();
+            let v = s2.post(
+                &format!("/api/v5/public/visitors/{vid}/chats/{c2}/messages"),
+                &vt,
+                json!({"type": "msg", "message": "Thanks"}),
+            );
+            let v = v.expect(201)["id"].as_str().unwrap().to_string();
+            s2.patch(
+                &format!("/api/v5/users/{CAT}/chats/{c2}"),
+                CAT_T,
+                json!({"is_ended": true}),
+            )
+            .expect(200);
+            (m, v)
+        })
+        .await
+        .unwrap();
+
+        // Reconnect with `since`: everything after it, once, in order, ending with the end.
+        let mut cat = connect(&s, CAT_T, true).await;
+        subscribe(&mut cat, &cat_channel, json!(resume_from)).await;
+        let chats = format!("/api/v5/users/{CAT}/chats");
+        let after = events_until(&mut cat, |v| {
+            v["channel"] == chats.as_str()
+                && v["action"] == "changed"
+                && v["resource"]["is_ended"] == true
+        })
+        .await;
+        let msgs: Vec<&str> = after
+            .iter()
+            .filter(|v| {
+                v["channel"] == format!("/api/v5/users/{CAT}/chats/{chat}/messages").as_str()
+                    && v["action"] == "added"
+            })
+            .map(|v| v["resource_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(msgs, vec![cat_msg.as_str(), vis_msg.as_str()]);
+        seen.extend(after);
+        assert!(
+            next_json(&mut cat, Duration::from_millis(300))
+                .await
+                .is_none(),
+            "nothing more"
+        );
+
+        // What the socket delivered is exactly the log (no gaps, no duplicates).
+        let (s2, ch) = (s.clone(), cat_channel.clone());
+        let log = blocking(move || {
+            s2.post(
+                "/api/v5/events",
+                CAT_T,
+                json!({"channels": [ch], "since": start}),
+            )
+            .expect(200)
+            .clone()
+        })
+        .await
+        .unwrap();
+        let log_seqs: Vec<i64> = log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
+        let ws_seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(ws_seqs, log_seqs);
+        assert!(ws_seqs.windows(2).all(|w| w[0] < w[1]));
+
+        // A malformed `since` is a field error on the socket.
+        let mut again = connect(&s, CAT_T, false).await;
+        again
+            .send(Message::Text(
+                json!({"action": "subscribe", "channel": cat_channel, "since": "x"})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .unwrap();
+        let bad = next_json(&mut again, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(bad["action"], "error");
+        assert_eq!(bad["code"], "validation_error");
+    });
+    // No credentials: 401 before any upgrade.
+    let r = s.raw(
+        "GET",
+        "/api/v5/realtime",
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+#[test]
+fn shutdown_closes_open_sockets_and_the_server_exits() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut s = Server::with_seed(&seed());
+    let mut ws = rt.block_on(async {
+        let mut ws = connect(&s, ANN_T, false).await;
+        subscribe(&mut ws, &format!("/api/v5/users/{ANN}/*"), Value::Null).await;
+        ws
+    });
+    let started = std::time::Instant::now();
+    let status = s.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    rt.block_on(async {
+        // The socket ends (a close frame "shutting down", or the connection closes).
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => {
+                    if let Some(f) = f {
+                        assert_eq!(f.reason.as_str(), "shutting down");
+                    }
+                    break;
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(None) | Ok(Some(Err(_))) => break,
+                Err(_) => panic!("the socket stayed open"),
+            }
+        }
+    });
+    assert!(!s.log().contains("still in use"), "{}", s.log());
+}
+
+#[test]
+fn a_since_older_than_the_retention_is_a_resync() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let file = dir.path().join("seed.json");
+    std::fs::write(&file, serde_json::to_vec(&seed()).unwrap()).unwrap();
+    let out = std::process::Command::new(server_bin())
+        .args(["seed", "--db"])
+        .arg(&db)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = Server::start_in(dir, db, "serve", &["--event-retention-secs", "1"]);
+    s.visitor_chat(ORG_A, ROOM_A2, Some("Old news"));
+    // Maintenance (every second) drops events older than one second.
+    std::thread::sleep(Duration::from_millis(3500));
+    let ch = format!("/api/v5/users/{CAT}/*");
+    let polled = s.post(
+        "/api/v5/events",
+        CAT_T,
+        json!({"channels": [ch], "since": 0}),
+    );
+    let polled = polled.expect(200).clone();
+    assert_eq!(polled["resync"], true, "{polled}");
+    rt.block_on(async {
+        let mut ws = connect(&s, CAT_T, false).await;
+        subscribe(&mut ws, &ch, json!(0)).await;
+        let v = next_json(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("resync frame");
+        assert_eq!(v["action"], "resync", "{v}");
+        assert_eq!(v["channel"], ch.as_str());
+        let head = v["seq"].as_i64().unwrap();
+        assert_eq!(head, polled["last_seq"].as_i64().unwrap());
+        // And the stream goes on from there.
+        let s2 = std::sync::Arc::new(s);
+        let s3 = s2.clone();
+        let (_, _, chat) = blocking(move || s3.visitor_chat(ORG_A, ROOM_A2, Some("New")))
+            .await
+            .unwrap();
+        let got = events_until(&mut ws, |_| true).await;
+        assert_eq!(got[0]["resource_id"], chat.as_str());
+        assert!(got[0]["seq"].as_i64().unwrap() > head);
+    });
+}
