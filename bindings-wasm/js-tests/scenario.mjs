@@ -534,7 +534,7 @@ export function scenario(mod) {
 
         const other = newVisitor(engine);
         const idle = visitorStartsChat(engine, other, "anyone?");
-        deepEq(engine.maintenance(), { chats_ended: 0, typing_settled: 0, presences_expired: 0, more_due: false }, "nothing due yet");
+        deepEq(engine.maintenance(), { chats_ended: 0, typing_settled: 0, presences_expired: 0, events_deleted: 0, more_due: false }, "nothing due yet");
         engine.advanceClock(601_000);
         eq(engine.nowMs(), START_MS + 631_000, "nowMs follows the manual clock");
         const report = engine.maintenance();

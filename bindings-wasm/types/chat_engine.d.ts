@@ -522,6 +522,8 @@ export interface MaintenanceReport {
   chats_ended: number;
   typing_settled: number;
   presences_expired: number;
+  /** Events older than the retention window, deleted by this run. */
+  events_deleted: number;
   more_due: boolean;
 }
 
