@@ -181,11 +181,19 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         openapi: openapi::document(),
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
+    // WAL checkpoints off the request path: no inline checkpoint in a committing request,
+    // a passive one on its own connection every 200 ms instead.
+    if let Err(e) = engine.store().set_autocheckpoint(0) {
+        tracing::warn!(error = %e, "cannot turn inline checkpoints off");
+    }
+    let checkpoints = tokio::spawn(checkpoint_loop(engine.clone()));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     maintenance.abort();
     let _ = maintenance.await;
+    checkpoints.abort();
+    let _ = checkpoints.await;
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }
@@ -222,6 +230,21 @@ async fn maintenance_loop(engine: Arc<Engine>) {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed"),
             Err(_) => tracing::error!("maintenance panicked"),
+        }
+    }
+}
+
+/// Copies the WAL into the database file in the background (see `serve`).
+async fn checkpoint_loop(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        match tokio::task::spawn_blocking(move || e.store().checkpoint_passive()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            Err(_) => tracing::error!("WAL checkpoint panicked"),
         }
     }
 }
