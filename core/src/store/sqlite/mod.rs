@@ -535,20 +535,20 @@ impl FaultPlan {
 // ---- column conversions ---------------------------------------------------------------------
 
 pub(crate) fn uuid_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
-    let b: Vec<u8> = row.get(idx)?;
-    Uuid::from_slice(&b).map_err(|e| {
+    // Borrowed: no allocation per id read.
+    let b = row.get_ref(idx)?.as_blob()?;
+    Uuid::from_slice(b).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
     })
 }
 
 pub(crate) fn uuid_opt_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
-    let b: Option<Vec<u8>> = row.get(idx)?;
-    b.map(|b| {
-        Uuid::from_slice(&b).map_err(|e| {
+    match row.get_ref(idx)?.as_blob_or_null()? {
+        None => Ok(None),
+        Some(b) => Uuid::from_slice(b).map(Some).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
-        })
-    })
-    .transpose()
+        }),
+    }
 }
 
 pub(crate) fn blob(id: Uuid) -> Value {
