@@ -48,6 +48,10 @@ struct ServeArgs {
     /// Server-admin token (at least 16 characters): may create organizations.
     #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Commit concurrent writes together (group commit); `false` gives one transaction per
+    /// request (for comparison).
+    #[arg(long, env = "CHAT_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    group_commit: bool,
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
@@ -149,6 +153,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?
         .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    engine.store().set_group_commit(args.group_commit);
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

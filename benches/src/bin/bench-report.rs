@@ -539,6 +539,38 @@ fn load_report() -> Value {
     }
     let (rss, hwm) = srv.rss_kb();
     srv.stop();
+    // The same POSTs without group commit (one transaction per request), on the same database.
+    let mut cmd = Command::new(&server_bin);
+    cmd.arg("serve")
+        .arg("--db")
+        .arg(&db)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--group-commit")
+        .arg("false")
+        .env("CHAT_LOG", "warn");
+    let srv = Server::start(cmd, "chat-server listening on ");
+    for c in [1, 32] {
+        let (b, body, chats) = (srv.base.clone(), body.clone(), chats.clone());
+        let r = load(
+            &rt,
+            "chat-server: POST, no group commit",
+            c,
+            None,
+            Arc::new(move |i| {
+                let (chat, op) = target(i, &chats, n_ops);
+                (
+                    reqwest::Method::POST,
+                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
+                    Some(token(op)),
+                    Some(body.clone()),
+                )
+            }),
+        );
+        posted += r.requests - r.errors;
+        results.push(r);
+    }
+    srv.stop();
     let size_after = db_bytes(&db);
     let ds_bytes = db_bytes(&ds.path);
     let per_msg_dataset = ds_bytes as f64 / messages as f64;
@@ -558,6 +590,11 @@ fn load_report() -> Value {
         println!("POST message / insert ceiling at c={c}: {ratio:.2}");
         ratios.push(
             json!({"name": "post_message_vs_insert_ceiling", "concurrency": c, "ratio": ratio}),
+        );
+        let ratio = find("chat-server: POST message", c) / find("chat-server: POST, no group", c);
+        println!("POST message with / without group commit at c={c}: {ratio:.2}");
+        ratios.push(
+            json!({"name": "post_message_group_commit_vs_none", "concurrency": c, "ratio": ratio}),
         );
         let ratio = find("chat-server: GET messages", c) / find("ceiling: axum fixed JSON", c);
         println!("GET messages / fixed-JSON ceiling at c={c}: {ratio:.2}");

@@ -341,14 +341,21 @@ impl ChatStore for SqliteTx<'_> {
         let sql = "SELECT pk FROM ( \
                SELECT c.pk FROM chats c JOIN organizations o ON o.id = c.room_organization_id \
                WHERE c.is_ended = 0 AND c.chat_type <> 'external' \
-                 AND c.last_activity_at <= ?1 - (SELECT min(chat_idle_timeout_s) FROM organizations) * 1000 \
+                 AND c.last_activity_at <= ?3 \
                  AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
                UNION \
                SELECT c.pk FROM rooms r CROSS JOIN chats c ON c.room_id = r.id \
                WHERE r.ttl_s IS NOT NULL AND c.chat_type = 'task' AND c.is_ended = 0 AND c.created_at + r.ttl_s * 1000 <= ?1) \
              ORDER BY pk LIMIT ?2";
+        // The shortest idle timeout bounds the index range (a bound parameter, so that the
+        // planner uses the index whatever the SQLite version).
+        let shortest: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT min(chat_idle_timeout_s) FROM organizations")?
+            .query_row([], |r| r.get(0))?;
+        let bound = shortest.map_or(i64::MIN, |t| now.saturating_sub(t.saturating_mul(1000)));
         let mut st = self.conn().prepare_cached(sql)?;
-        let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
+        let rows = st.query_map(params![now, limit as i64, bound], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -166,7 +166,7 @@ pub struct SqliteStore {
     queued: AtomicUsize,
     /// Group commit is on for file databases (in memory, reads share the writer connection and
     /// must not see a group's uncommitted operations).
-    group_commit: bool,
+    group_commit: std::sync::atomic::AtomicBool,
     /// Read-only connections (file databases only; empty in memory).
     readers: Vec<Mutex<Connection>>,
     /// The database file (file databases), for the background checkpointer's connection.
@@ -193,7 +193,7 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         let mut store = Self::setup(conn)?;
-        store.group_commit = true;
+        store.group_commit = std::sync::atomic::AtomicBool::new(true);
         store.path = Some(path.to_path_buf());
         // Opened after the migrations, so they see the current schema.
         for _ in 0..READERS {
@@ -240,7 +240,7 @@ impl SqliteStore {
                 commits: 0,
             }),
             queued: AtomicUsize::new(0),
-            group_commit: false,
+            group_commit: std::sync::atomic::AtomicBool::new(false),
             readers: Vec::new(),
             path: None,
             checkpointer: Mutex::new(None),
@@ -258,7 +258,7 @@ impl SqliteStore {
     /// savepoint (a failing operation rolls back only itself); the last of them commits for all
     /// and wakes the others. Alone, an operation runs in its own transaction, without savepoint.
     pub fn write<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        if !self.group_commit {
+        if !self.group_commit.load(Ordering::Relaxed) {
             let mut w = self.writer.lock();
             w.ops += 1;
             let tx = w
@@ -407,6 +407,15 @@ impl SqliteStore {
         let mut w = self.writer.lock();
         w.commit_group()?;
         f(&w.conn)
+    }
+
+    /// Turns group commit off (one transaction per operation, as measured before group commit)
+    /// or back on; file databases only (in memory it stays off).
+    pub fn set_group_commit(&self, on: bool) {
+        let mut w = self.writer.lock();
+        let _ = w.commit_group();
+        self.group_commit
+            .store(on && !self.readers.is_empty(), Ordering::Relaxed);
     }
 
     /// Write operations run and transactions committed since the store was opened: with group
