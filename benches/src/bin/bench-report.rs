@@ -629,14 +629,20 @@ fn main() {
     }
     let no_load = args.iter().any(|a| a == "--no-load");
     let load_only = args.iter().any(|a| a == "--load-only");
-    let mut report = json!({"scale": chat_benches::scale()});
+    let out = target_dir().join("bench-report.json");
+    // A partial run (--no-load, --load-only) keeps the other part of the previous report.
+    let mut report: Value = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    report["scale"] = json!(chat_benches::scale());
     if !load_only {
         report["core_vs_raw"] = Value::Array(core_report());
     }
     if !no_load {
         report["http"] = load_report();
     }
-    let out = target_dir().join("bench-report.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     println!("\nwritten {}", out.display());
 }
