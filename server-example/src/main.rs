@@ -49,6 +49,10 @@ struct ServeArgs {
     /// Server-admin token (at least 16 characters): may create organizations.
     #[arg(long, env = "CHAT_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Commit concurrent writes together (group commit); `false` gives one transaction per
+    /// request (for comparison).
+    #[arg(long, env = "CHAT_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    group_commit: bool,
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
@@ -160,6 +164,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?
             .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    engine.store().set_group_commit(args.group_commit);
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -201,6 +206,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             allow_prefixes: args.webhook_allow.clone(),
         },
     ));
+    // WAL checkpoints off the request path: no inline checkpoint in a committing request,
+    // a passive one on its own connection every 200 ms instead.
+    if let Err(e) = engine.store().set_autocheckpoint(0) {
+        tracing::warn!(error = %e, "cannot turn inline checkpoints off");
+    }
+    let checkpoints = tokio::spawn(checkpoint_loop(engine.clone()));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -210,6 +221,8 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let _ = webhooks.await;
     // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
     stop_watch.store(true, std::sync::atomic::Ordering::SeqCst);
+    checkpoints.abort();
+    let _ = checkpoints.await;
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }
@@ -246,6 +259,21 @@ async fn maintenance_loop(engine: Arc<Engine>) {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed"),
             Err(_) => tracing::error!("maintenance panicked"),
+        }
+    }
+}
+
+/// Copies the WAL into the database file in the background (see `serve`).
+async fn checkpoint_loop(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        match tokio::task::spawn_blocking(move || e.store().checkpoint_passive()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            Err(_) => tracing::error!("WAL checkpoint panicked"),
         }
     }
 }

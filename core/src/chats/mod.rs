@@ -239,6 +239,9 @@ pub struct ChatFilter {
     pub participating: Option<(Uuid, bool)>,
     /// Restricts the selection to one chat (access checks of single-chat operations).
     pub only_pk: Option<i64>,
+    /// Restricts the selection to the chat with this id (single-chat access checks in one
+    /// read).
+    pub only_id: Option<Uuid>,
 }
 
 /// Which chats a collection holds (the scope, already authorized).

@@ -210,6 +210,7 @@ impl ChatListParams {
                 .transpose()?,
             participating,
             only_pk: None,
+            only_id: None,
         })
     }
 }
@@ -249,9 +250,8 @@ pub fn list_chats(
 /// The chat if it is in the selection; 404 otherwise.
 pub fn chat_in(s: &dyn Store, env: &Env, sel: &ChatSelection, chat_id: Uuid) -> Result<ChatRecord> {
     let not_found = || ChatError::not_found("Chat");
-    let chat = s.chat_by_id(chat_id, env.now)?.ok_or_else(not_found)?;
     let filter = ChatFilter {
-        only_pk: Some(chat.pk),
+        only_id: Some(chat_id),
         ..ChatFilter::default()
     };
     let k = Keyset {

@@ -184,9 +184,11 @@ impl ChatStore for SqliteTx<'_> {
         k: &Keyset,
         now: Millis,
     ) -> Result<Vec<ChatRecord>> {
-        let mut sql = format!(
-            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE 1"
-        );
+        // Two phases: the page's keys first (conditions, order, limit on `chats` alone), then
+        // the full columns for those rows only. The columns include correlated counts; in one
+        // query SQLite computes them for every candidate row before sorting (a pending list
+        // sorts all waiting chats of the rooms), here only for the page.
+        let mut sql = "WHERE 1".to_string();
         let mut p: Vec<Value> = vec![Value::Integer(now)];
         let pending = format!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
         match sel {
@@ -225,16 +227,12 @@ impl ChatStore for SqliteTx<'_> {
             ),
             ChatSelection::UserPending { user, org } => {
                 // ?2/?3 inside the room subquery are the user and organization: bind them first.
-                sql = format!(
-                    "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.room_id IN ({ACCESSIBLE_ROOMS_SQL}) AND {pending}"
-                );
+                sql = format!("WHERE c.room_id IN ({ACCESSIBLE_ROOMS_SQL}) AND {pending}");
                 p.push(blob(*user));
                 p.push(blob(*org));
             }
             ChatSelection::UserRouted { user, org } => {
-                sql = format!(
-                    "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.room_id IN ({ROUTED_ROOMS_SQL})"
-                );
+                sql = format!("WHERE c.room_id IN ({ROUTED_ROOMS_SQL})");
                 p.push(blob(*user));
                 p.push(blob(*org));
             }
@@ -289,6 +287,9 @@ impl ChatStore for SqliteTx<'_> {
         if let Some(pk) = f.only_pk {
             and(&mut sql, &mut p, "c.pk = ?", [Value::Integer(pk)]);
         }
+        if let Some(id) = f.only_id {
+            and(&mut sql, &mut p, "c.id = ?", [blob(id)]);
+        }
         let col = if f.ordering.by_updated() {
             "c.updated_at"
         } else {
@@ -305,8 +306,12 @@ impl ChatStore for SqliteTx<'_> {
                 ],
             );
         }
-        sql.push(' ');
-        sql.push_str(&k.order_sql(col, "c.id"));
+        let order = k.order_sql(col, "c.id");
+        // `?1` (now) is bound in both phases; the other parameters keep their textual order.
+        let sql = format!(
+            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+             WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}"
+        );
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(p), chat_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -330,13 +335,27 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chats_due_to_end(&self, now: Millis, limit: usize) -> Result<Vec<i64>> {
-        let sql = "SELECT c.pk FROM chats c JOIN organizations o ON o.id = c.room_organization_id LEFT JOIN rooms r ON r.id = c.room_id \
-             WHERE c.is_ended = 0 AND c.chat_type <> 'external' AND ( \
-               c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
-               OR (c.chat_type = 'task' AND r.ttl_s IS NOT NULL AND c.created_at + r.ttl_s * 1000 <= ?1)) \
-             ORDER BY c.pk LIMIT ?2";
+        // Two indexed branches instead of a scan of every chat: idle chats through the open-
+        // activity index (bounded by the shortest idle timeout of any organization), tasks past
+        // their ttl through the rooms that have one.
+        let sql = "SELECT pk FROM ( \
+               SELECT c.pk FROM chats c JOIN organizations o ON o.id = c.room_organization_id \
+               WHERE c.is_ended = 0 AND c.chat_type <> 'external' \
+                 AND c.last_activity_at <= ?3 \
+                 AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
+               UNION \
+               SELECT c.pk FROM rooms r CROSS JOIN chats c ON c.room_id = r.id \
+               WHERE r.ttl_s IS NOT NULL AND c.chat_type = 'task' AND c.is_ended = 0 AND c.created_at + r.ttl_s * 1000 <= ?1) \
+             ORDER BY pk LIMIT ?2";
+        // The shortest idle timeout bounds the index range (a bound parameter, so that the
+        // planner uses the index whatever the SQLite version).
+        let shortest: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT min(chat_idle_timeout_s) FROM organizations")?
+            .query_row([], |r| r.get(0))?;
+        let bound = shortest.map_or(i64::MIN, |t| now.saturating_sub(t.saturating_mul(1000)));
         let mut st = self.conn().prepare_cached(sql)?;
-        let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
+        let rows = st.query_map(params![now, limit as i64, bound], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

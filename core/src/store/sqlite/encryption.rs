@@ -102,11 +102,12 @@ impl SqliteStore {
     /// page images holding purged texts leave the `-wal` file. Returns whether it completed
     /// (false for in-memory databases, or when a reader kept it from finishing).
     pub fn checkpoint_truncate(&self) -> Result<bool> {
-        let conn = self.conn.lock();
-        let (busy, log): (i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-        Ok(busy == 0 && log >= 0)
+        self.with_connection(|conn| {
+            let (busy, log): (i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            Ok(busy == 0 && log >= 0)
+        })
     }
 }

@@ -206,7 +206,7 @@ impl MembershipStore for SqliteTx<'_> {
     fn settle_typing(&self, before: Millis, now: Millis) -> Result<usize> {
         self.exec(
             "UPDATE memberships SET composing_status = 'typed', updated_at = ?2 WHERE composing_status = 'typing' AND composing_updated_at <= ?1 \
-             AND chat_pk IN (SELECT pk FROM chats WHERE is_ended = 0)",
+             AND EXISTS (SELECT 1 FROM chats c WHERE c.pk = memberships.chat_pk AND c.is_ended = 0)",
             params![before, now],
         )
     }

@@ -1,6 +1,10 @@
 //! SQLite backend: one writer connection, WAL on files, numbered migrations, a transaction
 //! helper that commits only on `Ok`, and `prepare_cached` for every statement.
 //!
+//! On a file database, concurrent writes are committed together (group commit, see
+//! [`SqliteStore::write`]): each operation runs in its own savepoint inside a shared
+//! transaction, so it stays atomic, and is acknowledged only after that transaction commits.
+//!
 //! On a file database a small pool of read-only connections ([`READERS`]) serves
 //! [`SqliteStore::read`], so reads see the last committed snapshot while a write is in
 //! progress (WAL allows one writer and many readers). An in-memory database keeps its one
@@ -18,10 +22,13 @@ mod suggestions;
 mod tags;
 
 use crate::error::{ChatError, ErrorCode, Result};
+use parking_lot::Condvar;
 use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 /// The migrations, in order. Migration `n` (1-based) brings `user_version` from `n-1` to `n`.
@@ -62,10 +69,115 @@ pub enum Durability {
 /// How many read-only connections a file database opens next to its writer.
 pub const READERS: usize = 4;
 
+/// The most operations committed together in one group transaction.
+pub const MAX_GROUP: usize = 128;
+
+/// The writer connection and the group transaction left open on it, if any.
+struct Writer {
+    conn: Connection,
+    /// The open group transaction: the batch its operations wait on, and how many it holds.
+    group: Option<(Arc<Batch>, usize)>,
+    /// Write operations run and transactions committed (see [`SqliteStore::write_stats`]).
+    ops: u64,
+    commits: u64,
+}
+
+/// The outcome of one group transaction, awaited by the operations it holds.
+#[derive(Default)]
+struct Batch {
+    done: Mutex<Option<std::result::Result<(), ChatError>>>,
+    cv: Condvar,
+}
+
+impl Batch {
+    fn finish(&self, r: std::result::Result<(), ChatError>) {
+        *self.done.lock() = Some(r);
+        self.cv.notify_all();
+    }
+    fn wait(&self) -> Result<()> {
+        let mut done = self.done.lock();
+        loop {
+            if let Some(r) = done.as_ref() {
+                return r.clone();
+            }
+            self.cv.wait(&mut done);
+        }
+    }
+}
+
+impl Writer {
+    fn run(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(|_| ())
+    }
+    /// Commits the open group transaction (if any) and wakes its operations.
+    fn commit_group(&mut self) -> Result<()> {
+        let Some((batch, _)) = self.group.take() else {
+            return Ok(());
+        };
+        let r = self.run("COMMIT").map_err(ChatError::from);
+        if r.is_ok() {
+            self.commits += 1;
+        }
+        if r.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        batch.finish(r.clone());
+        r
+    }
+    /// Rolls the whole group transaction back after a failure that leaves its state unknown;
+    /// every operation in it fails with `err`.
+    fn abort_group(&mut self, err: &ChatError) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if let Some((batch, _)) = self.group.take() {
+            batch.finish(Err(err.clone()));
+        }
+    }
+}
+
+/// Undoes a running operation if it unwinds (a panic in the rules), so that the group's other
+/// operations are still committed and woken.
+struct OpGuard<'a> {
+    writer: &'a mut Writer,
+    joined: bool,
+    armed: bool,
+}
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let w = &mut *self.writer;
+        if self.joined && !w.conn.is_autocommit() {
+            let undone = w.run("ROLLBACK TO op").and_then(|_| w.run("RELEASE op"));
+            if undone.is_ok() {
+                let _ = w.commit_group();
+                return;
+            }
+        }
+        w.abort_group(&ChatError::new(
+            ErrorCode::Storage,
+            "a write in the same group transaction panicked",
+        ));
+    }
+}
+
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Writers waiting for the writer connection: while any is, a finished operation leaves the
+    /// group transaction open for them instead of committing.
+    queued: AtomicUsize,
+    /// Group commit is on for file databases (in memory, reads share the writer connection and
+    /// must not see a group's uncommitted operations).
+    group_commit: std::sync::atomic::AtomicBool,
     /// Read-only connections (file databases only; empty in memory).
     readers: Vec<Mutex<Connection>>,
+    /// The database file (file databases), for the background checkpointer's connection.
+    path: Option<std::path::PathBuf>,
+    /// The background checkpointer's own connection, opened on first use.
+    checkpointer: Mutex<Option<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     #[cfg(feature = "fault-injection")]
     fault: std::sync::Arc<FaultPlan>,
@@ -86,6 +198,8 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         let mut store = Self::setup(conn)?;
+        store.group_commit = std::sync::atomic::AtomicBool::new(true);
+        store.path = Some(path.to_path_buf());
         // Opened after the migrations, so they see the current schema.
         for _ in 0..READERS {
             let r = Connection::open_with_flags(
@@ -124,55 +238,231 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(256);
         migrate(&mut conn, latest_version())?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(Writer {
+                conn,
+                group: None,
+                ops: 0,
+                commits: 0,
+            }),
+            queued: AtomicUsize::new(0),
+            group_commit: std::sync::atomic::AtomicBool::new(false),
             readers: Vec::new(),
+            path: None,
+            checkpointer: Mutex::new(None),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "fault-injection")]
             fault: std::sync::Arc::new(FaultPlan::default()),
         })
     }
 
-    /// Runs `f` in one write transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Runs `f` as one atomic write: its changes are committed if it returns `Ok` (and the
+    /// result is returned only once they are), none of them if it fails.
+    ///
+    /// Group commit (file databases): when other writers are waiting for the connection as an
+    /// operation finishes, the transaction is left open and they run inside it, each in its own
+    /// savepoint (a failing operation rolls back only itself); the last of them commits for all
+    /// and wakes the others. Alone, an operation runs in its own transaction, without savepoint.
     pub fn write<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stx = SqliteTx {
-            conn: &tx,
+        if !self.group_commit.load(Ordering::Relaxed) {
+            let mut w = self.writer.lock();
+            w.ops += 1;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stx = SqliteTx {
+                conn: &tx,
+                #[cfg(feature = "fault-injection")]
+                fault: &self.fault,
+            };
+            let out = f(&stx)?;
+            tx.commit()?;
+            w.commits += 1;
+            return Ok(out);
+        }
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut w = self.writer.lock();
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        w.ops += 1;
+        let joined = w.group.is_some();
+        let begun = if joined {
+            w.run("SAVEPOINT op")
+        } else {
+            w.run("BEGIN IMMEDIATE")
+        };
+        if let Err(e) = begun {
+            let e = ChatError::from(e);
+            if joined {
+                w.abort_group(&e);
+            } else if !w.conn.is_autocommit() {
+                let _ = w.conn.execute_batch("ROLLBACK");
+            }
+            return Err(e);
+        }
+        if !joined {
+            w.group = Some((Arc::new(Batch::default()), 0));
+        }
+        let mut guard = OpGuard {
+            writer: &mut w,
+            joined,
+            armed: true,
+        };
+        let out = f(&SqliteTx {
+            conn: &guard.writer.conn,
             #[cfg(feature = "fault-injection")]
             fault: &self.fault,
+        });
+        guard.armed = false;
+        drop(guard);
+        if w.conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (I/O error, disk full, ...).
+            let e = match &out {
+                Err(e) => e.clone(),
+                Ok(_) => ChatError::new(ErrorCode::Storage, "the transaction was rolled back"),
+            };
+            w.abort_group(&e);
+            return Err(e);
+        }
+        let out = match out {
+            Ok(v) => {
+                if joined && let Err(e) = w.run("RELEASE op") {
+                    let e = ChatError::from(e);
+                    w.abort_group(&e);
+                    return Err(e);
+                }
+                v
+            }
+            Err(e) => {
+                if !joined {
+                    // Alone in the transaction: roll all of it back.
+                    w.group = None;
+                    let _ = w.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+                let undone = w.run("ROLLBACK TO op").and_then(|_| w.run("RELEASE op"));
+                if let Err(u) = undone {
+                    w.abort_group(&ChatError::from(u));
+                    return Err(e);
+                }
+                if !self.should_wait(&mut w) {
+                    let _ = w.commit_group();
+                }
+                return Err(e);
+            }
         };
-        let out = f(&stx)?;
-        tx.commit()?;
+        if self.should_wait(&mut w) {
+            let batch = match &w.group {
+                Some((b, _)) => b.clone(),
+                None => return Err(ChatError::new(ErrorCode::Storage, "no group transaction")),
+            };
+            drop(w);
+            batch.wait()?;
+            return Ok(out);
+        }
+        w.commit_group()?;
         Ok(out)
+    }
+
+    /// Counts the operation just done into the group; true when the group should stay open for
+    /// the writers queued behind it.
+    fn should_wait(&self, w: &mut Writer) -> bool {
+        let Some((_, n)) = w.group.as_mut() else {
+            return false;
+        };
+        *n += 1;
+        *n < MAX_GROUP && self.queued.load(Ordering::SeqCst) > 0
     }
 
     /// Runs `f` over a consistent snapshot (a read transaction): on a reader connection when
     /// the database is a file (a free one if any, else the next in turn), else on the writer.
     pub fn read<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = if self.readers.is_empty() {
-            self.conn.lock()
-        } else {
+        if self.readers.is_empty() {
+            let mut w = self.writer.lock();
+            return Self::read_on(&mut w.conn, f, self);
+        }
+        let mut conn = {
             match self.readers.iter().find_map(|r| r.try_lock()) {
                 Some(free) => free,
                 None => {
-                    use std::sync::atomic::Ordering;
                     let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
                     self.readers[i].lock()
                 }
             }
         };
+        Self::read_on(&mut conn, f, self)
+    }
+
+    fn read_on<T>(
+        conn: &mut Connection,
+        f: impl FnOnce(&SqliteTx<'_>) -> Result<T>,
+        #[allow(unused_variables)] store: &Self,
+    ) -> Result<T> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let stx = SqliteTx {
             conn: &tx,
             #[cfg(feature = "fault-injection")]
-            fault: &self.fault,
+            fault: &store.fault,
         };
         f(&stx)
     }
 
-    /// Raw access for maintenance tasks that are not domain rules (checkpoints, integrity checks).
+    /// Raw access to the writer connection for maintenance tasks that are not domain rules
+    /// (checkpoints, integrity checks), outside any transaction: an open group is committed
+    /// first.
     pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&self.conn.lock())
+        let mut w = self.writer.lock();
+        w.commit_group()?;
+        f(&w.conn)
+    }
+
+    /// Turns group commit off (one transaction per operation, as measured before group commit)
+    /// or back on; file databases only (in memory it stays off).
+    pub fn set_group_commit(&self, on: bool) {
+        let mut w = self.writer.lock();
+        let _ = w.commit_group();
+        self.group_commit
+            .store(on && !self.readers.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Write operations run and transactions committed since the store was opened: with group
+    /// commit, fewer commits than operations.
+    pub fn write_stats(&self) -> (u64, u64) {
+        let w = self.writer.lock();
+        (w.ops, w.commits)
+    }
+
+    /// Sets `wal_autocheckpoint` (pages; 0 turns inline checkpoints off, for a host that runs
+    /// [`SqliteStore::checkpoint_passive`] on a schedule instead).
+    pub fn set_autocheckpoint(&self, pages: i64) -> Result<()> {
+        self.with_connection(|c| {
+            c.pragma_update(None, "wal_autocheckpoint", pages)?;
+            Ok(())
+        })
+    }
+
+    /// A passive checkpoint on a connection of its own, so that writes go on meanwhile
+    /// (file databases; `None` in memory). Returns the WAL's frames and how many of them are
+    /// now in the database file.
+    pub fn checkpoint_passive(&self) -> Result<Option<(i64, i64)>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let mut slot = self.checkpointer.lock();
+        if slot.is_none() {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.pragma_update(None, "busy_timeout", 5000)?;
+            c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            *slot = Some(c);
+        }
+        let Some(c) = slot.as_ref() else {
+            return Ok(None);
+        };
+        let (log, done): (i64, i64) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })?;
+        Ok(Some((log, done)))
     }
 
     #[cfg(feature = "fault-injection")]
@@ -259,20 +549,20 @@ impl FaultPlan {
 // ---- column conversions ---------------------------------------------------------------------
 
 pub(crate) fn uuid_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
-    let b: Vec<u8> = row.get(idx)?;
-    Uuid::from_slice(&b).map_err(|e| {
+    // Borrowed: no allocation per id read.
+    let b = row.get_ref(idx)?.as_blob()?;
+    Uuid::from_slice(b).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
     })
 }
 
 pub(crate) fn uuid_opt_col(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
-    let b: Option<Vec<u8>> = row.get(idx)?;
-    b.map(|b| {
-        Uuid::from_slice(&b).map_err(|e| {
+    match row.get_ref(idx)?.as_blob_or_null()? {
+        None => Ok(None),
+        Some(b) => Uuid::from_slice(b).map(Some).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
-        })
-    })
-    .transpose()
+        }),
+    }
 }
 
 pub(crate) fn blob(id: Uuid) -> Value {

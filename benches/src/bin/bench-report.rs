@@ -1,0 +1,648 @@
+//! `bench-report`: every benchmark figure and ratio as one table, also written as JSON to
+//! `<target>/bench-report.json`.
+//!
+//! 1. Core vs raw: reads criterion's estimates (`<target>/criterion/<group>/{core,raw}/new/
+//!    estimates.json`) left by `cargo bench -p chat-benches --bench core`.
+//! 2. HTTP load over loopback: starts `chat-server` (next to this binary) on a copy of the
+//!    benchmark dataset, and this binary's own minimal axum servers (`ceiling` subcommand: one
+//!    SQLite insert per POST, a fixed JSON body per GET), then drives each with a Rust load
+//!    generator at concurrency 1 and 32 (bounded by request count and time).
+//!
+//! Usage: `bench-report [--no-load] [--load-only]`; `CHAT_LOAD_SECS` (default 3) bounds each
+//! load step, `CHAT_LOAD_MAX` (default 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
+
+use chat_benches::{dataset, operator_id, token};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const GROUPS: &[&str] = &[
+    "send_user_message",
+    "send_visitor_message",
+    "messages_newest_50",
+    "messages_second_page_50",
+    "owned_chats_filtered",
+    "user_pending_chats",
+    "join_pending",
+    "tag_add",
+    "invitation_accept",
+    "end_chat",
+    "maintenance_open_chats",
+];
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+// ---- criterion estimates ---------------------------------------------------------------------
+
+fn estimate_ns(group: &str, func: &str) -> Option<f64> {
+    let p = target_dir()
+        .join("criterion")
+        .join(group)
+        .join(func)
+        .join("new/estimates.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    }
+}
+
+fn core_report() -> Vec<Value> {
+    let mut rows = Vec::new();
+    println!(
+        "\n{:<26} | {:>10} | {:>10} | {:>10} | {:>10} | ratio (core/raw throughput)",
+        "group", "core", "raw", "core op/s", "raw op/s"
+    );
+    println!("{}", "-".repeat(100));
+    for g in GROUPS {
+        let (Some(c), Some(r)) = (estimate_ns(g, "core"), estimate_ns(g, "raw")) else {
+            println!("{g:<26} | (no criterion estimates: run cargo bench first)");
+            continue;
+        };
+        let ratio = r / c;
+        println!(
+            "{g:<26} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {ratio:.2}",
+            fmt_ns(c),
+            fmt_ns(r),
+            1e9 / c,
+            1e9 / r
+        );
+        rows.push(
+            json!({"group": g, "core_ns": c, "raw_ns": r, "core_ops_per_s": 1e9 / c,
+            "raw_ops_per_s": 1e9 / r, "ratio": ratio}),
+        );
+    }
+    rows
+}
+
+// ---- the ceiling servers ---------------------------------------------------------------------
+
+/// `bench-report ceiling <db>`: a minimal axum server, one SQLite insert per `POST /w`
+/// (its own transaction, WAL, synchronous=NORMAL) and a fixed JSON body for `GET /r`.
+fn ceiling(db: &Path) {
+    use axum::routing::{get, post};
+    let c = chat_benches::raw_connection(db);
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS m (chat_pk INTEGER NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (chat_pk, seq)) WITHOUT ROWID;",
+    )
+    .unwrap();
+    let conn = Arc::new(std::sync::Mutex::new((c, 0i64)));
+    let body: &'static str = Box::leak(
+        json!({"id": uuid::Uuid::nil(), "message": "a fixed body of about a hundred characters, like a message, for the read ceiling", "created_at": "2026-01-01T00:00:00Z"})
+            .to_string()
+            .into_boxed_str(),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let app = axum::Router::new()
+            .route(
+                "/w",
+                post(move |b: String| {
+                    let conn = conn.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || {
+                            let mut g = conn.lock().unwrap();
+                            g.1 += 1;
+                            let seq = g.1;
+                            let tx = g.0.unchecked_transaction().unwrap();
+                            tx.prepare_cached("INSERT INTO m VALUES (?1, ?2, ?3, ?4, ?5)")
+                                .unwrap()
+                                .execute(rusqlite::params![
+                                    seq % 1000,
+                                    seq,
+                                    uuid::Uuid::now_v7().as_bytes(),
+                                    seq,
+                                    b
+                                ])
+                                .unwrap();
+                            tx.commit().unwrap();
+                        })
+                        .await
+                        .unwrap();
+                        (axum::http::StatusCode::CREATED, body)
+                    }
+                }),
+            )
+            .route("/r", get(move || async move { body }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening on http://{}", l.local_addr().unwrap());
+        axum::serve(l, app).await.unwrap();
+    });
+}
+
+// ---- the load generator ----------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    #[allow(clippy::zombie_processes)] // waited for in `stop`
+    fn start(mut cmd: Command, marker: &str) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "server exited");
+            if let Some(i) = line.find(marker) {
+                let base = line[i + marker.len()..].trim().to_string();
+                std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+                return Server { child, base };
+            }
+        }
+    }
+    fn rss_kb(&self) -> (u64, u64) {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let get = |k: &str| {
+            s.lines()
+                .find(|l| l.starts_with(k))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (get("VmRSS:"), get("VmHWM:"))
+    }
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request: method, URL, token, body.
+type Req = (reqwest::Method, String, Option<String>, Option<String>);
+
+struct LoadResult {
+    name: String,
+    concurrency: usize,
+    requests: usize,
+    errors: usize,
+    secs: f64,
+    lat_us: Vec<u64>,
+}
+
+impl LoadResult {
+    fn pct(&self, p: f64) -> f64 {
+        if self.lat_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.lat_us.len() as f64 * p).ceil() as usize).clamp(1, self.lat_us.len()) - 1;
+        self.lat_us[i] as f64 / 1000.0
+    }
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs
+    }
+    fn json(&self) -> Value {
+        json!({"name": self.name, "concurrency": self.concurrency, "requests": self.requests,
+            "errors": self.errors, "secs": self.secs, "req_per_s": self.rps(),
+            "p50_ms": self.pct(0.5), "p99_ms": self.pct(0.99), "max_ms": self.pct(1.0)})
+    }
+}
+
+/// Runs `make(i)` requests from `concurrency` workers until `max` requests or `secs` seconds;
+/// with `rate` (req/s over all workers), each worker sends on a fixed schedule and latency is
+/// counted from the scheduled time (no coordinated omission).
+fn load(
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    concurrency: usize,
+    rate: Option<f64>,
+    make: Arc<dyn Fn(usize) -> Req + Send + Sync>,
+) -> LoadResult {
+    let secs = env_num("CHAT_LOAD_SECS", 3);
+    let max = env_num("CHAT_LOAD_MAX", 50_000) as usize;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()
+        .unwrap();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let (lat, errors) = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..concurrency {
+            let client = client.clone();
+            let counter = counter.clone();
+            let make = make.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0usize;
+                let mut k = 0u64;
+                loop {
+                    let now = Instant::now();
+                    if now >= end {
+                        break;
+                    }
+                    let i = counter.fetch_add(1, Ordering::Relaxed);
+                    if i >= max {
+                        break;
+                    }
+                    let t0 = match rate {
+                        Some(r) => {
+                            let period = concurrency as f64 / r;
+                            let at = start
+                                + Duration::from_secs_f64(
+                                    period * k as f64 + period * w as f64 / concurrency as f64,
+                                );
+                            k += 1;
+                            if at > now {
+                                tokio::time::sleep_until(at.into()).await;
+                            }
+                            at
+                        }
+                        None => now,
+                    };
+                    let (m, url, tok, body) = make(i);
+                    let mut rb = client.request(m, url);
+                    if let Some(t) = tok {
+                        rb = rb.header("Authorization", format!("Token {t}"));
+                    }
+                    if let Some(b) = body {
+                        rb = rb.header("Content-Type", "application/json").body(b);
+                    }
+                    match rb.send().await {
+                        Ok(resp) => {
+                            let ok = resp.status().is_success();
+                            let _ = resp.bytes().await;
+                            if !ok {
+                                errors += 1;
+                            }
+                        }
+                        Err(_) => errors += 1,
+                    }
+                    lat.push(t0.elapsed().as_micros() as u64);
+                }
+                (lat, errors)
+            }));
+        }
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await.unwrap();
+            all.extend(l);
+            errors += e;
+        }
+        (all, errors)
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let mut lat_us = lat;
+    lat_us.sort_unstable();
+    let r = LoadResult {
+        name: name.to_string(),
+        concurrency,
+        requests: lat_us.len(),
+        errors,
+        secs,
+        lat_us,
+    };
+    println!(
+        "{:<34} | {:>3} | {:>8.0} | {:>7.2} | {:>7.2} | {:>8.2} | {:>6} | {}",
+        r.name,
+        r.concurrency,
+        r.rps(),
+        r.pct(0.5),
+        r.pct(0.99),
+        r.pct(1.0),
+        r.requests,
+        r.errors
+    );
+    r
+}
+
+/// The `i`-th request's chat and its operator: chat k is owned by operator k % n_ops (see
+/// `dataset`).
+fn target(
+    i: usize,
+    chats: &[(uuid::Uuid, uuid::Uuid, uuid::Uuid)],
+    n_ops: usize,
+) -> (uuid::Uuid, usize) {
+    let k = (i * 7919) % chats.len();
+    (chats[k].0, k % n_ops)
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn db_bytes(p: &Path) -> u64 {
+    file_size(p) + file_size(&PathBuf::from(format!("{}-wal", p.display())))
+}
+
+fn load_report() -> Value {
+    let dir = bench_dir();
+    let ds = dataset(&dir);
+    let n_chats = ds.chats.len();
+    let n_ops = ds.operators.len();
+    let messages = n_chats * 100;
+    let db = chat_benches::copy_of(&ds, &dir, "load-core");
+    // The dataset's clock is in the past: keep the server's maintenance (real clock) from
+    // ending every chat as idle.
+    chat_benches::raw_connection(&db)
+        .execute(
+            "UPDATE organizations SET chat_idle_timeout_s = 3650 * 86400",
+            [],
+        )
+        .unwrap();
+    let ceiling_db = dir.join("load-ceiling.db");
+    for s in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{s}", ceiling_db.display()));
+    }
+    let exe = std::env::current_exe().unwrap();
+    let server_bin = exe.parent().unwrap().join("chat-server");
+    assert!(
+        server_bin.exists(),
+        "build chat-server first: cargo build --release -p chat-server"
+    );
+    let size_before = db_bytes(&db);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    println!(
+        "\nHTTP load over loopback (dataset {n_chats} chats, {messages} messages; {}s or {} requests per step)",
+        env_num("CHAT_LOAD_SECS", 3),
+        env_num("CHAT_LOAD_MAX", 50_000)
+    );
+    println!(
+        "{:<34} | {:>3} | {:>8} | {:>7} | {:>7} | {:>8} | {:>6} | errors",
+        "step", "c", "req/s", "p50 ms", "p99 ms", "max ms", "n"
+    );
+    println!("{}", "-".repeat(100));
+    let mut results = Vec::new();
+
+    // The ceilings.
+    let mut cmd = Command::new(&exe);
+    cmd.arg("ceiling").arg(&ceiling_db);
+    let ceil = Server::start(cmd, "listening on ");
+    let base = ceil.base.clone();
+    let body = json!({"message": "Load message: a typical customer-service sentence of about one hundred characters long."}).to_string();
+    for c in [1, 32] {
+        let (b, body) = (base.clone(), body.clone());
+        results.push(load(
+            &rt,
+            "ceiling: axum + 1 SQLite insert",
+            c,
+            None,
+            Arc::new(move |_| {
+                (
+                    reqwest::Method::POST,
+                    format!("{b}/w"),
+                    None,
+                    Some(body.clone()),
+                )
+            }),
+        ));
+    }
+    for c in [1, 32] {
+        let b = base.clone();
+        results.push(load(
+            &rt,
+            "ceiling: axum fixed JSON body",
+            c,
+            None,
+            Arc::new(move |_| (reqwest::Method::GET, format!("{b}/r"), None, None)),
+        ));
+    }
+    ceil.stop();
+
+    // chat-server.
+    let mut cmd = Command::new(&server_bin);
+    cmd.arg("serve")
+        .arg("--db")
+        .arg(&db)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("CHAT_LOG", "warn");
+    let srv = Server::start(cmd, "chat-server listening on ");
+    let (rss0, _) = srv.rss_kb();
+    let chats = Arc::new(ds.chats.clone());
+    let mut posted = 0usize;
+    for c in [1, 32] {
+        let (b, body, chats) = (srv.base.clone(), body.clone(), chats.clone());
+        let r = load(
+            &rt,
+            "chat-server: POST message",
+            c,
+            None,
+            Arc::new(move |i| {
+                let (chat, op) = target(i, &chats, n_ops);
+                (
+                    reqwest::Method::POST,
+                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
+                    Some(token(op)),
+                    Some(body.clone()),
+                )
+            }),
+        );
+        posted += r.requests - r.errors;
+        results.push(r);
+    }
+    for c in [1, 32] {
+        let (b, chats) = (srv.base.clone(), chats.clone());
+        results.push(load(
+            &rt,
+            "chat-server: GET messages",
+            c,
+            None,
+            Arc::new(move |i| {
+                let (chat, op) = target(i, &chats, n_ops);
+                (
+                    reqwest::Method::GET,
+                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
+                    Some(token(op)),
+                    None,
+                )
+            }),
+        ));
+    }
+    for c in [1, 32] {
+        let b = srv.base.clone();
+        results.push(load(
+            &rt,
+            "chat-server: GET pending chats",
+            c,
+            None,
+            Arc::new(move |i| {
+                let op = i % n_ops;
+                (
+                    reqwest::Method::GET,
+                    format!("{b}/api/v5/users/{}/pending_chats", operator_id(op)),
+                    Some(token(op)),
+                    None,
+                )
+            }),
+        ));
+    }
+    // Sustained writes at a fixed rate: latency from the scheduled send time.
+    let rate = env_num("CHAT_LOAD_RATE", 5000) as f64;
+    {
+        let (b, body, chats) = (srv.base.clone(), body.clone(), chats.clone());
+        let r = load(
+            &rt,
+            &format!("chat-server: POST at {rate:.0}/s"),
+            32,
+            Some(rate),
+            Arc::new(move |i| {
+                let (chat, op) = target(i, &chats, n_ops);
+                (
+                    reqwest::Method::POST,
+                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
+                    Some(token(op)),
+                    Some(body.clone()),
+                )
+            }),
+        );
+        posted += r.requests - r.errors;
+        results.push(r);
+    }
+    let (rss, hwm) = srv.rss_kb();
+    srv.stop();
+    // The same POSTs without group commit (one transaction per request), on the same database.
+    let mut cmd = Command::new(&server_bin);
+    cmd.arg("serve")
+        .arg("--db")
+        .arg(&db)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--group-commit")
+        .arg("false")
+        .env("CHAT_LOG", "warn");
+    let srv = Server::start(cmd, "chat-server listening on ");
+    for c in [1, 32] {
+        let (b, body, chats) = (srv.base.clone(), body.clone(), chats.clone());
+        let r = load(
+            &rt,
+            "chat-server: POST, no group commit",
+            c,
+            None,
+            Arc::new(move |i| {
+                let (chat, op) = target(i, &chats, n_ops);
+                (
+                    reqwest::Method::POST,
+                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
+                    Some(token(op)),
+                    Some(body.clone()),
+                )
+            }),
+        );
+        posted += r.requests - r.errors;
+        results.push(r);
+    }
+    srv.stop();
+    let size_after = db_bytes(&db);
+    let ds_bytes = db_bytes(&ds.path);
+    let per_msg_dataset = ds_bytes as f64 / messages as f64;
+    let per_msg_added = (size_after.saturating_sub(size_before)) as f64 / posted.max(1) as f64;
+
+    let find = |name: &str, c: usize| {
+        results
+            .iter()
+            .find(|r| r.name.starts_with(name) && r.concurrency == c)
+            .map(|r| r.rps())
+            .unwrap_or(0.0)
+    };
+    println!();
+    let mut ratios = Vec::new();
+    for c in [1, 32] {
+        let ratio = find("chat-server: POST message", c) / find("ceiling: axum + 1 SQLite", c);
+        println!("POST message / insert ceiling at c={c}: {ratio:.2}");
+        ratios.push(
+            json!({"name": "post_message_vs_insert_ceiling", "concurrency": c, "ratio": ratio}),
+        );
+        let ratio = find("chat-server: POST message", c) / find("chat-server: POST, no group", c);
+        println!("POST message with / without group commit at c={c}: {ratio:.2}");
+        ratios.push(
+            json!({"name": "post_message_group_commit_vs_none", "concurrency": c, "ratio": ratio}),
+        );
+        let ratio = find("chat-server: GET messages", c) / find("ceiling: axum fixed JSON", c);
+        println!("GET messages / fixed-JSON ceiling at c={c}: {ratio:.2}");
+        ratios.push(
+            json!({"name": "get_messages_vs_json_ceiling", "concurrency": c, "ratio": ratio}),
+        );
+    }
+    println!(
+        "bytes on disk per message: {per_msg_dataset:.0} (whole dataset file / {messages} messages of 100 bytes); {per_msg_added:.0} (growth per message posted in this run)"
+    );
+    println!(
+        "chat-server RSS: {:.1} MB at start, {:.1} MB after the load (peak {:.1} MB)",
+        rss0 as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    json!({
+        "dataset": {"chats": n_chats, "messages": messages, "bytes": ds_bytes},
+        "steps": results.iter().map(LoadResult::json).collect::<Vec<_>>(),
+        "ratios": ratios,
+        "bytes_per_message_dataset": per_msg_dataset,
+        "bytes_per_message_added": per_msg_added,
+        "server_rss_kb": {"start": rss0, "end": rss, "peak": hwm},
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("ceiling") {
+        ceiling(Path::new(&args[2]));
+        return;
+    }
+    let no_load = args.iter().any(|a| a == "--no-load");
+    let load_only = args.iter().any(|a| a == "--load-only");
+    let out = target_dir().join("bench-report.json");
+    // A partial run (--no-load, --load-only) keeps the other part of the previous report.
+    let mut report: Value = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    report["scale"] = json!(chat_benches::scale());
+    if !load_only {
+        report["core_vs_raw"] = Value::Array(core_report());
+    }
+    if !no_load {
+        report["http"] = load_report();
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("\nwritten {}", out.display());
+}

@@ -1,0 +1,211 @@
+//! Group commit: concurrent writes share one transaction, each still atomic (a failing or
+//! panicking operation leaves nothing behind, the others of its group are committed) and each
+//! acknowledged only once committed.
+
+use chat_core::chats::NewChat;
+use chat_core::messages::NewMessage;
+use chat_core::store::{ChatStore, TagStore};
+use chat_core::tags::TagRecord;
+use chat_core::{Actor, ChatError, Engine, ErrorCode};
+use rusqlite::Connection;
+use std::sync::mpsc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const ORG: &str = "00000000-0000-4000-8000-00000000a000";
+const ANN: &str = "00000000-0000-4000-8000-0000000000a1";
+
+fn setup(dir: &tempfile::TempDir, chats: usize) -> (Engine, Actor, Uuid, Vec<Uuid>) {
+    let engine = Engine::open(dir.path().join("chat.db")).unwrap();
+    engine
+        .load_seed_json(&format!(
+            r#"{{"organizations": [{{"id": "{ORG}", "name": "Acme"}}],
+                "users": [{{"id": "{ANN}", "organization_id": "{ORG}", "first_name": "Ann", "is_present": true}}]}}"#
+        ))
+        .unwrap();
+    let ann: Uuid = ANN.parse().unwrap();
+    let actor = Actor::User(ann);
+    let ids = (0..chats)
+        .map(|_| {
+            engine
+                .create_user_chat(&actor, ann, NewChat::default())
+                .unwrap()
+                .id
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    (engine, actor, ann, ids)
+}
+
+fn send(e: &Engine, a: &Actor, ann: Uuid, chat: Uuid, text: &str) -> chat_core::Result<()> {
+    e.send_user_message(
+        a,
+        ann,
+        chat,
+        NewMessage {
+            message: Some(text.to_string()),
+            ..Default::default()
+        },
+    )
+    .map(|_| ())
+}
+
+/// (messages of type `msg` stored, the chat row's message counter) per chat.
+fn stored(path: &std::path::Path, chat: Uuid) -> (i64, i64) {
+    let c = Connection::open(path).unwrap();
+    let n = c
+        .query_row(
+            "SELECT count(*) FROM messages m JOIN chats c ON c.pk = m.chat_pk WHERE c.id = ?1 AND m.type = 'msg'",
+            [chat.as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let counter = c
+        .query_row(
+            "SELECT message_count FROM chats WHERE id = ?1",
+            [chat.as_bytes()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (n, counter)
+}
+
+#[test]
+fn writers_queued_behind_a_write_commit_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, actor, ann, chats) = setup(&dir, 4);
+    let (ops0, commits0) = engine.store().write_stats();
+    let (started_tx, started_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let e = &engine;
+        s.spawn(move || {
+            e.store()
+                .write(|_| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                })
+                .unwrap();
+        });
+        started_rx.recv().unwrap();
+        for &chat in &chats {
+            let a = &actor;
+            s.spawn(move || send(e, a, ann, chat, "queued").unwrap());
+        }
+    });
+    let (ops, commits) = engine.store().write_stats();
+    assert_eq!(ops - ops0, 5);
+    assert!(
+        commits - commits0 < 5,
+        "expected shared commits: {} commits for 5 writes",
+        commits - commits0
+    );
+    drop(engine);
+    for chat in chats {
+        assert_eq!(stored(&dir.path().join("chat.db"), chat), (1, 1));
+    }
+}
+
+#[test]
+fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, actor, ann, chats) = setup(&dir, 3);
+    let (started_tx, started_rx) = mpsc::channel();
+    let mut panicked = false;
+    std::thread::scope(|s| {
+        let e = &engine;
+        let a = &actor;
+        let (c0, c1, c2) = (chats[0], chats[1], chats[2]);
+        s.spawn(move || {
+            e.store()
+                .write(|_| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                })
+                .unwrap();
+        });
+        started_rx.recv().unwrap();
+        let ok = s.spawn(move || send(e, a, ann, c0, "committed"));
+        // Fails after a write that ran inside the group.
+        let failing = s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            e.store().write(|tx| -> chat_core::Result<()> {
+                let pk = tx.chat_by_id(c1, 0)?.unwrap().pk;
+                tx.insert_tag(&TagRecord {
+                    chat_pk: pk,
+                    name: "ghost".into(),
+                    created_at: 0,
+                })?;
+                assert!(tx.tag(pk, "ghost")?.is_some());
+                Err(ChatError::new(ErrorCode::Storage, "fails after a write"))
+            })
+        });
+        let panicking = s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            e.store()
+                .write(|_| -> chat_core::Result<()> { panic!("a bug in a rule") })
+        });
+        let after = s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            send(e, a, ann, c2, "committed too")
+        });
+        assert!(failing.join().unwrap().is_err());
+        panicked = panicking.join().is_err();
+        ok.join().unwrap().unwrap();
+        after.join().unwrap().unwrap();
+    });
+    assert!(panicked);
+    // The engine still works after the panic.
+    send(&engine, &actor, ann, chats[1], "later").unwrap();
+    drop(engine);
+    let db = dir.path().join("chat.db");
+    assert_eq!(stored(&db, chats[0]), (1, 1));
+    assert_eq!(stored(&db, chats[1]), (1, 1), "only the later message");
+    assert_eq!(stored(&db, chats[2]), (1, 1));
+    let ghosts: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM chat_tags WHERE name = 'ghost'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ghosts, 0);
+}
+
+#[test]
+fn many_concurrent_writers_with_faults_stay_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, actor, ann, chats) = setup(&dir, 8);
+    let oks: Vec<usize> = std::thread::scope(|s| {
+        let e = &engine;
+        let a = &actor;
+        let handles: Vec<_> = chats
+            .iter()
+            .map(|&chat| {
+                s.spawn(move || {
+                    (0..150)
+                        .filter(|i| send(e, a, ann, chat, &format!("m{i}")).is_ok())
+                        .count()
+                })
+            })
+            .collect();
+        for k in 0..40 {
+            std::thread::sleep(Duration::from_millis(3));
+            e.store().fault_plan().fail_write(1 + k % 4);
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (ops, commits) = engine.store().write_stats();
+    assert!(commits <= ops);
+    assert!(oks.iter().sum::<usize>() < 8 * 150, "some writes failed");
+    drop(engine);
+    let db = dir.path().join("chat.db");
+    for (chat, ok) in chats.iter().zip(oks) {
+        let (n, counter) = stored(&db, *chat);
+        assert_eq!(n as usize, ok);
+        assert_eq!(counter as usize, ok);
+    }
+}
