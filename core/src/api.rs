@@ -386,11 +386,29 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
     }
 }
 
-fn stored_reply(engine: &Engine, actor: &str, key: &str, hash: &[u8]) -> Result<Option<Reply>> {
-    // A claim whose reply is not stored yet belongs to a call still finishing: wait for it.
+/// The stored reply of a key. A claim whose reply is not stored yet belongs to a call still
+/// finishing: wait for it. `claimed` says the caller saw the key taken inside a write: the
+/// claim may not be visible to readers yet (its transaction — under group commit, the group's
+/// — has not committed), so "no record" means "not yet", not "none".
+fn stored_reply(
+    engine: &Engine,
+    actor: &str,
+    key: &str,
+    hash: &[u8],
+    claimed: bool,
+) -> Result<Option<Reply>> {
     for _ in 0..250 {
         let Some(rec) = engine.idempotency_lookup(actor, key)? else {
-            return Ok(None);
+            if !claimed {
+                return Ok(None);
+            }
+            #[cfg(target_arch = "wasm32")]
+            return Err(idem::taken());
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
         };
         if rec.request_hash != hash {
             return Err(idem::reused());
@@ -421,7 +439,7 @@ fn idempotent_call(
     idem::check_key(key)?;
     let who = idem::actor_key(actor);
     let hash = idem::request_hash(op, args);
-    if let Some(r) = stored_reply(engine, &who, key, &hash)? {
+    if let Some(r) = stored_reply(engine, &who, key, &hash, false)? {
         return Ok(r);
     }
     let previous = idem::set_claim(Some(idem::Claim {
@@ -438,7 +456,9 @@ fn idempotent_call(
             Ok(reply)
         }
         (Ok(reply), _) => Ok(reply),
-        (Err(_), Some(false)) => stored_reply(engine, &who, key, &hash)?.ok_or_else(idem::taken),
+        (Err(_), Some(false)) => {
+            stored_reply(engine, &who, key, &hash, true)?.ok_or_else(idem::taken)
+        }
         (Err(e), _) => Err(e),
     }
 }

@@ -6,8 +6,9 @@
 //! The key is recorded (with a hash of the operation and its arguments) inside the very
 //! transaction that creates, so a creation and its key commit together; the reply is stored
 //! right after. Two concurrent calls with one key are serialized by the writer: the second
-//! one's transaction finds the key taken, rolls back (creating nothing) and returns the
-//! first one's reply.
+//! one's transaction (or savepoint, under group commit) finds the key taken, rolls back
+//! (creating nothing), then waits until the first one's claim and reply are committed and
+//! returns that reply.
 
 use crate::auth::Actor;
 use crate::clock::Millis;
