@@ -210,6 +210,45 @@ export function scenario(mod) {
 
   return [
     {
+      name: "subscriptions: a JS callback hears pending chats come and go, and messages arrive",
+      run() {
+        const engine = open();
+        /** @type {Array<import("../pkg/node/chat_engine.js").ChatEvent>} */
+        const heard = [];
+        /** @type {import("../pkg/node/chat_engine.js").Actor} */
+        const ann = { type: "user", id: ANN };
+        const id = engine.subscribe(ann, [`/api/v5/users/${ANN}/pending_chats`, `/api/v5/users/${ANN}/chats/*/messages`], null, (page) => {
+          heard.push(...page.events);
+        });
+        ok(typeof id === "number", "subscribe returns an id");
+        const visitor = newVisitor(engine);
+        const chat = visitorStartsChat(engine, visitor, "Anyone there?");
+        const added = heard.filter((e) => e.channel === `/api/v5/users/${ANN}/pending_chats` && e.action === "added");
+        eq(added.length, 1, "the waiting chat was added to Ann's pending chats");
+        eq(added[0].resource_id, chat.id, "it is the visitor's chat");
+        engine.call("join_pending_chat", { user_id: BOB, chat_id: chat.id, body: { is_participating: true, composing_status: "idle" } }, BOB_TOKEN);
+        ok(heard.some((e) => e.action === "removed" && e.resource_id === chat.id), "Bob joined: removed from Ann's pending chats");
+        // Seq strictly increases and nothing is heard twice.
+        const seqs = heard.map((e) => e.seq);
+        deepEq(seqs, [...seqs].sort((a, b) => a - b), "in order");
+        eq(new Set(seqs).size, seqs.length, "no duplicates");
+        // Another organization's or another user's channels are refused.
+        throwsChatError(() => engine.subscribe({ type: "user", id: BOB }, [`/api/v5/users/${ANN}/pending_chats`], null, () => {}), "permission_denied", 403);
+        // A late subscriber replays from a seq; unsubscribe stops the deliveries.
+        /** @type {number[]} */
+        const replay = [];
+        const late = engine.subscribe(ann, [`/api/v5/users/${ANN}/pending_chats`], 0, (page) => replay.push(...page.events.map((e) => e.seq)));
+        deepEq(replay, added.map((e) => e.seq).concat(heard.filter((e) => e.action === "removed" && e.channel.endsWith("/pending_chats")).map((e) => e.seq)), "replayed from seq 0");
+        eq(engine.unsubscribe(late), true, "unsubscribed");
+        eq(engine.unsubscribe(late), false, "only once");
+        const before = heard.length;
+        engine.unsubscribe(id);
+        visitorStartsChat(engine, newVisitor(engine), "Hello again");
+        eq(heard.length, before, "nothing after unsubscribe");
+        engine.close();
+      },
+    },
+    {
       name: "the seed loads and tokens authenticate",
       run() {
         const engine = open();

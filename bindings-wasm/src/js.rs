@@ -11,7 +11,7 @@ use crate::guard::guarded;
 use chat_core::api;
 use chat_core::{Actor, ChatError, ErrorCode, TestClock};
 use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -106,11 +106,23 @@ fn test_clock(options: &JsValue) -> Result<Option<TestClock>, ChatError> {
     }
 }
 
+/// A JS callback subscribed to channels (see `Engine.subscribe`).
+#[derive(Clone)]
+struct Subscription {
+    id: u32,
+    actor: Actor,
+    channels: Value,
+    last_seq: i64,
+    callback: js_sys::Function,
+}
+
 /// One chat engine over one SQLite database living inside the WebAssembly module.
 #[wasm_bindgen(skip_typescript)]
 pub struct Engine {
     inner: RefCell<Option<chat_core::Engine>>,
     clock: Option<TestClock>,
+    subscriptions: RefCell<Vec<Subscription>>,
+    next_subscription: Cell<u32>,
 }
 
 impl Engine {
@@ -118,6 +130,71 @@ impl Engine {
         Self {
             inner: RefCell::new(Some(engine)),
             clock,
+            subscriptions: RefCell::new(Vec::new()),
+            next_subscription: Cell::new(1),
+        }
+    }
+
+    /// One page of events after `since` for a subscription (core's `events_since`).
+    fn events_page(
+        &self,
+        actor: &Actor,
+        channels: &Value,
+        since: Option<i64>,
+    ) -> Result<Value, JsValue> {
+        let args = serde_json::json!({ "body": { "channels": channels, "since": since } });
+        self.with(|e| api::call(e, actor, "events_since", &args))
+            .map(|r| r.body)
+    }
+
+    /// Hands every subscription the events committed since it last heard. In WebAssembly every
+    /// write goes through this object, so delivering after each call misses nothing. A callback
+    /// that throws is reported on the console and does not fail the call that committed.
+    fn deliver(&self) {
+        let subs: Vec<Subscription> = self.subscriptions.borrow().clone();
+        if subs.is_empty() {
+            return;
+        }
+        for sub in subs {
+            let mut since = sub.last_seq;
+            loop {
+                let page = match self.events_page(&sub.actor, &sub.channels, Some(since)) {
+                    Ok(p) => p,
+                    Err(_) => break,
+                };
+                let events = page
+                    .get("events")
+                    .and_then(Value::as_array)
+                    .map(Vec::len)
+                    .unwrap_or(0);
+                let last = page
+                    .get("last_seq")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(since);
+                let resync = page.get("resync").and_then(Value::as_bool).unwrap_or(false);
+                if events == 0 && !resync {
+                    break;
+                }
+                if let Ok(js) = json_to_js(&page)
+                    && let Err(e) = sub.callback.call1(&JsValue::NULL, &js)
+                {
+                    console_error(&format!(
+                        "chat engine: a subscription callback threw: {e:?}"
+                    ));
+                }
+                since = last;
+                if let Some(s) = self
+                    .subscriptions
+                    .borrow_mut()
+                    .iter_mut()
+                    .find(|s| s.id == sub.id)
+                {
+                    s.last_seq = last;
+                }
+                if resync || events < 500 {
+                    break;
+                }
+            }
         }
     }
 
@@ -144,10 +221,12 @@ impl Engine {
         args: &JsValue,
     ) -> JsResult<api::Reply> {
         let args = js_to_json(args).map_err(js_err)?;
-        self.with(|e| match actor {
+        let reply = self.with(|e| match actor {
             Some(a) => api::call(e, a, op, &args),
             None => api::call_with_token(e, token, op, &args),
-        })
+        })?;
+        self.deliver();
+        Ok(reply)
     }
 
     fn actor(v: &JsValue) -> JsResult<Actor> {
@@ -246,6 +325,58 @@ impl Engine {
         json_to_js(&convert::reply_json(reply)).map_err(js_err)
     }
 
+    /// Calls `callback({events, last_seq, resync?})` with the events of `channels` (paths or
+    /// patterns with `*`) that `actor` may read: first those after `since` (when given), then
+    /// after every call of this engine that commits some. Returns an id for `unsubscribe`.
+    /// Channels the actor may not read are refused here, as `events_since` refuses them.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn subscribe(
+        &self,
+        actor: JsValue,
+        channels: JsValue,
+        since: JsValue,
+        callback: js_sys::Function,
+    ) -> JsResult<u32> {
+        let actor = Self::actor(&actor)?;
+        let channels = js_to_json(&channels).map_err(js_err)?;
+        let since =
+            if since.is_null() || since.is_undefined() {
+                None
+            } else {
+                Some(since.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                    js_err(ChatError::field("since", "A sequence number or null."))
+                })? as i64)
+            };
+        // Validates the channels and the actor's right to them, and finds where to start.
+        let page = self.events_page(&actor, &channels, since.or(Some(i64::MAX)))?;
+        let start = match since {
+            Some(s) => s,
+            None => page.get("last_seq").and_then(Value::as_i64).unwrap_or(0),
+        };
+        let id = self.next_subscription.get();
+        self.next_subscription.set(id.wrapping_add(1));
+        self.subscriptions.borrow_mut().push(Subscription {
+            id,
+            actor,
+            channels,
+            last_seq: start,
+            callback,
+        });
+        if since.is_some() {
+            self.deliver();
+        }
+        Ok(id)
+    }
+
+    /// Ends a subscription; false when there was none with that id.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn unsubscribe(&self, id: u32) -> bool {
+        let mut subs = self.subscriptions.borrow_mut();
+        let before = subs.len();
+        subs.retain(|s| s.id != id);
+        subs.len() != before
+    }
+
     /// The actor behind an API token or visitor access token.
     #[wasm_bindgen(skip_typescript)]
     pub fn authenticate(&self, token: &str) -> JsResult {
@@ -258,14 +389,18 @@ impl Engine {
     pub fn load_seed(&self, seed: JsValue) -> JsResult {
         let seed = js_to_json(&seed).map_err(js_err)?;
         let args = serde_json::json!({ "body": seed });
-        body(self.with(|e| api::call(e, &Actor::Admin, "load_seed", &args))?)
+        let reply = self.with(|e| api::call(e, &Actor::Admin, "load_seed", &args))?;
+        self.deliver();
+        body(reply)
     }
 
     /// Applies the time-driven rules now, as the host.
     #[wasm_bindgen(skip_typescript)]
     pub fn maintenance(&self) -> JsResult {
         let args = Value::Object(Map::new());
-        body(self.with(|e| api::call(e, &Actor::Admin, "maintenance", &args))?)
+        let reply = self.with(|e| api::call(e, &Actor::Admin, "maintenance", &args))?;
+        self.deliver();
+        body(reply)
     }
 
     /// Every operation `call` accepts: `{name, args, summary}[]`.

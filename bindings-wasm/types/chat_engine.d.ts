@@ -945,6 +945,14 @@ export class Engine {
   /** Loads a seed (object or JSON text) as the host. */
   loadSeed(seed: Seed | string): SeedReport;
   /** Applies the time-driven rules now (idle chats end, presences expire), as the host. */
+  /**
+   * Calls `callback` with the events of `channels` (paths or patterns with `*`) that `actor`
+   * may read: first those after `since` (when given), then after every call of this engine that
+   * commits some. Returns an id for `unsubscribe`. A channel the actor may not read throws.
+   */
+  subscribe(actor: Actor, channels: string[], since: number | null, callback: (page: EventPage) => void): number;
+  /** Ends a subscription; false when there was none with that id. */
+  unsubscribe(id: number): boolean;
   maintenance(): MaintenanceReport;
   /** Every operation `call` accepts. */
   operations(): OperationSpec[];
