@@ -52,31 +52,46 @@ pub struct UserRecord {
 
 impl UserRecord {
     pub fn full_name(&self) -> String {
-        match (self.first_name.is_empty(), self.last_name.is_empty()) {
-            (false, false) => format!("{} {}", self.first_name, self.last_name),
-            (false, true) => self.first_name.clone(),
-            (true, false) => self.last_name.clone(),
-            (true, true) => String::new(),
-        }
+        full_name(&self.first_name, &self.last_name)
     }
     /// The name a visitor sees: the alias when set, else the real name.
     pub fn public_name(&self) -> String {
-        match &self.alias {
-            Some(a) if !a.is_empty() => a.clone(),
-            _ => self.full_name(),
-        }
+        public_name(self.alias.as_deref(), &self.full_name())
     }
     pub fn is_present(&self, now: Millis) -> bool {
         self.present_until > now
     }
     pub fn avatar(&self) -> Option<Avatar> {
-        match (self.avatar_id, &self.avatar_url) {
-            (Some(id), Some(url)) => Some(Avatar {
-                id: id.to_string(),
-                url: url.clone(),
-            }),
-            _ => None,
-        }
+        avatar(self.avatar_id, self.avatar_url.clone())
+    }
+}
+
+/// "First Last", either part alone when the other is empty.
+pub fn full_name(first: &str, last: &str) -> String {
+    match (first.is_empty(), last.is_empty()) {
+        (false, false) => format!("{first} {last}"),
+        (false, true) => first.to_string(),
+        (true, false) => last.to_string(),
+        (true, true) => String::new(),
+    }
+}
+
+/// The alias when set, else the full name.
+pub fn public_name(alias: Option<&str>, full: &str) -> String {
+    match alias {
+        Some(a) if !a.is_empty() => a.to_string(),
+        _ => full.to_string(),
+    }
+}
+
+/// The avatar object when both its id and url are set.
+pub fn avatar(id: Option<Uuid>, url: Option<String>) -> Option<Avatar> {
+    match (id, url) {
+        (Some(id), Some(url)) => Some(Avatar {
+            id: id.to_string(),
+            url,
+        }),
+        _ => None,
     }
 }
 

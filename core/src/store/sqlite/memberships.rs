@@ -2,7 +2,6 @@
 
 use super::{SqliteTx, blob, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
-use crate::directory::Avatar;
 use crate::error::Result;
 use crate::memberships::{Composing, MemberInfo, MemberRef, MembershipRecord, MembershipSelection};
 use crate::pagination::Keyset;
@@ -24,28 +23,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<MembershipRecord> {
     let kind: String = r.get(2)?;
     let status: String = r.get(7)?;
     let info = if kind == "user" {
-        let first: String = r.get::<_, Option<String>>(14)?.unwrap_or_default();
-        let last: String = r.get::<_, Option<String>>(15)?.unwrap_or_default();
-        let full = [first.as_str(), last.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let alias: Option<String> = r.get(16)?;
-        let avatar = match (uuid_opt_col(r, 17)?, r.get::<_, Option<String>>(18)?) {
-            (Some(id), Some(url)) => Some(Avatar {
-                id: id.to_string(),
-                url,
-            }),
-            _ => None,
-        };
+        let (full, public, avatar) = super::user_display(r, 14)?;
         MemberInfo {
-            public_name: Some(
-                alias
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or_else(|| full.clone()),
-            ),
+            public_name: Some(public),
             name: Some(full),
             avatar,
             organization_id: uuid_opt_col(r, 19)?,

@@ -1,7 +1,6 @@
 //! SQL of messages.
 
 use super::{SqliteTx, uuid_col, uuid_opt_col};
-use crate::directory::Avatar;
 use crate::error::Result;
 use crate::messages::{
     MessageFilter, MessageRecord, NewMessageRecord, SelectedSuggestion, SenderInfo,
@@ -28,29 +27,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     let sender_type: String = r.get(5)?;
     let sender = match sender_type.as_str() {
         "user" => {
-            let first: String = r.get::<_, Option<String>>(20)?.unwrap_or_default();
-            let last: String = r.get::<_, Option<String>>(21)?.unwrap_or_default();
-            let full = [first.as_str(), last.as_str()]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let alias: Option<String> = r.get(22)?;
+            let (full, public, avatar) = super::user_display(r, 20)?;
             SenderInfo {
-                public_name: Some(
-                    alias
-                        .filter(|a| !a.is_empty())
-                        .unwrap_or_else(|| full.clone()),
-                ),
+                public_name: Some(public),
                 name: Some(full),
-                avatar: match (uuid_opt_col(r, 23)?, r.get::<_, Option<String>>(24)?) {
-                    (Some(id), Some(url)) => Some(Avatar {
-                        id: id.to_string(),
-                        url,
-                    }),
-                    _ => None,
-                },
+                avatar,
             }
         }
         "visitor" => {

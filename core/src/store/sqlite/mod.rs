@@ -587,3 +587,26 @@ pub(crate) fn user_opt_at(
         Some(_) => directory::user_row_at(row, o).map(Some),
     }
 }
+
+/// A user's (name, public name, avatar) from the columns `first_name, last_name, alias,
+/// avatar_id, avatar_url` starting at `o` (LEFT JOINed: all may be NULL), by the same rules as
+/// [`crate::directory::UserRecord`].
+pub(crate) fn user_display(
+    row: &rusqlite::Row<'_>,
+    o: usize,
+) -> rusqlite::Result<(String, String, Option<crate::directory::Avatar>)> {
+    use crate::directory::{avatar, full_name, public_name};
+    let first: Option<String> = row.get(o)?;
+    let last: Option<String> = row.get(o + 1)?;
+    let alias: Option<String> = row.get(o + 2)?;
+    let full = full_name(
+        first.as_deref().unwrap_or_default(),
+        last.as_deref().unwrap_or_default(),
+    );
+    let public = public_name(alias.as_deref(), &full);
+    Ok((
+        full,
+        public,
+        avatar(uuid_opt_col(row, o + 3)?, row.get(o + 4)?),
+    ))
+}
