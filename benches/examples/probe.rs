@@ -19,6 +19,7 @@ fn main() {
         .unwrap();
     let n = 5000;
     let t = Instant::now();
+    let mut lap = Instant::now();
     for i in 0..n {
         engine
             .send_user_message(
@@ -31,6 +32,15 @@ fn main() {
                 },
             )
             .unwrap();
+        if (i + 1) % 1000 == 0 {
+            eprintln!(
+                "sends {}..{}: {:.0}/s",
+                i + 1 - 1000,
+                i + 1,
+                1000.0 / lap.elapsed().as_secs_f64()
+            );
+            lap = Instant::now();
+        }
     }
     let core = n as f64 / t.elapsed().as_secs_f64();
     let conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
