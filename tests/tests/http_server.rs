@@ -216,9 +216,24 @@ fn bad_request_bodies_and_ids_are_4xx_with_error_bodies() {
         Some(serde_json::to_vec(&big).unwrap()),
     );
     r.expect_error(413, "payload_too_large");
+    // Past the drain limit the server answers 413 from the declared length without reading
+    // the body and closes the connection: a client still uploading may see the reset before
+    // the answer. Either way nothing is stored and the server goes on serving.
     let huge = vec![b' '; 3 * 1024 * 1024];
-    let r = s.raw("POST", &path, &json_h, Some(huge));
-    r.expect_error(413, "payload_too_large");
+    match s.try_raw("POST", &path, &json_h, Some(huge)) {
+        Ok(r) => {
+            r.expect_error(413, "payload_too_large");
+        }
+        Err(e) => assert!(
+            e.is_request() || e.is_body() || e.is_connect(),
+            "not a closed connection: {e}"
+        ),
+    }
+    assert_eq!(
+        s.raw("GET", "/healthz", &[], None).status,
+        200,
+        "the server still serves"
+    );
     // Not JSON.
     let r = s.raw(
         "POST",

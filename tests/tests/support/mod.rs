@@ -225,6 +225,19 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Resp {
+        self.try_raw(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like [`Server::raw`], but a transport failure (the server closed the connection) is
+    /// returned instead of failing the test.
+    pub fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Resp, reqwest::Error> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(m, self.url(path));
         for (k, v) in headers {
@@ -233,17 +246,15 @@ impl Server {
         if let Some(b) = body {
             req = req.body(b);
         }
-        let res = req
-            .send()
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let res = req.send()?;
         let status = res.status().as_u16();
-        let text = res.text().expect("body text");
+        let text = res.text()?;
         let body = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
         };
-        Resp { status, body, text }
+        Ok(Resp { status, body, text })
     }
 
     pub fn get(&self, path: &str, token: &str) -> Resp {
