@@ -147,6 +147,17 @@ pub fn acting_visitor(actor: &Actor) -> Result<Uuid> {
     }
 }
 
+/// `/public/.../visitors/<visitor_id>/...`: the actor is that visitor.
+pub fn act_as_visitor(actor: &Actor, visitor_id: Uuid) -> Result<()> {
+    if acting_visitor(actor)? == visitor_id {
+        Ok(())
+    } else {
+        Err(ChatError::permission_denied(
+            "You may only act as yourself.",
+        ))
+    }
+}
+
 /// SHA-256 of a secret token: tokens are stored only as hashes.
 pub fn token_hash(token: &str) -> Vec<u8> {
     use sha2::{Digest, Sha256};

@@ -549,12 +549,7 @@ pub fn visitor_start_chat(
     room_id: Uuid,
     visitor_id: Uuid,
 ) -> Result<(Chat, bool)> {
-    let me = auth::acting_visitor(actor)?;
-    if me != visitor_id {
-        return Err(ChatError::permission_denied(
-            "You may only act as yourself.",
-        ));
-    }
+    auth::act_as_visitor(actor, visitor_id)?;
     let room = s
         .room(room_id)?
         .filter(|r| r.organization_id == org_id)
@@ -600,12 +595,7 @@ pub fn visitor_chat(
     visitor_id: Uuid,
     chat_id: Uuid,
 ) -> Result<ChatRecord> {
-    let me = auth::acting_visitor(actor)?;
-    if me != visitor_id {
-        return Err(ChatError::permission_denied(
-            "You may only act as yourself.",
-        ));
-    }
+    auth::act_as_visitor(actor, visitor_id)?;
     let chat = s
         .chat_by_id(chat_id, env.now)?
         .ok_or_else(|| ChatError::not_found("Chat"))?;

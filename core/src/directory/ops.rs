@@ -977,12 +977,7 @@ pub fn visitor_enter_room(
     visitor_id: Uuid,
     presence_expires_in: Option<i64>,
 ) -> Result<(Visitor, bool)> {
-    let me = auth::acting_visitor(actor)?;
-    if me != visitor_id {
-        return Err(ChatError::permission_denied(
-            "You may only act as yourself.",
-        ));
-    }
+    auth::act_as_visitor(actor, visitor_id)?;
     let visitor = s
         .visitor(visitor_id)?
         .filter(|v| v.organization_id == org_id)

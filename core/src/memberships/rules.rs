@@ -425,24 +425,38 @@ pub fn update_user_membership(
     let (_, target) = access_user(s, actor, user_id)?;
     let mut chat = chat_for(s, env, actor, ChatScope::UserChats { user_id }, chat_id)?;
     let c = check(&input, !partial)?;
+    let present = target.user.is_present(env.now);
+    update_own(s, env, &mut chat, user_id, &c, present)
+}
+
+/// A member's update of their own membership in an open chat: 409 when a member without
+/// presence starts participating (users; visitors hold presence through the public API).
+fn update_own(
+    s: &dyn Store,
+    env: &Env,
+    chat: &mut ChatRecord,
+    member: Uuid,
+    c: &Checked,
+    present: bool,
+) -> Result<Membership> {
     if chat.is_ended {
         return Err(ChatError::new(
             ErrorCode::ChatAlreadyEnded,
             "The chat has ended.",
         ));
     }
-    if c.participating == Some(true) && !target.user.is_present(env.now) {
+    if c.participating == Some(true) && !present {
         return Err(ChatError::new(
             ErrorCode::UserNotPresent,
             "The user is not present.",
         ));
     }
     let mut m = s
-        .membership(chat.pk, user_id, env.now)?
+        .membership(chat.pk, member, env.now)?
         .ok_or_else(|| ChatError::not_found("Chat"))?;
-    apply(s, env, &mut chat, &mut m, &c)?;
-    s.update_chat(&chat)?;
-    reload(s, env, chat.pk, user_id)
+    apply(s, env, chat, &mut m, c)?;
+    s.update_chat(chat)?;
+    reload(s, env, chat.pk, member)
 }
 
 /// Public API: PUT/PATCH `/public/visitors/<v>/chat_memberships/<c>`.
@@ -463,18 +477,7 @@ pub fn update_visitor_membership(
         ));
     }
     let c = check(&input, !partial)?;
-    if chat.is_ended {
-        return Err(ChatError::new(
-            ErrorCode::ChatAlreadyEnded,
-            "The chat has ended.",
-        ));
-    }
-    let mut m = s
-        .membership(chat.pk, visitor_id, env.now)?
-        .ok_or_else(|| ChatError::not_found("Chat"))?;
-    apply(s, env, &mut chat, &mut m, &c)?;
-    s.update_chat(&chat)?;
-    reload(s, env, chat.pk, visitor_id)
+    update_own(s, env, &mut chat, visitor_id, &c, true)
 }
 
 /// The visitor's own membership view (public API).
