@@ -864,7 +864,7 @@ export interface Operations {
   get_webhook: Op<Org & { webhook_id: Uuid }, Webhook>;
   update_webhook: Op<Org & { webhook_id: Uuid; body: WebhookInput }, Webhook>;
   delete_webhook: Op<Org & { webhook_id: Uuid }, null>;
-  list_webhook_deliveries: Op<Org & { webhook_id: Uuid; query?: { cursor?: number | string; page_size?: number | string } }, Collection<WebhookDelivery>>;
+  list_webhook_deliveries: Op<Org & { webhook_id: Uuid; query?: PageQuery }, Collection<WebhookDelivery>>;
   /** Host: deliveries due now. */
   webhook_deliveries_due: Op<{ query?: { limit?: number } }, DueDelivery[]>;
   /** Host: the outcome of one delivery attempt (`status` null for a network failure). */

@@ -916,28 +916,12 @@ fn dispatch(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
             id(args, "organization_id")?,
             id(args, "webhook_id")?,
         )?),
-        "list_webhook_deliveries" => {
-            let q = section(args, "query");
-            let num = |k: &str| -> Result<Option<i64>> {
-                match q.get(k) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::Number(n)) => Ok(n.as_i64()),
-                    Some(Value::String(s)) => s
-                        .parse()
-                        .map(Some)
-                        .map_err(|_| ChatError::field(k, "A valid integer is required.")),
-                    Some(_) => Err(ChatError::field(k, "A valid integer is required.")),
-                }
-            };
-            let size = num("page_size")?.unwrap_or(25).clamp(1, 100) as usize;
-            ok(e.list_webhook_deliveries(
-                a,
-                id(args, "organization_id")?,
-                id(args, "webhook_id")?,
-                num("cursor")?,
-                size,
-            )?)
-        }
+        "list_webhook_deliveries" => ok(e.list_webhook_deliveries(
+            a,
+            id(args, "organization_id")?,
+            id(args, "webhook_id")?,
+            &page(args)?,
+        )?),
         "webhook_deliveries_due" => {
             admin(a)?;
             let limit = section(args, "query")

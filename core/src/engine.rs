@@ -970,10 +970,9 @@ impl Engine {
         actor: &Actor,
         org: Uuid,
         id: Uuid,
-        cursor: Option<i64>,
-        page_size: usize,
+        page: &PageRequest,
     ) -> Result<Page<webhooks::Delivery>> {
-        self.read(|s, _| webhooks::deliveries(s, actor, org, id, cursor, page_size))
+        self.read(|s, _| webhooks::deliveries(s, actor, org, id, page))
     }
     /// Host: deliveries to POST now (see [`webhooks`]).
     pub fn webhook_deliveries_due(&self, limit: usize) -> Result<Vec<webhooks::DueDelivery>> {

@@ -402,11 +402,49 @@ fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
     assert!(w.engine.webhook_deliveries_due(10).unwrap().is_empty());
     let hist = w
         .engine
-        .list_webhook_deliveries(&user(CAT), org, hook.id.parse::<Uuid>().unwrap(), None, 25)
+        .list_webhook_deliveries(
+            &user(CAT),
+            org,
+            hook.id.parse::<Uuid>().unwrap(),
+            &crate::PageRequest::first(25),
+        )
         .unwrap();
     assert_eq!(hist.results.len(), 2);
     assert_eq!(hist.results[1].attempts, 2);
     assert!(hist.results.iter().all(|d| d.is_delivered));
+    // The history pages like every collection: opaque cursors, both ways.
+    let hook_id = hook.id.parse::<Uuid>().unwrap();
+    let first = w
+        .engine
+        .list_webhook_deliveries(&user(CAT), org, hook_id, &crate::PageRequest::first(1))
+        .unwrap();
+    assert_eq!(first.results[0].id, hist.results[0].id);
+    let next = first.next.clone().expect("a second page");
+    assert!(
+        next.parse::<i64>().is_err(),
+        "the cursor is opaque, not an id"
+    );
+    let second = w
+        .engine
+        .list_webhook_deliveries(
+            &user(CAT),
+            org,
+            hook_id,
+            &crate::PageRequest::at(next, Some(1)),
+        )
+        .unwrap();
+    assert_eq!(second.results[0].id, hist.results[1].id);
+    assert!(second.next.is_none());
+    let back = w
+        .engine
+        .list_webhook_deliveries(
+            &user(CAT),
+            org,
+            hook_id,
+            &crate::PageRequest::at(second.previous.clone().unwrap(), Some(1)),
+        )
+        .unwrap();
+    assert_eq!(back.results[0].id, hist.results[0].id);
 }
 
 #[test]

@@ -314,12 +314,11 @@ pub trait EventStore {
     fn next_delivery_due_at(&self) -> Result<Option<Millis>>;
     fn delivery(&self, id: i64) -> Result<Option<crate::webhooks::DeliveryRecord>>;
     fn update_delivery(&self, d: &crate::webhooks::DeliveryRecord) -> Result<()>;
-    /// Newest first, before `before_id`.
+    /// A webhook's deliveries by id, in keyset pages.
     fn deliveries_of_webhook(
         &self,
         webhook: Uuid,
-        before_id: Option<i64>,
-        limit: usize,
+        keyset: &Keyset,
     ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
     fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
 

@@ -16,7 +16,7 @@ use crate::clock::Millis;
 use crate::error::{ChatError, Result};
 use crate::events::{Event, PREFIX, pattern_matches};
 use crate::ids::random_bytes;
-use crate::pagination::Page;
+use crate::pagination::{Page, PageRequest, SortKey, paginate};
 use crate::store::Store;
 use crate::time::{format_ms, format_opt};
 use serde::{Deserialize, Serialize};
@@ -315,32 +315,27 @@ pub fn delete(s: &dyn Store, actor: &Actor, org: Uuid, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// The delivery history of a webhook, newest first (`page_size` default 25, max 100;
-/// `cursor` is the id to continue before).
+/// The delivery history of a webhook, newest first, in cursor pages.
 pub fn deliveries(
     s: &dyn Store,
     actor: &Actor,
     org: Uuid,
     id: Uuid,
-    before: Option<i64>,
-    page_size: usize,
+    page: &PageRequest,
 ) -> Result<Page<Delivery>> {
     manage_org(s, actor, org)?;
     webhook_of(s, org, id)?;
-    let size = page_size.clamp(1, 100);
-    let mut rows = s.deliveries_of_webhook(id, before, size + 1)?;
-    let more = rows.len() > size;
-    rows.truncate(size);
-    Ok(Page {
-        next: if more {
-            rows.last().map(|d| d.id.to_string())
-        } else {
-            None
-        },
-        previous: None,
-        results: rows.iter().map(Delivery::from_record).collect(),
-    })
+    let p = paginate(
+        page,
+        ORDER_DELIVERIES_NEWEST_FIRST,
+        true,
+        |k| s.deliveries_of_webhook(id, k),
+        |d| SortKey::new(d.id, vec![]),
+    )?;
+    Ok(p.map(|d| Delivery::from_record(&d)))
 }
+
+const ORDER_DELIVERIES_NEWEST_FIRST: u8 = 1;
 
 /// Whether a webhook wants an event.
 fn wants(w: &WebhookRecord, ev: &Event) -> bool {

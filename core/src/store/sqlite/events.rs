@@ -5,6 +5,7 @@ use crate::clock::Millis;
 use crate::error::Result;
 use crate::events::{Dirty, Event, NewEvent};
 use crate::idempotency::IdempotencyRecord;
+use crate::pagination::Keyset;
 use crate::store::EventStore;
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
@@ -354,23 +355,24 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn deliveries_of_webhook(
-        &self,
-        webhook: Uuid,
-        before_id: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<DeliveryRecord>> {
+    fn deliveries_of_webhook(&self, webhook: Uuid, k: &Keyset) -> Result<Vec<DeliveryRecord>> {
+        let (beyond, order) = if k.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
         let mut st = self.conn().prepare_cached(&format!(
-            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE webhook_id = ?1 AND id < ?2 \
-             ORDER BY id DESC LIMIT ?3"
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE webhook_id = ?1 AND id {beyond} ?2 \
+             ORDER BY id {order} LIMIT ?3"
         ))?;
+        let after = match (&k.after, k.descending) {
+            (Some(a), _) => a.primary,
+            (None, true) => i64::MAX,
+            (None, false) => i64::MIN,
+        };
         Ok(st
             .query_map(
-                params![
-                    webhook.as_bytes(),
-                    before_id.unwrap_or(i64::MAX),
-                    limit as i64
-                ],
+                params![webhook.as_bytes(), after, k.limit as i64],
                 delivery_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?)
