@@ -43,6 +43,10 @@ fn main() {
         }
     }
     let core = n as f64 / t.elapsed().as_secs_f64();
+    eprintln!(
+        "pages written per send: {:.1}",
+        f64::from(pages_written(&engine)) / n as f64
+    );
     let conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
@@ -78,4 +82,23 @@ fn compile_options() -> Vec<String> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+/// Pages the writer connection wrote so far.
+fn pages_written(engine: &chat_core::Engine) -> i32 {
+    engine
+        .store()
+        .with_connection(|c| {
+            let (mut cur, mut hi) = (0, 0);
+            unsafe {
+                rusqlite::ffi::sqlite3_db_status(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+                    &mut cur,
+                    &mut hi,
+                    0,
+                )
+            };
+            Ok(cur)
+        })
+        .unwrap()
 }

@@ -44,6 +44,52 @@ fn a_database_migrated_step_by_step_equals_a_fresh_one() {
 }
 
 #[test]
+fn events_of_a_version_4_database_keep_their_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, 4).unwrap();
+    let org = uuid::Uuid::from_u128(7);
+    conn.execute(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, 'O', 0, 0)",
+        [org.as_bytes()],
+    )
+    .unwrap();
+    for (seq, ch) in [(5, "orgs/x/owned_chats"), (9, "users/y/chats")] {
+        conn.execute(
+            "INSERT INTO events (seq, organization_id, channel, action, resource_id, resource, created_at) \
+             VALUES (?1, ?2, ?3, 'added', 'r', '{\"a\":1}', 0)",
+            rusqlite::params![seq, org.as_bytes(), format!("/api/v5/{ch}")],
+        )
+        .unwrap();
+    }
+    // Retention had deleted up to 3 before.
+    conn.execute(
+        "INSERT INTO event_meta (key, value) VALUES ('floor', 3)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let engine = Engine::open(&path).unwrap();
+    assert_eq!(engine.last_event_seq(), 9);
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<(i64, i64, String)> = conn
+        .prepare("SELECT seq, n, channels FROM event_changes ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (5, 1, r#"["orgs/x/owned_chats"]"#.to_string()),
+            (9, 1, r#"["users/y/chats"]"#.to_string())
+        ]
+    );
+}
+
+#[test]
 fn a_database_from_a_newer_engine_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");

@@ -2,12 +2,14 @@
 //! resource, seq}` written in the same transaction as the change (see `docs/DECISIONS.md`,
 //! "Events, webhooks, idempotency", for the channel map).
 //!
-//! How: SQLite triggers record which rows a transaction touched (`event_dirty`); before the
+//! How: TEMP triggers of the writer connection record which rows a transaction touched
+//! (`event_dirty`, a TEMP table: no database page); before the
 //! transaction commits, [`publish`] turns them into events by comparing each touched
 //! resource with its last published state (`event_snapshots`): new resources are `added`,
 //! changed ones `changed` with only the changed attributes, and the users a chat is pending
 //! for are diffed to give `pending_chats` `added`/`removed`. Webhook deliveries of each event
-//! are queued in the same transaction ([`crate::webhooks`]).
+//! are queued in the same transaction ([`crate::webhooks`]). A change published on several
+//! channels is stored once with its channel list; each channel's event has its own `seq`.
 
 mod publish;
 #[cfg(test)]
@@ -45,12 +47,12 @@ pub struct Event {
     pub seq: i64,
 }
 
-/// An event to append.
+/// A change to append: one event per channel, with consecutive numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub organization_id: Uuid,
     pub chat_pk: Option<i64>,
-    pub channel: String,
+    pub channels: Vec<String>,
     pub action: &'static str,
     pub resource_id: String,
     pub resource: Option<String>,

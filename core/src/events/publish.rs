@@ -30,10 +30,21 @@ struct ChatSnap {
     m: Vec<Uuid>,
 }
 
+/// A change being gathered: one resource state published on several channels.
+struct Change {
+    organization_id: Uuid,
+    chat_pk: Option<i64>,
+    channels: Vec<String>,
+    action: &'static str,
+    resource_id: String,
+    resource: Option<Value>,
+}
+
 pub(crate) struct Emitter<'a, 'k> {
     s: &'a dyn Store,
     env: &'a Env<'k>,
     last: Option<i64>,
+    pending: Option<Change>,
     user_orgs: HashMap<Uuid, Option<Uuid>>,
     hooks: HashMap<Uuid, Vec<WebhookRecord>>,
     /// Chats and their members as the transaction left them (publishing changes neither).
@@ -60,7 +71,9 @@ impl Emitter<'_, '_> {
         Ok(m)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Publishes `resource` on `channel`. Consecutive emissions of the same change (same
+    /// chat, action, resource) on several channels are stored as one row (see 0005); their
+    /// events keep the order and numbers they would have one by one.
     fn emit(
         &mut self,
         chat_pk: i64,
@@ -70,18 +83,45 @@ impl Emitter<'_, '_> {
         resource_id: &str,
         resource: Option<&Value>,
     ) -> Result<()> {
-        let resource_json = resource.map(serde_json::to_string).transpose()?;
-        let ev = NewEvent {
+        if let Some(p) = self.pending.as_mut()
+            && p.organization_id == org
+            && p.chat_pk == Some(chat_pk)
+            && p.action == action
+            && p.resource_id == resource_id
+            && p.resource.as_ref() == resource
+        {
+            p.channels.push(channel);
+            return Ok(());
+        }
+        self.flush()?;
+        self.pending = Some(Change {
             organization_id: org,
             chat_pk: Some(chat_pk),
-            channel,
+            channels: vec![channel],
             action,
             resource_id: resource_id.to_string(),
-            resource: resource_json,
+            resource: resource.cloned(),
+        });
+        Ok(())
+    }
+
+    /// Writes the change being gathered (and queues its webhook deliveries).
+    fn flush(&mut self) -> Result<()> {
+        let Some(c) = self.pending.take() else {
+            return Ok(());
+        };
+        let ev = NewEvent {
+            organization_id: c.organization_id,
+            chat_pk: c.chat_pk,
+            channels: c.channels,
+            action: c.action,
+            resource_id: c.resource_id,
+            resource: c.resource.as_ref().map(serde_json::to_string).transpose()?,
             created_at: self.env.now,
         };
-        let seq = self.s.insert_event(&ev)?;
-        self.last = Some(seq);
+        let last = self.s.insert_change(&ev)?;
+        self.last = Some(last);
+        let org = ev.organization_id;
         let hooks = match self.hooks.get(&org) {
             Some(h) => h,
             None => {
@@ -90,14 +130,17 @@ impl Emitter<'_, '_> {
             }
         };
         if !hooks.is_empty() {
-            let event = super::Event {
-                channel: ev.channel,
-                action: action.to_string(),
-                resource_id: ev.resource_id,
-                resource: resource.cloned(),
-                seq,
-            };
-            webhooks::enqueue(self.s, self.env, hooks, &event)?;
+            let first = last - ev.channels.len() as i64 + 1;
+            for (k, channel) in ev.channels.into_iter().enumerate() {
+                let event = super::Event {
+                    channel,
+                    action: ev.action.to_string(),
+                    resource_id: ev.resource_id.clone(),
+                    resource: c.resource.clone(),
+                    seq: first + k as i64,
+                };
+                webhooks::enqueue(self.s, self.env, hooks, &event)?;
+            }
         }
         Ok(())
     }
@@ -147,6 +190,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         s,
         env,
         last: None,
+        pending: None,
         user_orgs: HashMap::new(),
         hooks: HashMap::new(),
         chats: HashMap::new(),
@@ -197,6 +241,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
     for pk in chats {
         chat(&mut e, pk)?;
     }
+    e.flush()?;
     Ok(e.last)
 }
 

@@ -234,6 +234,75 @@ fn retention_answers_resync_past_the_window() {
 }
 
 #[test]
+fn a_change_on_several_channels_gives_each_channel_its_own_number() {
+    let w = world();
+    let head0 = w.engine.last_event_seq();
+    let (chat, _) = w.routed_chat();
+    // One change (the chat became pending for Bob and Robo) on two channels: stored once,
+    // read as two events with consecutive, distinct numbers.
+    let bob = read(&w, BOB, head0);
+    let robo = read(&w, ROBO, head0);
+    assert_eq!(bob.events.len(), 1);
+    assert_eq!(robo.events.len(), 1);
+    let (b, r) = (bob.events[0].seq, robo.events[0].seq);
+    assert_ne!(b, r);
+    assert_eq!((b - r).abs(), 1, "consecutive numbers of one change");
+    assert_eq!(bob.events[0].resource, robo.events[0].resource);
+    assert_eq!(bob.events[0].resource_id, chat.to_string());
+    // Resuming between the two numbers gives only the later one.
+    let (first, second, later_reader) = if b < r { (b, r, ROBO) } else { (r, b, BOB) };
+    let p = read(&w, later_reader, first);
+    assert_eq!(
+        p.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![second]
+    );
+    assert!(
+        read(&w, if later_reader == BOB { ROBO } else { BOB }, first)
+            .events
+            .is_empty()
+    );
+    // With a limit, `last_seq` is the number of the last event given.
+    let one = w
+        .engine
+        .events_since(&user(BOB), &mine(BOB), Some(head0), Some(1))
+        .unwrap();
+    assert_eq!(one.events.len(), 1);
+    assert_eq!(one.last_seq, one.events[0].seq);
+}
+
+#[test]
+fn numbers_are_never_given_twice_even_after_retention_emptied_the_log() {
+    let w = world();
+    w.routed_chat();
+    // Maintenance ends the idle chat (new events), then a second pass after the window
+    // deletes every event.
+    w.clock.advance_secs(8 * 24 * 3600);
+    w.engine.maintenance().unwrap();
+    let head = w.engine.last_event_seq();
+    assert!(head > 0);
+    w.clock.advance_secs(8 * 24 * 3600);
+    assert!(w.engine.maintenance().unwrap().events_deleted > 0);
+    let left: i64 = w
+        .engine
+        .store()
+        .with_connection(|c| {
+            Ok(c.query_row("SELECT count(*) FROM event_changes", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(
+        w.engine.last_event_seq(),
+        head,
+        "the head survives an empty log"
+    );
+    w.routed_chat();
+    let p = read(&w, BOB, head);
+    assert!(!p.resync);
+    assert!(!p.events.is_empty());
+    assert!(p.events.iter().all(|e| e.seq > head), "{p:?}");
+}
+
+#[test]
 fn a_subscription_is_woken_by_commits() {
     let w = world();
     let mut sub = w.engine.subscribe(&user(BOB), mine(BOB), None).unwrap();

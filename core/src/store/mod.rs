@@ -265,8 +265,9 @@ pub trait EventStore {
     fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
     fn snapshot(&self, kind: &str, key: &str) -> Result<Option<String>>;
     fn put_snapshot(&self, kind: &str, key: &str, state: &str) -> Result<()>;
-    /// Appends an event; returns its `seq`.
-    fn insert_event(&self, e: &crate::events::NewEvent) -> Result<i64>;
+    /// Appends a change published on its channels; returns the `seq` of its last channel's
+    /// event (the channels' events have consecutive numbers ending there).
+    fn insert_change(&self, e: &crate::events::NewEvent) -> Result<i64>;
     /// Events of the organization after `after` whose channel matches one of the GLOB
     /// patterns, oldest first.
     fn select_events(

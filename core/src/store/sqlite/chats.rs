@@ -307,11 +307,19 @@ impl ChatStore for SqliteTx<'_> {
             );
         }
         let order = k.order_sql(col, "c.id");
-        // `?1` (now) is bound in both phases; the other parameters keep their textual order.
-        let sql = format!(
-            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
-             WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}"
-        );
+        let sql = if f.only_pk.is_some() || f.only_id.is_some() {
+            // At most one row: one phase. (The two-phase form materializes its key list in an
+            // ephemeral table, whose fresh page cache costs more than the rest of the lookup.)
+            format!(
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id {sql} {order}"
+            )
+        } else {
+            // `?1` (now) is bound in both phases; the other parameters keep their textual order.
+            format!(
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+                 WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}"
+            )
+        };
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(p), chat_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -3,7 +3,7 @@
 use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::events::{Dirty, Event, NewEvent};
+use crate::events::{Dirty, Event, NewEvent, PREFIX};
 use crate::idempotency::IdempotencyRecord;
 use crate::pagination::Keyset;
 use crate::store::EventStore;
@@ -95,13 +95,24 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn insert_event(&self, e: &NewEvent) -> Result<i64> {
+    fn insert_change(&self, e: &NewEvent) -> Result<i64> {
+        let n = e.channels.len() as i64;
+        let channels = serde_json::to_string(
+            &e.channels
+                .iter()
+                .map(|c| c.strip_prefix(PREFIX).unwrap_or(c))
+                .collect::<Vec<_>>(),
+        )?;
+        // The change's numbers continue after the newest one ever used (see 0005).
         self.exec(
-            "INSERT INTO events (organization_id, channel, action, resource_id, resource, created_at, chat_pk) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk) \
+             VALUES (max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+                         (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor')) + ?1, \
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
+                n,
                 e.organization_id.as_bytes(),
-                e.channel,
+                channels,
                 e.action,
                 e.resource_id,
                 e.resource,
@@ -122,10 +133,15 @@ impl EventStore for SqliteTx<'_> {
         if patterns.is_empty() {
             return Ok(Vec::new());
         }
-        let globs = vec!["channel GLOB ?"; patterns.len()].join(" OR ");
+        // Each change row expands into its channels (`json_each`); channel k of a row whose
+        // newest number is `seq` has number `seq - n + 1 + k`.
+        let globs = vec!["ch GLOB ?"; patterns.len()].join(" OR ");
         let sql = format!(
-            "SELECT seq, channel, action, resource_id, resource FROM events \
-             WHERE organization_id = ? AND seq > ? AND ({globs}) ORDER BY seq LIMIT ?"
+            "SELECT seq, ch, action, resource_id, resource FROM ( \
+               SELECT e.seq - e.n + 1 + j.key AS seq, '{PREFIX}' || j.value AS ch, e.action, e.resource_id, e.resource \
+               FROM event_changes e, json_each(e.channels) j \
+               WHERE e.organization_id = ? AND e.seq > ?2) \
+             WHERE seq > ?2 AND ({globs}) ORDER BY seq LIMIT ?"
         );
         let mut p: Vec<Value> = vec![Value::Blob(org.as_bytes().to_vec()), Value::Integer(after)];
         p.extend(patterns.iter().map(|s| Value::Text(s.clone())));
@@ -139,10 +155,11 @@ impl EventStore for SqliteTx<'_> {
     fn last_event_seq(&self) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'events'")?
-            .query_row([], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0))
+            .prepare_cached(
+                "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+                            (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
+            )?
+            .query_row([], |r| r.get(0))?)
     }
 
     fn event_floor(&self) -> Result<i64> {
@@ -155,28 +172,47 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn delete_events_before(&self, before: Millis) -> Result<usize> {
-        let max: Option<i64> = self
-            .conn()
-            .prepare_cached("SELECT MAX(seq) FROM events WHERE created_at < ?1")?
-            .query_row([before], |r| r.get(0))?;
-        let Some(max) = max else { return Ok(0) };
-        let n = self.exec("DELETE FROM events WHERE seq <= ?1", [max])?;
-        self.exec(
-            "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-            [max],
-        )?;
-        Ok(n)
+        // Numbers follow time: the oldest rows, in `seq` order, up to the first one that is
+        // still inside the window (a bounded walk of the rowid order, no time index).
+        let mut deleted = 0;
+        loop {
+            let oldest: Vec<(i64, Millis, i64)> = self
+                .conn()
+                .prepare_cached(
+                    "SELECT seq, created_at, n FROM event_changes ORDER BY seq LIMIT 1000",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let expired = oldest.iter().take_while(|(_, at, _)| *at < before).count();
+            let Some(&(max, _, _)) = expired.checked_sub(1).and_then(|i| oldest.get(i)) else {
+                break;
+            };
+            self.exec("DELETE FROM event_changes WHERE seq <= ?1", [max])?;
+            deleted += oldest[..expired]
+                .iter()
+                .map(|(_, _, n)| *n as usize)
+                .sum::<usize>();
+            self.exec(
+                "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                [max],
+            )?;
+            if expired < oldest.len() {
+                break;
+            }
+        }
+        Ok(deleted)
     }
 
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()> {
         self.exec(
             "UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
-             WHERE event_seq IN (SELECT seq FROM events WHERE chat_pk = ?1)",
+             WHERE EXISTS (SELECT 1 FROM event_changes e WHERE e.chat_pk = ?1 \
+                           AND webhook_deliveries.event_seq BETWEEN e.seq - e.n + 1 AND e.seq)",
             [chat_pk],
         )?;
         self.exec(
-            "UPDATE events SET resource = NULL WHERE chat_pk = ?1 AND resource IS NOT NULL",
+            "UPDATE event_changes SET resource = NULL WHERE chat_pk = ?1 AND resource IS NOT NULL",
             [chat_pk],
         )?;
         // Republished (with the purged values) before the purge commits.

@@ -49,7 +49,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_events",
         include_str!("../../../migrations/0004_events.sql"),
     ),
+    (
+        "0005_event_changes",
+        include_str!("../../../migrations/0005_event_changes.sql"),
+    ),
 ];
+
+/// The writer connection's change tracking (TEMP table and triggers), set up on every open.
+const CHANGE_TRACKING: &str = include_str!("change_tracking.sql");
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
@@ -237,6 +244,9 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.set_prepared_statement_cache_capacity(256);
         migrate(&mut conn, latest_version())?;
+        // The temp database (change tracking, sorters, materialized subqueries) in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.execute_batch(CHANGE_TRACKING)?;
         Ok(Self {
             writer: Mutex::new(Writer {
                 conn,

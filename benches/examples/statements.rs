@@ -1,0 +1,186 @@
+//! Diagnostic: the statements one message send runs, with the ones that build an ephemeral
+//! table (a fresh page cache per execution) marked. `cargo run --release -p chat-benches
+//! --example statements`
+use chat_core::chats::NewChat;
+use chat_core::messages::NewMessage;
+use chat_core::{Actor, Engine};
+use std::sync::Mutex;
+
+static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static PROFILE: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn profile(
+    _mask: std::os::raw::c_uint,
+    _ctx: *mut std::os::raw::c_void,
+    stmt: *mut std::os::raw::c_void,
+    ns: *mut std::os::raw::c_void,
+) -> std::os::raw::c_int {
+    let sql = unsafe {
+        std::ffi::CStr::from_ptr(rusqlite::ffi::sqlite3_sql(
+            stmt as *mut rusqlite::ffi::sqlite3_stmt,
+        ))
+    };
+    let ns = unsafe { *(ns as *const i64) } as u64;
+    PROFILE
+        .lock()
+        .unwrap()
+        .push((sql.to_string_lossy().into_owned(), ns));
+    0
+}
+
+unsafe extern "C" fn record(
+    _mask: std::os::raw::c_uint,
+    _ctx: *mut std::os::raw::c_void,
+    _stmt: *mut std::os::raw::c_void,
+    sql: *mut std::os::raw::c_void,
+) -> std::os::raw::c_int {
+    let sql = unsafe { std::ffi::CStr::from_ptr(sql as *const std::os::raw::c_char) };
+    SEEN.lock()
+        .unwrap()
+        .push(sql.to_string_lossy().into_owned());
+    0
+}
+
+fn trace(engine: &Engine, on: bool) {
+    engine
+        .store()
+        .with_connection(|c| {
+            let cb = if on { Some(record as _) } else { None };
+            unsafe {
+                rusqlite::ffi::sqlite3_trace_v2(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_TRACE_STMT as _,
+                    cb,
+                    std::ptr::null_mut(),
+                )
+            };
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path().join("p.db")).unwrap();
+    engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
+      "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
+    let u: uuid::Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
+    let a = Actor::User(u);
+    let chat: uuid::Uuid = engine
+        .create_user_chat(&a, u, NewChat::default())
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    let send = |i: usize| {
+        engine
+            .send_user_message(
+                &a,
+                u,
+                chat,
+                NewMessage {
+                    message: Some(format!("message {i}")),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    };
+    send(0);
+    trace(&engine, true);
+    let before = pages(&engine);
+    send(1);
+    let after = pages(&engine);
+    trace(&engine, false);
+    let seen = SEEN.lock().unwrap().clone();
+    engine
+        .store()
+        .with_connection(|c| {
+            for sql in &seen {
+                let eph = sql.trim_start().starts_with("SELECT") || sql.contains("WHERE");
+                let mut mark = "";
+                if eph
+                    && !sql.starts_with("--")
+                    && let Ok(mut st) = c.prepare(&format!("EXPLAIN {sql}"))
+                {
+                    let mut ops: Vec<String> = Vec::new();
+                    let mut rows = st.raw_query();
+                    while let Some(r) = rows.next().unwrap() {
+                        ops.push(r.get(1).unwrap());
+                    }
+                    if ops.iter().any(|o| o == "OpenEphemeral") {
+                        mark = "EPHEMERAL ";
+                    }
+                }
+                println!("{mark}{}", sql.replace('\n', " "));
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "{} statements, {} pages written",
+        seen.len(),
+        after - before
+    );
+    // Time per statement over many sends.
+    engine
+        .store()
+        .with_connection(|c| {
+            unsafe {
+                rusqlite::ffi::sqlite3_trace_v2(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_TRACE_PROFILE as _,
+                    Some(profile as _),
+                    std::ptr::null_mut(),
+                )
+            };
+            Ok(())
+        })
+        .unwrap();
+    let n = 3000;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        send(i + 2);
+    }
+    let total = t.elapsed().as_nanos() as u64 / n as u64;
+    let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (sql, ns) in PROFILE.lock().unwrap().iter() {
+        let e = by.entry(sql.chars().take(110).collect()).or_default();
+        e.0 += 1;
+        e.1 += ns;
+    }
+    let mut rows: Vec<_> = by.into_iter().collect();
+    rows.sort_by_key(|(_, (_, ns))| std::cmp::Reverse(*ns));
+    let mut sql_total = 0;
+    for (sql, (count, ns)) in &rows {
+        sql_total += ns;
+        println!(
+            "{:>7.1} µs/send {:>5.2}/send  {sql}",
+            *ns as f64 / n as f64 / 1000.0,
+            *count as f64 / n as f64
+        );
+    }
+    println!(
+        "send: {:.1} µs, of which SQL {:.1} µs",
+        total as f64 / 1000.0,
+        sql_total as f64 / n as f64 / 1000.0
+    );
+}
+
+fn pages(engine: &Engine) -> i32 {
+    engine
+        .store()
+        .with_connection(|c| {
+            let (mut cur, mut hi) = (0, 0);
+            unsafe {
+                rusqlite::ffi::sqlite3_db_status(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+                    &mut cur,
+                    &mut hi,
+                    0,
+                )
+            };
+            Ok(cur)
+        })
+        .unwrap()
+}

@@ -1,0 +1,50 @@
+-- Events stored one row per change instead of one row per channel (issue #8: a message in a
+-- waiting chat of a room with 200 operators wrote 200 copies of the chat resource).
+--
+-- A row holds the change once with the channels it is published on (`channels`, a JSON array
+-- of paths below `/api/v5/`). Each channel is still its own event with its own `seq`: the
+-- row's channels take the consecutive numbers ending at `seq` (channel k of n has
+-- `seq - n + 1 + k`), so `seq` (the rowid) is the newest number the change used. The next
+-- change continues after max(seq, floor), so no number is used twice, even after retention
+-- deleted the newest rows (no AUTOINCREMENT and its `sqlite_sequence` row written per commit).
+-- Retention walks the oldest rows in `seq` order (numbers follow time), so `created_at` needs
+-- no index.
+CREATE TABLE event_changes (
+    seq             INTEGER PRIMARY KEY,
+    n               INTEGER NOT NULL CHECK (n >= 1),
+    organization_id BLOB NOT NULL,
+    chat_pk         INTEGER,        -- the chat the resource belongs to (purges scrub by it)
+    channels        TEXT NOT NULL,  -- JSON array of the n channel paths without '/api/v5/'
+    action          TEXT NOT NULL CHECK (action IN ('added','changed','removed')),
+    resource_id     TEXT NOT NULL,
+    resource        TEXT,
+    created_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX event_changes_org ON event_changes(organization_id, seq);
+CREATE INDEX event_changes_chat ON event_changes(chat_pk) WHERE chat_pk IS NOT NULL;
+
+INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at)
+    SELECT seq, 1, organization_id, chat_pk, json_array(substr(channel, 9)), action, resource_id, resource, created_at
+    FROM events;
+-- Retention kept `floor` (in event_meta) as the newest number it deleted, so max(seq, floor)
+-- is already the newest number ever used.
+DROP TABLE events;
+
+-- Changed rows are now recorded in a TEMP table by TEMP triggers of the writer connection
+-- (see `store::sqlite::CHANGE_TRACKING`): nothing of them reaches the database file or the WAL.
+DROP TRIGGER ev_chats_ins;
+DROP TRIGGER ev_chats_upd;
+DROP TRIGGER ev_messages_ins;
+DROP TRIGGER ev_messages_upd;
+DROP TRIGGER ev_memberships_ins;
+DROP TRIGGER ev_memberships_upd;
+DROP TRIGGER ev_tags_ins;
+DROP TRIGGER ev_tags_del;
+DROP TRIGGER ev_invitations_ins;
+DROP TRIGGER ev_invitations_upd;
+DROP TRIGGER ev_suggestions_ins;
+DROP TRIGGER ev_suggestions_upd;
+DROP TRIGGER ev_users_presence;
+DROP TRIGGER ev_visitors_presence;
+DROP TRIGGER ev_presence_clients_del;
+DROP TABLE event_dirty;

@@ -1,0 +1,64 @@
+-- Change tracking of the writer connection (run on every open, not a migration): TEMP triggers
+-- record which rows the running transaction touched in a TEMP table, which `events::publish`
+-- turns into events (and empties) before the transaction commits. TEMP objects live in the
+-- connection's in-memory temp database: they cost no page of the database file or its WAL.
+-- Storage-level change tracking only: no chat rule lives in these triggers.
+CREATE TEMP TABLE event_dirty (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    chat_pk INTEGER NOT NULL,
+    key     TEXT NOT NULL
+) STRICT;
+
+CREATE TEMP TRIGGER ev_chats_ins AFTER INSERT ON main.chats BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.pk, '');
+END;
+CREATE TEMP TRIGGER ev_chats_upd AFTER UPDATE ON main.chats BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.pk, '');
+END;
+CREATE TEMP TRIGGER ev_messages_ins AFTER INSERT ON main.messages BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('message', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_messages_upd AFTER UPDATE ON main.messages BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('message_changed', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_memberships_ins AFTER INSERT ON main.memberships BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('membership', NEW.chat_pk, hex(NEW.member_id));
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.chat_pk, '');
+END;
+CREATE TEMP TRIGGER ev_memberships_upd AFTER UPDATE ON main.memberships BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('membership', NEW.chat_pk, hex(NEW.member_id));
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.chat_pk, '');
+END;
+CREATE TEMP TRIGGER ev_tags_ins AFTER INSERT ON main.chat_tags BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('tag_added', NEW.chat_pk, NEW.name);
+END;
+CREATE TEMP TRIGGER ev_tags_del AFTER DELETE ON main.chat_tags BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('tag_removed', OLD.chat_pk, OLD.name);
+END;
+CREATE TEMP TRIGGER ev_invitations_ins AFTER INSERT ON main.chat_invitations BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('invitation', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_invitations_upd AFTER UPDATE ON main.chat_invitations BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('invitation', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_suggestions_ins AFTER INSERT ON main.reply_suggestions BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('suggestion', NEW.chat_pk, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_suggestions_upd AFTER UPDATE ON main.reply_suggestions BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('suggestion', NEW.chat_pk, hex(NEW.id));
+END;
+-- Presence decides whether chats are pending and members present.
+CREATE TEMP TRIGGER ev_users_presence AFTER UPDATE OF present_until ON main.users
+WHEN OLD.present_until IS NOT NEW.present_until BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('presence', 0, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_visitors_presence AFTER UPDATE OF present_until ON main.visitors
+WHEN OLD.present_until IS NOT NEW.present_until BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('presence', 0, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_presence_clients_del AFTER DELETE ON main.presence_clients BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key)
+        VALUES ('presence', 0, hex(coalesce(OLD.user_id, OLD.visitor_id)));
+END;
+
