@@ -60,22 +60,36 @@ fn trace(engine: &Engine, on: bool) {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path().join("p.db")).unwrap();
-    engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
-      "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
-    let u: uuid::Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
-    let a = Actor::User(u);
-    let chat: uuid::Uuid = engine
-        .create_user_chat(&a, u, NewChat::default())
-        .unwrap()
-        .id
-        .parse()
-        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // `--dataset`: user sends round the chats of a copy of the benchmark dataset
+    // (CHAT_BENCH_SCALE), as the criterion benchmark does; else one chat of a fresh database.
+    let on_dataset = std::env::args().any(|a| a == "--dataset");
+    let (engine, chats): (Engine, Vec<(uuid::Uuid, uuid::Uuid)>) = if on_dataset {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
+        let ds = chat_benches::dataset(&dir);
+        let path = chat_benches::copy_of(&ds, &dir, "statements-core");
+        let clock = chat_core::TestClock::new(ds.end_ms + 1000);
+        let engine = Engine::builder().clock(clock).open(&path).unwrap();
+        let chats = ds.chats.iter().map(|(c, op, _)| (*c, *op)).collect();
+        (engine, chats)
+    } else {
+        let engine = Engine::open(tmp.path().join("p.db")).unwrap();
+        engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
+          "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
+        let u: uuid::Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
+        let chat: uuid::Uuid = engine
+            .create_user_chat(&Actor::User(u), u, NewChat::default())
+            .unwrap()
+            .id
+            .parse()
+            .unwrap();
+        (engine, vec![(chat, u)])
+    };
     let send = |i: usize| {
+        let (chat, u) = chats[i % chats.len()];
         engine
             .send_user_message(
-                &a,
+                &Actor::User(u),
                 u,
                 chat,
                 NewMessage {

@@ -56,7 +56,12 @@ pub fn dataset(dir: &Path) -> Dataset {
     let n_chats = ((10_000.0 * s).ceil() as usize).max(10);
     let per_chat = 100;
     std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join(format!("dataset-{n_chats}x{per_chat}.db"));
+    // Named by schema version too: a dataset built by an older schema is rebuilt, not migrated
+    // (the raw baselines open their copy without the engine).
+    let path = dir.join(format!(
+        "dataset-{n_chats}x{per_chat}-v{}.db",
+        chat_core::store::sqlite::latest_version()
+    ));
     let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
     let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
     let chats_meta = |i: usize| {

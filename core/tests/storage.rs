@@ -44,7 +44,7 @@ fn a_database_migrated_step_by_step_equals_a_fresh_one() {
 }
 
 #[test]
-fn events_of_a_version_4_database_keep_their_numbers() {
+fn events_and_snapshots_of_a_version_4_database_are_carried_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v4.db");
     let mut conn = Connection::open(&path).unwrap();
@@ -63,6 +63,11 @@ fn events_of_a_version_4_database_keep_their_numbers() {
         )
         .unwrap();
     }
+    conn.execute_batch(
+        "INSERT INTO event_snapshots (kind, key, state) VALUES ('chat', '12', '{}'), \
+         ('membership', '12:00000000-0000-4000-8000-000000000001', '{}')",
+    )
+    .unwrap();
     // Retention had deleted up to 3 before.
     conn.execute(
         "INSERT INTO event_meta (key, value) VALUES ('floor', 3)",
@@ -86,6 +91,18 @@ fn events_of_a_version_4_database_keep_their_numbers() {
             (5, 1, r#"["orgs/x/owned_chats"]"#.to_string()),
             (9, 1, r#"["users/y/chats"]"#.to_string())
         ]
+    );
+    // Snapshots are keyed by their chat first.
+    let snaps: Vec<(i64, String)> = conn
+        .prepare("SELECT chat_pk, kind FROM event_snapshots ORDER BY kind")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        snaps,
+        vec![(12, "chat".to_string()), (12, "membership".to_string())]
     );
 }
 

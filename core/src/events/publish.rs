@@ -298,7 +298,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let members = users_of(&e.members(pk)?);
     let pending = pending_users(e.s, &c)?;
     let key = pk.to_string();
-    let before: Option<ChatSnap> = match e.s.snapshot("chat", &key)? {
+    let before: Option<ChatSnap> = match e.s.snapshot(pk, "chat", &key)? {
         Some(j) => Some(serde_json::from_str(&j)?),
         None => None,
     };
@@ -349,7 +349,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         p: pending,
         m: members,
     };
-    e.s.put_snapshot("chat", &key, &serde_json::to_string(&snap)?)
+    e.s.put_snapshot(pk, "chat", &key, &serde_json::to_string(&snap)?)
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
@@ -367,15 +367,30 @@ fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<U
     Ok((users, visitors))
 }
 
-fn present_message(e: &Emitter, c: &ChatRecord, id: Uuid, viewer: Viewer) -> Result<Option<Value>> {
+/// The message as operators and as visitors see it (each only when someone will).
+fn present_message(
+    e: &Emitter,
+    c: &ChatRecord,
+    id: Uuid,
+    viewers: [bool; 2],
+) -> Result<[Option<Value>; 2]> {
     let Some(m) = e.s.message(c.pk, id)? else {
-        return Ok(None);
+        return Ok([None, None]);
     };
     let empty = KeyRing::new();
     let sealed = sealed_env(e.env, &empty);
     let env = if c.is_encrypted { &sealed } else { e.env };
-    let mut present = message_presenter(env, c, &viewer);
-    Ok(Some(serde_json::to_value(present(m))?))
+    let mut out = [None, None];
+    for (slot, (wanted, viewer)) in out
+        .iter_mut()
+        .zip(viewers.into_iter().zip([Viewer::Operator, Viewer::Visitor]))
+    {
+        if wanted {
+            let mut present = message_presenter(env, c, &viewer);
+            *slot = Some(serde_json::to_value(present(m.clone()))?);
+        }
+    }
+    Ok(out)
 }
 
 fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
@@ -384,9 +399,9 @@ fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
     };
     let (users, visitors) = message_audience(e, &c)?;
     let mid = id.to_string();
-    if !users.is_empty()
-        && let Some(r) = present_message(e, &c, id, Viewer::Operator)?
-    {
+    let [operator_view, visitor_view] =
+        present_message(e, &c, id, [!users.is_empty(), !visitors.is_empty()])?;
+    if let Some(r) = operator_view {
         for u in users {
             e.for_user(
                 pk,
@@ -398,9 +413,7 @@ fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
             )?;
         }
     }
-    if !visitors.is_empty()
-        && let Some(r) = present_message(e, &c, id, Viewer::Visitor)?
-    {
+    if let Some(r) = visitor_view {
         for v in visitors {
             let ch = format!(
                 "{PREFIX}public/visitors/{}/chats/{}/messages",
@@ -427,7 +440,8 @@ fn message_changed(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
         }
         Value::Object(m)
     };
-    if let Some(r) = present_message(e, &c, id, Viewer::Operator)? {
+    let [operator_view, visitor_view] = present_message(e, &c, id, [true, true])?;
+    if let Some(r) = operator_view {
         let r = only_attachments(r);
         for u in users {
             e.for_user(
@@ -440,7 +454,7 @@ fn message_changed(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
             )?;
         }
     }
-    if let Some(r) = present_message(e, &c, id, Viewer::Visitor)? {
+    if let Some(r) = visitor_view {
         let r = only_attachments(r);
         for v in visitors {
             let ch = format!(
@@ -460,19 +474,8 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
     let key = format!("{pk}:{member}");
-    let before: Option<Value> = match e.s.snapshot("membership", &key)? {
-        Some(j) => Some(serde_json::from_str(&j)?),
-        None => None,
-    };
-    let (action, payload) = match &before {
-        None => ("added", resource.clone()),
-        Some(b) => {
-            let d = diff(b, &resource);
-            if d.is_empty() {
-                return Ok(());
-            }
-            ("changed", Value::Object(d))
-        }
+    let Some((action, payload)) = added_or_changed(e, pk, "membership", &key, &resource)? else {
+        return Ok(());
     };
     let rid = resource
         .get("member_id")
@@ -489,7 +492,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot("membership", &key, &serde_json::to_string(&resource)?)
+    e.s.put_snapshot(pk, "membership", &key, &serde_json::to_string(&resource)?)
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
@@ -534,19 +537,9 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(Invitation::from_record(&r))?;
     let key = id.to_string();
-    let before: Option<Value> = match e.s.snapshot("invitation", &key)? {
-        Some(j) => Some(serde_json::from_str(&j)?),
-        None => None,
-    };
-    let (action, payload) = match &before {
-        None => ("added", resource.clone()),
-        Some(b) => {
-            let d = diff(b, &resource);
-            if d.is_empty() {
-                return Ok(());
-            }
-            ("changed", Value::Object(d))
-        }
+    let Some((action, payload)) = added_or_changed(e, r.chat_pk, "invitation", &key, &resource)?
+    else {
+        return Ok(());
     };
     e.for_user(
         r.chat_pk,
@@ -571,18 +564,24 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot("invitation", &key, &serde_json::to_string(&resource)?)
+    e.s.put_snapshot(
+        r.chat_pk,
+        "invitation",
+        &key,
+        &serde_json::to_string(&resource)?,
+    )
 }
 
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
 /// (`changed`, the differing attributes); None when nothing changed.
 fn added_or_changed(
     e: &Emitter,
+    chat_pk: i64,
     kind: &str,
     key: &str,
     resource: &Value,
 ) -> Result<Option<(&'static str, Value)>> {
-    let before: Option<Value> = match e.s.snapshot(kind, key)? {
+    let before: Option<Value> = match e.s.snapshot(chat_pk, kind, key)? {
         Some(j) => Some(serde_json::from_str(&j)?),
         None => None,
     };
@@ -601,7 +600,8 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(ReplySuggestion::from_record(&r))?;
     let key = id.to_string();
-    let Some((action, payload)) = added_or_changed(e, "suggestion", &key, &resource)? else {
+    let Some((action, payload)) = added_or_changed(e, r.chat_pk, "suggestion", &key, &resource)?
+    else {
         return Ok(());
     };
     for u in users_of(&e.members(r.chat_pk)?) {
@@ -614,5 +614,10 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot("suggestion", &key, &serde_json::to_string(&resource)?)
+    e.s.put_snapshot(
+        r.chat_pk,
+        "suggestion",
+        &key,
+        &serde_json::to_string(&resource)?,
+    )
 }

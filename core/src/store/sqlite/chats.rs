@@ -188,6 +188,9 @@ impl ChatStore for SqliteTx<'_> {
         // the full columns for those rows only. The columns include correlated counts; in one
         // query SQLite computes them for every candidate row before sorting (a pending list
         // sorts all waiting chats of the rooms), here only for the page.
+        // One chat by id: membership conditions as correlated lookups (`EXISTS`) rather than
+        // `IN (list)`, which SQLite materializes in an ephemeral table per execution.
+        let single = f.only_pk.is_some() || f.only_id.is_some();
         let mut sql = "WHERE 1".to_string();
         let mut p: Vec<Value> = vec![Value::Integer(now)];
         let pending = format!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
@@ -202,7 +205,11 @@ impl ChatStore for SqliteTx<'_> {
             ChatSelection::RoomVisitor { room, visitor } => and(
                 &mut sql,
                 &mut p,
-                "c.room_id = ? AND c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)",
+                if single {
+                    "c.room_id = ? AND EXISTS (SELECT 1 FROM memberships WHERE chat_pk = c.pk AND member_id = ?)"
+                } else {
+                    "c.room_id = ? AND c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)"
+                },
                 [blob(*room), blob(*visitor)],
             ),
             ChatSelection::OrgOwned(org) => {
@@ -239,7 +246,11 @@ impl ChatStore for SqliteTx<'_> {
             ChatSelection::UserMember(user) => and(
                 &mut sql,
                 &mut p,
-                "c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)",
+                if single {
+                    "EXISTS (SELECT 1 FROM memberships WHERE chat_pk = c.pk AND member_id = ?)"
+                } else {
+                    "c.pk IN (SELECT chat_pk FROM memberships WHERE member_id = ?)"
+                },
                 [blob(*user)],
             ),
             ChatSelection::All => {}
@@ -307,7 +318,7 @@ impl ChatStore for SqliteTx<'_> {
             );
         }
         let order = k.order_sql(col, "c.id");
-        let sql = if f.only_pk.is_some() || f.only_id.is_some() {
+        let sql = if single {
             // At most one row: one phase. (The two-phase form materializes its key list in an
             // ephemeral table, whose fresh page cache costs more than the rest of the lookup.)
             format!(

@@ -78,19 +78,21 @@ impl EventStore for SqliteTx<'_> {
         Ok(rows)
     }
 
-    fn snapshot(&self, kind: &str, key: &str) -> Result<Option<String>> {
+    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT state FROM event_snapshots WHERE kind = ?1 AND key = ?2")?
-            .query_row(params![kind, key], |r| r.get(0))
+            .prepare_cached(
+                "SELECT state FROM event_snapshots WHERE chat_pk = ?1 AND kind = ?2 AND key = ?3",
+            )?
+            .query_row(params![chat_pk, kind, key], |r| r.get(0))
             .optional()?)
     }
 
-    fn put_snapshot(&self, kind: &str, key: &str, state: &str) -> Result<()> {
+    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &str) -> Result<()> {
         self.exec(
-            "INSERT INTO event_snapshots (kind, key, state) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state",
-            params![kind, key, state],
+            "INSERT INTO event_snapshots (chat_pk, kind, key, state) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (chat_pk, kind, key) DO UPDATE SET state = excluded.state",
+            params![chat_pk, kind, key, state],
         )?;
         Ok(())
     }
@@ -103,13 +105,15 @@ impl EventStore for SqliteTx<'_> {
                 .map(|c| c.strip_prefix(PREFIX).unwrap_or(c))
                 .collect::<Vec<_>>(),
         )?;
-        // The change's numbers continue after the newest one ever used (see 0005).
+        // The change's numbers continue after the newest one ever used (see 0005). (Read
+        // first: a subquery on the table inside the INSERT makes SQLite stage the row in an
+        // ephemeral table.)
+        let seq = self.last_event_seq()? + n;
         self.exec(
             "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk) \
-             VALUES (max((SELECT coalesce(max(seq), 0) FROM event_changes), \
-                         (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor')) + ?1, \
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
+                seq,
                 n,
                 e.organization_id.as_bytes(),
                 channels,
@@ -120,7 +124,7 @@ impl EventStore for SqliteTx<'_> {
                 e.chat_pk
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(seq)
     }
 
     fn select_events(

@@ -23,61 +23,163 @@ const SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sen
      LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id \
      LEFT JOIN reply_suggestions rs ON rs.id = m.selected_reply_suggestion_id";
 
+/// The stored columns of a page of one chat's messages: the same first 18 columns as
+/// [`SELECT`], without its joins. A page completes them once per distinct sender instead of
+/// once per row (see `complete_page`).
+const PAGE_SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
+     m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
+     m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
+     m.sensitive_data_purged_at FROM messages m";
+
+fn user_sender(r: &Row<'_>, o: usize) -> rusqlite::Result<SenderInfo> {
+    let (full, public, avatar) = super::user_display(r, o)?;
+    Ok(SenderInfo {
+        public_name: Some(public),
+        name: Some(full),
+        avatar,
+    })
+}
+
+fn visitor_sender(name: Option<String>) -> SenderInfo {
+    SenderInfo {
+        name: name.clone(),
+        public_name: name,
+        avatar: None,
+    }
+}
+
+fn page_row(r: &Row<'_>) -> rusqlite::Result<(NewMessageRecord, Option<i64>)> {
+    Ok((stored(r)?, r.get(17)?))
+}
+
 fn row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
-    let sender_type: String = r.get(5)?;
-    let sender = match sender_type.as_str() {
-        "user" => {
-            let (full, public, avatar) = super::user_display(r, 20)?;
-            SenderInfo {
-                public_name: Some(public),
-                name: Some(full),
-                avatar,
-            }
-        }
-        "visitor" => {
-            let name: Option<String> = r.get(25)?;
-            SenderInfo {
-                name: name.clone(),
-                public_name: name,
-                avatar: None,
-            }
-        }
+    let stored = stored(r)?;
+    let sender = match stored.sender_type.as_str() {
+        "user" => user_sender(r, 20)?,
+        "visitor" => visitor_sender(r.get(25)?),
         _ => SenderInfo::default(),
     };
     Ok(MessageRecord {
-        stored: NewMessageRecord {
-            chat_pk: r.get(0)?,
-            seq: r.get(1)?,
-            id: uuid_col(r, 2)?,
-            kind: r.get(3)?,
-            created_at: r.get(4)?,
-            sender_type,
-            sender_id: uuid_opt_col(r, 6)?,
-            message: r.get(7)?,
-            selected_reply_suggestion_id: uuid_opt_col(r, 8)?,
-            attachment_template: r.get(9)?,
-            attachments: r.get(10)?,
-            disables_on_visitor_message: r.get(11)?,
-            response_to_message_id: uuid_opt_col(r, 12)?,
-            response_to_attachment_id: uuid_opt_col(r, 13)?,
-            response_to_action_id: uuid_opt_col(r, 14)?,
-            response_value: r.get(15)?,
-            response_text: r.get(16)?,
-        },
+        stored,
         sensitive_data_purged_at: r.get(17)?,
         chat_id: uuid_col(r, 18)?,
         room_id: uuid_opt_col(r, 19)?,
         sender,
-        selected_reply_suggestion: match uuid_opt_col(r, 27)? {
-            Some(id) => Some(SelectedSuggestion {
-                id: id.to_string(),
-                suggestion: r.get(28)?,
-                relevancy_score: r.get(29)?,
-            }),
-            None => None,
-        },
+        selected_reply_suggestion: suggestion_at(r, 27)?,
         responded_attachments: r.get(26)?,
     })
+}
+
+fn suggestion_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Option<SelectedSuggestion>> {
+    Ok(match uuid_opt_col(r, o)? {
+        Some(id) => Some(SelectedSuggestion {
+            id: id.to_string(),
+            suggestion: r.get(o + 1)?,
+            relevancy_score: r.get(o + 2)?,
+        }),
+        None => None,
+    })
+}
+
+fn stored(r: &Row<'_>) -> rusqlite::Result<NewMessageRecord> {
+    let sender_type: String = r.get(5)?;
+    Ok(NewMessageRecord {
+        chat_pk: r.get(0)?,
+        seq: r.get(1)?,
+        id: uuid_col(r, 2)?,
+        kind: r.get(3)?,
+        created_at: r.get(4)?,
+        sender_type,
+        sender_id: uuid_opt_col(r, 6)?,
+        message: r.get(7)?,
+        selected_reply_suggestion_id: uuid_opt_col(r, 8)?,
+        attachment_template: r.get(9)?,
+        attachments: r.get(10)?,
+        disables_on_visitor_message: r.get(11)?,
+        response_to_message_id: uuid_opt_col(r, 12)?,
+        response_to_attachment_id: uuid_opt_col(r, 13)?,
+        response_to_action_id: uuid_opt_col(r, 14)?,
+        response_value: r.get(15)?,
+        response_text: r.get(16)?,
+    })
+}
+
+impl SqliteTx<'_> {
+    /// Completes a page's stored rows with what [`SELECT`] joins: the chat's ids once, each
+    /// distinct sender once, and the rare selected suggestion or answered message per row.
+    fn complete_page(
+        &self,
+        chat_pk: i64,
+        rows: Vec<(NewMessageRecord, Option<i64>)>,
+    ) -> Result<Vec<MessageRecord>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (chat_id, room_id) = self
+            .conn()
+            .prepare_cached("SELECT id, room_id FROM chats WHERE pk = ?1")?
+            .query_row([chat_pk], |r| Ok((uuid_col(r, 0)?, uuid_opt_col(r, 1)?)))?;
+        let mut senders: Vec<((String, Option<Uuid>), SenderInfo)> = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (stored, purged_at) in rows {
+            let key = (stored.sender_type.clone(), stored.sender_id);
+            let sender = match senders.iter().find(|(k, _)| *k == key) {
+                Some((_, info)) => info.clone(),
+                None => {
+                    let id = stored.sender_id.map(|u| u.as_bytes().to_vec());
+                    // LEFT JOINs from one row: an unknown sender reads as NULLs, as in `SELECT`.
+                    let info = match stored.sender_type.as_str() {
+                        "user" => self
+                            .conn()
+                            .prepare_cached(
+                                "SELECT u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url \
+                                 FROM (SELECT 1) LEFT JOIN users u ON u.id = ?1",
+                            )?
+                            .query_row([id], |r| user_sender(r, 0))?,
+                        "visitor" => self
+                            .conn()
+                            .prepare_cached(
+                                "SELECT v.name FROM (SELECT 1) LEFT JOIN visitors v ON v.id = ?1",
+                            )?
+                            .query_row([id], |r| Ok(visitor_sender(r.get(0)?)))?,
+                        _ => SenderInfo::default(),
+                    };
+                    senders.push((key, info.clone()));
+                    info
+                }
+            };
+            let selected_reply_suggestion = match stored.selected_reply_suggestion_id {
+                Some(id) => self
+                    .conn()
+                    .prepare_cached(
+                        "SELECT id, suggestion, relevancy_score FROM reply_suggestions WHERE id = ?1",
+                    )?
+                    .query_row([id.as_bytes()], |r| suggestion_at(r, 0))
+                    .optional()?
+                    .flatten(),
+                None => None,
+            };
+            let responded_attachments = match stored.response_to_message_id {
+                Some(id) => self
+                    .conn()
+                    .prepare_cached("SELECT attachments FROM messages WHERE id = ?1")?
+                    .query_row([id.as_bytes()], |r| r.get(0))
+                    .optional()?
+                    .flatten(),
+                None => None,
+            };
+            out.push(MessageRecord {
+                stored,
+                sensitive_data_purged_at: purged_at,
+                chat_id,
+                room_id,
+                sender,
+                selected_reply_suggestion,
+                responded_attachments,
+            });
+        }
+        Ok(out)
+    }
 }
 
 impl MessageStore for SqliteTx<'_> {
@@ -124,7 +226,7 @@ impl MessageStore for SqliteTx<'_> {
         f: &MessageFilter,
         k: &Keyset,
     ) -> Result<Vec<MessageRecord>> {
-        let mut sql = format!("{SELECT} WHERE m.chat_pk = ?");
+        let mut sql = format!("{PAGE_SELECT} WHERE m.chat_pk = ?");
         let mut p: Vec<Value> = vec![Value::Integer(chat_pk)];
         if let Some(types) = &f.type_in {
             sql.push_str(" AND m.type IN (SELECT value FROM json_each(?))");
@@ -152,9 +254,12 @@ impl MessageStore for SqliteTx<'_> {
             " ORDER BY m.seq ASC"
         });
         sql.push_str(&format!(" LIMIT {}", k.limit));
-        let mut st = self.conn().prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(p), row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(p), page_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        self.complete_page(chat_pk, rows)
     }
 
     fn set_message_attachments(
