@@ -135,6 +135,43 @@ fn main() {
         seen.len(),
         after - before
     );
+    // Which b-trees those pages belong to: an empty WAL, one more send, then its frames.
+    engine
+        .store()
+        .with_connection(|c| {
+            c.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .unwrap();
+    send(7);
+    let db = engine
+        .store()
+        .with_connection(|c| Ok(c.path().unwrap_or_default().to_string()))
+        .unwrap();
+    let wal = std::fs::read(format!("{db}-wal")).unwrap();
+    let page_size = u32::from_be_bytes(wal[8..12].try_into().unwrap()) as usize;
+    let mut frames = Vec::new();
+    let mut off = 32;
+    while off + 24 + page_size <= wal.len() {
+        frames.push(u32::from_be_bytes(wal[off..off + 4].try_into().unwrap()));
+        off += 24 + page_size;
+    }
+    engine
+        .store()
+        .with_connection(|c| {
+            for p in &frames {
+                let name: String = c
+                    .query_row("SELECT name FROM dbstat WHERE pageno = ?1", [p], |r| {
+                        r.get(0)
+                    })
+                    .unwrap_or_else(|_| "?".into());
+                println!("WAL frame: page {p} of {name}");
+            }
+            c.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
+            Ok(())
+        })
+        .unwrap();
     // Time per statement over many sends.
     engine
         .store()

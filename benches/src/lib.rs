@@ -56,12 +56,15 @@ pub fn dataset(dir: &Path) -> Dataset {
     let n_chats = ((10_000.0 * s).ceil() as usize).max(10);
     let per_chat = 100;
     std::fs::create_dir_all(dir).unwrap();
-    // Named by schema version too: a dataset built by an older schema is rebuilt, not migrated
-    // (the raw baselines open their copy without the engine).
-    let path = dir.join(format!(
-        "dataset-{n_chats}x{per_chat}-v{}.db",
-        chat_core::store::sqlite::latest_version()
-    ));
+    // Named by the schema (a hash of the migrations) too: a dataset built by another schema is
+    // rebuilt, not migrated (the raw baselines open their copy without the engine).
+    let schema = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        chat_core::store::sqlite::MIGRATIONS.hash(&mut h);
+        h.finish() & 0xffff_ffff
+    };
+    let path = dir.join(format!("dataset-{n_chats}x{per_chat}-{schema:08x}.db"));
     let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
     let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
     let chats_meta = |i: usize| {

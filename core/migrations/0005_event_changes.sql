@@ -50,25 +50,27 @@ DROP TRIGGER ev_presence_clients_del;
 DROP TABLE event_dirty;
 
 -- Snapshots keyed by chat first: a chat's snapshot and its memberships' (all rewritten by a
--- message) share a page instead of lying in two distant key ranges.
+-- message) share a page instead of lying in two distant key ranges. `state` is now a compact
+-- binary fingerprint (`core/src/events/snapshot.rs`); the JSON ones copied here are read as
+-- JSON until the resource next changes.
 CREATE TABLE event_snapshots_by_chat (
     chat_pk INTEGER NOT NULL,
     kind    TEXT NOT NULL,
     key     TEXT NOT NULL,
-    state   TEXT NOT NULL,
+    state   BLOB NOT NULL,
     PRIMARY KEY (chat_pk, kind, key)
 ) STRICT, WITHOUT ROWID;
 INSERT INTO event_snapshots_by_chat (chat_pk, kind, key, state)
-    SELECT CAST(key AS INTEGER), kind, key, state FROM event_snapshots WHERE kind = 'chat';
+    SELECT CAST(key AS INTEGER), kind, key, CAST(state AS BLOB) FROM event_snapshots WHERE kind = 'chat';
 INSERT INTO event_snapshots_by_chat (chat_pk, kind, key, state)
-    SELECT CAST(substr(key, 1, instr(key, ':') - 1) AS INTEGER), kind, key, state
+    SELECT CAST(substr(key, 1, instr(key, ':') - 1) AS INTEGER), kind, key, CAST(state AS BLOB)
     FROM event_snapshots WHERE kind = 'membership';
 INSERT INTO event_snapshots_by_chat (chat_pk, kind, key, state)
-    SELECT i.chat_pk, s.kind, s.key, s.state FROM event_snapshots s
+    SELECT i.chat_pk, s.kind, s.key, CAST(s.state AS BLOB) FROM event_snapshots s
     JOIN chat_invitations i ON i.id = unhex(replace(s.key, '-', ''))
     WHERE s.kind = 'invitation';
 INSERT INTO event_snapshots_by_chat (chat_pk, kind, key, state)
-    SELECT r.chat_pk, s.kind, s.key, s.state FROM event_snapshots s
+    SELECT r.chat_pk, s.kind, s.key, CAST(s.state AS BLOB) FROM event_snapshots s
     JOIN reply_suggestions r ON r.id = unhex(replace(s.key, '-', ''))
     WHERE s.kind = 'suggestion';
 DROP TABLE event_snapshots;

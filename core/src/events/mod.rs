@@ -12,6 +12,7 @@
 //! channels is stored once with its channel list; each channel's event has its own `seq`.
 
 mod publish;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,6 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
+use super::snapshot::Snapshot;
 use super::{Dirty, NewEvent, PREFIX};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -14,21 +15,9 @@ use crate::store::Store;
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
 use crate::webhooks::{self, WebhookRecord};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
-
-/// The last published state of a chat.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct ChatSnap {
-    /// The chat resource.
-    r: Value,
-    /// Users it was pending for.
-    p: Vec<Uuid>,
-    /// User members.
-    m: Vec<Uuid>,
-}
 
 /// A change being gathered: one resource state published on several channels.
 struct Change {
@@ -245,19 +234,6 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
     Ok(e.last)
 }
 
-/// The attributes of `after` that differ from `before`.
-fn diff(before: &Value, after: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    if let Value::Object(a) = after {
-        for (k, v) in a {
-            if before.get(k) != Some(v) {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    out
-}
-
 fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
     members
         .iter()
@@ -298,12 +274,12 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let members = users_of(&e.members(pk)?);
     let pending = pending_users(e.s, &c)?;
     let key = pk.to_string();
-    let before: Option<ChatSnap> = match e.s.snapshot(pk, "chat", &key)? {
-        Some(j) => Some(serde_json::from_str(&j)?),
+    let before = match e.s.snapshot(pk, "chat", &key)? {
+        Some(b) => Some(Snapshot::decode(&b, true)?),
         None => None,
     };
     let id = c.id.to_string();
-    let changed = before.as_ref().map(|b| diff(&b.r, &resource));
+    let changed = before.as_ref().map(|b| b.changed(&resource)).transpose()?;
     let changed_v = changed.clone().map(Value::Object);
     let has_change = changed.as_ref().is_some_and(|d| !d.is_empty());
     let org = c.room_organization_id;
@@ -314,7 +290,10 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         Some(_) => {}
     }
     let (was_members, was_pending): (HashSet<Uuid>, HashSet<Uuid>) = match &before {
-        Some(b) => (b.m.iter().copied().collect(), b.p.iter().copied().collect()),
+        Some(b) => (
+            b.members.iter().copied().collect(),
+            b.pending.iter().copied().collect(),
+        ),
         None => (HashSet::new(), HashSet::new()),
     };
     for &u in &members {
@@ -339,17 +318,13 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     }
     let unchanged = before
         .as_ref()
-        .is_some_and(|b| !has_change && b.p == pending && b.m == members);
+        .is_some_and(|b| !has_change && b.pending == pending && b.members == members);
     if unchanged {
         // Presence renewals re-evaluate a user's open chats; most change nothing.
         return Ok(());
     }
-    let snap = ChatSnap {
-        r: resource,
-        p: pending,
-        m: members,
-    };
-    e.s.put_snapshot(pk, "chat", &key, &serde_json::to_string(&snap)?)
+    let snap = Snapshot::of(&resource, pending, members)?;
+    e.s.put_snapshot(pk, "chat", &key, &snap.encode())
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
@@ -492,7 +467,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot(pk, "membership", &key, &serde_json::to_string(&resource)?)
+    put_snapshot(e, pk, "membership", &key, &resource)
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
@@ -564,12 +539,7 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot(
-        r.chat_pk,
-        "invitation",
-        &key,
-        &serde_json::to_string(&resource)?,
-    )
+    put_snapshot(e, r.chat_pk, "invitation", &key, &resource)
 }
 
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
@@ -581,17 +551,19 @@ fn added_or_changed(
     key: &str,
     resource: &Value,
 ) -> Result<Option<(&'static str, Value)>> {
-    let before: Option<Value> = match e.s.snapshot(chat_pk, kind, key)? {
-        Some(j) => Some(serde_json::from_str(&j)?),
-        None => None,
-    };
-    Ok(match &before {
+    Ok(match e.s.snapshot(chat_pk, kind, key)? {
         None => Some(("added", resource.clone())),
         Some(b) => {
-            let d = diff(b, resource);
+            let d = Snapshot::decode(&b, false)?.changed(resource)?;
             (!d.is_empty()).then_some(("changed", Value::Object(d)))
         }
     })
+}
+
+/// Records `resource` as the last published state.
+fn put_snapshot(e: &Emitter, chat_pk: i64, kind: &str, key: &str, resource: &Value) -> Result<()> {
+    let snap = Snapshot::of(resource, Vec::new(), Vec::new())?;
+    e.s.put_snapshot(chat_pk, kind, key, &snap.encode())
 }
 
 fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
@@ -614,10 +586,5 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    e.s.put_snapshot(
-        r.chat_pk,
-        "suggestion",
-        &key,
-        &serde_json::to_string(&resource)?,
-    )
+    put_snapshot(e, r.chat_pk, "suggestion", &key, &resource)
 }

@@ -264,8 +264,8 @@ pub trait EventStore {
     /// The rows changed by this transaction so far (in change order); clears them.
     fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
     /// The last published state of a resource of a chat (`kind`, `key`).
-    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<String>>;
-    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &str) -> Result<()>;
+    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<Vec<u8>>>;
+    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &[u8]) -> Result<()>;
     /// Appends a change published on its channels; returns the `seq` of its last channel's
     /// event (the channels' events have consecutive numbers ending there).
     fn insert_change(&self, e: &crate::events::NewEvent) -> Result<i64>;

@@ -78,7 +78,7 @@ impl EventStore for SqliteTx<'_> {
         Ok(rows)
     }
 
-    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<String>> {
+    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn()
             .prepare_cached(
@@ -88,7 +88,7 @@ impl EventStore for SqliteTx<'_> {
             .optional()?)
     }
 
-    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &str) -> Result<()> {
+    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &[u8]) -> Result<()> {
         self.exec(
             "INSERT INTO event_snapshots (chat_pk, kind, key, state) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (chat_pk, kind, key) DO UPDATE SET state = excluded.state",

@@ -76,6 +76,9 @@ pub enum Durability {
 /// How many read-only connections a file database opens next to its writer.
 pub const READERS: usize = 4;
 
+/// The writer connection's page cache, in KiB (see `setup`).
+pub const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// The most operations committed together in one group transaction.
 pub const MAX_GROUP: usize = 128;
 
@@ -242,6 +245,10 @@ impl SqliteStore {
         conn.pragma_update(None, "busy_timeout", 5000)?;
         // Purged or deleted text must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
+        // The writer's page cache: a write touches a dozen pages spread over the chat, its
+        // messages, memberships, snapshots and the event log; with SQLite's default 2 MB most
+        // of them are read back from the OS on every write once the database is large.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(256);
         migrate(&mut conn, latest_version())?;
         // The temp database (change tracking, sorters, materialized subqueries) in memory.

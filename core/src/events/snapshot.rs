@@ -1,0 +1,196 @@
+//! The last published state of a resource, kept to tell what the next change changed.
+//!
+//! Only fingerprints are kept, not the resource: one 64-bit FNV-1a hash per top-level attribute
+//! (of its name and JSON value). A `changed` event carries the changed attributes' new values,
+//! which the new resource has; the old values were only ever compared. That keeps a chat's
+//! snapshot inside its b-tree page (a JSON copy of the chat resource spilled to overflow pages,
+//! rewritten by every message) and spares parsing it back on every change. A chat's snapshot
+//! also lists the users it was pending for and its user members.
+//!
+//! Encoding (BLOB): version byte 1, then three length-prefixed (u32, big-endian) arrays: the
+//! sorted attribute hashes (u64 BE), pending users and members (16-byte UUIDs). Snapshots
+//! written before this format are JSON text (`{"r": resource, "p": [...], "m": [...]}` for
+//! chats, the bare resource otherwise) and are read as such.
+
+use crate::error::{ChatError, ErrorCode, Result};
+use serde_json::{Map, Value};
+use std::hash::Hasher;
+use uuid::Uuid;
+
+const VERSION: u8 = 1;
+
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Snapshot {
+    /// Sorted hashes of (attribute name, attribute value).
+    attrs: Vec<u64>,
+    /// Users the chat was pending for (chats only).
+    pub pending: Vec<Uuid>,
+    /// User members (chats only).
+    pub members: Vec<Uuid>,
+}
+
+fn attr_hash(name: &str, value: &Value, buf: &mut Vec<u8>) -> Result<u64> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, value)?;
+    let mut h = fnv::FnvHasher::default();
+    h.write(name.as_bytes());
+    h.write(&[0]);
+    h.write(buf);
+    Ok(h.finish())
+}
+
+fn corrupt() -> ChatError {
+    ChatError::new(ErrorCode::Storage, "an event snapshot is unreadable")
+}
+
+impl Snapshot {
+    pub fn of(resource: &Value, pending: Vec<Uuid>, members: Vec<Uuid>) -> Result<Self> {
+        let mut buf = Vec::new();
+        let mut attrs = Vec::new();
+        if let Value::Object(m) = resource {
+            for (k, v) in m {
+                attrs.push(attr_hash(k, v, &mut buf)?);
+            }
+        }
+        attrs.sort_unstable();
+        Ok(Self {
+            attrs,
+            pending,
+            members,
+        })
+    }
+
+    /// The attributes of `after` whose value differs from the snapshot's (or that it lacked).
+    pub fn changed(&self, after: &Value) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        let mut buf = Vec::new();
+        if let Value::Object(a) = after {
+            for (k, v) in a {
+                if self
+                    .attrs
+                    .binary_search(&attr_hash(k, v, &mut buf)?)
+                    .is_err()
+                {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            13 + 8 * self.attrs.len() + 16 * (self.pending.len() + self.members.len()),
+        );
+        out.push(VERSION);
+        out.extend_from_slice(&(self.attrs.len() as u32).to_be_bytes());
+        for a in &self.attrs {
+            out.extend_from_slice(&a.to_be_bytes());
+        }
+        for ids in [&self.pending, &self.members] {
+            out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+            for id in ids {
+                out.extend_from_slice(id.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads a stored snapshot; `is_chat` tells how a JSON one (the older format) is laid out.
+    pub fn decode(bytes: &[u8], is_chat: bool) -> Result<Self> {
+        if bytes.first() == Some(&b'{') {
+            let v: Value = serde_json::from_slice(bytes)?;
+            if !is_chat {
+                return Self::of(&v, Vec::new(), Vec::new());
+            }
+            let ids = |k: &str| -> Result<Vec<Uuid>> {
+                Ok(
+                    serde_json::from_value(v.get(k).cloned().unwrap_or(Value::Null))
+                        .unwrap_or_default(),
+                )
+            };
+            return Self::of(v.get("r").unwrap_or(&Value::Null), ids("p")?, ids("m")?);
+        }
+        let mut rest = match bytes.split_first() {
+            Some((&VERSION, rest)) => rest,
+            _ => return Err(corrupt()),
+        };
+        let mut take = |n: usize| -> Result<&[u8]> {
+            if rest.len() < n {
+                return Err(corrupt());
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
+        };
+        let n = u32::from_be_bytes(take(4)?.try_into().map_err(|_| corrupt())?) as usize;
+        let mut attrs = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            attrs.push(u64::from_be_bytes(
+                take(8)?.try_into().map_err(|_| corrupt())?,
+            ));
+        }
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let n = u32::from_be_bytes(take(4)?.try_into().map_err(|_| corrupt())?) as usize;
+            for _ in 0..n {
+                list.push(Uuid::from_slice(take(16)?).map_err(|_| corrupt())?);
+            }
+        }
+        let [pending, members] = lists;
+        Ok(Self {
+            attrs,
+            pending,
+            members,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changed_attributes_are_found_after_a_round_trip() {
+        let before = json!({"id": "c", "message_count": 3, "is_pending": true, "tags": ["a"]});
+        let s = Snapshot::of(&before, vec![Uuid::from_u128(1)], vec![Uuid::from_u128(2)]).unwrap();
+        let s = Snapshot::decode(&s.encode(), true).unwrap();
+        assert_eq!(s.pending, vec![Uuid::from_u128(1)]);
+        assert_eq!(s.members, vec![Uuid::from_u128(2)]);
+        let after = json!({"id": "c", "message_count": 4, "is_pending": true, "tags": ["a", "b"], "new": null});
+        let d = s.changed(&after).unwrap();
+        assert_eq!(
+            Value::Object(d),
+            json!({"message_count": 4, "tags": ["a", "b"], "new": null})
+        );
+        assert!(s.changed(&before).unwrap().is_empty());
+    }
+
+    #[test]
+    fn json_snapshots_of_the_older_format_are_read() {
+        let r = json!({"id": "c", "message_count": 3});
+        let chat = json!({"r": r, "p": [Uuid::from_u128(5)], "m": []}).to_string();
+        let s = Snapshot::decode(chat.as_bytes(), true).unwrap();
+        assert_eq!(
+            s,
+            Snapshot::of(&r, vec![Uuid::from_u128(5)], vec![]).unwrap()
+        );
+        let s = Snapshot::decode(r.to_string().as_bytes(), false).unwrap();
+        assert!(s.changed(&r).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_an_error_not_a_panic() {
+        let good = Snapshot::of(&json!({"a": 1}), vec![Uuid::from_u128(9)], vec![])
+            .unwrap()
+            .encode();
+        for cut in 0..good.len() {
+            assert!(
+                Snapshot::decode(&good[..cut], true).is_err(),
+                "cut at {cut}"
+            );
+        }
+        assert!(Snapshot::decode(&[7, 0, 0], true).is_err());
+    }
+}
