@@ -150,7 +150,7 @@ pub fn dataset(dir: &Path) -> Dataset {
                 "INSERT INTO event_meta (key, value) SELECT 'floor', max(seq) FROM event_changes WHERE true \
                    ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value); \
                  DELETE FROM event_changes; \
-                 PRAGMA wal_checkpoint(TRUNCATE); VACUUM;",
+                 PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
             )?;
             Ok(())
         })
