@@ -108,7 +108,13 @@ impl Emitter<'_, '_> {
             resource: c.resource.as_ref().map(serde_json::to_string).transpose()?,
             created_at: self.env.now,
         };
-        let last = self.s.insert_change(&ev)?;
+        // Numbers continue after the newest one: read once per transaction, then counted here.
+        let head = match self.last {
+            Some(last) => last,
+            None => self.s.last_event_seq()?,
+        };
+        let last = head + ev.channels.len() as i64;
+        self.s.insert_change(&ev, last)?;
         self.last = Some(last);
         let org = ev.organization_id;
         let hooks = match self.hooks.get(&org) {
@@ -199,7 +205,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         let id = Uuid::try_parse(&key).ok();
         match (kind.as_str(), id) {
             ("chat", _) => push(&mut chats, chat_pk),
-            ("message", Some(m)) => message_added(&mut e, chat_pk, m)?,
+            ("message", Some(m)) => message(&mut e, chat_pk, m, "added")?,
             ("message_changed", Some(m)) => push(&mut changed_messages, (chat_pk, m)),
             ("membership", Some(m)) => push(&mut memberships, (chat_pk, m)),
             ("invitation", Some(i)) => push(&mut invitations, i),
@@ -216,7 +222,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         }
     }
     for (pk, m) in changed_messages {
-        message_changed(&mut e, pk, m)?;
+        message(&mut e, pk, m, "changed")?;
     }
     for (pk, m) in memberships {
         membership(&mut e, pk, m)?;
@@ -368,24 +374,32 @@ fn present_message(
     Ok(out)
 }
 
-fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
+/// A message added, or a stored message changed (its actions' disabled states: `changed`
+/// carries `attachments` only), published to the chat's users (operator view) and visitors
+/// (visitor view).
+fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<()> {
     let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
     let (users, visitors) = message_audience(e, &c)?;
     let mid = id.to_string();
-    let [operator_view, visitor_view] =
-        present_message(e, &c, id, [!users.is_empty(), !visitors.is_empty()])?;
+    let views = present_message(e, &c, id, [!users.is_empty(), !visitors.is_empty()])?;
+    let [operator_view, visitor_view] = views.map(|v| {
+        v.map(|r| match action {
+            "changed" => {
+                let mut m = Map::new();
+                if let Some(a) = r.get("attachments") {
+                    m.insert("attachments".into(), a.clone());
+                }
+                Value::Object(m)
+            }
+            _ => r,
+        })
+    });
     if let Some(r) = operator_view {
+        let path = format!("chats/{}/messages", c.id);
         for u in users {
-            e.for_user(
-                pk,
-                u,
-                &format!("chats/{}/messages", c.id),
-                "added",
-                &mid,
-                Some(&r),
-            )?;
+            e.for_user(pk, u, &path, action, &mid, Some(&r))?;
         }
     }
     if let Some(r) = visitor_view {
@@ -395,49 +409,7 @@ fn message_added(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
                 visitor_id_str(&v),
                 c.id
             );
-            e.emit(pk, c.room_organization_id, ch, "added", &mid, Some(&r))?;
-        }
-    }
-    Ok(())
-}
-
-/// A stored message changed (its actions' disabled states): `changed` with `attachments`.
-fn message_changed(e: &mut Emitter, pk: i64, id: Uuid) -> Result<()> {
-    let Some(c) = e.chat(pk)? else {
-        return Ok(());
-    };
-    let (users, visitors) = message_audience(e, &c)?;
-    let mid = id.to_string();
-    let only_attachments = |r: Value| -> Value {
-        let mut m = Map::new();
-        if let Some(a) = r.get("attachments") {
-            m.insert("attachments".into(), a.clone());
-        }
-        Value::Object(m)
-    };
-    let [operator_view, visitor_view] = present_message(e, &c, id, [true, true])?;
-    if let Some(r) = operator_view {
-        let r = only_attachments(r);
-        for u in users {
-            e.for_user(
-                pk,
-                u,
-                &format!("chats/{}/messages", c.id),
-                "changed",
-                &mid,
-                Some(&r),
-            )?;
-        }
-    }
-    if let Some(r) = visitor_view {
-        let r = only_attachments(r);
-        for v in visitors {
-            let ch = format!(
-                "{PREFIX}public/visitors/{}/chats/{}/messages",
-                visitor_id_str(&v),
-                c.id
-            );
-            e.emit(pk, c.room_organization_id, ch, "changed", &mid, Some(&r))?;
+            e.emit(pk, c.room_organization_id, ch, action, &mid, Some(&r))?;
         }
     }
     Ok(())

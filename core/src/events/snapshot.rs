@@ -104,10 +104,10 @@ impl Snapshot {
                 return Self::of(&v, Vec::new(), Vec::new());
             }
             let ids = |k: &str| -> Result<Vec<Uuid>> {
-                Ok(
-                    serde_json::from_value(v.get(k).cloned().unwrap_or(Value::Null))
-                        .unwrap_or_default(),
-                )
+                match v.get(k) {
+                    Some(ids) => Ok(serde_json::from_value(ids.clone())?),
+                    None => Ok(Vec::new()),
+                }
             };
             return Self::of(v.get("r").unwrap_or(&Value::Null), ids("p")?, ids("m")?);
         }

@@ -266,9 +266,10 @@ pub trait EventStore {
     /// The last published state of a resource of a chat (`kind`, `key`).
     fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<Vec<u8>>>;
     fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &[u8]) -> Result<()>;
-    /// Appends a change published on its channels; returns the `seq` of its last channel's
-    /// event (the channels' events have consecutive numbers ending there).
-    fn insert_change(&self, e: &crate::events::NewEvent) -> Result<i64>;
+    /// Appends a change published on its channels; `seq` is the number of its last channel's
+    /// event (the channels' events have consecutive numbers ending there), after
+    /// [`EventStore::last_event_seq`].
+    fn insert_change(&self, e: &crate::events::NewEvent, seq: i64) -> Result<()>;
     /// Events of the organization after `after` whose channel matches one of the GLOB
     /// patterns, oldest first.
     fn select_events(

@@ -97,7 +97,7 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn insert_change(&self, e: &NewEvent) -> Result<i64> {
+    fn insert_change(&self, e: &NewEvent, seq: i64) -> Result<()> {
         let n = e.channels.len() as i64;
         let channels = serde_json::to_string(
             &e.channels
@@ -105,10 +105,6 @@ impl EventStore for SqliteTx<'_> {
                 .map(|c| c.strip_prefix(PREFIX).unwrap_or(c))
                 .collect::<Vec<_>>(),
         )?;
-        // The change's numbers continue after the newest one ever used (see 0005). (Read
-        // first: a subquery on the table inside the INSERT makes SQLite stage the row in an
-        // ephemeral table.)
-        let seq = self.last_event_seq()? + n;
         self.exec(
             "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -124,7 +120,7 @@ impl EventStore for SqliteTx<'_> {
                 e.chat_pk
             ],
         )?;
-        Ok(seq)
+        Ok(())
     }
 
     fn select_events(
