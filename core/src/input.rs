@@ -39,6 +39,18 @@ where
     }
 }
 
+/// For attributes a PATCH may clear: an explicit `null` is `Some(None)` ("clear"), an absent
+/// attribute `None` ("leave as is"); serde alone reads both as `None`. Use as
+/// `#[serde(default, deserialize_with = "crate::input::explicit_null")]` on an
+/// `Option<Option<T>>` field.
+pub fn explicit_null<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Parses an already decoded JSON value.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T> {
     from_json(&value.to_string())

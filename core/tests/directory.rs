@@ -344,3 +344,29 @@ fn maintenance_ends_idle_chats_and_task_chats_past_ttl_but_not_external_ones() {
     assert!(!w.chat(busy).is_ended);
     let _ = ChatUpdate::default();
 }
+
+#[test]
+fn an_explicit_null_in_a_patch_clears_and_an_omitted_attribute_is_kept() {
+    let w = world();
+    let set = |patch: serde_json::Value| {
+        w.engine
+            .update_user(&user(ANN), u(ACME), u(BOB), from_value(patch).unwrap())
+            .unwrap()
+    };
+    let bob = set(json!({"alias": "Bobby", "avatar_url": "https://example.com/b.png"}));
+    assert_eq!(bob.alias.as_deref(), Some("Bobby"));
+    let bob = set(json!({"first_name": "Robert"}));
+    assert_eq!(bob.alias.as_deref(), Some("Bobby"), "omitted: kept");
+    let bob = set(json!({"alias": null}));
+    assert_eq!(bob.alias, None, "null: cleared");
+    assert!(bob.avatar.is_some(), "omitted: kept");
+
+    let room = |patch: serde_json::Value| {
+        w.engine
+            .update_room(&user(ANN), u(ACME), u(SALES), from_value(patch).unwrap())
+            .unwrap()
+    };
+    assert_eq!(room(json!({"ttl_s": 600})).ttl_s, Some(600));
+    assert_eq!(room(json!({"name": "Sales 2"})).ttl_s, Some(600));
+    assert_eq!(room(json!({"ttl_s": null})).ttl_s, None);
+}

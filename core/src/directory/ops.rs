@@ -199,7 +199,9 @@ pub struct NewUser {
 pub struct UserPatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub alias: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub avatar_url: Option<Option<String>>,
     pub is_bot: Option<bool>,
     pub permissions: Option<Vec<String>>,
@@ -649,9 +651,12 @@ pub struct NewRoom {
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub language_code: Option<Option<String>>,
     pub allowed_tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub ttl_s: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub router_id: Option<Option<Uuid>>,
     pub shared_with: Option<Vec<Uuid>>,
 }

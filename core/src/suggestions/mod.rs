@@ -11,7 +11,7 @@ use crate::clock::Millis;
 use crate::directory::UserRecord;
 use crate::error::{ChatError, Result};
 use crate::time::format_ms;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The longest suggestion, in characters (the limit of chat messages, which it may become).
@@ -136,15 +136,6 @@ pub struct SuggestionListParams {
     pub ordering: Option<String>,
 }
 
-/// Distinguishes an explicit `null` (`Some(None)`) from an absent field (`None`).
-fn explicit_null<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Payload of create (`suggestion` required), PUT (`suggestion` required; an omitted
 /// `relevancy_score` becomes null) and PATCH (any subset). Read-only attributes sent back are
 /// ignored.
@@ -152,6 +143,6 @@ where
 pub struct SuggestionInput {
     #[serde(default, deserialize_with = "crate::input::non_null")]
     pub suggestion: Option<String>,
-    #[serde(default, deserialize_with = "explicit_null")]
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub relevancy_score: Option<Option<f64>>,
 }
