@@ -237,8 +237,6 @@ pub struct ChatFilter {
     pub created_before: Option<Millis>,
     /// For a member's own chats: whether that member participates.
     pub participating: Option<(Uuid, bool)>,
-    /// Restricts the selection to one chat (access checks of single-chat operations).
-    pub only_pk: Option<i64>,
     /// Restricts the selection to the chat with this id (single-chat access checks in one
     /// read).
     pub only_id: Option<Uuid>,

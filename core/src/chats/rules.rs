@@ -209,7 +209,6 @@ impl ChatListParams {
                 .map(|s| parse_iso("created_at_before", s))
                 .transpose()?,
             participating,
-            only_pk: None,
             only_id: None,
         })
     }

@@ -5,10 +5,9 @@
 use super::*;
 use crate::Env;
 use crate::auth::{Actor, access_user};
-use crate::chats::{ChatRecord, ChatScope, chat_in, resolve};
+use crate::chats::{ChatRecord, ChatScope};
 use crate::error::{ChatError, ErrorCode, Result, Validator};
-use crate::memberships::{self, Composing, MemberRef};
-use crate::messages;
+use crate::memberships;
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
 use crate::store::Store;
 
@@ -51,8 +50,8 @@ fn member_chat(
     user_id: Uuid,
     chat_id: Uuid,
 ) -> Result<(crate::auth::UserCtx, ChatRecord)> {
-    let r = resolve(s, actor, ChatScope::UserChats { user_id })?;
-    let chat = chat_in(s, env, &r.selection, chat_id)?;
+    let (r, chat) =
+        crate::chats::scoped_chat(s, env, actor, ChatScope::UserChats { user_id }, chat_id)?;
     Ok((r.subject, chat))
 }
 
@@ -335,31 +334,12 @@ pub fn accept(
             "The chat invitation has expired: the chat has ended.",
         ));
     }
-    join_accepting_user(s, env, &mut chat, t.user.id)?;
-    s.update_chat(&chat)?;
+    memberships::join_participating(s, env, &mut chat, t.user.id)?;
     inv.accepted_by_user_id = Some(t.user.id);
     inv.accepted_at = Some(env.now);
     inv.updated_at = env.now;
     s.update_invitation(&inv)?;
     reload(s, inv.id)
-}
-
-/// Makes the user a participating member: a new membership, or participation again (with a
-/// join event) for a member who had left. The caller persists the chat.
-fn join_accepting_user(s: &dyn Store, env: &Env, chat: &mut ChatRecord, user: Uuid) -> Result<()> {
-    match s.membership(chat.pk, user, env.now)? {
-        None => {
-            memberships::add_member(s, env, chat, MemberRef::User(user), true, Composing::Idle)?;
-        }
-        Some(mut m) if !m.is_participating => {
-            m.is_participating = true;
-            m.updated_at = env.now;
-            s.update_membership(&m)?;
-            messages::append_event(s, env, chat, "join", user)?;
-        }
-        Some(_) => {}
-    }
-    Ok(())
 }
 
 /// Expires every pending invitation of a chat (called when it ends).

@@ -147,6 +147,7 @@ pub struct MembershipInput {
     pub member_id: Option<Uuid>,
     pub is_participating: Option<bool>,
     pub composing_status: Option<String>,
+    #[serde(default, deserialize_with = "crate::input::explicit_null")]
     pub last_seen_at: Option<Option<String>>,
 }
 
@@ -299,6 +300,23 @@ fn join(s: &dyn Store, env: &Env, chat: &mut ChatRecord, user: Uuid, c: &Checked
     };
     s.update_chat(chat)?;
     Ok(created)
+}
+
+/// Makes `user` a participating member of `chat` (a new membership, or participating again
+/// with a join event) and saves the chat; used when an invitation is accepted. Returns whether
+/// a membership was created.
+pub(crate) fn join_participating(
+    s: &dyn Store,
+    env: &Env,
+    chat: &mut ChatRecord,
+    user: Uuid,
+) -> Result<bool> {
+    let c = Checked {
+        participating: Some(true),
+        composing: None,
+        last_seen_at: None,
+    };
+    join(s, env, chat, user, &c)
 }
 
 /// POST `/users/<u>/pending_chats/<c>/memberships`.

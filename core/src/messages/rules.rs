@@ -507,7 +507,7 @@ fn page(
         req,
         ORDER_NEWEST_FIRST,
         true,
-        |k| s.select_messages(chat.pk, &filter, k),
+        |k| s.select_messages(chat, &filter, k),
         |m| SortKey::new(m.stored.seq, vec![]),
     )?;
     Ok(p.map(crate::chat_hooks::message_presenter(env, chat, viewer)))

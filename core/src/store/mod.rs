@@ -163,9 +163,10 @@ pub trait MembershipStore {
 pub trait MessageStore {
     fn insert_message(&self, m: &NewMessageRecord) -> Result<()>;
     fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>>;
+    /// A page of the chat's messages (the chat as the caller already read it).
     fn select_messages(
         &self,
-        chat_pk: i64,
+        chat: &crate::chats::ChatRecord,
         filter: &MessageFilter,
         keyset: &Keyset,
     ) -> Result<Vec<MessageRecord>>;

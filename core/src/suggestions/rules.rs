@@ -4,7 +4,7 @@
 use super::*;
 use crate::Env;
 use crate::auth::{Actor, UserCtx};
-use crate::chats::{ChatRecord, ChatScope, chat_in, resolve};
+use crate::chats::{ChatRecord, ChatScope};
 use crate::error::{ErrorCode, Validator};
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
 use crate::store::Store;
@@ -31,9 +31,8 @@ fn suggestion_chat(
             ));
         }
     };
-    let r = resolve(s, actor, scope)?;
-    match chat_in(s, env, &r.selection, chat_id) {
-        Ok(chat) => Ok((r.subject, chat)),
+    match crate::chats::scoped_chat(s, env, actor, scope, chat_id) {
+        Ok((r, chat)) => Ok((r.subject, chat)),
         Err(e) if routed && e.code == ErrorCode::NotFound => Err(ChatError::new(
             ErrorCode::NotFound,
             "The chat does not exist or it is not routed to the user.",

@@ -190,7 +190,7 @@ impl ChatStore for SqliteTx<'_> {
         // sorts all waiting chats of the rooms), here only for the page.
         // One chat by id: membership conditions as correlated lookups (`EXISTS`) rather than
         // `IN (list)`, which SQLite materializes in an ephemeral table per execution.
-        let single = f.only_pk.is_some() || f.only_id.is_some();
+        let single = f.only_id.is_some();
         let mut sql = "WHERE 1".to_string();
         let mut p: Vec<Value> = vec![Value::Integer(now)];
         let pending = format!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
@@ -294,9 +294,6 @@ impl ChatStore for SqliteTx<'_> {
                 "EXISTS (SELECT 1 FROM memberships m WHERE m.chat_pk = c.pk AND m.member_id = ? AND m.is_participating = ?)",
                 [blob(member), flag(b)],
             );
-        }
-        if let Some(pk) = f.only_pk {
-            and(&mut sql, &mut p, "c.pk = ?", [Value::Integer(pk)]);
         }
         if let Some(id) = f.only_id {
             and(&mut sql, &mut p, "c.id = ?", [blob(id)]);

@@ -33,8 +33,6 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const USER_WIDTH: usize = 14;
-
 fn row(r: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
     let target = match (
         uuid_opt_col(r, 3)?,
@@ -56,7 +54,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
         InviteTarget::User(_) => {
             let first: String = r.get::<_, Option<String>>(13)?.unwrap_or_default();
             let last: String = r.get::<_, Option<String>>(14)?.unwrap_or_default();
-            full_name(&first, &last)
+            crate::directory::full_name(&first, &last)
         }
         InviteTarget::Team(_) => r.get::<_, Option<String>>(15)?.unwrap_or_default(),
         InviteTarget::Organization(_) => r.get::<_, Option<String>>(16)?.unwrap_or_default(),
@@ -77,18 +75,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
         user_member_count: r.get(17)?,
         visitor_member_count: r.get(18)?,
         invited_by_user: user_opt_at(r, 19)?,
-        accepted_by_user: user_opt_at(r, 19 + USER_WIDTH)?,
+        accepted_by_user: user_opt_at(r, 19 + super::directory::USER_COLS_LEN)?,
     })
-}
-
-/// The full-name rule of users (`UserRecord::full_name`) over the two name columns.
-fn full_name(first: &str, last: &str) -> String {
-    [first, last]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The (user, team, organization) id columns of a party: exactly one is set.

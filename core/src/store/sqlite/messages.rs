@@ -105,20 +105,15 @@ fn stored(r: &Row<'_>) -> rusqlite::Result<NewMessageRecord> {
 }
 
 impl SqliteTx<'_> {
-    /// Completes a page's stored rows with what [`SELECT`] joins: the chat's ids once, each
+    /// Completes a page's stored rows with what [`SELECT`] joins: the chat's ids (from the
+    /// caller's record), each
     /// distinct sender once, and the rare selected suggestion or answered message per row.
     fn complete_page(
         &self,
-        chat_pk: i64,
+        chat: &crate::chats::ChatRecord,
         rows: Vec<(NewMessageRecord, Option<i64>)>,
     ) -> Result<Vec<MessageRecord>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (chat_id, room_id) = self
-            .conn()
-            .prepare_cached("SELECT id, room_id FROM chats WHERE pk = ?1")?
-            .query_row([chat_pk], |r| Ok((uuid_col(r, 0)?, uuid_opt_col(r, 1)?)))?;
+        let (chat_id, room_id) = (chat.id, chat.room_id);
         let mut senders: Vec<((String, Option<Uuid>), SenderInfo)> = Vec::new();
         let mut out = Vec::with_capacity(rows.len());
         for (stored, purged_at) in rows {
@@ -222,12 +217,12 @@ impl MessageStore for SqliteTx<'_> {
 
     fn select_messages(
         &self,
-        chat_pk: i64,
+        chat: &crate::chats::ChatRecord,
         f: &MessageFilter,
         k: &Keyset,
     ) -> Result<Vec<MessageRecord>> {
         let mut sql = format!("{PAGE_SELECT} WHERE m.chat_pk = ?");
-        let mut p: Vec<Value> = vec![Value::Integer(chat_pk)];
+        let mut p: Vec<Value> = vec![Value::Integer(chat.pk)];
         if let Some(types) = &f.type_in {
             sql.push_str(" AND m.type IN (SELECT value FROM json_each(?))");
             p.push(Value::Text(
@@ -259,7 +254,7 @@ impl MessageStore for SqliteTx<'_> {
             .prepare_cached(&sql)?
             .query_map(params_from_iter(p), page_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        self.complete_page(chat_pk, rows)
+        self.complete_page(chat, rows)
     }
 
     fn set_message_attachments(

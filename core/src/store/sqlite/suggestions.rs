@@ -25,8 +25,6 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const USER_WIDTH: usize = 14;
-
 fn row(r: &Row<'_>) -> rusqlite::Result<SuggestionRecord> {
     Ok(SuggestionRecord {
         id: uuid_col(r, 0)?,
@@ -42,7 +40,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<SuggestionRecord> {
         chat_id: uuid_col(r, 10)?,
         room_id: uuid_opt_col(r, 11)?,
         created_by_user: user_opt_at(r, 12)?,
-        updated_by_user: user_opt_at(r, 12 + USER_WIDTH)?,
+        updated_by_user: user_opt_at(r, 12 + super::directory::USER_COLS_LEN)?,
     })
 }
 
