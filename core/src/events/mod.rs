@@ -19,7 +19,7 @@ mod tests;
 pub use publish::publish;
 
 use crate::Env;
-use crate::auth::{Actor, access_org, access_user, acting_visitor, require_history};
+use crate::auth::{Actor, access_org, access_user, require_history};
 use crate::clock::Millis;
 use crate::directory::seed::parse_visitor_id;
 use crate::error::{ChatError, Result};
@@ -93,23 +93,21 @@ pub struct EventPage {
 /// org>/...` under the history rule of the organization collections; a visitor reads only
 /// their own public paths. Events are also filtered by organization.
 pub fn authorize(s: &dyn Store, actor: &Actor, channels: &[String]) -> Result<(Uuid, Vec<String>)> {
-    if channels.is_empty() {
+    let Some((first, rest)) = channels.split_first() else {
         return Err(ChatError::field("channels", "Give at least one channel."));
-    }
+    };
     if channels.len() > MAX_CHANNELS {
         return Err(ChatError::field(
             "channels",
             format!("At most {MAX_CHANNELS} channels."),
         ));
     }
-    let mut org: Option<Uuid> = None;
+    let (org, glob) = authorize_one(s, actor, first)?;
     let mut globs = Vec::with_capacity(channels.len());
-    for ch in channels {
-        let (o, glob) = authorize_one(s, actor, ch)?;
-        org = Some(o);
-        globs.push(glob);
+    globs.push(glob);
+    for ch in rest {
+        globs.push(authorize_one(s, actor, ch)?.1);
     }
-    let org = org.ok_or_else(|| ChatError::field("channels", "Give at least one channel."))?;
     Ok((org, globs))
 }
 
@@ -137,8 +135,7 @@ fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String
     match (parts.first().copied(), parts.get(1).copied()) {
         (Some("users"), Some(id)) => {
             let user: Uuid = id.parse().map_err(|_| bad_channel(ch))?;
-            let (me, target) = access_user(s, actor, user)?;
-            let _ = me;
+            let (_, target) = access_user(s, actor, user)?;
             Ok((target.org.id, format!("{PREFIX}users/{user}{}", tail(2))))
         }
         (Some("orgs"), Some(id)) => {
@@ -154,12 +151,7 @@ fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String
                 None => (rest2, String::new()),
             };
             let visitor = parse_visitor_id(vid).ok_or_else(|| bad_channel(ch))?;
-            let me = acting_visitor(actor)?;
-            if me != visitor {
-                return Err(ChatError::permission_denied(
-                    "A visitor may follow only their own channels.",
-                ));
-            }
+            crate::auth::act_as_visitor(actor, visitor)?;
             let v = s
                 .visitor(visitor)?
                 .ok_or_else(|| ChatError::not_found("Visitor"))?;

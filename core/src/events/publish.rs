@@ -248,12 +248,19 @@ fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
         .collect()
 }
 
-/// Users a chat is pending for: its room's users that may see its waiting chats.
-fn pending_users(s: &dyn Store, c: &ChatRecord) -> Result<Vec<Uuid>> {
+/// Users a chat is pending for: its room's users that may see its waiting chats. Their
+/// organizations (the channels' event organization) come with them: no lookup per user.
+fn pending_users(e: &mut Emitter, c: &ChatRecord) -> Result<Vec<Uuid>> {
     let Some(room) = c.room_id.filter(|_| c.is_pending()) else {
         return Ok(Vec::new());
     };
-    s.room_pending_audience(room)
+    let audience = e.s.room_pending_audience(room)?;
+    let mut users = Vec::with_capacity(audience.len());
+    for (user, org) in audience {
+        e.user_orgs.insert(user, Some(org));
+        users.push(user);
+    }
+    Ok(users)
 }
 
 /// Events never hold the plaintext of an encrypted chat: its resources are presented as
@@ -278,7 +285,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         serde_json::to_value(present_chat(e.env, &c))?
     };
     let members = users_of(&e.members(pk)?);
-    let pending = pending_users(e.s, &c)?;
+    let pending = pending_users(e, &c)?;
     let key = pk.to_string();
     let before = match e.s.snapshot(pk, "chat", &key)? {
         Some(b) => Some(Snapshot::decode(&b, true)?),

@@ -290,8 +290,8 @@ pub trait EventStore {
     /// marks the chat and its memberships for republishing.
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()>;
     /// The users (not deleted) that see a room's waiting chats as pending: those for whom
-    /// `room_accessible_to_user` holds.
-    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<Uuid>>;
+    /// `room_accessible_to_user` holds, with their organizations.
+    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
     /// (member id, is a user) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>>;
     /// Open chats the user or visitor is a member of.

@@ -228,12 +228,12 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<Uuid>> {
+    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>> {
         // The users for whom the room is accessible (`ACCESSIBLE_ROOMS_SQL`, inverted): its
         // organization's users when it has no router, the users of its router's steps
         // (directly or through a team), and the users of organizations it is shared with.
         let mut st = self.conn().prepare_cached(
-            "SELECT id FROM users WHERE is_deleted = 0 AND id IN ( \
+            "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
                SELECT u.id FROM users u JOIN rooms r ON r.organization_id = u.organization_id \
                  WHERE r.id = ?1 AND r.router_id IS NULL \
                UNION SELECT st.member_id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
@@ -245,7 +245,9 @@ impl EventStore for SqliteTx<'_> {
              ORDER BY id",
         )?;
         Ok(st
-            .query_map([room.as_bytes()], |r| uuid_col(r, 0))?
+            .query_map([room.as_bytes()], |r| {
+                Ok((uuid_col(r, 0)?, uuid_col(r, 1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
