@@ -249,6 +249,30 @@ export function scenario(mod) {
       },
     },
     {
+      name: "subscriptions: a callback that calls the engine hears each event once",
+      run() {
+        const engine = open();
+        /** @type {number[]} */
+        const seqs = [];
+        /** @type {import("../pkg/node/chat_engine.js").Actor} */
+        const ann = { type: "user", id: ANN };
+        let replied = false;
+        engine.subscribe(ann, [`/api/v5/users/${ANN}/pending_chats`], null, (page) => {
+          seqs.push(...page.events.map((e) => e.seq));
+          if (!replied) {
+            // A bot-like reaction: a write from inside the callback delivers again, nested.
+            replied = true;
+            visitorStartsChat(engine, newVisitor(engine), "Second visitor");
+          }
+        });
+        visitorStartsChat(engine, newVisitor(engine), "First visitor");
+        visitorStartsChat(engine, newVisitor(engine), "Third visitor");
+        eq(seqs.length, 3, "three chats, three pending events");
+        eq(new Set(seqs).size, seqs.length, "no event heard twice");
+        engine.close();
+      },
+    },
+    {
       name: "the seed loads and tokens authenticate",
       run() {
         const engine = open();

@@ -156,8 +156,18 @@ impl Engine {
             return;
         }
         for sub in subs {
-            let mut since = sub.last_seq;
             loop {
+                // The cursor as stored now: a callback may have called the engine (which
+                // delivered meanwhile) or unsubscribed.
+                let Some(since) = self
+                    .subscriptions
+                    .borrow()
+                    .iter()
+                    .find(|s| s.id == sub.id)
+                    .map(|s| s.last_seq)
+                else {
+                    break;
+                };
                 let page = match self.events_page(&sub.actor, &sub.channels, Some(since)) {
                     Ok(p) => p,
                     Err(_) => break,
@@ -175,14 +185,8 @@ impl Engine {
                 if events == 0 && !resync {
                     break;
                 }
-                if let Ok(js) = json_to_js(&page)
-                    && let Err(e) = sub.callback.call1(&JsValue::NULL, &js)
-                {
-                    console_error(&format!(
-                        "chat engine: a subscription callback threw: {e:?}"
-                    ));
-                }
-                since = last;
+                // Advanced before the callback runs, so a delivery nested in it starts after
+                // this page instead of handing it out again.
                 if let Some(s) = self
                     .subscriptions
                     .borrow_mut()
@@ -191,7 +195,14 @@ impl Engine {
                 {
                     s.last_seq = last;
                 }
-                if resync || events < 500 {
+                if let Ok(js) = json_to_js(&page)
+                    && let Err(e) = sub.callback.call1(&JsValue::NULL, &js)
+                {
+                    console_error(&format!(
+                        "chat engine: a subscription callback threw: {e:?}"
+                    ));
+                }
+                if resync || events < chat_core::events::MAX_LIMIT {
                     break;
                 }
             }
@@ -347,11 +358,12 @@ impl Engine {
                     js_err(ChatError::field("since", "A sequence number or null."))
                 })? as i64)
             };
-        // Validates the channels and the actor's right to them, and finds where to start.
-        let page = self.events_page(&actor, &channels, since.or(Some(i64::MAX)))?;
+        // Validates the channels and the actor's right to them; without `since`, starts at
+        // the newest event (`since: null` reads no events, only the head).
+        let head = self.events_page(&actor, &channels, None)?;
         let start = match since {
             Some(s) => s,
-            None => page.get("last_seq").and_then(Value::as_i64).unwrap_or(0),
+            None => head.get("last_seq").and_then(Value::as_i64).unwrap_or(0),
         };
         let id = self.next_subscription.get();
         self.next_subscription.set(id.wrapping_add(1));

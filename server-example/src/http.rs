@@ -161,6 +161,15 @@ async fn handle(
     let Ok(Path(path)) = path else {
         return chat_error(&ChatError::not_found("Resource"));
     };
+    // Credentials first: a request without them is 401 whatever its body (and its body is
+    // not read).
+    let token = match route.auth {
+        Auth::Public => None,
+        Auth::Token => match credentials(&headers) {
+            Some(t) => Some(t),
+            None => return chat_error(&ChatError::unauthenticated()),
+        },
+    };
     let query = parse_query(uri.query());
     let mut args = Map::new();
     for (k, v) in path {
@@ -201,13 +210,6 @@ async fn handle(
             }
         }
     }
-    let token = match route.auth {
-        Auth::Public => None,
-        Auth::Token => match credentials(&headers) {
-            Some(t) => Some(t),
-            None => return chat_error(&ChatError::unauthenticated()),
-        },
-    };
     let engine = app.engine.clone();
     let admin = app.admin_token.clone();
     let args = Value::Object(args);

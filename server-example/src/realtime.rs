@@ -300,23 +300,22 @@ pub async fn webhook_loop(
             let engine = engine.clone();
             let policy = policy.clone();
             tasks.spawn(async move {
-                let (status, error) = if !policy.allow_prefixes.is_empty()
-                    && !policy.allow_prefixes.iter().any(|p| d.url.starts_with(p))
-                {
-                    (
-                        None,
-                        Some("destination not allowed by the server".to_string()),
-                    )
-                } else {
-                    let mut req = client.post(&d.url).body(d.body.clone());
-                    for (k, v) in &d.headers {
-                        req = req.header(k.as_str(), v.as_str());
-                    }
-                    match req.send().await {
-                        Ok(res) => (Some(res.status().as_u16()), None),
-                        Err(e) => (None, Some(e.to_string())),
-                    }
-                };
+                let (status, error) =
+                    if !chat_core::webhooks::destination_allowed(&d.url, &policy.allow_prefixes) {
+                        (
+                            None,
+                            Some("destination not allowed by the server".to_string()),
+                        )
+                    } else {
+                        let mut req = client.post(&d.url).body(d.body.clone());
+                        for (k, v) in &d.headers {
+                            req = req.header(k.as_str(), v.as_str());
+                        }
+                        match req.send().await {
+                            Ok(res) => (Some(res.status().as_u16()), None),
+                            Err(e) => (None, Some(e.to_string())),
+                        }
+                    };
                 let id = d.id;
                 if let Err(err) =
                     blocking(move || engine.record_delivery_result(id, status, error)).await

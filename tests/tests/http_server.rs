@@ -120,6 +120,23 @@ fn authentication_schemes_and_the_admin_token() {
     }
     s.raw("GET", &me, &[], None)
         .expect_error(401, "not_authenticated");
+    // Credentials are checked before the body is read: no token is 401 even with a body that
+    // is not JSON, or not JSON at all.
+    let chats = format!("/api/v5/users/{ANN}/chats");
+    s.raw(
+        "POST",
+        &chats,
+        &[("Content-Type", "application/json")],
+        Some(b"{oops".to_vec()),
+    )
+    .expect_error(401, "not_authenticated");
+    s.raw(
+        "POST",
+        &chats,
+        &[("Content-Type", "text/plain")],
+        Some(b"hi".to_vec()),
+    )
+    .expect_error(401, "not_authenticated");
     // Only the admin token creates organizations.
     s.post("/api/v5/orgs", ANN_T, json!({"name": "Nope"}))
         .expect_error(403, "permission_denied");

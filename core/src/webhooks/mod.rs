@@ -133,6 +133,33 @@ pub struct WebhookInput {
     pub user_id: Option<Uuid>,
 }
 
+/// Whether a webhook destination is allowed by an operator's allow-list (empty: any). An
+/// entry is a URL prefix compared by parts, not as text: same scheme, host and port, and the
+/// destination's path starts with the entry's path at a segment boundary, so
+/// `https://hooks.example.com` does not allow `https://hooks.example.com.evil.net/` nor
+/// `https://hooks.example.com:8443/`.
+pub fn destination_allowed(destination: &str, allow: &[String]) -> bool {
+    if allow.is_empty() {
+        return true;
+    }
+    let Ok(dest) = url::Url::parse(destination) else {
+        return false;
+    };
+    allow.iter().any(|entry| {
+        let Ok(prefix) = url::Url::parse(entry) else {
+            return false;
+        };
+        let path = prefix.path().trim_end_matches('/');
+        dest.scheme() == prefix.scheme()
+            && dest.host() == prefix.host()
+            && dest.port_or_known_default() == prefix.port_or_known_default()
+            && dest
+                .path()
+                .strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// A delivery ready to POST: the host sends `body` to `url` with `headers`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DueDelivery {
@@ -438,4 +465,36 @@ pub fn record_result(
         d.next_attempt_at = env.now + (1000i64 << exp).min(MAX_BACKOFF_MS);
     }
     s.update_delivery(&d)
+}
+
+#[cfg(test)]
+mod destination_tests {
+    use super::destination_allowed;
+
+    #[test]
+    fn allow_entries_match_by_origin_and_path_segments() {
+        let allow = vec!["https://hooks.example.com/in".to_string()];
+        assert!(destination_allowed("https://hooks.example.com/in", &allow));
+        assert!(destination_allowed(
+            "https://hooks.example.com/in/a?x=1",
+            &allow
+        ));
+        assert!(destination_allowed(
+            "https://hooks.example.com:443/in/a",
+            &allow
+        ));
+        for no in [
+            "https://hooks.example.com.evil.net/in",
+            "https://hooks.example.com/inbox",
+            "https://hooks.example.com:8443/in",
+            "http://hooks.example.com/in",
+            "not a url",
+        ] {
+            assert!(!destination_allowed(no, &allow), "{no}");
+        }
+        let host = vec!["http://127.0.0.1:9000".to_string()];
+        assert!(destination_allowed("http://127.0.0.1:9000/hook", &host));
+        assert!(!destination_allowed("http://127.0.0.1:9001/hook", &host));
+        assert!(destination_allowed("http://anything/", &[]));
+    }
 }
