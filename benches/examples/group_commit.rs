@@ -4,7 +4,6 @@
 use chat_benches::*;
 use chat_core::messages::NewMessage;
 use chat_core::{Actor, Engine};
-use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
@@ -14,7 +13,7 @@ fn main() {
         .collect();
     let threads = args.first().copied().unwrap_or(32);
     let per = args.get(1).copied().unwrap_or(300);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
+    let dir = chat_benches::bench_dir();
     let ds = dataset(&dir);
     let cache_kb: i64 = std::env::var("CACHE_KB")
         .ok()

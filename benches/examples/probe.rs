@@ -45,7 +45,7 @@ fn main() {
     let core = n as f64 / t.elapsed().as_secs_f64();
     eprintln!(
         "pages written per send: {:.1}",
-        f64::from(pages_written(&engine)) / n as f64
+        f64::from(chat_benches::pages_written(&engine)) / n as f64
     );
     let conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -72,33 +72,4 @@ fn main() {
     }
     let raw = n as f64 / t.elapsed().as_secs_f64();
     println!("core {core:.0}/s raw {raw:.0}/s ratio {:.2}", core / raw);
-}
-
-#[allow(dead_code)]
-fn compile_options() -> Vec<String> {
-    let c = rusqlite::Connection::open_in_memory().unwrap();
-    let mut st = c.prepare("PRAGMA compile_options").unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-/// Pages the writer connection wrote so far.
-fn pages_written(engine: &chat_core::Engine) -> i32 {
-    engine
-        .store()
-        .with_connection(|c| {
-            let (mut cur, mut hi) = (0, 0);
-            unsafe {
-                rusqlite::ffi::sqlite3_db_status(
-                    c.handle(),
-                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
-                    &mut cur,
-                    &mut hi,
-                    0,
-                )
-            };
-            Ok(cur)
-        })
-        .unwrap()
 }

@@ -65,7 +65,7 @@ fn main() {
     // (CHAT_BENCH_SCALE), as the criterion benchmark does; else one chat of a fresh database.
     let on_dataset = std::env::args().any(|a| a == "--dataset");
     let (engine, chats): (Engine, Vec<(uuid::Uuid, uuid::Uuid)>) = if on_dataset {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
+        let dir = chat_benches::bench_dir();
         let ds = chat_benches::dataset(&dir);
         let path = chat_benches::copy_of(&ds, &dir, "statements-core");
         let clock = chat_core::TestClock::new(ds.end_ms + 1000);
@@ -101,9 +101,9 @@ fn main() {
     };
     send(0);
     trace(&engine, true);
-    let before = pages(&engine);
+    let before = chat_benches::pages_written(&engine);
     send(1);
-    let after = pages(&engine);
+    let after = chat_benches::pages_written(&engine);
     trace(&engine, false);
     let seen = SEEN.lock().unwrap().clone();
     engine
@@ -215,23 +215,4 @@ fn main() {
         total as f64 / 1000.0,
         sql_total as f64 / n as f64 / 1000.0
     );
-}
-
-fn pages(engine: &Engine) -> i32 {
-    engine
-        .store()
-        .with_connection(|c| {
-            let (mut cur, mut hi) = (0, 0);
-            unsafe {
-                rusqlite::ffi::sqlite3_db_status(
-                    c.handle(),
-                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
-                    &mut cur,
-                    &mut hi,
-                    0,
-                )
-            };
-            Ok(cur)
-        })
-        .unwrap()
 }

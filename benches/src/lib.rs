@@ -48,6 +48,32 @@ pub fn token(i: usize) -> String {
 
 pub const START_MS: i64 = 1_735_689_600_000;
 
+/// Where the dataset and the benchmarks' private copies live.
+pub fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
+}
+
+/// Pages the engine's writer connection has written so far (SQLite's cache-write counter).
+pub fn pages_written(engine: &chat_core::Engine) -> i32 {
+    engine
+        .store()
+        .with_connection(|c| {
+            let (mut cur, mut hi) = (0, 0);
+            // SAFETY: the handle is the live writer connection, lent for this call.
+            unsafe {
+                rusqlite::ffi::sqlite3_db_status(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+                    &mut cur,
+                    &mut hi,
+                    0,
+                )
+            };
+            Ok(cur)
+        })
+        .unwrap()
+}
+
 /// Builds (or reuses) the dataset at `dir/dataset-<chats>x<per_chat>.db`.
 pub fn dataset(dir: &Path) -> Dataset {
     let s = scale();

@@ -40,10 +40,6 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-fn bench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
-}
-
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -370,7 +366,7 @@ fn db_bytes(p: &Path) -> u64 {
 }
 
 fn load_report() -> Value {
-    let dir = bench_dir();
+    let dir = chat_benches::bench_dir();
     let ds = dataset(&dir);
     let n_chats = ds.chats.len();
     let n_ops = ds.operators.len();
