@@ -217,6 +217,13 @@ pub fn raw_connection(path: &Path) -> rusqlite::Connection {
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
     c.pragma_update(None, "synchronous", "NORMAL").unwrap();
     c.pragma_update(None, "foreign_keys", "ON").unwrap();
+    // The engine's writer page cache, so that both sides keep the same pages in memory.
+    c.pragma_update(
+        None,
+        "cache_size",
+        -chat_core::store::sqlite::WRITER_CACHE_KIB,
+    )
+    .unwrap();
     c.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,

@@ -92,17 +92,98 @@ fn events_and_snapshots_of_a_version_4_database_are_carried_over() {
             (9, 1, r#"["users/y/chats"]"#.to_string())
         ]
     );
-    // Snapshots are keyed by their chat first.
-    let snaps: Vec<(i64, String)> = conn
-        .prepare("SELECT chat_pk, kind FROM event_snapshots ORDER BY kind")
+    // Snapshots of a chat and a membership move into their rows (0006); these belonged to no
+    // stored chat, so nothing is left of them.
+    let snaps: i64 = conn
+        .query_row("SELECT count(*) FROM event_snapshots", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(snaps, 0);
+}
+
+#[test]
+fn snapshots_and_event_chains_of_a_version_5_database_move_into_the_chat_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, 5).unwrap();
+    let org = uuid::Uuid::from_u128(7);
+    let member = uuid::Uuid::parse_str("00000000-0000-4000-8000-000000000001").unwrap();
+    conn.execute(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, 'O', 0, 0)",
+        [org.as_bytes()],
+    )
+    .unwrap();
+    for pk in [12i64, 13] {
+        conn.execute(
+            "INSERT INTO chats (pk, id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, token) \
+             VALUES (?1, ?2, ?3, 'operator', 0, 0, 0, 't')",
+            rusqlite::params![pk, uuid::Uuid::from_u128(pk as u128).as_bytes(), org.as_bytes()],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO memberships (chat_pk, member_id, member_type, created_at, updated_at, is_participating, composing_status, composing_updated_at) \
+         VALUES (12, ?1, 'user', 0, 0, 1, 'idle', 0)",
+        [member.as_bytes()],
+    )
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO event_snapshots (chat_pk, kind, key, state) VALUES (12, 'chat', '12', x'0102'), \
+         (12, 'membership', '12:00000000-0000-4000-8000-000000000001', x'0304'), \
+         (12, 'invitation', '00000000-0000-4000-8000-0000000000ff', x'05')",
+    )
+    .unwrap();
+    // Changes of chat 12 at 2, 4 and 7, of chat 13 at 5, of no chat at 6.
+    for (seq, chat) in [
+        (2, Some(12)),
+        (4, Some(12)),
+        (5, Some(13)),
+        (6, None),
+        (7, Some(12)),
+    ] {
+        conn.execute(
+            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at) \
+             VALUES (?1, 1, ?2, ?3, '[\"orgs/x/owned_chats\"]', 'changed', 'r', '{}', 0)",
+            rusqlite::params![seq, org.as_bytes(), chat],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    drop(Engine::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let chats: Vec<(i64, Option<Vec<u8>>, Option<i64>)> = conn
+        .prepare("SELECT pk, event_state, last_event_seq FROM chats ORDER BY pk")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        chats,
+        vec![(12, Some(vec![1, 2]), Some(7)), (13, None, Some(5))]
+    );
+    let state: Vec<u8> = conn
+        .query_row("SELECT event_state FROM memberships", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, vec![3, 4]);
+    let kinds: Vec<String> = conn
+        .prepare("SELECT kind FROM event_snapshots")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds, vec!["invitation".to_string()]);
+    let chain: Vec<(i64, Option<i64>)> = conn
+        .prepare("SELECT seq, prev_seq FROM event_changes ORDER BY seq")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     assert_eq!(
-        snaps,
-        vec![(12, "chat".to_string()), (12, "membership".to_string())]
+        chain,
+        vec![(2, None), (4, Some(2)), (5, None), (6, None), (7, Some(4))]
     );
 }
 
@@ -158,4 +239,57 @@ fn files_persist_across_reopen_and_use_wal() {
         .with_connection(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
         .unwrap();
     assert_eq!(problems, "ok");
+}
+
+/// The change-tracking triggers watch every column a resource shows (a column added later and
+/// left out of their `UPDATE OF` lists would change without an event), and none of the event
+/// bookkeeping columns (writing those would republish forever).
+#[test]
+fn change_tracking_watches_every_column_but_the_event_bookkeeping() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path().join("t.db")).unwrap();
+    engine
+        .store()
+        .with_connection(|c| {
+            for (table, trigger, keys) in [
+                ("chats", "ev_chats_upd", ["pk", "id"]),
+                (
+                    "memberships",
+                    "ev_memberships_upd",
+                    ["chat_pk", "member_id"],
+                ),
+            ] {
+                let sql: String = c.query_row(
+                    "SELECT sql FROM sqlite_temp_master WHERE type = 'trigger' AND name = ?1",
+                    [trigger],
+                    |r| r.get(0),
+                )?;
+                let head = &sql[..sql.find(" ON main.").unwrap()];
+                let watched: Vec<&str> = head
+                    .split_once("UPDATE OF")
+                    .unwrap()
+                    .1
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                let columns: Vec<String> = c
+                    .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for col in &columns {
+                    let bookkeeping = col == "event_state" || col == "last_event_seq";
+                    let key = keys.contains(&col.as_str());
+                    assert_eq!(
+                        watched.contains(&col.as_str()),
+                        !bookkeeping && !key,
+                        "{table}.{col} in {trigger}"
+                    );
+                }
+                for w in &watched {
+                    assert!(columns.iter().any(|c| c == w), "{trigger} watches {w}");
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
 }

@@ -5,7 +5,8 @@
 //! How: TEMP triggers of the writer connection record which rows a transaction touched
 //! (`event_dirty`, a TEMP table: no database page); before the
 //! transaction commits, [`publish`] turns them into events by comparing each touched
-//! resource with its last published state (`event_snapshots`): new resources are `added`,
+//! resource with its last published state (a fingerprint kept in the chat's and membership's
+//! rows, `event_snapshots` for the rest): new resources are `added`,
 //! changed ones `changed` with only the changed attributes, and the users a chat is pending
 //! for are diffed to give `pending_chats` `added`/`removed`. Webhook deliveries of each event
 //! are queued in the same transaction ([`crate::webhooks`]). A change published on several
@@ -58,6 +59,8 @@ pub struct NewEvent {
     pub resource_id: String,
     pub resource: Option<String>,
     pub created_at: Millis,
+    /// The chat's previous change row (its chain, which a purge walks; see 0006).
+    pub prev_seq: Option<i64>,
 }
 
 /// A row the triggers recorded as changed.

@@ -11,7 +11,7 @@ use crate::ids::visitor_id_str;
 use crate::invitations::{Invitation, InviteTarget};
 use crate::memberships::Membership;
 use crate::messages::Viewer;
-use crate::store::Store;
+use crate::store::{SnapshotOf, Store};
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
 use crate::webhooks::{self, WebhookRecord};
@@ -39,6 +39,8 @@ pub(crate) struct Emitter<'a, 'k> {
     /// Chats and their members as the transaction left them (publishing changes neither).
     chats: HashMap<i64, Option<ChatRecord>>,
     members: HashMap<i64, Vec<(Uuid, bool)>>,
+    /// Per chat: its newest change row written by this transaction (the chain's new head).
+    heads: HashMap<i64, i64>,
 }
 
 impl Emitter<'_, '_> {
@@ -99,7 +101,7 @@ impl Emitter<'_, '_> {
         let Some(c) = self.pending.take() else {
             return Ok(());
         };
-        let ev = NewEvent {
+        let mut ev = NewEvent {
             organization_id: c.organization_id,
             chat_pk: c.chat_pk,
             channels: c.channels,
@@ -107,6 +109,7 @@ impl Emitter<'_, '_> {
             resource_id: c.resource_id,
             resource: c.resource.as_ref().map(serde_json::to_string).transpose()?,
             created_at: self.env.now,
+            prev_seq: None,
         };
         // Numbers continue after the newest one: read once per transaction, then counted here.
         let head = match self.last {
@@ -114,6 +117,13 @@ impl Emitter<'_, '_> {
             None => self.s.last_event_seq()?,
         };
         let last = head + ev.channels.len() as i64;
+        if let Some(pk) = ev.chat_pk {
+            ev.prev_seq = match self.heads.get(&pk) {
+                Some(&newest) => Some(newest),
+                None => self.s.chat_event_head(pk)?,
+            };
+            self.heads.insert(pk, last);
+        }
         self.s.insert_change(&ev, last)?;
         self.last = Some(last);
         let org = ev.organization_id;
@@ -190,6 +200,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         hooks: HashMap::new(),
         chats: HashMap::new(),
         members: HashMap::new(),
+        heads: HashMap::new(),
     };
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
@@ -237,6 +248,9 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         chat(&mut e, pk)?;
     }
     e.flush()?;
+    for (&pk, &newest) in &e.heads {
+        s.set_chat_event_head(pk, newest)?;
+    }
     Ok(e.last)
 }
 
@@ -286,8 +300,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     };
     let members = users_of(&e.members(pk)?);
     let pending = pending_users(e, &c)?;
-    let key = pk.to_string();
-    let before = match e.s.snapshot(pk, "chat", &key)? {
+    let before = match e.s.snapshot(SnapshotOf::Chat(pk))? {
         Some(b) => Some(Snapshot::decode(&b, true)?),
         None => None,
     };
@@ -337,7 +350,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         return Ok(());
     }
     let snap = Snapshot::of(&resource, pending, members)?;
-    e.s.put_snapshot(pk, "chat", &key, &snap.encode())
+    e.s.put_snapshot(SnapshotOf::Chat(pk), &snap.encode())
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
@@ -427,8 +440,8 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         return Ok(());
     };
     let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
-    let key = format!("{pk}:{member}");
-    let Some((action, payload)) = added_or_changed(e, pk, "membership", &key, &resource)? else {
+    let of = SnapshotOf::Membership(pk, member);
+    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     let rid = resource
@@ -446,7 +459,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, pk, "membership", &key, &resource)
+    put_snapshot(e, of, &resource)
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
@@ -491,8 +504,12 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(Invitation::from_record(&r))?;
     let key = id.to_string();
-    let Some((action, payload)) = added_or_changed(e, r.chat_pk, "invitation", &key, &resource)?
-    else {
+    let of = SnapshotOf::Other {
+        chat_pk: r.chat_pk,
+        kind: "invitation",
+        key: &key,
+    };
+    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     e.for_user(
@@ -518,19 +535,17 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, r.chat_pk, "invitation", &key, &resource)
+    put_snapshot(e, of, &resource)
 }
 
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
 /// (`changed`, the differing attributes); None when nothing changed.
 fn added_or_changed(
     e: &Emitter,
-    chat_pk: i64,
-    kind: &str,
-    key: &str,
+    of: SnapshotOf<'_>,
     resource: &Value,
 ) -> Result<Option<(&'static str, Value)>> {
-    Ok(match e.s.snapshot(chat_pk, kind, key)? {
+    Ok(match e.s.snapshot(of)? {
         None => Some(("added", resource.clone())),
         Some(b) => {
             let d = Snapshot::decode(&b, false)?.changed(resource)?;
@@ -540,9 +555,9 @@ fn added_or_changed(
 }
 
 /// Records `resource` as the last published state.
-fn put_snapshot(e: &Emitter, chat_pk: i64, kind: &str, key: &str, resource: &Value) -> Result<()> {
+fn put_snapshot(e: &Emitter, of: SnapshotOf<'_>, resource: &Value) -> Result<()> {
     let snap = Snapshot::of(resource, Vec::new(), Vec::new())?;
-    e.s.put_snapshot(chat_pk, kind, key, &snap.encode())
+    e.s.put_snapshot(of, &snap.encode())
 }
 
 fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
@@ -551,8 +566,12 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(ReplySuggestion::from_record(&r))?;
     let key = id.to_string();
-    let Some((action, payload)) = added_or_changed(e, r.chat_pk, "suggestion", &key, &resource)?
-    else {
+    let of = SnapshotOf::Other {
+        chat_pk: r.chat_pk,
+        kind: "suggestion",
+        key: &key,
+    };
+    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     for u in users_of(&e.members(r.chat_pk)?) {
@@ -565,5 +584,5 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, r.chat_pk, "suggestion", &key, &resource)
+    put_snapshot(e, of, &resource)
 }

@@ -260,13 +260,31 @@ pub trait EncryptionStore {
 
 // ---- events, webhooks, idempotency (issue 9) -------------------------------------------------
 
+/// Whose last published state a snapshot is (see `events::publish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotOf<'a> {
+    /// A chat: kept with the chat (rewritten by the same changes anyway).
+    Chat(i64),
+    /// A membership (chat, member): kept with the membership.
+    Membership(i64, Uuid),
+    /// Invitations and reply suggestions, by the chat they belong to, `kind` and `key`.
+    Other {
+        chat_pk: i64,
+        kind: &'a str,
+        key: &'a str,
+    },
+}
+
 /// The event log, its change tracking, webhooks with their outbox, and idempotency keys.
 pub trait EventStore {
     /// The rows changed by this transaction so far (in change order); clears them.
     fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
-    /// The last published state of a resource of a chat (`kind`, `key`).
-    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<Vec<u8>>>;
-    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &[u8]) -> Result<()>;
+    /// The last published state of a resource (None: never published).
+    fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;
+    fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()>;
+    /// The newest change row of a chat (the head of its chain, see `NewEvent::prev_seq`).
+    fn chat_event_head(&self, chat_pk: i64) -> Result<Option<i64>>;
+    fn set_chat_event_head(&self, chat_pk: i64, seq: i64) -> Result<()>;
     /// Appends a change published on its channels; `seq` is the number of its last channel's
     /// event (the channels' events have consecutive numbers ending there), after
     /// [`EventStore::last_event_seq`].

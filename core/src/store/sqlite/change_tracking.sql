@@ -13,7 +13,15 @@ CREATE TEMP TABLE event_dirty (
 CREATE TEMP TRIGGER ev_chats_ins AFTER INSERT ON main.chats BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.pk, '');
 END;
-CREATE TEMP TRIGGER ev_chats_upd AFTER UPDATE ON main.chats BEGIN
+-- Every column but the event bookkeeping (`event_state`, `last_event_seq`: see 0006).
+CREATE TEMP TRIGGER ev_chats_upd AFTER UPDATE OF
+    updated_at, is_ended, ended_at, is_waiting, waiting_started_at, message_count,
+    user_message_count, visitor_message_count, tag_count, is_autosuggested,
+    first_visitor_message_url, first_visitor_message_url_title, autosuggest_url,
+    autosuggest_url_title, first_visitor_msg_at, first_reply_at, first_msg_at, last_msg_at,
+    active_ms, last_activity_at, next_message_seq, token, room_id, room_organization_id,
+    chat_type, visitor_id, is_private, is_encrypted, encrypted_symmetric_key, created_at
+    ON main.chats BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.pk, '');
 END;
 CREATE TEMP TRIGGER ev_messages_ins AFTER INSERT ON main.messages BEGIN
@@ -26,7 +34,10 @@ CREATE TEMP TRIGGER ev_memberships_ins AFTER INSERT ON main.memberships BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('membership', NEW.chat_pk, hex(NEW.member_id));
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.chat_pk, '');
 END;
-CREATE TEMP TRIGGER ev_memberships_upd AFTER UPDATE ON main.memberships BEGIN
+CREATE TEMP TRIGGER ev_memberships_upd AFTER UPDATE OF
+    member_type, created_at, updated_at, last_seen_at, is_participating, composing_status,
+    composing_updated_at, message_count
+    ON main.memberships BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('membership', NEW.chat_pk, hex(NEW.member_id));
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.chat_pk, '');
 END;

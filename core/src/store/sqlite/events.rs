@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::events::{Dirty, Event, NewEvent, PREFIX};
 use crate::idempotency::IdempotencyRecord;
 use crate::pagination::Keyset;
-use crate::store::EventStore;
+use crate::store::{EventStore, SnapshotOf};
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -78,21 +78,67 @@ impl EventStore for SqliteTx<'_> {
         Ok(rows)
     }
 
-    fn snapshot(&self, chat_pk: i64, kind: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT state FROM event_snapshots WHERE chat_pk = ?1 AND kind = ?2 AND key = ?3",
-            )?
-            .query_row(params![chat_pk, kind, key], |r| r.get(0))
-            .optional()?)
+    fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>> {
+        let c = self.conn();
+        let state: Option<Option<Vec<u8>>> = match of {
+            SnapshotOf::Chat(pk) => c
+                .prepare_cached("SELECT event_state FROM chats WHERE pk = ?1")?
+                .query_row([pk], |r| r.get(0))
+                .optional()?,
+            SnapshotOf::Membership(pk, member) => c
+                .prepare_cached(
+                    "SELECT event_state FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
+                )?
+                .query_row(params![pk, member.as_bytes()], |r| r.get(0))
+                .optional()?,
+            SnapshotOf::Other { chat_pk, kind, key } => c
+                .prepare_cached(
+                    "SELECT state FROM event_snapshots WHERE chat_pk = ?1 AND kind = ?2 AND key = ?3",
+                )?
+                .query_row(params![chat_pk, kind, key], |r| r.get(0))
+                .optional()?,
+        };
+        Ok(state.flatten())
     }
 
-    fn put_snapshot(&self, chat_pk: i64, kind: &str, key: &str, state: &[u8]) -> Result<()> {
+    fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()> {
+        match of {
+            SnapshotOf::Chat(pk) => {
+                self.exec(
+                    "UPDATE chats SET event_state = ?2 WHERE pk = ?1",
+                    params![pk, state],
+                )?;
+            }
+            SnapshotOf::Membership(pk, member) => {
+                self.exec(
+                    "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
+                    params![pk, member.as_bytes(), state],
+                )?;
+            }
+            SnapshotOf::Other { chat_pk, kind, key } => {
+                self.exec(
+                    "INSERT INTO event_snapshots (chat_pk, kind, key, state) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (chat_pk, kind, key) DO UPDATE SET state = excluded.state",
+                    params![chat_pk, kind, key, state],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn chat_event_head(&self, chat_pk: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT last_event_seq FROM chats WHERE pk = ?1")?
+            .query_row([chat_pk], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn set_chat_event_head(&self, chat_pk: i64, seq: i64) -> Result<()> {
         self.exec(
-            "INSERT INTO event_snapshots (chat_pk, kind, key, state) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (chat_pk, kind, key) DO UPDATE SET state = excluded.state",
-            params![chat_pk, kind, key, state],
+            "UPDATE chats SET last_event_seq = ?2 WHERE pk = ?1",
+            params![chat_pk, seq],
         )?;
         Ok(())
     }
@@ -106,8 +152,8 @@ impl EventStore for SqliteTx<'_> {
                 .collect::<Vec<_>>(),
         )?;
         self.exec(
-            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk, prev_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 seq,
                 n,
@@ -117,7 +163,8 @@ impl EventStore for SqliteTx<'_> {
                 e.resource_id,
                 e.resource,
                 e.created_at,
-                e.chat_pk
+                e.chat_pk,
+                e.prev_seq
             ],
         )?;
         Ok(())
@@ -205,14 +252,25 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()> {
+        // The chat's change rows: its chain from the newest (`chats.last_event_seq`) through
+        // `prev_seq`; rows retention deleted end it.
+        const CHAIN: &str = "WITH RECURSIVE chain(seq) AS ( \
+               SELECT last_event_seq FROM chats WHERE pk = ?1 AND last_event_seq IS NOT NULL \
+               UNION ALL SELECT e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq \
+               WHERE e.prev_seq IS NOT NULL) ";
         self.exec(
-            "UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
-             WHERE EXISTS (SELECT 1 FROM event_changes e WHERE e.chat_pk = ?1 \
-                           AND webhook_deliveries.event_seq BETWEEN e.seq - e.n + 1 AND e.seq)",
+            &format!(
+                "{CHAIN} UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
+                 WHERE EXISTS (SELECT 1 FROM chain JOIN event_changes e ON e.seq = chain.seq \
+                               WHERE webhook_deliveries.event_seq BETWEEN e.seq - e.n + 1 AND e.seq)"
+            ),
             [chat_pk],
         )?;
         self.exec(
-            "UPDATE event_changes SET resource = NULL WHERE chat_pk = ?1 AND resource IS NOT NULL",
+            &format!(
+                "{CHAIN} UPDATE event_changes SET resource = NULL \
+                 WHERE seq IN (SELECT seq FROM chain) AND resource IS NOT NULL"
+            ),
             [chat_pk],
         )?;
         // Republished (with the purged values) before the purge commits.

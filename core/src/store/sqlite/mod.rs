@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_event_changes",
         include_str!("../../../migrations/0005_event_changes.sql"),
     ),
+    (
+        "0006_event_state_in_rows",
+        include_str!("../../../migrations/0006_event_state_in_rows.sql"),
+    ),
 ];
 
 /// The writer connection's change tracking (TEMP table and triggers), set up on every open.
