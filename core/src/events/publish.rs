@@ -1,6 +1,6 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
-use super::snapshot::Snapshot;
+use super::snapshot::{self, Snapshot};
 use super::{Dirty, NewEvent, PREFIX};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -57,7 +57,15 @@ impl Emitter<'_, '_> {
         if let Some(m) = self.members.get(&pk) {
             return Ok(m.clone());
         }
-        let m = self.s.chat_members(pk)?;
+        let rows = self.s.chat_members(pk)?;
+        let mut m = Vec::with_capacity(rows.len());
+        for (member, is_user, org) in rows {
+            if is_user {
+                // Their channels' organization: no user lookup per member.
+                self.user_orgs.insert(member, org);
+            }
+            m.push((member, is_user));
+        }
         self.members.insert(pk, m.clone());
         Ok(m)
     }
@@ -305,7 +313,8 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         None => None,
     };
     let id = c.id.to_string();
-    let changed = before.as_ref().map(|b| b.changed(&resource)).transpose()?;
+    let hashes = snapshot::hashes(&resource)?;
+    let changed = before.as_ref().map(|b| b.changed_given(&resource, &hashes));
     let changed_v = changed.clone().map(Value::Object);
     let has_change = changed.as_ref().is_some_and(|d| !d.is_empty());
     let org = c.room_organization_id;
@@ -349,7 +358,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         // Presence renewals re-evaluate a user's open chats; most change nothing.
         return Ok(());
     }
-    let snap = Snapshot::of(&resource, pending, members)?;
+    let snap = Snapshot::from_hashes(hashes, pending, members);
     e.s.put_snapshot(SnapshotOf::Chat(pk), &snap.encode())
 }
 
@@ -441,7 +450,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     };
     let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
     let of = SnapshotOf::Membership(pk, member);
-    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
+    let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     let rid = resource
@@ -459,7 +468,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, of, &resource)
+    put_snapshot(e, of, hashes)
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
@@ -509,7 +518,7 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
         kind: "invitation",
         key: &key,
     };
-    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
+    let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     e.for_user(
@@ -535,28 +544,34 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, of, &resource)
+    put_snapshot(e, of, hashes)
 }
 
+/// An event's action and resource.
+type Published = (&'static str, Value);
+
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
-/// (`changed`, the differing attributes); None when nothing changed.
+/// (`changed`, the differing attributes); None when nothing changed. With the resource's
+/// attribute hashes, for [`put_snapshot`].
 fn added_or_changed(
     e: &Emitter,
     of: SnapshotOf<'_>,
     resource: &Value,
-) -> Result<Option<(&'static str, Value)>> {
-    Ok(match e.s.snapshot(of)? {
+) -> Result<(Option<Published>, Vec<u64>)> {
+    let hashes = snapshot::hashes(resource)?;
+    let event = match e.s.snapshot(of)? {
         None => Some(("added", resource.clone())),
         Some(b) => {
-            let d = Snapshot::decode(&b, false)?.changed(resource)?;
+            let d = Snapshot::decode(&b, false)?.changed_given(resource, &hashes);
             (!d.is_empty()).then_some(("changed", Value::Object(d)))
         }
-    })
+    };
+    Ok((event, hashes))
 }
 
-/// Records `resource` as the last published state.
-fn put_snapshot(e: &Emitter, of: SnapshotOf<'_>, resource: &Value) -> Result<()> {
-    let snap = Snapshot::of(resource, Vec::new(), Vec::new())?;
+/// Records the resource whose attribute hashes are `hashes` as the last published state.
+fn put_snapshot(e: &Emitter, of: SnapshotOf<'_>, hashes: Vec<u64>) -> Result<()> {
+    let snap = Snapshot::from_hashes(hashes, Vec::new(), Vec::new());
     e.s.put_snapshot(of, &snap.encode())
 }
 
@@ -571,7 +586,7 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
         kind: "suggestion",
         key: &key,
     };
-    let Some((action, payload)) = added_or_changed(e, of, &resource)? else {
+    let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
     for u in users_of(&e.members(r.chat_pk)?) {
@@ -584,5 +599,5 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
             Some(&payload),
         )?;
     }
-    put_snapshot(e, of, &resource)
+    put_snapshot(e, of, hashes)
 }

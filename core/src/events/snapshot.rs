@@ -43,39 +43,48 @@ fn corrupt() -> ChatError {
     ChatError::new(ErrorCode::Storage, "an event snapshot is unreadable")
 }
 
+/// The attribute hashes of a resource, in its attribute order: computed once per change for
+/// both the diff against the old snapshot and the new one.
+pub(super) fn hashes(resource: &Value) -> Result<Vec<u64>> {
+    let mut buf = Vec::new();
+    match resource {
+        Value::Object(m) => m.iter().map(|(k, v)| attr_hash(k, v, &mut buf)).collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
 impl Snapshot {
     pub fn of(resource: &Value, pending: Vec<Uuid>, members: Vec<Uuid>) -> Result<Self> {
-        let mut buf = Vec::new();
-        let mut attrs = Vec::new();
-        if let Value::Object(m) = resource {
-            for (k, v) in m {
-                attrs.push(attr_hash(k, v, &mut buf)?);
-            }
-        }
+        Ok(Self::from_hashes(hashes(resource)?, pending, members))
+    }
+
+    /// The snapshot of a resource whose [`hashes`] are `attrs`.
+    pub fn from_hashes(mut attrs: Vec<u64>, pending: Vec<Uuid>, members: Vec<Uuid>) -> Self {
         attrs.sort_unstable();
-        Ok(Self {
+        Self {
             attrs,
             pending,
             members,
-        })
+        }
     }
 
     /// The attributes of `after` whose value differs from the snapshot's (or that it lacked).
+    #[cfg(test)]
     pub fn changed(&self, after: &Value) -> Result<Map<String, Value>> {
+        Ok(self.changed_given(after, &hashes(after)?))
+    }
+
+    /// [`Snapshot::changed`], given the [`hashes`] of `after`.
+    pub fn changed_given(&self, after: &Value, after_hashes: &[u64]) -> Map<String, Value> {
         let mut out = Map::new();
-        let mut buf = Vec::new();
         if let Value::Object(a) = after {
-            for (k, v) in a {
-                if self
-                    .attrs
-                    .binary_search(&attr_hash(k, v, &mut buf)?)
-                    .is_err()
-                {
+            for ((k, v), h) in a.iter().zip(after_hashes) {
+                if self.attrs.binary_search(h).is_err() {
                     out.insert(k.clone(), v.clone());
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -310,8 +310,8 @@ pub trait EventStore {
     /// The users (not deleted) that see a room's waiting chats as pending: those for whom
     /// `room_accessible_to_user` holds, with their organizations.
     fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
-    /// (member id, is a user) of every member of a chat.
-    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>>;
+    /// (member id, is a user, the user's organization) of every member of a chat.
+    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
 

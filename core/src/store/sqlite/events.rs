@@ -309,12 +309,16 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool)>> {
+    fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>> {
         let mut st = self.conn().prepare_cached(
-            "SELECT member_id, member_type = 'user' FROM memberships WHERE chat_pk = ?1 ORDER BY created_at, member_id",
+            "SELECT m.member_id, m.member_type = 'user', u.organization_id FROM memberships m \
+             LEFT JOIN users u ON m.member_type = 'user' AND u.id = m.member_id \
+             WHERE m.chat_pk = ?1 ORDER BY m.created_at, m.member_id",
         )?;
         Ok(st
-            .query_map([chat_pk], |r| Ok((uuid_col(r, 0)?, r.get(1)?)))?
+            .query_map([chat_pk], |r| {
+                Ok((uuid_col(r, 0)?, r.get(1)?, uuid_opt_col(r, 2)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_event_state_in_rows",
         include_str!("../../../migrations/0006_event_state_in_rows.sql"),
     ),
+    (
+        "0007_chat_list_indexes",
+        include_str!("../../../migrations/0007_chat_list_indexes.sql"),
+    ),
 ];
 
 /// The writer connection's change tracking (TEMP table and triggers), set up on every open.
