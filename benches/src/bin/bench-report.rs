@@ -70,18 +70,18 @@ fn fmt_ns(ns: f64) -> String {
 fn core_report() -> Vec<Value> {
     let mut rows = Vec::new();
     println!(
-        "\n{:<26} | {:>10} | {:>10} | {:>10} | {:>10} | ratio (core/raw throughput)",
+        "\n{:<36} | {:>10} | {:>10} | {:>10} | {:>10} | ratio (core/raw throughput)",
         "group", "core", "raw", "core op/s", "raw op/s"
     );
-    println!("{}", "-".repeat(100));
+    println!("{}", "-".repeat(110));
     for g in GROUPS {
         let (Some(c), Some(r)) = (estimate_ns(g, "core"), estimate_ns(g, "raw")) else {
-            println!("{g:<26} | (no criterion estimates: run cargo bench first)");
+            println!("{g:<36} | (no criterion estimates: run cargo bench first)");
             continue;
         };
         let ratio = r / c;
         println!(
-            "{g:<26} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {ratio:.2}",
+            "{g:<36} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {ratio:.2}",
             fmt_ns(c),
             fmt_ns(r),
             1e9 / c,
@@ -93,7 +93,7 @@ fn core_report() -> Vec<Value> {
         if let Some(re) = estimate_ns(g, "raw_events") {
             let label = format!("{g} (raw + events)");
             println!(
-                "{label:<26} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {:.2}",
+                "{label:<36} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {:.2}",
                 fmt_ns(c),
                 fmt_ns(re),
                 1e9 / c,
