@@ -299,6 +299,30 @@ impl Sim {
                     )
                     .unwrap();
                 let pending = st.query_map([now], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?))).unwrap().map(Result::unwrap).collect();
+                // Every change row of a chat is on its chain (head in the chat row, each row
+                // pointing at an older one of the same chat), which a purge walks; every chat
+                // and membership has a published state.
+                let (chained, owned, foreign, backwards, unpublished): (i64, i64, i64, i64, i64) = c
+                    .query_row(
+                        "WITH RECURSIVE chain(pk, seq) AS (
+                            SELECT pk, last_event_seq FROM chats WHERE last_event_seq IS NOT NULL
+                            UNION ALL SELECT chain.pk, e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq
+                            WHERE e.prev_seq IS NOT NULL)
+                         SELECT (SELECT count(*) FROM chain),
+                                (SELECT count(*) FROM event_changes WHERE chat_pk IS NOT NULL),
+                                (SELECT count(*) FROM chain JOIN event_changes e ON e.seq = chain.seq WHERE e.chat_pk IS NOT chain.pk),
+                                (SELECT count(*) FROM event_changes WHERE prev_seq >= seq),
+                                (SELECT count(*) FROM chats WHERE event_state IS NULL)
+                                  + (SELECT count(*) FROM memberships WHERE event_state IS NULL)",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    )
+                    .unwrap();
+                if chained != owned || foreign != 0 || backwards != 0 || unpublished != 0 {
+                    bad.push(format!(
+                        "event chains: {chained} chained of {owned} chat rows, {foreign} foreign, {backwards} backwards; {unpublished} unpublished"
+                    ));
+                }
                 let mut st = c.prepare("SELECT pk FROM chats WHERE is_ended = 1").unwrap();
                 let ended = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
                 Ok((bad, pending, ended))
