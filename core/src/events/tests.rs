@@ -667,3 +667,48 @@ fn tags_invitations_and_suggestions_are_evented() {
         .unwrap();
     assert_eq!(owned.events.len(), 2);
 }
+
+#[test]
+fn a_member_renamed_is_republished_in_open_chats_only() {
+    let w = world();
+    let (chat, _) = w.routed_chat();
+    let c = chat.to_string();
+    w.engine
+        .join_pending(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let s = w.engine.last_event_seq();
+    let rename = |first: &str| {
+        w.engine
+            .update_user(
+                &Actor::Admin,
+                id(ACME),
+                id(BOB),
+                crate::directory::UserPatch {
+                    first_name: Some(first.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    };
+    rename("Robert");
+    let p = read(&w, BOB, s);
+    let renamed: Vec<_> = p
+        .events
+        .iter()
+        .filter(|e| e.channel.ends_with(&format!("chats/{c}/memberships")))
+        .collect();
+    assert_eq!(renamed.len(), 1, "{:?}", p.events);
+    assert_eq!(renamed[0].action, "changed");
+    assert_eq!(renamed[0].resource_id, BOB);
+    let r = renamed[0].resource.as_ref().unwrap();
+    assert!(
+        r["member_name"].as_str().unwrap().starts_with("Robert"),
+        "{r}"
+    );
+    assert!(r.get("chat_id").is_none(), "only what changed: {r}");
+    // Once the chat has ended its memberships are history: no event.
+    w.end(BOB, chat);
+    let s = w.engine.last_event_seq();
+    rename("Bobby");
+    assert!(read(&w, BOB, s).events.is_empty());
+}

@@ -73,3 +73,18 @@ CREATE TEMP TRIGGER ev_presence_clients_del AFTER DELETE ON main.presence_client
         VALUES ('presence', 0, hex(coalesce(OLD.user_id, OLD.visitor_id)));
 END;
 
+-- A member's name, avatar, bot flag, deletion or organization shows in their memberships:
+-- those of their open chats are republished (ended chats never change).
+CREATE TEMP TRIGGER ev_users_member AFTER UPDATE OF
+    first_name, last_name, alias, avatar_id, avatar_url, is_bot, is_deleted, organization_id
+    ON main.users
+WHEN OLD.first_name IS NOT NEW.first_name OR OLD.last_name IS NOT NEW.last_name
+    OR OLD.alias IS NOT NEW.alias OR OLD.avatar_id IS NOT NEW.avatar_id
+    OR OLD.avatar_url IS NOT NEW.avatar_url OR OLD.is_bot IS NOT NEW.is_bot
+    OR OLD.is_deleted IS NOT NEW.is_deleted OR OLD.organization_id IS NOT NEW.organization_id BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('member', 0, hex(NEW.id));
+END;
+CREATE TEMP TRIGGER ev_visitors_member AFTER UPDATE OF name ON main.visitors
+WHEN OLD.name IS NOT NEW.name BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('member', 0, hex(NEW.id));
+END;
