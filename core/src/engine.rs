@@ -37,6 +37,7 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     durability: Durability,
     event_retention_ms: i64,
+    webhook_allow: Vec<String>,
 }
 
 impl Default for EngineBuilder {
@@ -45,6 +46,7 @@ impl Default for EngineBuilder {
             clock: Arc::new(SystemClock),
             durability: Durability::Normal,
             event_retention_ms: events::DEFAULT_RETENTION_MS,
+            webhook_allow: Vec::new(),
         }
     }
 }
@@ -64,6 +66,14 @@ impl EngineBuilder {
         self.event_retention_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         self
     }
+    /// The destinations webhooks may have (see [`webhooks::destination_allowed`]: scheme,
+    /// host, port and leading path segments); empty (the default) allows any http(s) URL.
+    /// Creating or changing a webhook to another destination is a validation error; the host
+    /// that delivers should check again at delivery.
+    pub fn webhook_destinations(mut self, allow: Vec<String>) -> Self {
+        self.webhook_allow = allow;
+        self
+    }
     /// Opens (creating and migrating as needed) a database file.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Engine> {
         let store = SqliteStore::open(path.as_ref(), self.durability)?;
@@ -80,6 +90,7 @@ impl EngineBuilder {
             ids: IdGen,
             keys: KeyRing::new(),
             event_retention_ms: self.event_retention_ms,
+            webhook_allow: self.webhook_allow,
             commits: (Mutex::new(head), Condvar::new()),
         })
     }
@@ -94,6 +105,8 @@ pub struct Engine {
     /// Organization key-encryption keys given by the host (memory only; see `crypto`).
     keys: KeyRing,
     event_retention_ms: i64,
+    /// Allowed webhook destinations (empty: any).
+    webhook_allow: Vec<String>,
     /// The newest committed event `seq`, and the condition subscribers wait on.
     commits: (Mutex<i64>, Condvar),
 }
@@ -945,7 +958,7 @@ impl Engine {
         org: Uuid,
         input: webhooks::WebhookInput,
     ) -> Result<webhooks::Webhook> {
-        self.write(|s, env| webhooks::create(s, env, actor, org, input))
+        self.write(|s, env| webhooks::create(s, env, actor, org, input, &self.webhook_allow))
     }
     pub fn list_webhooks(&self, actor: &Actor, org: Uuid) -> Result<Page<webhooks::Webhook>> {
         self.read(|s, _| webhooks::list(s, actor, org))
@@ -960,7 +973,7 @@ impl Engine {
         id: Uuid,
         input: webhooks::WebhookInput,
     ) -> Result<webhooks::Webhook> {
-        self.write(|s, env| webhooks::update(s, env, actor, org, id, input))
+        self.write(|s, env| webhooks::update(s, env, actor, org, id, input, &self.webhook_allow))
     }
     pub fn delete_webhook(&self, actor: &Actor, org: Uuid, id: Uuid) -> Result<()> {
         self.write(|s, _| webhooks::delete(s, actor, org, id))

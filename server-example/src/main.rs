@@ -56,8 +56,10 @@ struct ServeArgs {
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Restrict webhook destinations to URLs starting with one of these prefixes (repeat the
-    /// option; default: any http(s) URL, loopback included).
+    /// Restrict webhook destinations to URLs under one of these (same scheme, host and port,
+    /// leading path segments; repeat the option; default: any http(s) URL, loopback
+    /// included). Creating or changing a webhook to another destination answers 400; each
+    /// delivery is checked again.
     #[arg(long = "webhook-allow")]
     webhook_allow: Vec<String>,
     /// How long events are kept for resuming streams (seconds; older `since` values get a
@@ -159,11 +161,16 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     }
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
-    let engine =
-        tokio::task::spawn_blocking(move || Engine::builder().event_retention(retention).open(&db))
-            .await
-            .map_err(|e| format!("cannot open the database: {e}"))?
-            .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    let allow = args.webhook_allow.clone();
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::builder()
+            .event_retention(retention)
+            .webhook_destinations(allow)
+            .open(&db)
+    })
+    .await
+    .map_err(|e| format!("cannot open the database: {e}"))?
+    .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
     engine.store().set_group_commit(args.group_commit);
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -214,7 +214,8 @@ fn a_server_restarted_between_retries_still_delivers() {
     wait_for("a failed attempt", Duration::from_secs(30), || {
         rx.failed.load(Ordering::SeqCst) >= 1
     });
-    s.restart(&[]);
+    // Restarted allowing only the receiver: the queued deliveries go there as before.
+    s.restart(&["--webhook-allow", &url]);
     rx.down.store(false, Ordering::SeqCst);
     wait_for("4 deliveries", Duration::from_secs(60), || {
         rx.got.lock().unwrap().len() >= 4
@@ -228,4 +229,20 @@ fn a_server_restarted_between_retries_still_delivers() {
     );
     let seqs: Vec<i64> = got.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    // A webhook to a destination outside the allow-list is refused when written.
+    let other = s.post(
+        &format!("/api/v5/orgs/{ORG_A}/webhooks"),
+        ANN_T,
+        json!({"url": "http://127.0.0.1:1/elsewhere", "channels": ["/api/v5/*"], "secret": "x"}),
+    );
+    let body = other.expect_error(400, "validation_error");
+    assert!(body["errors"]["url"].is_array(), "{body}");
+    assert_eq!(
+        s.get(&format!("/api/v5/orgs/{ORG_A}/webhooks"), ANN_T)
+            .expect(200)["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

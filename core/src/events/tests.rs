@@ -712,3 +712,52 @@ fn a_member_renamed_is_republished_in_open_chats_only() {
     rename("Bobby");
     assert!(read(&w, BOB, s).events.is_empty());
 }
+
+#[test]
+fn a_webhook_to_a_destination_the_host_does_not_allow_is_refused_when_written() {
+    let engine = crate::Engine::builder()
+        .clock(crate::TestClock::at_default_start())
+        .webhook_destinations(vec!["https://hooks.example.com/in".into()])
+        .open_in_memory()
+        .unwrap();
+    engine.load_seed_json(&seed_json()).unwrap();
+    let org = id(ACME);
+    let input = |url: &str| {
+        serde_json::from_value::<crate::webhooks::WebhookInput>(json!({
+            "url": url,
+            "channels": ["/api/v5/users/{user_id}/chats"],
+            "secret": "s3cret"
+        }))
+        .unwrap()
+    };
+    for bad in [
+        "https://evil.example/in",
+        "https://hooks.example.com/inbox",
+        "http://hooks.example.com/in",
+    ] {
+        let e = engine
+            .create_webhook(&user(CAT), org, input(bad))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationError, "{bad}");
+        assert!(e.to_json()["errors"]["url"].is_array(), "{}", e.to_json());
+    }
+    assert!(
+        engine
+            .list_webhooks(&user(CAT), org)
+            .unwrap()
+            .results
+            .is_empty()
+    );
+    let ok = engine
+        .create_webhook(&user(CAT), org, input("https://hooks.example.com/in/acme"))
+        .unwrap();
+    let id: Uuid = ok.id.parse().unwrap();
+    let e = engine
+        .update_webhook(&user(CAT), org, id, input("https://evil.example/in"))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ValidationError);
+    assert_eq!(
+        engine.get_webhook(&user(CAT), org, id).unwrap().url,
+        "https://hooks.example.com/in/acme"
+    );
+}

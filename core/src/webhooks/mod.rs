@@ -186,11 +186,26 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn check(s: &dyn Store, org: Uuid, input: &WebhookInput, full: bool) -> Result<()> {
+/// Validates a webhook's attributes; `allow` is the host's destination allow-list (empty: any
+/// http(s) URL), so a webhook that would never be delivered is refused when it is written.
+fn check(
+    s: &dyn Store,
+    org: Uuid,
+    input: &WebhookInput,
+    full: bool,
+    allow: &[String],
+) -> Result<()> {
     let mut v = crate::error::Validator::new();
     match &input.url {
         Some(u) => match url::Url::parse(u) {
-            Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
+            Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {
+                if !destination_allowed(u, allow) {
+                    v.add(
+                        "url",
+                        "This destination is not among the webhook destinations this server allows.",
+                    );
+                }
+            }
             _ => v.add("url", "Enter a valid http(s) URL."),
         },
         None if full => v.add("url", "This field is required."),
@@ -247,9 +262,10 @@ pub fn create(
     actor: &Actor,
     org: Uuid,
     input: WebhookInput,
+    allow: &[String],
 ) -> Result<Webhook> {
     manage_org(s, actor, org)?;
-    check(s, org, &input, true)?;
+    check(s, org, &input, true, allow)?;
     let mut app_token = None;
     let mut app_token_id = None;
     if let Some(u) = input.user_id
@@ -305,6 +321,7 @@ pub fn update(
     org: Uuid,
     id: Uuid,
     input: WebhookInput,
+    allow: &[String],
 ) -> Result<Webhook> {
     manage_org(s, actor, org)?;
     let mut r = webhook_of(s, org, id)?;
@@ -314,7 +331,7 @@ pub fn update(
             "The user of a webhook cannot change.",
         ));
     }
-    check(s, org, &input, false)?;
+    check(s, org, &input, false, allow)?;
     if let Some(u) = input.url {
         r.url = u;
     }
