@@ -4,6 +4,8 @@
 //! Size: `CHAT_BENCH_SCALE` (default 1.0) scales the reference dataset of 100 rooms,
 //! 200 operators, 10 000 chats and 1 000 000 messages (100 per chat).
 
+pub mod raw_send;
+
 use chat_core::chats::NewChat;
 use chat_core::directory::seed::parse_visitor_id;
 use chat_core::messages::NewMessage;
@@ -208,6 +210,9 @@ pub fn copy_of(ds: &Dataset, dir: &Path, name: &str) -> PathBuf {
         let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
     }
     std::fs::copy(&ds.path, &to).unwrap();
+    // On disk before anything is measured: otherwise the kernel writes the copy back (hundreds
+    // of MB at scale 1) during whichever benchmark runs first, which then looks slower.
+    std::fs::File::open(&to).unwrap().sync_all().unwrap();
     to
 }
 

@@ -3,6 +3,8 @@
 //!
 //! 1. Core vs raw: reads criterion's estimates (`<target>/criterion/<group>/{core,raw}/new/
 //!    estimates.json`) left by `cargo bench -p chat-benches --bench core`.
+//!    Then user sends through core, raw and raw + events in alternating blocks (pages written
+//!    and time per send; `CHAT_INTERLEAVED_SENDS`).
 //! 2. HTTP load over loopback: starts `chat-server` (next to this binary) on a copy of the
 //!    benchmark dataset, and this binary's own minimal axum servers (`ceiling` subcommand: one
 //!    SQLite insert per POST, a fixed JSON body per GET), then drives each with a Rust load
@@ -107,6 +109,36 @@ fn core_report() -> Vec<Value> {
         rows.push(row);
     }
     rows
+}
+
+/// User sends measured in alternating blocks of core, raw and raw + events (see
+/// `raw_send::interleaved_sends`): the three see the same machine, unlike criterion's
+/// one-after-the-other groups. `CHAT_INTERLEAVED_SENDS` (default 3000) per side.
+fn interleaved_report() -> Value {
+    let sends = env_num("CHAT_INTERLEAVED_SENDS", 3000) as usize;
+    let r = chat_benches::raw_send::interleaved_sends(sends, true);
+    println!(
+        "\nUser sends, interleaved in blocks of 100 ({sends} each, inline WAL checkpoints as SQLite's default)"
+    );
+    println!(
+        "{:<36} | {:>10} | {:>10} | {:>10}",
+        "", "µs/send", "sends/s", "pages/send"
+    );
+    println!("{}", "-".repeat(76));
+    let names = ["core", "raw", "raw + events"];
+    for ((name, us), pages) in names.iter().zip(r.micros).zip(r.pages) {
+        println!(
+            "{name:<36} | {us:>10.1} | {:>10.0} | {pages:>10.2}",
+            1e6 / us
+        );
+    }
+    let vs_raw = r.micros[1] / r.micros[0];
+    let vs_events = r.micros[2] / r.micros[0];
+    println!("ratio core/raw {vs_raw:.2}, core/(raw + events) {vs_events:.2}");
+    json!({"sends": sends, "checkpoints": "inline",
+        "core_us": r.micros[0], "raw_us": r.micros[1], "raw_events_us": r.micros[2],
+        "core_pages": r.pages[0], "raw_pages": r.pages[1], "raw_events_pages": r.pages[2],
+        "ratio_vs_raw": vs_raw, "ratio_vs_raw_events": vs_events})
 }
 
 // ---- the ceiling servers ---------------------------------------------------------------------
@@ -649,6 +681,7 @@ fn main() {
     report["scale"] = json!(chat_benches::scale());
     if !load_only {
         report["core_vs_raw"] = Value::Array(core_report());
+        report["send_interleaved"] = interleaved_report();
     }
     if !no_load {
         report["http"] = load_report();

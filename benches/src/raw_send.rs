@@ -1,0 +1,375 @@
+//! The raw-SQL baselines of a message send (shared by the criterion benchmark and the
+//! `pages` example).
+
+use rusqlite::params;
+use uuid::Uuid;
+
+/// Raw: the essential reads (actor, organization, chat, membership) and writes (message, chat
+/// counters, membership counter) of a user's message, in one transaction.
+pub fn raw_send(
+    raw: &rusqlite::Connection,
+    chat: Uuid,
+    sender: Uuid,
+    is_user: bool,
+    now: i64,
+    body: &str,
+) {
+    let tx = raw.unchecked_transaction().unwrap();
+    if is_user {
+        let org: Vec<u8> = tx
+            .prepare_cached("SELECT organization_id FROM users WHERE id = ?1 AND is_deleted = 0")
+            .unwrap()
+            .query_row([sender.as_bytes()], |r| r.get(0))
+            .unwrap();
+        let _active: bool = tx
+            .prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
+            .unwrap()
+            .query_row([org], |r| r.get(0))
+            .unwrap();
+    }
+    let (pk, seq): (i64, i64) = tx
+        .prepare_cached("SELECT pk, next_message_seq FROM chats WHERE id = ?1 AND is_ended = 0")
+        .unwrap()
+        .query_row([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    let _count: i64 = tx
+        .prepare_cached(
+            "SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
+        )
+        .unwrap()
+        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
+        .unwrap();
+    tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
+        .unwrap()
+        .execute(params![pk, seq, Uuid::now_v7().as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
+        .unwrap();
+    tx.prepare_cached(
+        "UPDATE chats SET message_count = message_count + 1, user_message_count = user_message_count + ?2, visitor_message_count = visitor_message_count + ?3, \
+         next_message_seq = next_message_seq + 1, last_msg_at = ?4, last_activity_at = ?4, updated_at = ?4 WHERE pk = ?1",
+    )
+    .unwrap()
+    .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
+    .unwrap();
+    tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
+    tx.commit().unwrap();
+}
+
+/// Raw + events: `raw_send`'s reads and writes plus the events a hand-written implementation
+/// of the product must write in the same transaction (issue 9): the message to the chat's
+/// users (operator view) and to its visitor (visitor view), the sender's membership and the
+/// chat changed, one `event_changes` row each with its channel list, chained through the chat
+/// row (`prev_seq`, `chats.last_event_seq`). The JSON is built by hand with `format!` and no
+/// last published state is read: hand-written code knows which attributes a send changes.
+pub fn raw_send_events(
+    raw: &rusqlite::Connection,
+    chat: Uuid,
+    sender: Uuid,
+    is_user: bool,
+    now: i64,
+    body: &str,
+) {
+    let tx = raw.unchecked_transaction().unwrap();
+    let sender_name: String = if is_user {
+        let (org, first, last): (Vec<u8>, Option<String>, Option<String>) = tx
+            .prepare_cached(
+                "SELECT organization_id, first_name, last_name FROM users WHERE id = ?1 AND is_deleted = 0",
+            )
+            .unwrap()
+            .query_row([sender.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        let _active: bool = tx
+            .prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
+            .unwrap()
+            .query_row([org], |r| r.get(0))
+            .unwrap();
+        format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
+    } else {
+        tx.prepare_cached("SELECT name FROM visitors WHERE id = ?1")
+            .unwrap()
+            .query_row([sender.as_bytes()], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .unwrap_or_default()
+    };
+    type ChatRow = (
+        i64,
+        i64,
+        Vec<u8>,
+        Option<Vec<u8>>,
+        Option<i64>,
+        i64,
+        i64,
+        i64,
+    );
+    let (pk, seq, org, room, head, count, users_n, visitors_n): ChatRow = tx
+        .prepare_cached(
+            "SELECT pk, next_message_seq, room_organization_id, room_id, last_event_seq, message_count, \
+             user_message_count, visitor_message_count FROM chats WHERE id = ?1 AND is_ended = 0",
+        )
+        .unwrap()
+        .query_row([chat.as_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })
+        .unwrap();
+    let mine: i64 = tx
+        .prepare_cached(
+            "SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
+        )
+        .unwrap()
+        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
+        .unwrap();
+    let members: Vec<(Vec<u8>, bool)> = tx
+        .prepare_cached(
+            "SELECT member_id, member_type = 'user' FROM memberships WHERE chat_pk = ?1",
+        )
+        .unwrap()
+        .query_map([pk], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let id = Uuid::now_v7();
+    tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
+        .unwrap()
+        .execute(params![pk, seq, id.as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
+        .unwrap();
+    tx.prepare_cached(
+        "UPDATE chats SET message_count = message_count + 1, user_message_count = user_message_count + ?2, visitor_message_count = visitor_message_count + ?3, \
+         next_message_seq = next_message_seq + 1, last_msg_at = ?4, last_activity_at = ?4, updated_at = ?4 WHERE pk = ?1",
+    )
+    .unwrap()
+    .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
+    .unwrap();
+    tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
+
+    // The events.
+    let at = chat_core::time::format_ms(now);
+    let js = |v: &str| serde_json::to_string(v).unwrap();
+    let uuid_of = |b: &[u8]| Uuid::from_slice(b).unwrap();
+    let users: Vec<Uuid> = members
+        .iter()
+        .filter(|m| m.1)
+        .map(|m| uuid_of(&m.0))
+        .collect();
+    let visitors: Vec<Uuid> = members
+        .iter()
+        .filter(|m| !m.1)
+        .map(|m| uuid_of(&m.0))
+        .collect();
+    let org = uuid_of(&org);
+    let room = room
+        .map(|r| format!("\"{}\"", uuid_of(&r)))
+        .unwrap_or("null".into());
+    let sender_type = if is_user { "user" } else { "visitor" };
+    let message = |operator: bool| {
+        format!(
+            "{{\"id\":\"{id}\",\"type\":\"msg\",\"chat_id\":\"{chat}\",\"room_id\":{room},\"created_at\":\"{at}\",\
+             \"sender_type\":\"{sender_type}\",\"sender_id\":\"{sender}\",\"sender_public_name\":{n},{}\"sender_avatar\":null,\
+             \"message\":{},\"is_encrypted\":false,\"sensitive_data_purged_at\":null,\"selected_reply_suggestion_id\":null,\
+             \"selected_reply_suggestion\":null,\"attachments\":[],\"attachment_template\":null,\"response_to_message_id\":null,\
+             \"response_to_attachment_id\":null,\"response_to_attachment\":null,\"response_to_action_id\":null,\
+             \"response_to_action\":null,\"response_value\":null,\"response_text\":null}}",
+            if operator {
+                format!("\"sender_name\":{},", js(&sender_name))
+            } else {
+                String::new()
+            },
+            js(body),
+            n = js(&sender_name),
+        )
+    };
+    let mut changes: Vec<(Vec<String>, String, String)> = vec![(
+        users
+            .iter()
+            .map(|u| format!("users/{u}/chats/{chat}/messages"))
+            .collect(),
+        id.to_string(),
+        message(true),
+    )];
+    changes.push((
+        visitors
+            .iter()
+            .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple()))
+            .collect(),
+        id.to_string(),
+        message(false),
+    ));
+    if is_user {
+        changes.push((
+            users
+                .iter()
+                .map(|u| format!("users/{u}/chats/{chat}/memberships"))
+                .collect(),
+            sender.to_string(),
+            format!(
+                "{{\"composing_status\":\"idle\",\"message_count\":{},\"updated_at\":\"{at}\"}}",
+                mine + 1
+            ),
+        ));
+    }
+    let mut chat_channels = vec![format!("orgs/{org}/owned_chats")];
+    chat_channels.extend(users.iter().map(|u| format!("users/{u}/chats")));
+    changes.push((
+        chat_channels,
+        chat.to_string(),
+        format!(
+            "{{\"updated_at\":\"{at}\",\"message_count\":{},\"user_message_count\":{},\"visitor_message_count\":{},\
+             \"last_message_at\":\"{at}\",\"is_waiting\":false}}",
+            count + 1,
+            users_n + i64::from(is_user),
+            visitors_n + i64::from(!is_user)
+        ),
+    ));
+    let mut last: i64 = tx
+        .prepare_cached(
+            "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+             (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
+        )
+        .unwrap()
+        .query_row([], |r| r.get(0))
+        .unwrap();
+    let mut prev = head;
+    for (channels, resource_id, resource) in changes.into_iter().filter(|c| !c.0.is_empty()) {
+        last += channels.len() as i64;
+        tx.prepare_cached(
+            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .unwrap()
+        .execute(params![
+            last,
+            channels.len() as i64,
+            org.as_bytes(),
+            pk,
+            serde_json::to_string(&channels).unwrap(),
+            if resource_id == id.to_string() { "added" } else { "changed" },
+            resource_id,
+            resource,
+            now,
+            prev
+        ])
+        .unwrap();
+        prev = Some(last);
+    }
+    tx.prepare_cached("UPDATE chats SET last_event_seq = ?2 WHERE pk = ?1")
+        .unwrap()
+        .execute(params![pk, last])
+        .unwrap();
+    tx.commit().unwrap();
+}
+
+/// Pages a connection has written to its WAL so far (`SQLITE_DBSTATUS_CACHE_WRITE`).
+pub fn conn_pages_written(c: &rusqlite::Connection) -> i32 {
+    let (mut cur, mut hi) = (0, 0);
+    // SAFETY: `c` is a live connection owned by the caller.
+    unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            c.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+            &mut cur,
+            &mut hi,
+            0,
+        )
+    };
+    cur
+}
+
+/// Core, raw and raw + events user sends measured in alternating blocks on their own copies
+/// of the dataset (so drift of a shared machine affects the three alike).
+#[derive(Debug, Clone)]
+pub struct InterleavedSends {
+    pub sends: usize,
+    pub checkpoints: bool,
+    /// µs per send: core, raw, raw + events.
+    pub micros: [f64; 3],
+    /// Pages written per send (WAL frames), same order.
+    pub pages: [f64; 3],
+}
+
+/// Runs `sends` user sends through each of core, `raw_send` and `raw_send_events`, round the
+/// dataset's chats, in blocks of 100 taking turns. `checkpoints`: SQLite's default inline WAL
+/// autocheckpoint on every side (else none: the WAL keeps every frame).
+pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
+    use chat_core::messages::NewMessage;
+    use chat_core::{Actor, Engine, TestClock};
+    use std::time::{Duration, Instant};
+    let dir = crate::bench_dir();
+    let ds = crate::dataset(&dir);
+    let dbs = ["inter-core", "inter-raw", "inter-raw-events"].map(|n| crate::copy_of(&ds, &dir, n));
+    let clock = TestClock::new(ds.end_ms + 1000);
+    let engine = Engine::builder()
+        .clock(clock.clone())
+        .open(&dbs[0])
+        .unwrap();
+    let raw = crate::raw_connection(&dbs[1]);
+    let events = crate::raw_connection(&dbs[2]);
+    let pragma = if checkpoints {
+        "PRAGMA wal_autocheckpoint = 1000"
+    } else {
+        "PRAGMA wal_autocheckpoint = 0"
+    };
+    engine
+        .store()
+        .with_connection(|c| Ok(c.execute_batch(pragma)?))
+        .unwrap();
+    raw.execute_batch(pragma).unwrap();
+    events.execute_batch(pragma).unwrap();
+    let text = |i: usize| {
+        format!(
+            "Benchmark message {i}: a typical customer-service sentence of about one hundred characters."
+        )
+    };
+    let before = [
+        crate::pages_written(&engine),
+        conn_pages_written(&raw),
+        conn_pages_written(&events),
+    ];
+    let n = ds.chats.len();
+    let now = ds.end_ms;
+    let mut spent = [Duration::ZERO; 3];
+    let mut i = 0;
+    while i < sends {
+        let upto = (i + 100).min(sends);
+        let t = Instant::now();
+        for k in i..upto {
+            let (chat, op, _) = ds.chats[k % n];
+            clock.advance_ms(1);
+            let m = NewMessage {
+                message: Some(text(k)),
+                ..Default::default()
+            };
+            engine
+                .send_user_message(&Actor::User(op), op, chat, m)
+                .unwrap();
+        }
+        spent[0] += t.elapsed();
+        let t = Instant::now();
+        for k in i..upto {
+            let (chat, op, _) = ds.chats[k % n];
+            raw_send(&raw, chat, op, true, now + k as i64, &text(k));
+        }
+        spent[1] += t.elapsed();
+        let t = Instant::now();
+        for k in i..upto {
+            let (chat, op, _) = ds.chats[k % n];
+            raw_send_events(&events, chat, op, true, now + k as i64, &text(k));
+        }
+        spent[2] += t.elapsed();
+        i = upto;
+    }
+    let after = [
+        crate::pages_written(&engine),
+        conn_pages_written(&raw),
+        conn_pages_written(&events),
+    ];
+    drop((engine, raw, events));
+    for db in &dbs {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    }
+    InterleavedSends {
+        sends,
+        checkpoints,
+        micros: spent.map(|d| d.as_secs_f64() * 1e6 / sends as f64),
+        pages: [0, 1, 2].map(|k| f64::from(after[k] - before[k]) / sends as f64),
+    }
+}
