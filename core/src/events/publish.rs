@@ -383,30 +383,27 @@ fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<U
     Ok((users, visitors))
 }
 
-/// The message as operators and as visitors see it (each only when someone will).
+/// The message as operators and as visitors see it (each only when someone will). It is
+/// presented once: the visitor view is the operator view without `sender_name`
+/// ([`crate::messages::visitor_view`]).
 fn present_message(
     e: &Emitter,
     c: &ChatRecord,
     id: Uuid,
     viewers: [bool; 2],
 ) -> Result<[Option<Value>; 2]> {
+    if viewers == [false, false] {
+        return Ok([None, None]);
+    }
     let Some(m) = e.s.message(c.pk, id)? else {
         return Ok([None, None]);
     };
     let empty = KeyRing::new();
     let sealed = sealed_env(e.env, &empty);
     let env = if c.is_encrypted { &sealed } else { e.env };
-    let mut out = [None, None];
-    for (slot, (wanted, viewer)) in out
-        .iter_mut()
-        .zip(viewers.into_iter().zip([Viewer::Operator, Viewer::Visitor]))
-    {
-        if wanted {
-            let mut present = message_presenter(env, c, &viewer);
-            *slot = Some(serde_json::to_value(present(m.clone()))?);
-        }
-    }
-    Ok(out)
+    let operator = serde_json::to_value(message_presenter(env, c, &Viewer::Operator)(m))?;
+    let visitor = viewers[1].then(|| crate::messages::visitor_view(&operator));
+    Ok([viewers[0].then_some(operator), visitor])
 }
 
 /// A message added, or a stored message changed (its actions' disabled states: `changed`

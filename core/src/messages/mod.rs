@@ -99,6 +99,17 @@ impl MessageListParams {
     }
 }
 
+/// The visitor view of a message from its operator view (JSON): the same attributes in the
+/// same order without `sender_name`, the only attribute [`Viewer`] changes (see
+/// [`Message::from_record`]; a test compares the two presentations).
+pub fn visitor_view(operator: &serde_json::Value) -> serde_json::Value {
+    let mut v = operator.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.shift_remove("sender_name");
+    }
+    v
+}
+
 /// Operators see both names; visitors never see `sender_name`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Viewer {
@@ -196,5 +207,50 @@ impl Message {
             response_value: st.response_value.clone(),
             response_text: st.response_text.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_visitor_view_is_the_operator_view_without_the_sender_name() {
+        let m = MessageRecord {
+            stored: NewMessageRecord {
+                chat_pk: 1,
+                seq: 3,
+                id: Uuid::from_u128(7),
+                kind: "msg".into(),
+                created_at: 1_700_000_000_000,
+                sender_type: "user".into(),
+                sender_id: Some(Uuid::from_u128(9)),
+                message: Some("Hello \"there\"".into()),
+                selected_reply_suggestion_id: None,
+                attachment_template: None,
+                attachments: None,
+                disables_on_visitor_message: false,
+                response_to_message_id: None,
+                response_to_attachment_id: None,
+                response_to_action_id: None,
+                response_value: None,
+                response_text: None,
+            },
+            sensitive_data_purged_at: None,
+            chat_id: Uuid::from_u128(1),
+            room_id: Some(Uuid::from_u128(2)),
+            sender: SenderInfo {
+                name: Some("Ann Operator".into()),
+                public_name: Some("Ann".into()),
+                avatar: None,
+            },
+            selected_reply_suggestion: None,
+            responded_attachments: None,
+        };
+        let operator = serde_json::to_value(Message::from_record(&m, &Viewer::Operator)).unwrap();
+        let visitor = serde_json::to_value(Message::from_record(&m, &Viewer::Visitor)).unwrap();
+        assert_eq!(operator["sender_name"], "Ann Operator");
+        // Same attributes in the same order (compared as text).
+        assert_eq!(visitor_view(&operator).to_string(), visitor.to_string());
     }
 }

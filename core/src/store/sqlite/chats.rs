@@ -8,6 +8,7 @@ use crate::pagination::Keyset;
 use crate::store::ChatStore;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 /// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
@@ -156,23 +157,28 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>> {
-        let sql = format!(
-            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.id = ?2"
-        );
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.id = ?2"
+            )
+        });
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(&SQL)?
             .query_row(params![now, id.as_bytes()], chat_row)
             .optional()?)
     }
 
     fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>> {
-        let sql = format!(
-            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.pk = ?2"
-        );
+        // Built once (every send reads its chat by pk at least once).
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.pk = ?2"
+            )
+        });
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(&SQL)?
             .query_row(params![now, pk], chat_row)
             .optional()?)
     }
