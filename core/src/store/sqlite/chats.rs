@@ -359,9 +359,12 @@ impl ChatStore for SqliteTx<'_> {
     fn chats_due_to_end(&self, now: Millis, limit: usize) -> Result<Vec<i64>> {
         // Two indexed branches instead of a scan of every chat: idle chats through the open-
         // activity index (bounded by the shortest idle timeout of any organization), tasks past
-        // their ttl through the rooms that have one.
+        // their ttl through the rooms that have one. `INDEXED BY`: for the UNION's merge the
+        // bundled SQLite (3.54, planner stability on) preferred scanning every chat in `pk`
+        // order to sorting the few the index range yields (4.6 ms per run at 1M messages).
         let sql = "SELECT pk FROM ( \
-               SELECT c.pk FROM chats c JOIN organizations o ON o.id = c.room_organization_id \
+               SELECT c.pk FROM chats c INDEXED BY chats_open_activity \
+               JOIN organizations o ON o.id = c.room_organization_id \
                WHERE c.is_ended = 0 AND c.chat_type <> 'external' \
                  AND c.last_activity_at <= ?3 \
                  AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
