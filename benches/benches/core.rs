@@ -276,7 +276,51 @@ fn reads(c: &mut Criterion) {
             assert_eq!(rows.len(), 25);
         })
     });
+    // A second baseline reading what the chat resource shows, by hand: the page's keys from
+    // the organization index, then every stored column of those chats, the room's name and
+    // the four derived counts (present users and visitors, members who wrote, visitor
+    // members), without building the resource.
+    g.bench_function("raw_resource", |b| {
+        b.iter(|| raw_owned_resources(&f.raw, chat_core::Clock::now_ms(&f.clock)))
+    });
     g.finish();
+}
+
+/// The page of `owned_chats_filtered` with the columns the chat resource shows (see the
+/// `raw_resource` baseline).
+fn raw_owned_resources(raw: &rusqlite::Connection, now: i64) -> usize {
+    let mut st = raw
+        .prepare_cached(
+            "SELECT c.pk, c.id, c.room_id, c.room_organization_id, c.chat_type, c.visitor_id, c.is_private, \
+             c.is_encrypted, c.encrypted_symmetric_key, c.created_at, c.updated_at, c.is_ended, c.ended_at, \
+             c.is_waiting, c.waiting_started_at, c.message_count, c.user_message_count, c.visitor_message_count, \
+             c.tag_count, c.is_autosuggested, c.first_visitor_message_url, c.first_visitor_message_url_title, \
+             c.autosuggest_url, c.autosuggest_url_title, c.first_visitor_msg_at, c.first_reply_at, c.first_msg_at, \
+             c.last_msg_at, c.active_ms, c.last_activity_at, c.next_message_seq, c.token, r.name, \
+             (SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id WHERE m.chat_pk = c.pk \
+                AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?2), \
+             (SELECT COUNT(*) FROM memberships m JOIN visitors v ON v.id = m.member_id WHERE m.chat_pk = c.pk \
+                AND m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?2), \
+             (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.message_count > 0), \
+             (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'visitor') \
+             FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.pk IN ( \
+               SELECT c.pk FROM chats c WHERE c.room_organization_id = ?1 AND c.is_ended = 0 AND c.message_count > 0 \
+               ORDER BY c.created_at DESC, c.id DESC LIMIT 25) \
+             ORDER BY c.created_at DESC, c.id DESC",
+        )
+        .unwrap();
+    let mut rows = st
+        .query(params![Uuid::parse_str(ORG).unwrap().as_bytes(), now])
+        .unwrap();
+    let mut n = 0;
+    while let Some(r) = rows.next().unwrap() {
+        for i in 0..37 {
+            let _: rusqlite::types::Value = r.get(i).unwrap();
+        }
+        n += 1;
+    }
+    assert_eq!(n, 25);
+    n
 }
 
 fn pending(c: &mut Criterion) {

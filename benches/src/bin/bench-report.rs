@@ -91,20 +91,26 @@ fn core_report() -> Vec<Value> {
         );
         let mut row = json!({"group": g, "core_ns": c, "raw_ns": r, "core_ops_per_s": 1e9 / c,
             "raw_ops_per_s": 1e9 / r, "ratio": ratio});
-        // Sends also have a baseline that writes the events by hand (see `raw_send_events`).
-        if let Some(re) = estimate_ns(g, "raw_events") {
-            let label = format!("{g} (raw + events)");
-            println!(
-                "{label:<36} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {:.2}",
-                fmt_ns(c),
-                fmt_ns(re),
-                1e9 / c,
-                1e9 / re,
-                re / c
-            );
-            row["raw_events_ns"] = json!(re);
-            row["raw_events_ops_per_s"] = json!(1e9 / re);
-            row["ratio_vs_raw_events"] = json!(re / c);
+        // Second baselines: sends writing the events by hand (`raw_send_events`), the owned
+        // chats listing reading what the chat resource shows (`raw_owned_resources`).
+        for (func, label, key) in [
+            ("raw_events", "raw + events", "raw_events"),
+            ("raw_resource", "raw, resource columns", "raw_resource"),
+        ] {
+            if let Some(re) = estimate_ns(g, func) {
+                let label = format!("{g} ({label})");
+                println!(
+                    "{label:<36} | {:>10} | {:>10} | {:>10.0} | {:>10.0} | {:.2}",
+                    fmt_ns(c),
+                    fmt_ns(re),
+                    1e9 / c,
+                    1e9 / re,
+                    re / c
+                );
+                row[format!("{key}_ns")] = json!(re);
+                row[format!("{key}_ops_per_s")] = json!(1e9 / re);
+                row[format!("ratio_vs_{key}")] = json!(re / c);
+            }
         }
         rows.push(row);
     }
