@@ -975,6 +975,11 @@ impl Engine {
     ) -> Result<webhooks::Webhook> {
         self.write(|s, env| webhooks::update(s, env, actor, org, id, input, &self.webhook_allow))
     }
+    /// Whether a webhook destination is within the allow-list given to the builder
+    /// ([`EngineBuilder::webhook_destinations`]); hosts that deliver check each delivery.
+    pub fn webhook_destination_allowed(&self, url: &str) -> bool {
+        webhooks::destination_allowed(url, &self.webhook_allow)
+    }
     pub fn delete_webhook(&self, actor: &Actor, org: Uuid, id: Uuid) -> Result<()> {
         self.write(|s, _| webhooks::delete(s, actor, org, id))
     }

@@ -206,13 +206,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         commits: commits.clone(),
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
-    let webhooks = tokio::spawn(realtime::webhook_loop(
-        engine.clone(),
-        commits,
-        realtime::WebhookPolicy {
-            allow_prefixes: args.webhook_allow.clone(),
-        },
-    ));
+    let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), commits));
     // WAL checkpoints off the request path: no inline checkpoint in a committing request,
     // a passive one on its own connection every 200 ms instead.
     if let Err(e) = engine.store().set_autocheckpoint(0) {

@@ -261,19 +261,9 @@ async fn drain(
     Ok(())
 }
 
-/// Destinations webhooks may reach (`--webhook-allow`; empty: any http(s) URL).
-#[derive(Clone, Default)]
-pub struct WebhookPolicy {
-    pub allow_prefixes: Vec<String>,
-}
-
 /// POSTs due webhook deliveries and reports each result to the core; woken by commits, and
 /// at least every 500 ms for retries.
-pub async fn webhook_loop(
-    engine: Arc<Engine>,
-    mut commits: watch::Receiver<i64>,
-    policy: WebhookPolicy,
-) {
+pub async fn webhook_loop(engine: Arc<Engine>, mut commits: watch::Receiver<i64>) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -298,10 +288,11 @@ pub async fn webhook_loop(
         for d in due {
             let client = client.clone();
             let engine = engine.clone();
-            let policy = policy.clone();
             tasks.spawn(async move {
                 let (status, error) =
-                    if !chat_core::webhooks::destination_allowed(&d.url, &policy.allow_prefixes) {
+                    // The engine holds the allow-list (`--webhook-allow`); a webhook written
+                    // before the list changed is skipped here.
+                    if !engine.webhook_destination_allowed(&d.url) {
                         (
                             None,
                             Some("destination not allowed by the server".to_string()),
