@@ -231,16 +231,14 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
             ("suggestion", Some(i)) => push(&mut suggestions, i),
             ("tag_added", _) => tag(&mut e, chat_pk, &key, true)?,
             ("tag_removed", _) => tag(&mut e, chat_pk, &key, false)?,
-            ("member", Some(member)) => {
-                // The member's own attributes: their memberships of open chats.
+            // A member's own attributes show in their memberships of open chats; their
+            // presence also in those chats (pending, present counts).
+            (kind @ ("member" | "presence"), Some(member)) => {
                 for pk in s.open_chats_of_member(member)? {
                     push(&mut memberships, (pk, member));
-                }
-            }
-            ("presence", Some(member)) => {
-                for pk in s.open_chats_of_member(member)? {
-                    push(&mut memberships, (pk, member));
-                    push(&mut chats, pk);
+                    if kind == "presence" {
+                        push(&mut chats, pk);
+                    }
                 }
             }
             _ => {}
