@@ -72,40 +72,21 @@ fn send(c: &mut Criterion) {
                 }
             })
         });
-        let mut j = 0usize;
-        let mut now = f.ds.end_ms;
-        g.bench_function("raw", |b| {
-            b.iter(|| {
-                let (chat, op, visitor) = f.ds.chats[j % f.ds.chats.len()];
-                j += 1;
-                now += 1;
-                raw_send(
-                    &f.raw,
-                    chat,
-                    if is_user { op } else { visitor },
-                    is_user,
-                    now,
-                    &text(j),
-                );
-            })
-        });
-        let mut k = 0usize;
-        let mut now = f.ds.end_ms;
-        g.bench_function("raw_events", |b| {
-            b.iter(|| {
-                let (chat, op, visitor) = f.ds.chats[k % f.ds.chats.len()];
-                k += 1;
-                now += 1;
-                raw_send_events(
-                    &f.raw,
-                    chat,
-                    if is_user { op } else { visitor },
-                    is_user,
-                    now,
-                    &text(k),
-                );
-            })
-        });
+        type RawSend = fn(&rusqlite::Connection, Uuid, Uuid, bool, i64, &str);
+        let baselines: [(&str, RawSend); 2] = [("raw", raw_send), ("raw_events", raw_send_events)];
+        for (name, send) in baselines {
+            let mut j = 0usize;
+            let mut now = f.ds.end_ms;
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let (chat, op, visitor) = f.ds.chats[j % f.ds.chats.len()];
+                    j += 1;
+                    now += 1;
+                    let sender = if is_user { op } else { visitor };
+                    send(&f.raw, chat, sender, is_user, now, &text(j));
+                })
+            });
+        }
         g.finish();
     }
 }

@@ -59,20 +59,7 @@ pub fn bench_dir() -> PathBuf {
 pub fn pages_written(engine: &chat_core::Engine) -> i32 {
     engine
         .store()
-        .with_connection(|c| {
-            let (mut cur, mut hi) = (0, 0);
-            // SAFETY: the handle is the live writer connection, lent for this call.
-            unsafe {
-                rusqlite::ffi::sqlite3_db_status(
-                    c.handle(),
-                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
-                    &mut cur,
-                    &mut hi,
-                    0,
-                )
-            };
-            Ok(cur)
-        })
+        .with_connection(|c| Ok(raw_send::conn_pages_written(c)))
         .unwrap()
 }
 

@@ -4,6 +4,41 @@
 use rusqlite::params;
 use uuid::Uuid;
 
+/// The sender's message count (the membership both baselines check and count on).
+fn membership_count(tx: &rusqlite::Transaction, pk: i64, sender: Uuid) -> i64 {
+    tx.prepare_cached("SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2")
+        .unwrap()
+        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
+        .unwrap()
+}
+
+/// The writes of a message both baselines make: the message, the chat's counters and the
+/// sender's membership counter.
+#[allow(clippy::too_many_arguments)]
+fn write_message(
+    tx: &rusqlite::Transaction,
+    pk: i64,
+    seq: i64,
+    id: Uuid,
+    sender: Uuid,
+    is_user: bool,
+    now: i64,
+    body: &str,
+) {
+    tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
+        .unwrap()
+        .execute(params![pk, seq, id.as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
+        .unwrap();
+    tx.prepare_cached(
+        "UPDATE chats SET message_count = message_count + 1, user_message_count = user_message_count + ?2, visitor_message_count = visitor_message_count + ?3, \
+         next_message_seq = next_message_seq + 1, last_msg_at = ?4, last_activity_at = ?4, updated_at = ?4 WHERE pk = ?1",
+    )
+    .unwrap()
+    .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
+    .unwrap();
+    tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
+}
+
 /// Raw: the essential reads (actor, organization, chat, membership) and writes (message, chat
 /// counters, membership counter) of a user's message, in one transaction.
 pub fn raw_send(
@@ -32,25 +67,8 @@ pub fn raw_send(
         .unwrap()
         .query_row([chat.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
-    let _count: i64 = tx
-        .prepare_cached(
-            "SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
-        )
-        .unwrap()
-        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
-        .unwrap();
-    tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
-        .unwrap()
-        .execute(params![pk, seq, Uuid::now_v7().as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
-        .unwrap();
-    tx.prepare_cached(
-        "UPDATE chats SET message_count = message_count + 1, user_message_count = user_message_count + ?2, visitor_message_count = visitor_message_count + ?3, \
-         next_message_seq = next_message_seq + 1, last_msg_at = ?4, last_activity_at = ?4, updated_at = ?4 WHERE pk = ?1",
-    )
-    .unwrap()
-    .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
-    .unwrap();
-    tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
+    membership_count(&tx, pk, sender);
+    write_message(&tx, pk, seq, Uuid::now_v7(), sender, is_user, now, body);
     tx.commit().unwrap();
 }
 
@@ -110,13 +128,7 @@ pub fn raw_send_events(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
         })
         .unwrap();
-    let mine: i64 = tx
-        .prepare_cached(
-            "SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
-        )
-        .unwrap()
-        .query_row(params![pk, sender.as_bytes()], |r| r.get(0))
-        .unwrap();
+    let mine = membership_count(&tx, pk, sender);
     let members: Vec<(Vec<u8>, bool)> = tx
         .prepare_cached(
             "SELECT member_id, member_type = 'user' FROM memberships WHERE chat_pk = ?1",
@@ -127,18 +139,7 @@ pub fn raw_send_events(
         .map(Result::unwrap)
         .collect();
     let id = Uuid::now_v7();
-    tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id, message) VALUES (?1, ?2, ?3, 'msg', ?4, ?5, ?6, ?7)")
-        .unwrap()
-        .execute(params![pk, seq, id.as_bytes(), now, if is_user { "user" } else { "visitor" }, sender.as_bytes(), body])
-        .unwrap();
-    tx.prepare_cached(
-        "UPDATE chats SET message_count = message_count + 1, user_message_count = user_message_count + ?2, visitor_message_count = visitor_message_count + ?3, \
-         next_message_seq = next_message_seq + 1, last_msg_at = ?4, last_activity_at = ?4, updated_at = ?4 WHERE pk = ?1",
-    )
-    .unwrap()
-    .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
-    .unwrap();
-    tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
+    write_message(&tx, pk, seq, id, sender, is_user, now, body);
 
     // The events.
     let at = chat_core::time::format_ms(now);
@@ -176,11 +177,12 @@ pub fn raw_send_events(
             n = js(&sender_name),
         )
     };
-    let mut changes: Vec<(Vec<String>, String, String)> = vec![(
+    let mut changes: Vec<(Vec<String>, &str, String, String)> = vec![(
         users
             .iter()
             .map(|u| format!("users/{u}/chats/{chat}/messages"))
             .collect(),
+        "added",
         id.to_string(),
         message(true),
     )];
@@ -189,6 +191,7 @@ pub fn raw_send_events(
             .iter()
             .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple()))
             .collect(),
+        "added",
         id.to_string(),
         message(false),
     ));
@@ -198,6 +201,7 @@ pub fn raw_send_events(
                 .iter()
                 .map(|u| format!("users/{u}/chats/{chat}/memberships"))
                 .collect(),
+            "changed",
             sender.to_string(),
             format!(
                 "{{\"composing_status\":\"idle\",\"message_count\":{},\"updated_at\":\"{at}\"}}",
@@ -209,6 +213,7 @@ pub fn raw_send_events(
     chat_channels.extend(users.iter().map(|u| format!("users/{u}/chats")));
     changes.push((
         chat_channels,
+        "changed",
         chat.to_string(),
         format!(
             "{{\"updated_at\":\"{at}\",\"message_count\":{},\"user_message_count\":{},\"visitor_message_count\":{},\
@@ -227,7 +232,8 @@ pub fn raw_send_events(
         .query_row([], |r| r.get(0))
         .unwrap();
     let mut prev = head;
-    for (channels, resource_id, resource) in changes.into_iter().filter(|c| !c.0.is_empty()) {
+    for (channels, action, resource_id, resource) in changes.into_iter().filter(|c| !c.0.is_empty())
+    {
         last += channels.len() as i64;
         tx.prepare_cached(
             "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
@@ -240,7 +246,7 @@ pub fn raw_send_events(
             org.as_bytes(),
             pk,
             serde_json::to_string(&channels).unwrap(),
-            if resource_id == id.to_string() { "added" } else { "changed" },
+            action,
             resource_id,
             resource,
             now,

@@ -14,6 +14,15 @@ use support::*;
 
 const SECRET: &str = "webhook-secret-for-tests";
 
+/// How many webhooks Acme has, as its settings user lists them.
+fn webhook_count(s: &Server) -> usize {
+    s.get(&format!("/api/v5/orgs/{ORG_A}/webhooks"), ANN_T)
+        .expect(200)["results"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 #[derive(Default)]
 struct Receiver {
     /// Acknowledged event bodies, in arrival order.
@@ -136,14 +145,7 @@ fn deliveries_are_signed_retried_and_arrive_once_in_order() {
     );
     bad.expect_error(400, "validation_error");
     let hook = create_hook(&s, &url);
-    assert_eq!(
-        s.get(&format!("/api/v5/orgs/{ORG_A}/webhooks"), ANN_T)
-            .expect(200)["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(webhook_count(&s), 1);
 
     // A waiting chat in the unrouted room is pending for Acme's four users; Bob joins.
     let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("Anyone there?"));
@@ -237,12 +239,5 @@ fn a_server_restarted_between_retries_still_delivers() {
     );
     let body = other.expect_error(400, "validation_error");
     assert!(body["errors"]["url"].is_array(), "{body}");
-    assert_eq!(
-        s.get(&format!("/api/v5/orgs/{ORG_A}/webhooks"), ANN_T)
-            .expect(200)["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(webhook_count(&s), 1);
 }
