@@ -32,12 +32,26 @@ use std::time::Duration;
 use uuid::Uuid;
 use zeroize::Zeroize;
 
+/// What a committed write published, as given to the commit hook
+/// ([`EngineBuilder::on_commit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitNotice {
+    /// The newest event `seq` now committed.
+    pub last_event_seq: i64,
+    /// How many webhook deliveries the write queued (see [`Engine::webhook_deliveries_due`]).
+    pub webhook_deliveries: usize,
+}
+
+/// A host's function called after each write that published events.
+type CommitHook = Box<dyn Fn(&CommitNotice) + Send + Sync>;
+
 /// Options of an engine before it opens its database.
 pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     durability: Durability,
     event_retention_ms: i64,
     webhook_allow: Vec<String>,
+    on_commit: Option<CommitHook>,
 }
 
 impl Default for EngineBuilder {
@@ -47,6 +61,7 @@ impl Default for EngineBuilder {
             durability: Durability::Normal,
             event_retention_ms: events::DEFAULT_RETENTION_MS,
             webhook_allow: Vec::new(),
+            on_commit: None,
         }
     }
 }
@@ -74,6 +89,15 @@ impl EngineBuilder {
         self.webhook_allow = allow;
         self
     }
+    /// Calls `hook` after every write that published events, on the writing thread, once the
+    /// write has committed: a host wakes its subscribers (and its webhook deliverer, when
+    /// deliveries were queued) from here instead of keeping a thread in
+    /// [`Engine::wait_for_events`]. The hook should return quickly; a panic in it is caught
+    /// and ignored (the write has committed).
+    pub fn on_commit(mut self, hook: impl Fn(&CommitNotice) + Send + Sync + 'static) -> Self {
+        self.on_commit = Some(Box::new(hook));
+        self
+    }
     /// Opens (creating and migrating as needed) a database file.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Engine> {
         let store = SqliteStore::open(path.as_ref(), self.durability)?;
@@ -92,6 +116,7 @@ impl EngineBuilder {
             event_retention_ms: self.event_retention_ms,
             webhook_allow: self.webhook_allow,
             commits: (Mutex::new(head), Condvar::new()),
+            on_commit: self.on_commit,
         })
     }
 }
@@ -109,6 +134,7 @@ pub struct Engine {
     webhook_allow: Vec<String>,
     /// The newest committed event `seq`, and the condition subscribers wait on.
     commits: (Mutex<i64>, Condvar),
+    on_commit: Option<CommitHook>,
 }
 
 impl Engine {
@@ -135,18 +161,29 @@ impl Engine {
     /// subscribers are woken.
     fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
         let env = self.env();
-        let (out, last) = self.store.write(|tx| {
+        let (out, published) = self.store.write(|tx| {
             let out = f(tx, &env)?;
             crate::idempotency::record_claim(tx, env.now)?;
-            let last = events::publish(tx, &env)?;
-            Ok((out, last))
+            let published = events::publish(tx, &env)?;
+            Ok((out, published))
         })?;
-        if let Some(seq) = last {
-            let mut head = self.commits.0.lock();
-            if seq > *head {
-                *head = seq;
-            }
+        if let Some(seq) = published.last_seq {
+            let newest = {
+                let mut head = self.commits.0.lock();
+                if seq > *head {
+                    *head = seq;
+                }
+                *head
+            };
             self.commits.1.notify_all();
+            if let Some(hook) = &self.on_commit {
+                let notice = CommitNotice {
+                    last_event_seq: newest,
+                    webhook_deliveries: published.webhook_deliveries,
+                };
+                // The write has committed: a failing hook must not turn it into an error.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&notice)));
+            }
         }
         Ok(out)
     }

@@ -67,7 +67,7 @@ pub mod webhooks;
 
 pub use auth::Actor;
 pub use clock::{Clock, Millis, SystemClock, TestClock};
-pub use engine::{Engine, EngineBuilder, Subscription};
+pub use engine::{CommitNotice, Engine, EngineBuilder, Subscription};
 pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
 pub use store::sqlite::Durability;

@@ -89,6 +89,11 @@ pub fn world() -> World {
         .clock(clock.clone())
         .open_in_memory()
         .unwrap();
+    seeded(engine, clock)
+}
+
+/// The seeded world on an engine the caller built (with this clock).
+pub fn seeded(engine: Engine, clock: TestClock) -> World {
     engine.load_seed_json(&seed_json()).unwrap();
     engine
         .share_team(&Actor::Admin, id(PARTNER), id(TEAM_PARTNER), id(ACME))

@@ -33,7 +33,7 @@ pub struct App {
     /// The base of `next`/`previous` links (`--public-url`); else from the request's Host.
     pub public_url: Option<String>,
     pub openapi: Value,
-    /// The newest committed event `seq` (see [`crate::realtime::commit_watch`]).
+    /// The newest committed event `seq` (see [`crate::realtime::CommitSignals`]).
     pub commits: tokio::sync::watch::Receiver<i64>,
 }
 

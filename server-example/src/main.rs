@@ -162,10 +162,13 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
+    let signals = realtime::CommitSignals::new();
+    let hook_signals = signals.clone();
     let engine = tokio::task::spawn_blocking(move || {
         Engine::builder()
             .event_retention(retention)
             .webhook_destinations(allow)
+            .on_commit(move |notice| hook_signals.committed(notice))
             .open(&db)
     })
     .await
@@ -197,16 +200,16 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     println!("chat-server listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
-    let (commits, stop_watch) = realtime::commit_watch(engine.clone());
+    signals.advance(engine.last_event_seq());
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
-        commits: commits.clone(),
+        commits: signals.subscribe(),
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
-    let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), commits));
+    let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), signals.clone()));
     // WAL checkpoints off the request path: no inline checkpoint in a committing request,
     // a passive one on its own connection every 200 ms instead.
     if let Err(e) = engine.store().set_autocheckpoint(0) {
@@ -221,7 +224,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     webhooks.abort();
     let _ = webhooks.await;
     // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
-    stop_watch.store(true, std::sync::atomic::Ordering::SeqCst);
+    signals.close();
     checkpoints.abort();
     let _ = checkpoints.await;
     if let Err(e) = served {

@@ -10,11 +10,10 @@
 
 use crate::http::App;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use chat_core::{Actor, ChatError, Engine};
+use chat_core::{Actor, ChatError, CommitNotice, Engine};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -25,28 +24,53 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many subscriptions per session.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 
-/// Wakes sessions and the deliverer when events commit: a blocking thread waits on the
-/// engine's commit condition and publishes the newest `seq`. Setting the returned flag stops
-/// it; the channel then closes, which ends every WebSocket session ("shutting down").
-pub fn commit_watch(engine: Arc<Engine>) -> (watch::Receiver<i64>, Arc<AtomicBool>) {
-    let (tx, rx) = watch::channel(engine.last_event_seq());
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::Builder::new()
-        .name("event-watch".into())
-        .spawn(move || {
-            let mut head = engine.last_event_seq();
-            while !tx.is_closed() && !stopped.load(Ordering::SeqCst) {
-                let h = engine.wait_for_events(head, Duration::from_millis(500));
-                if h != head {
-                    head = h;
-                    let _ = tx.send(h);
-                }
-            }
+/// Wakes sessions and the deliverer when events commit, from the engine's commit hook
+/// ([`chat_core::EngineBuilder::on_commit`]): the sessions through a watch of the newest `seq`,
+/// the deliverer only when the commit queued webhook deliveries (most commits queue none, and
+/// an idle deliverer then costs nothing per request).
+pub struct CommitSignals {
+    /// Dropped by [`CommitSignals::close`]; the watch then closes, which ends every WebSocket
+    /// session ("shutting down").
+    head: parking_lot::Mutex<Option<watch::Sender<i64>>>,
+    commits: watch::Receiver<i64>,
+    deliveries: tokio::sync::Notify,
+}
+
+impl CommitSignals {
+    pub fn new() -> Arc<Self> {
+        let (tx, rx) = watch::channel(0);
+        Arc::new(CommitSignals {
+            head: parking_lot::Mutex::new(Some(tx)),
+            commits: rx,
+            deliveries: tokio::sync::Notify::new(),
         })
-        .map(|_| ())
-        .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the event watch"));
-    (rx, stop)
+    }
+    /// The engine's commit hook.
+    pub fn committed(&self, notice: &CommitNotice) {
+        self.advance(notice.last_event_seq);
+        if notice.webhook_deliveries > 0 {
+            self.deliveries.notify_one();
+        }
+    }
+    /// Moves the watched head forward (never back: hooks of concurrent writes may arrive out
+    /// of order).
+    pub fn advance(&self, seq: i64) {
+        if let Some(tx) = self.head.lock().as_ref() {
+            tx.send_if_modified(|h| {
+                let newer = seq > *h;
+                if newer {
+                    *h = seq;
+                }
+                newer
+            });
+        }
+    }
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.commits.clone()
+    }
+    pub fn close(&self) {
+        self.head.lock().take();
+    }
 }
 
 /// The upgrade: credentials from the Authorization header or `?token=`, checked before the
@@ -261,9 +285,9 @@ async fn drain(
     Ok(())
 }
 
-/// POSTs due webhook deliveries and reports each result to the core; woken by commits, and
-/// at least every 500 ms for retries.
-pub async fn webhook_loop(engine: Arc<Engine>, mut commits: watch::Receiver<i64>) {
+/// POSTs due webhook deliveries and reports each result to the core; woken by commits that
+/// queued deliveries, and at least every 500 ms for retries.
+pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -320,12 +344,9 @@ pub async fn webhook_loop(engine: Arc<Engine>, mut commits: watch::Receiver<i64>
         if busy {
             continue;
         }
-        let open = tokio::select! {
-            r = commits.changed() => r.is_ok(),
-            _ = tokio::time::sleep(Duration::from_millis(500)) => true,
-        };
-        if !open {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            _ = signals.deliveries.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
 }

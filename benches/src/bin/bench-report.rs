@@ -417,6 +417,50 @@ fn db_bytes(p: &Path) -> u64 {
     file_size(p) + file_size(&PathBuf::from(format!("{}-wal", p.display())))
 }
 
+/// `bench-report drive <base-url> <concurrency> [post|get]`: POSTs user messages (or GETs
+/// message pages) to a `chat-server` already serving a copy of the dataset, e.g. one started
+/// under `perf record`; `CHAT_LOAD_SECS` and `CHAT_LOAD_MAX` bound it as in the report.
+fn drive(args: &[String]) {
+    let base = args
+        .first()
+        .expect("base URL")
+        .trim_end_matches('/')
+        .to_string();
+    let c: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let post = args.get(2).map(String::as_str) != Some("get");
+    let ds = dataset(&chat_benches::bench_dir());
+    let n_ops = ds.operators.len();
+    let chats = Arc::new(ds.chats.clone());
+    let body = json!({"message": "Load message: a typical customer-service sentence of about one hundred characters long."}).to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let method = if post {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    };
+    load(
+        &rt,
+        if post { "POST message" } else { "GET messages" },
+        c,
+        None,
+        Arc::new(move |i| {
+            let (chat, op) = target(i, &chats, n_ops);
+            (
+                method.clone(),
+                format!(
+                    "{base}/api/v5/users/{}/chats/{chat}/messages",
+                    operator_id(op)
+                ),
+                Some(token(op)),
+                post.then(|| body.clone()),
+            )
+        }),
+    );
+}
+
 fn load_report() -> Value {
     let dir = chat_benches::bench_dir();
     let ds = dataset(&dir);
@@ -673,6 +717,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("ceiling") {
         ceiling(Path::new(&args[2]));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("drive") {
+        drive(&args[2..]);
         return;
     }
     let no_load = args.iter().any(|a| a == "--no-load");

@@ -17,7 +17,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use publish::publish;
+pub use publish::{Published, publish};
 
 use crate::Env;
 use crate::auth::{Actor, access_org, access_user, require_history};

@@ -41,6 +41,8 @@ pub(crate) struct Emitter<'a, 'k> {
     members: HashMap<i64, Vec<(Uuid, bool)>>,
     /// Per chat: its newest change row written by this transaction (the chain's new head).
     heads: HashMap<i64, i64>,
+    /// Webhook deliveries queued so far.
+    deliveries: usize,
 }
 
 impl Emitter<'_, '_> {
@@ -152,7 +154,7 @@ impl Emitter<'_, '_> {
                     resource: c.resource.clone(),
                     seq: first + k as i64,
                 };
-                webhooks::enqueue(self.s, self.env, hooks, &event)?;
+                self.deliveries += webhooks::enqueue(self.s, self.env, hooks, &event)?;
             }
         }
         Ok(())
@@ -192,12 +194,20 @@ impl Emitter<'_, '_> {
     }
 }
 
-/// Publishes the events of everything the running transaction changed; returns the newest
-/// `seq` written (None: no event).
-pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
+/// What one transaction published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The newest `seq` written (None: no event).
+    pub last_seq: Option<i64>,
+    /// How many webhook deliveries were queued.
+    pub webhook_deliveries: usize,
+}
+
+/// Publishes the events of everything the running transaction changed.
+pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     let dirty = s.take_dirty()?;
     if dirty.is_empty() {
-        return Ok(None);
+        return Ok(Published::default());
     }
     let mut e = Emitter {
         s,
@@ -209,6 +219,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
         chats: HashMap::new(),
         members: HashMap::new(),
         heads: HashMap::new(),
+        deliveries: 0,
     };
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
@@ -263,7 +274,10 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Option<i64>> {
     for (&pk, &newest) in &e.heads {
         s.set_chat_event_head(pk, newest)?;
     }
-    Ok(e.last)
+    Ok(Published {
+        last_seq: e.last,
+        webhook_deliveries: e.deliveries,
+    })
 }
 
 fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
@@ -549,7 +563,7 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
 }
 
 /// An event's action and resource.
-type Published = (&'static str, Value);
+type ActionAndResource = (&'static str, Value);
 
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
 /// (`changed`, the differing attributes); None when nothing changed. With the resource's
@@ -558,7 +572,7 @@ fn added_or_changed(
     e: &Emitter,
     of: SnapshotOf<'_>,
     resource: &Value,
-) -> Result<(Option<Published>, Vec<u64>)> {
+) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
     let hashes = snapshot::hashes(resource)?;
     let event = match e.s.snapshot(of)? {
         None => Some(("added", resource.clone())),

@@ -761,3 +761,96 @@ fn a_webhook_to_a_destination_the_host_does_not_allow_is_refused_when_written() 
         "https://hooks.example.com/in/acme"
     );
 }
+
+#[test]
+fn the_commit_hook_hears_every_publishing_write_once_committed() {
+    use crate::CommitNotice;
+    use parking_lot::Mutex;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hook.db");
+    // What the hook saw: the notice and the newest seq another connection reads at that moment.
+    let heard: Arc<Mutex<Vec<(CommitNotice, i64)>>> = Arc::default();
+    let panic_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clock = crate::TestClock::at_default_start();
+    let engine = {
+        let (heard, panic_next, file) = (heard.clone(), panic_next.clone(), path.clone());
+        crate::Engine::builder()
+            .clock(clock.clone())
+            .on_commit(move |n| {
+                let other = rusqlite::Connection::open(&file).unwrap();
+                let seen: i64 = other
+                    .query_row("SELECT coalesce(max(seq), 0) FROM event_changes", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                heard.lock().push((*n, seen));
+                if panic_next.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    panic!("a host's hook failing");
+                }
+            })
+            .open(&path)
+            .unwrap()
+    };
+    let w = seeded(engine, clock);
+    let org = id(ACME);
+    w.engine
+        .create_webhook(
+            &user(CAT),
+            org,
+            serde_json::from_value(json!({
+                "url": "http://127.0.0.1:9/hook",
+                "channels": ["/api/v5/users/{user_id}/pending_chats"],
+                "actions": ["added"],
+                "secret": "s3cret",
+                "user_id": ROBO
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    heard.lock().clear();
+
+    // A chat routed to Robo: Robo's pending_chats `added` matches the webhook.
+    let (chat, _) = w.routed_chat();
+    let notices = std::mem::take(&mut *heard.lock());
+    assert!(!notices.is_empty());
+    for (n, seen) in &notices {
+        assert_eq!(
+            *seen, n.last_event_seq,
+            "the hook runs once the write is visible"
+        );
+    }
+    assert_eq!(
+        notices.last().unwrap().0.last_event_seq,
+        w.engine.last_event_seq()
+    );
+    let queued: usize = notices.iter().map(|(n, _)| n.webhook_deliveries).sum();
+    assert_eq!(queued, w.engine.webhook_deliveries_due(10).unwrap().len());
+    assert_eq!(queued, 1);
+
+    // A refused write publishes nothing and is not heard.
+    let refused = w.engine.send_user_message(
+        &user(OLLI),
+        id(OLLI),
+        chat,
+        crate::messages::NewMessage {
+            message: Some("not mine".into()),
+            ..Default::default()
+        },
+    );
+    assert!(refused.is_err());
+    assert!(heard.lock().is_empty());
+
+    // A hook that panics does not undo or fail the committed write.
+    let head = w.engine.last_event_seq();
+    panic_next.store(true, std::sync::atomic::Ordering::SeqCst);
+    let joined = w.engine.join_pending(&user(BOB), id(BOB), chat, join());
+    assert!(joined.is_ok(), "{joined:?}");
+    assert_eq!(heard.lock().len(), 1);
+    assert!(w.engine.last_event_seq() > head);
+    let bob = summary(BOB, &read(&w, BOB, head));
+    assert!(
+        bob.contains(&("chats".into(), "added".into(), chat.to_string())),
+        "{bob:?}"
+    );
+}

@@ -395,17 +395,25 @@ fn wants(w: &WebhookRecord, ev: &Event) -> bool {
         .any(|p| pattern_matches(&p.replace("{user_id}", &user), &ev.channel))
 }
 
-/// Queues the event for each webhook (of the event's organization) that wants it.
-pub(crate) fn enqueue(s: &dyn Store, env: &Env, hooks: &[WebhookRecord], ev: &Event) -> Result<()> {
+/// Queues the event for each webhook (of the event's organization) that wants it; returns how
+/// many deliveries it queued.
+pub(crate) fn enqueue(
+    s: &dyn Store,
+    env: &Env,
+    hooks: &[WebhookRecord],
+    ev: &Event,
+) -> Result<usize> {
     let mut body = None;
+    let mut queued = 0;
     for w in hooks.iter().filter(|w| wants(w, ev)) {
         let b = match &body {
             Some(b) => b,
             None => body.insert(serde_json::to_string(ev)?),
         };
         s.insert_delivery(w.id, ev.seq, b, env.now)?;
+        queued += 1;
     }
-    Ok(())
+    Ok(queued)
 }
 
 /// Deliveries to attempt now (at most one per webhook: its oldest unacknowledged one), with
