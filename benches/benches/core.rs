@@ -20,6 +20,7 @@ struct Fixture {
     engine: Engine,
     clock: TestClock,
     raw: rusqlite::Connection,
+    raw_path: std::path::PathBuf,
 }
 
 fn fixture(name: &str) -> Fixture {
@@ -38,6 +39,7 @@ fn fixture(name: &str) -> Fixture {
         engine,
         clock,
         raw,
+        raw_path,
     }
 }
 
@@ -699,6 +701,74 @@ fn lifecycle(c: &mut Criterion) {
     g.finish();
 }
 
+/// A request's token after a write (each iteration sends a message first, untimed): the
+/// engine remembers authentications until credentials change; the baseline looks the token
+/// up as a reader connection must after any commit, its page cache invalidated (the token's
+/// user, then that the user is not deleted).
+fn authenticate(c: &mut Criterion) {
+    let f = fixture("authenticate");
+    let n = f.ds.chats.len();
+    let n_ops = f.ds.operators.len();
+    let mut g = c.benchmark_group("authenticate_after_write");
+    let mut i = 0usize;
+    g.bench_function("core", |b| {
+        b.iter_batched(
+            || {
+                let (chat, op, _) = f.ds.chats[i % n];
+                let t = token(i % n_ops);
+                i += 1;
+                f.clock.advance_ms(1);
+                let m = NewMessage {
+                    message: Some(text(i)),
+                    ..Default::default()
+                };
+                f.engine
+                    .send_user_message(&Actor::User(op), op, chat, m)
+                    .unwrap();
+                t
+            },
+            |t| f.engine.authenticate(&t).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    let reader = rusqlite::Connection::open_with_flags(
+        &f.raw_path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    let mut j = 0usize;
+    let mut now = f.ds.end_ms;
+    g.bench_function("raw", |b| {
+        b.iter_batched(
+            || {
+                let (chat, op, _) = f.ds.chats[j % n];
+                let h = chat_core::auth::token_hash(&token(j % n_ops));
+                j += 1;
+                now += 1;
+                raw_send(&f.raw, chat, op, true, now, &text(j));
+                h
+            },
+            |h| {
+                let tx = reader.unchecked_transaction().unwrap();
+                let user: Vec<u8> = tx
+                    .prepare_cached("SELECT user_id FROM api_tokens WHERE token_hash = ?1")
+                    .unwrap()
+                    .query_row([&h], |r| r.get(0))
+                    .unwrap();
+                let deleted: bool = tx
+                    .prepare_cached("SELECT is_deleted FROM users WHERE id = ?1")
+                    .unwrap()
+                    .query_row([&user], |r| r.get(0))
+                    .unwrap();
+                assert!(!deleted);
+                tx.commit().unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -707,5 +777,5 @@ fn config() -> Criterion {
         .without_plots()
 }
 
-criterion_group! { name = benches; config = config(); targets = send, reads, pending, lifecycle }
+criterion_group! { name = benches; config = config(); targets = send, reads, pending, lifecycle, authenticate }
 criterion_main!(benches);

@@ -163,3 +163,91 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).to_vec()
 }
+
+/// The most authentications remembered; past it the memory starts over.
+const REMEMBERED_MAX: usize = 16_384;
+
+/// Authentications the engine remembers, so that a request's token is not looked up again on
+/// every call: looking it up takes a read transaction whose page cache every commit has
+/// invalidated (≈ 45 µs of a ≈ 650 µs HTTP request, `docs/PERFORMANCE.md`).
+///
+/// Sound against revocation: a write that revokes or deletes a token, or deletes a user,
+/// signals it (TEMP triggers, `Published::credentials_changed`) and [`Self::forget_all`] runs
+/// once it has committed. A lookup records the generation it started in and keeps its answer
+/// only if no forgetting happened meanwhile, so an answer read from before a revocation
+/// committed is never kept. Visitor tokens are remembered with their expiry.
+#[derive(Default)]
+pub struct RememberedTokens {
+    inner: parking_lot::Mutex<Remembered>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    generation: u64,
+    /// token hash → (actor, valid until (ms))
+    actors: std::collections::HashMap<Vec<u8>, (Actor, i64)>,
+}
+
+impl RememberedTokens {
+    /// The remembered actor of a token hash still valid at `now`, else the generation to pass
+    /// to [`Self::remember`] after looking it up.
+    pub fn recall(&self, hash: &[u8], now: i64) -> std::result::Result<Actor, u64> {
+        let r = self.inner.lock();
+        match r.actors.get(hash) {
+            Some(&(actor, until)) if now < until => Ok(actor),
+            _ => Err(r.generation),
+        }
+    }
+    /// Keeps a looked-up authentication, unless credentials changed since `generation`.
+    pub fn remember(&self, generation: u64, hash: Vec<u8>, actor: Actor, until: i64) {
+        let mut r = self.inner.lock();
+        if r.generation != generation {
+            return;
+        }
+        if r.actors.len() >= REMEMBERED_MAX {
+            r.actors.clear();
+        }
+        r.actors.insert(hash, (actor, until));
+    }
+    /// Forgets every authentication (credentials changed in a committed write).
+    pub fn forget_all(&self) {
+        let mut r = self.inner.lock();
+        r.generation += 1;
+        r.actors.clear();
+    }
+}
+
+#[cfg(test)]
+mod remembered_tokens_tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_looked_up_across_a_forgetting_is_not_kept() {
+        let r = RememberedTokens::default();
+        let ann = Actor::User(Uuid::from_u128(1));
+        let Err(generation) = r.recall(b"h", 0) else {
+            panic!("nothing is remembered yet");
+        };
+        // A revocation commits while the lookup (from an older snapshot) runs.
+        r.forget_all();
+        r.remember(generation, b"h".to_vec(), ann, i64::MAX);
+        assert!(r.recall(b"h", 0).is_err());
+        // Looked up after it: kept, until the next forgetting.
+        let Err(generation) = r.recall(b"h", 0) else {
+            panic!("not remembered");
+        };
+        r.remember(generation, b"h".to_vec(), ann, i64::MAX);
+        assert_eq!(r.recall(b"h", 0), Ok(ann));
+        r.forget_all();
+        assert!(r.recall(b"h", 0).is_err());
+    }
+
+    #[test]
+    fn a_remembered_visitor_token_ends_when_it_expires() {
+        let r = RememberedTokens::default();
+        let v = Actor::Visitor(Uuid::from_u128(2));
+        r.remember(0, b"v".to_vec(), v, 1_000);
+        assert_eq!(r.recall(b"v", 999), Ok(v));
+        assert!(r.recall(b"v", 1_000).is_err());
+    }
+}

@@ -117,6 +117,7 @@ impl EngineBuilder {
             webhook_allow: self.webhook_allow,
             commits: (Mutex::new(head), Condvar::new()),
             on_commit: self.on_commit,
+            tokens: Default::default(),
         })
     }
 }
@@ -135,6 +136,8 @@ pub struct Engine {
     /// The newest committed event `seq`, and the condition subscribers wait on.
     commits: (Mutex<i64>, Condvar),
     on_commit: Option<CommitHook>,
+    /// Authentications remembered between calls.
+    tokens: crate::auth::RememberedTokens,
 }
 
 impl Engine {
@@ -167,6 +170,9 @@ impl Engine {
             let published = events::publish(tx, &env)?;
             Ok((out, published))
         })?;
+        if published.credentials_changed {
+            self.tokens.forget_all();
+        }
         if let Some(seq) = published.last_seq {
             let newest = {
                 let mut head = self.commits.0.lock();
@@ -209,9 +215,18 @@ impl Engine {
         let seed: seed::Seed = crate::input::from_json(json)?;
         self.load_seed(seed)
     }
-    /// Resolves an API token or visitor access token to its actor.
+    /// Resolves an API token or visitor access token to its actor. Answers are remembered
+    /// until a committed write revokes or deletes credentials (see
+    /// [`crate::auth::RememberedTokens`]) or, for a visitor token, until it expires.
     pub fn authenticate(&self, token: &str) -> Result<Actor> {
-        self.read(|s, env| directory::authenticate(s, env, token))
+        let hash = crate::auth::token_hash(token);
+        let generation = match self.tokens.recall(&hash, self.clock.now_ms()) {
+            Ok(actor) => return Ok(actor),
+            Err(generation) => generation,
+        };
+        let (actor, until) = self.read(|s, env| directory::authenticate(s, env, &hash))?;
+        self.tokens.remember(generation, hash, actor, until);
+        Ok(actor)
     }
     pub fn create_organization(
         &self,

@@ -79,7 +79,11 @@ fn tokens_are_random_hashed_and_revocable() {
         .revoke_api_token(&user(BOB), u(BOB), t.id.parse().unwrap())
         .unwrap();
     assert_eq!(w.engine.authenticate(&t.token).unwrap_err().status(), 401);
-    // A deleted user's tokens stop working.
+    // A deleted user's tokens stop working (also once remembered).
+    assert_eq!(
+        w.engine.authenticate("cat-token-0123456789").unwrap(),
+        user(CAT)
+    );
     w.engine.delete_user(&user(ANN), u(ACME), u(CAT)).unwrap();
     assert_eq!(
         w.engine

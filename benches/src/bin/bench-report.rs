@@ -34,6 +34,7 @@ const GROUPS: &[&str] = &[
     "invitation_accept",
     "end_chat",
     "maintenance_open_chats",
+    "authenticate_after_write",
 ];
 
 fn target_dir() -> PathBuf {

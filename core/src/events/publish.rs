@@ -201,6 +201,9 @@ pub struct Published {
     pub last_seq: Option<i64>,
     /// How many webhook deliveries were queued.
     pub webhook_deliveries: usize,
+    /// Whether a token or user an authentication rests on was revoked, deleted or changed
+    /// (remembered authentications must be forgotten once this commits).
+    pub credentials_changed: bool,
 }
 
 /// Publishes the events of everything the running transaction changed.
@@ -226,6 +229,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     let mut invitations: Vec<Uuid> = Vec::new();
     let mut suggestions: Vec<Uuid> = Vec::new();
     let mut changed_messages: Vec<(i64, Uuid)> = Vec::new();
+    let mut credentials_changed = false;
     fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
         if !v.contains(&x) {
             v.push(x);
@@ -240,6 +244,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             ("membership", Some(m)) => push(&mut memberships, (chat_pk, m)),
             ("invitation", Some(i)) => push(&mut invitations, i),
             ("suggestion", Some(i)) => push(&mut suggestions, i),
+            ("credentials", _) => credentials_changed = true,
             ("tag_added", _) => tag(&mut e, chat_pk, &key, true)?,
             ("tag_removed", _) => tag(&mut e, chat_pk, &key, false)?,
             // A member's own attributes show in their memberships of open chats; their
@@ -277,6 +282,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     Ok(Published {
         last_seq: e.last,
         webhook_deliveries: e.deliveries,
+        credentials_changed,
     })
 }
 

@@ -76,7 +76,8 @@ pub trait DirectoryStore {
         expires_at: Millis,
     ) -> Result<()>;
     /// The visitor whose unexpired access token this is.
-    fn visitor_by_token(&self, token_hash: &[u8], now: Millis) -> Result<Option<Uuid>>;
+    /// The visitor of an unexpired visitor token, and when the token expires.
+    fn visitor_by_token(&self, token_hash: &[u8], now: Millis) -> Result<Option<(Uuid, Millis)>>;
     /// Records that the visitor is in the room; false if it already was.
     fn add_visitor_to_room(&self, visitor: Uuid, room: Uuid, now: Millis) -> Result<bool>;
     fn visitor_in_room(&self, visitor: Uuid, room: Uuid) -> Result<bool>;

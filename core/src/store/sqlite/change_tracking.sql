@@ -88,3 +88,26 @@ CREATE TEMP TRIGGER ev_visitors_member AFTER UPDATE OF name ON main.visitors
 WHEN OLD.name IS NOT NEW.name BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('member', 0, hex(NEW.id));
 END;
+
+-- Credentials an authentication the engine remembers may rest on (see `Engine::authenticate`):
+-- a token revoked, expired early or deleted with its user or visitor, a user deleted. New
+-- tokens need no signal (nothing remembered refers to them).
+CREATE TEMP TRIGGER cred_api_tokens_del AFTER DELETE ON main.api_tokens BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;
+CREATE TEMP TRIGGER cred_api_tokens_upd AFTER UPDATE ON main.api_tokens BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;
+CREATE TEMP TRIGGER cred_visitor_tokens_del AFTER DELETE ON main.visitor_tokens BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;
+CREATE TEMP TRIGGER cred_visitor_tokens_upd AFTER UPDATE ON main.visitor_tokens BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;
+CREATE TEMP TRIGGER cred_users_deleted AFTER UPDATE OF is_deleted ON main.users
+WHEN OLD.is_deleted IS NOT NEW.is_deleted BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;
+CREATE TEMP TRIGGER cred_users_del AFTER DELETE ON main.users BEGIN
+    INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('credentials', 0, '');
+END;

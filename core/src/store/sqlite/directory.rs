@@ -589,13 +589,13 @@ impl DirectoryStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn visitor_by_token(&self, token_hash: &[u8], now: Millis) -> Result<Option<Uuid>> {
+    fn visitor_by_token(&self, token_hash: &[u8], now: Millis) -> Result<Option<(Uuid, Millis)>> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT visitor_id FROM visitor_tokens WHERE token_hash = ?1 AND expires_at > ?2",
+                "SELECT visitor_id, expires_at FROM visitor_tokens WHERE token_hash = ?1 AND expires_at > ?2",
             )?
-            .query_row(params![token_hash, now], |r| uuid_col(r, 0))
+            .query_row(params![token_hash, now], |r| Ok((uuid_col(r, 0)?, r.get(1)?)))
             .optional()?)
     }
 
