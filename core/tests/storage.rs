@@ -293,3 +293,53 @@ fn change_tracking_watches_every_column_but_the_event_bookkeeping() {
         })
         .unwrap();
 }
+
+/// The WAL under writes that never pause, with checkpoints run beside them (as `chat-server`
+/// does): the background checkpoint alone never lets the WAL start over, so a high inline
+/// threshold stays set; the WAL file then stays near that threshold instead of growing with
+/// every write (without it, this test's writes leave a WAL of tens of megabytes).
+#[test]
+fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let w = world_on_file(&path);
+    let threshold_pages = 256;
+    w.engine
+        .store()
+        .set_autocheckpoint(threshold_pages)
+        .unwrap();
+    let chat = w
+        .engine
+        .create_user_chat(&user(ANN), u(ANN), Default::default())
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    let wal = dir.path().join("wal.db-wal");
+    let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut largest = 0;
+    let mut checkpoints = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..1500 {
+                w.engine
+                    .send_user_message(&user(ANN), u(ANN), chat, msg(&format!("message {i}")))
+                    .unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            w.engine.store().checkpoint_passive().unwrap();
+            checkpoints += 1;
+            largest = largest.max(wal_bytes());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    });
+    assert!(checkpoints > 10, "the checkpoints ran beside the writes");
+    // 1 500 sends write ≈ 15 000 pages (≈ 60 MB of WAL); the threshold is 256 pages (1 MB).
+    assert!(
+        largest < 8 << 20,
+        "the WAL reached {largest} bytes with a {threshold_pages}-page threshold"
+    );
+}

@@ -210,10 +210,15 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
     let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), signals.clone()));
-    // WAL checkpoints off the request path: no inline checkpoint in a committing request,
-    // a passive one on its own connection every 200 ms instead.
-    if let Err(e) = engine.store().set_autocheckpoint(0) {
-        tracing::warn!(error = %e, "cannot turn inline checkpoints off");
+    // WAL checkpoints off the request path: a passive one on its own connection every
+    // 50 ms copies the WAL into the database while writes go on. An inline one stays, past
+    // WAL_INLINE_CHECKPOINT_PAGES only: it finds nearly every frame already copied, and lets
+    // the WAL start over, which under steady writes it otherwise never does.
+    if let Err(e) = engine
+        .store()
+        .set_autocheckpoint(WAL_INLINE_CHECKPOINT_PAGES)
+    {
+        tracing::warn!(error = %e, "cannot set the inline checkpoint threshold");
     }
     let checkpoints = tokio::spawn(checkpoint_loop(engine.clone()));
     let served = axum::serve(listener, http::router(app))
@@ -267,9 +272,14 @@ async fn maintenance_loop(engine: Arc<Engine>) {
     }
 }
 
-/// Copies the WAL into the database file in the background (see `serve`).
+/// The WAL size (pages, ≈ 64 MB) past which a commit checkpoints inline (see `serve`).
+const WAL_INLINE_CHECKPOINT_PAGES: i64 = 16_384;
+
+/// Copies the WAL into the database file in the background (see `serve`); often, so that the
+/// inline checkpoint past the threshold has little left to copy and sync (at 200 ms it held
+/// writes up to ≈ 100 ms, at 50 ms ≈ 40–55 ms; `docs/PERFORMANCE.md`).
 async fn checkpoint_loop(engine: Arc<Engine>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
