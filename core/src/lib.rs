@@ -70,7 +70,7 @@ pub use clock::{Clock, Millis, SystemClock, TestClock};
 pub use engine::{CommitNotice, Engine, EngineBuilder, Subscription};
 pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
-pub use store::sqlite::Durability;
+pub use store::sqlite::{CheckpointPolicy, Durability};
 
 /// What every rule gets besides the store: the current time, the id generator, and the
 /// organization keys the engine holds (encrypted chats; see [`crypto`]).

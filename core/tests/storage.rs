@@ -294,22 +294,26 @@ fn change_tracking_watches_every_column_but_the_event_bookkeeping() {
         .unwrap();
 }
 
-/// The WAL under writes that never pause, with checkpoints run beside them (as `chat-server`
-/// does): the background checkpoint alone never lets the WAL start over, so a high inline
-/// threshold stays set; the WAL file then stays near that threshold instead of growing with
-/// every write (without it, this test's writes leave a WAL of tens of megabytes).
+/// The WAL under writes that never pause, with the engine's background checkpoints: a
+/// passive checkpoint beside steady writes never lets the WAL start over by itself, so the
+/// policy keeps an inline threshold; the WAL file then stays near it instead of growing with
+/// every write (with `inline_above_pages: 0`, this test's writes leave a WAL of ≈ 55 MB).
 #[test]
 fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.db");
-    let w = world_on_file(&path);
-    let threshold_pages = 256;
-    w.engine
-        .store()
-        .set_autocheckpoint(threshold_pages)
+    let clock = chat_core::TestClock::at_default_start();
+    let policy = chat_core::CheckpointPolicy {
+        every: std::time::Duration::from_millis(2),
+        inline_above_pages: 256,
+    };
+    let engine = Engine::builder()
+        .clock(clock.clone())
+        .background_checkpoints(policy)
+        .open(&path)
         .unwrap();
-    let chat = w
-        .engine
+    engine.load_seed_json(&seed_json().to_string()).unwrap();
+    let chat = engine
         .create_user_chat(&user(ANN), u(ANN), Default::default())
         .unwrap()
         .id
@@ -317,29 +321,25 @@ fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
         .unwrap();
     let wal = dir.path().join("wal.db-wal");
     let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    let done = std::sync::atomic::AtomicBool::new(false);
     let mut largest = 0;
-    let mut checkpoints = 0;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            for i in 0..1500 {
-                w.engine
-                    .send_user_message(&user(ANN), u(ANN), chat, msg(&format!("message {i}")))
-                    .unwrap();
-            }
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        while !done.load(std::sync::atomic::Ordering::SeqCst) {
-            w.engine.store().checkpoint_passive().unwrap();
-            checkpoints += 1;
-            largest = largest.max(wal_bytes());
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    });
-    assert!(checkpoints > 10, "the checkpoints ran beside the writes");
+    for i in 0..1500 {
+        engine
+            .send_user_message(&user(ANN), u(ANN), chat, msg(&format!("message {i}")))
+            .unwrap();
+        largest = largest.max(wal_bytes());
+    }
+    let passes = engine.background_checkpoint_passes().unwrap();
+    assert!(
+        passes > 10,
+        "the checkpoints ran beside the writes ({passes})"
+    );
     // 1 500 sends write ≈ 15 000 pages (≈ 60 MB of WAL); the threshold is 256 pages (1 MB).
     assert!(
         largest < 8 << 20,
-        "the WAL reached {largest} bytes with a {threshold_pages}-page threshold"
+        "the WAL reached {largest} bytes with a {}-page threshold",
+        policy.inline_above_pages
     );
+    // Dropping the engine stops the thread; the database opens again.
+    drop(engine);
+    drop(Engine::open(&path).unwrap());
 }

@@ -9,7 +9,7 @@ mod openapi;
 mod realtime;
 mod routes;
 
-use chat_core::Engine;
+use chat_core::{CheckpointPolicy, Engine};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -169,6 +169,9 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             .event_retention(retention)
             .webhook_destinations(allow)
             .on_commit(move |notice| hook_signals.committed(notice))
+            // WAL checkpoints off the request path (the core's policy: a passive checkpoint
+            // every 50 ms on a connection of its own, inline only past ≈ 64 MB of WAL).
+            .background_checkpoints(CheckpointPolicy::default())
             .open(&db)
     })
     .await
@@ -210,17 +213,6 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
     let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), signals.clone()));
-    // WAL checkpoints off the request path: a passive one on its own connection every
-    // 50 ms copies the WAL into the database while writes go on. An inline one stays, past
-    // WAL_INLINE_CHECKPOINT_PAGES only: it finds nearly every frame already copied, and lets
-    // the WAL start over, which under steady writes it otherwise never does.
-    if let Err(e) = engine
-        .store()
-        .set_autocheckpoint(WAL_INLINE_CHECKPOINT_PAGES)
-    {
-        tracing::warn!(error = %e, "cannot set the inline checkpoint threshold");
-    }
-    let checkpoints = tokio::spawn(checkpoint_loop(engine.clone()));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -230,8 +222,6 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let _ = webhooks.await;
     // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
     signals.close();
-    checkpoints.abort();
-    let _ = checkpoints.await;
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }
@@ -268,26 +258,6 @@ async fn maintenance_loop(engine: Arc<Engine>) {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed"),
             Err(_) => tracing::error!("maintenance panicked"),
-        }
-    }
-}
-
-/// The WAL size (pages, ≈ 64 MB) past which a commit checkpoints inline (see `serve`).
-const WAL_INLINE_CHECKPOINT_PAGES: i64 = 16_384;
-
-/// Copies the WAL into the database file in the background (see `serve`); often, so that the
-/// inline checkpoint past the threshold has little left to copy and sync (at 200 ms it held
-/// writes up to ≈ 100 ms, at 50 ms ≈ 40–55 ms; `docs/PERFORMANCE.md`).
-async fn checkpoint_loop(engine: Arc<Engine>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let e = engine.clone();
-        match tokio::task::spawn_blocking(move || e.store().checkpoint_passive()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "WAL checkpoint failed"),
-            Err(_) => tracing::error!("WAL checkpoint panicked"),
         }
     }
 }
