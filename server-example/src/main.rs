@@ -66,6 +66,14 @@ struct ServeArgs {
     /// `resync`).
     #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
     event_retention_secs: u64,
+    /// How often the background checkpoint copies the WAL into the database (milliseconds).
+    #[arg(long, env = "CHAT_CHECKPOINT_EVERY_MS", default_value_t = CheckpointPolicy::default().every.as_millis() as u64)]
+    checkpoint_every_ms: u64,
+    /// WAL size (pages of 4 KiB) past which a commit checkpoints inline, so that the WAL starts
+    /// over under steady writes (a pause of tens of milliseconds each time); 0: never (the WAL
+    /// then grows without end under steady writes).
+    #[arg(long, env = "CHAT_WAL_INLINE_CHECKPOINT_PAGES", default_value_t = CheckpointPolicy::default().inline_above_pages)]
+    wal_inline_checkpoint_pages: i64,
 }
 
 #[derive(Args)]
@@ -162,6 +170,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
+    let checkpoints = CheckpointPolicy {
+        every: Duration::from_millis(args.checkpoint_every_ms.max(1)),
+        inline_above_pages: args.wal_inline_checkpoint_pages.max(0),
+    };
     let signals = realtime::CommitSignals::new();
     let hook_signals = signals.clone();
     let engine = tokio::task::spawn_blocking(move || {
@@ -169,9 +181,9 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             .event_retention(retention)
             .webhook_destinations(allow)
             .on_commit(move |notice| hook_signals.committed(notice))
-            // WAL checkpoints off the request path (the core's policy: a passive checkpoint
-            // every 50 ms on a connection of its own, inline only past ≈ 64 MB of WAL).
-            .background_checkpoints(CheckpointPolicy::default())
+            // WAL checkpoints off the request path (a passive checkpoint on a connection of
+            // its own; inline only past the threshold).
+            .background_checkpoints(checkpoints)
             .open(&db)
     })
     .await

@@ -418,9 +418,10 @@ fn db_bytes(p: &Path) -> u64 {
     file_size(p) + file_size(&PathBuf::from(format!("{}-wal", p.display())))
 }
 
-/// `bench-report drive <base-url> <concurrency> [post|get]`: POSTs user messages (or GETs
-/// message pages) to a `chat-server` already serving a copy of the dataset, e.g. one started
-/// under `perf record`; `CHAT_LOAD_SECS` and `CHAT_LOAD_MAX` bound it as in the report.
+/// `bench-report drive <base-url> <concurrency> [post|get] [rate]`: POSTs user messages (or
+/// GETs message pages) to a `chat-server` already serving a copy of the dataset, e.g. one
+/// started under `perf record`; with a rate (requests/s over all workers), on a fixed schedule
+/// as the report's 5 000/s step. `CHAT_LOAD_SECS` and `CHAT_LOAD_MAX` bound it as in the report.
 fn drive(args: &[String]) {
     let base = args
         .first()
@@ -429,6 +430,7 @@ fn drive(args: &[String]) {
         .to_string();
     let c: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let post = args.get(2).map(String::as_str) != Some("get");
+    let rate: Option<f64> = args.get(3).and_then(|s| s.parse().ok());
     let ds = dataset(&chat_benches::bench_dir());
     let n_ops = ds.operators.len();
     let chats = Arc::new(ds.chats.clone());
@@ -446,7 +448,7 @@ fn drive(args: &[String]) {
         &rt,
         if post { "POST message" } else { "GET messages" },
         c,
-        None,
+        rate,
         Arc::new(move |i| {
             let (chat, op) = target(i, &chats, n_ops);
             (
