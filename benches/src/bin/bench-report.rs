@@ -610,9 +610,10 @@ fn load_report() -> Value {
             }),
         ));
     }
-    // Sustained writes at a fixed rate: latency from the scheduled send time.
-    let rate = env_num("CHAT_LOAD_RATE", 5000) as f64;
-    {
+    // Sustained writes at fixed rates (the target's, and two below it, to show where the tail
+    // holds): latency from the scheduled send time.
+    let target_rate = env_num("CHAT_LOAD_RATE", 5000) as f64;
+    for rate in [1000.0, 2000.0, target_rate] {
         let (b, body, chats) = (srv.base.clone(), body.clone(), chats.clone());
         let r = load(
             &rt,
