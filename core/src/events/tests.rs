@@ -394,25 +394,29 @@ fn concurrent_retries_with_one_key_create_one_row() {
     );
 }
 
-#[test]
-fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
-    let w = world();
-    let org = id(ACME);
-    let hook = w
-        .engine
+/// A webhook (created by Cat, Acme's settings user) on Robo's pending chats, for `actions`.
+fn robo_pending_webhook(w: &World, actions: Value) -> crate::webhooks::Webhook {
+    w.engine
         .create_webhook(
             &user(CAT),
-            org,
+            id(ACME),
             serde_json::from_value(json!({
                 "url": "http://127.0.0.1:9/hook",
                 "channels": ["/api/v5/users/{user_id}/pending_chats"],
-                "actions": ["added", "removed"],
+                "actions": actions,
                 "secret": "s3cret",
                 "user_id": ROBO
             }))
             .unwrap(),
         )
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
+    let w = world();
+    let org = id(ACME);
+    let hook = robo_pending_webhook(&w, json!(["added", "removed"]));
     // Ann (no settings) may not manage webhooks.
     assert_eq!(
         w.engine.list_webhooks(&user(ANN), org).unwrap_err().code,
@@ -793,21 +797,7 @@ fn the_commit_hook_hears_every_publishing_write_once_committed() {
             .unwrap()
     };
     let w = seeded(engine, clock);
-    let org = id(ACME);
-    w.engine
-        .create_webhook(
-            &user(CAT),
-            org,
-            serde_json::from_value(json!({
-                "url": "http://127.0.0.1:9/hook",
-                "channels": ["/api/v5/users/{user_id}/pending_chats"],
-                "actions": ["added"],
-                "secret": "s3cret",
-                "user_id": ROBO
-            }))
-            .unwrap(),
-        )
-        .unwrap();
+    robo_pending_webhook(&w, json!(["added"]));
     heard.lock().clear();
 
     // A chat routed to Robo: Robo's pending_chats `added` matches the webhook.
