@@ -554,7 +554,9 @@ impl SqliteStore {
                     {
                         let mut stopped = stop2.0.lock();
                         if !*stopped {
-                            stop2.1.wait_for(&mut stopped, policy.every);
+                            // At least a millisecond apart: a zero interval would spin.
+                            let every = policy.every.max(std::time::Duration::from_millis(1));
+                            stop2.1.wait_for(&mut stopped, every);
                         }
                         if *stopped {
                             return;
