@@ -8,7 +8,10 @@
 //! 2. HTTP load over loopback: starts `chat-server` (next to this binary) on a copy of the
 //!    benchmark dataset, and this binary's own minimal axum servers (`ceiling` subcommand: one
 //!    SQLite insert per POST, a fixed JSON body per GET), then drives each with a Rust load
-//!    generator at concurrency 1 and 32 (bounded by request count and time).
+//!    generator at concurrency 1 and 32 (bounded by request count and time), at fixed rates,
+//!    and without group commit. Then the insert ceiling, `chat-server` and `chat-server`
+//!    without group commit run at once (each on its own copy) and take one-second turns
+//!    (`CHAT_ALTERNATE_ROUNDS`, default 4): the POST ratios least moved by the machine's drift.
 //!
 //! Usage: `bench-report [--no-load] [--load-only]`; `CHAT_LOAD_SECS` (default 3) bounds each
 //! load step, `CHAT_LOAD_MAX` (default 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
@@ -261,6 +264,8 @@ impl Server {
 
 /// One request: method, URL, token, body.
 type Req = (reqwest::Method, String, Option<String>, Option<String>);
+/// The `i`-th request of a step.
+type MakeReq = Arc<dyn Fn(usize) -> Req + Send + Sync>;
 
 struct LoadResult {
     name: String,
@@ -282,6 +287,27 @@ impl LoadResult {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.secs
     }
+    fn print(&self) {
+        println!(
+            "{:<34} | {:>3} | {:>8.0} | {:>7.2} | {:>7.2} | {:>8.2} | {:>6} | {}",
+            self.name,
+            self.concurrency,
+            self.rps(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.pct(1.0),
+            self.requests,
+            self.errors
+        );
+    }
+    /// Adds another run of the same step (latencies kept sorted).
+    fn absorb(&mut self, other: LoadResult) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.secs += other.secs;
+        self.lat_us.extend(other.lat_us);
+        self.lat_us.sort_unstable();
+    }
     fn json(&self) -> Value {
         json!({"name": self.name, "concurrency": self.concurrency, "requests": self.requests,
             "errors": self.errors, "secs": self.secs, "req_per_s": self.rps(),
@@ -297,19 +323,21 @@ fn load(
     name: &str,
     concurrency: usize,
     rate: Option<f64>,
-    make: Arc<dyn Fn(usize) -> Req + Send + Sync>,
+    make: MakeReq,
 ) -> LoadResult {
     let secs = Duration::from_secs(env_num("CHAT_LOAD_SECS", 3));
-    load_for(rt, name, concurrency, rate, make, secs)
+    let r = load_for(rt, name, concurrency, rate, make, secs);
+    r.print();
+    r
 }
 
-/// [`load`] for `secs`.
+/// [`load`] for `secs`, without printing.
 fn load_for(
     rt: &tokio::runtime::Runtime,
     name: &str,
     concurrency: usize,
     rate: Option<f64>,
-    make: Arc<dyn Fn(usize) -> Req + Send + Sync>,
+    make: MakeReq,
     secs: Duration,
 ) -> LoadResult {
     let max = env_num("CHAT_LOAD_MAX", 50_000) as usize;
@@ -389,26 +417,49 @@ fn load_for(
     let secs = start.elapsed().as_secs_f64();
     let mut lat_us = lat;
     lat_us.sort_unstable();
-    let r = LoadResult {
+    LoadResult {
         name: name.to_string(),
         concurrency,
         requests: lat_us.len(),
         errors,
         secs,
         lat_us,
-    };
-    println!(
-        "{:<34} | {:>3} | {:>8.0} | {:>7.2} | {:>7.2} | {:>8.2} | {:>6} | {}",
-        r.name,
-        r.concurrency,
-        r.rps(),
-        r.pct(0.5),
-        r.pct(0.99),
-        r.pct(1.0),
-        r.requests,
-        r.errors
-    );
-    r
+    }
+}
+
+/// `chat-server serve` on `db`, on a free loopback port.
+fn serve_cmd(server_bin: &Path, db: &Path, group_commit: bool) -> Command {
+    let mut cmd = Command::new(server_bin);
+    cmd.arg("serve")
+        .arg("--db")
+        .arg(db)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--group-commit")
+        .arg(group_commit.to_string())
+        .env("CHAT_LOG", "warn");
+    cmd
+}
+
+/// A copy of the dataset for a server. The dataset's clock is in the past: the copy's chats
+/// get a long idle timeout, so that the server's maintenance (real clock) does not end them.
+fn server_copy(ds: &chat_benches::Dataset, dir: &Path, name: &str) -> PathBuf {
+    let db = chat_benches::copy_of(ds, dir, name);
+    chat_benches::raw_connection(&db)
+        .execute(
+            "UPDATE organizations SET chat_idle_timeout_s = 3650 * 86400",
+            [],
+        )
+        .unwrap();
+    db
+}
+
+/// A fresh (empty) database file for a ceiling server.
+fn fresh_file(path: PathBuf) -> PathBuf {
+    for s in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{s}", path.display()));
+    }
+    path
 }
 
 /// POSTs of user messages to the `i`-th target chat (see [`target`]).
@@ -417,7 +468,7 @@ fn posts(
     body: &str,
     chats: &Arc<Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)>>,
     n_ops: usize,
-) -> Arc<dyn Fn(usize) -> Req + Send + Sync> {
+) -> MakeReq {
     let (base, body, chats) = (base.to_string(), body.to_string(), chats.clone());
     Arc::new(move |i| {
         let (chat, op) = target(i, &chats, n_ops);
@@ -436,7 +487,7 @@ fn posts(
 /// A server's first second of POSTs, not counted: its page cache and the database copy's
 /// pages warm up, so that the first measured step does not pay for them (the no-group-commit
 /// server, started second on the same copy, used to look faster at c=1 for that reason).
-fn warm_up(rt: &tokio::runtime::Runtime, make: Arc<dyn Fn(usize) -> Req + Send + Sync>) -> usize {
+fn warm_up(rt: &tokio::runtime::Runtime, make: MakeReq) -> usize {
     let r = load_for(
         rt,
         "(warm-up, not counted)",
@@ -519,19 +570,8 @@ fn load_report() -> Value {
     let n_chats = ds.chats.len();
     let n_ops = ds.operators.len();
     let messages = n_chats * 100;
-    let db = chat_benches::copy_of(&ds, &dir, "load-core");
-    // The dataset's clock is in the past: keep the server's maintenance (real clock) from
-    // ending every chat as idle.
-    chat_benches::raw_connection(&db)
-        .execute(
-            "UPDATE organizations SET chat_idle_timeout_s = 3650 * 86400",
-            [],
-        )
-        .unwrap();
-    let ceiling_db = dir.join("load-ceiling.db");
-    for s in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{s}", ceiling_db.display()));
-    }
+    let db = server_copy(&ds, &dir, "load-core");
+    let ceiling_db = fresh_file(dir.join("load-ceiling.db"));
     let exe = std::env::current_exe().unwrap();
     let server_bin = exe.parent().unwrap().join("chat-server");
     assert!(
@@ -592,14 +632,10 @@ fn load_report() -> Value {
     ceil.stop();
 
     // chat-server.
-    let mut cmd = Command::new(&server_bin);
-    cmd.arg("serve")
-        .arg("--db")
-        .arg(&db)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .env("CHAT_LOG", "warn");
-    let srv = Server::start(cmd, "chat-server listening on ");
+    let srv = Server::start(
+        serve_cmd(&server_bin, &db, true),
+        "chat-server listening on ",
+    );
     let (rss0, _) = srv.rss_kb();
     let chats = Arc::new(ds.chats.clone());
     let mut posted = warm_up(&rt, posts(&srv.base, &body, &chats, n_ops));
@@ -667,16 +703,10 @@ fn load_report() -> Value {
     let (rss, hwm) = srv.rss_kb();
     srv.stop();
     // The same POSTs without group commit (one transaction per request), on the same database.
-    let mut cmd = Command::new(&server_bin);
-    cmd.arg("serve")
-        .arg("--db")
-        .arg(&db)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--group-commit")
-        .arg("false")
-        .env("CHAT_LOG", "warn");
-    let srv = Server::start(cmd, "chat-server listening on ");
+    let srv = Server::start(
+        serve_cmd(&server_bin, &db, false),
+        "chat-server listening on ",
+    );
     posted += warm_up(&rt, posts(&srv.base, &body, &chats, n_ops));
     for c in [1, 32] {
         let r = load(
@@ -695,15 +725,91 @@ fn load_report() -> Value {
     let per_msg_dataset = ds_bytes as f64 / messages as f64;
     let per_msg_added = (size_after.saturating_sub(size_before)) as f64 / posted.max(1) as f64;
 
-    let find = |name: &str, c: usize| {
+    // Alternating turns: the insert ceiling, chat-server and chat-server without group commit
+    // run at once, each on its own database, and take one-second turns, so that the machine's
+    // drift reaches the three alike (single steps a minute apart moved these ratios by ±40 %).
+    let rounds = env_num("CHAT_ALTERNATE_ROUNDS", 4) as usize;
+    println!(
+        "\nAlternating one-second turns ({rounds} rounds; the three servers up at once, each on its own database)"
+    );
+    let ceiling_b = fresh_file(dir.join("load-ceiling-b.db"));
+    let mut cmd = Command::new(&exe);
+    cmd.arg("ceiling").arg(&ceiling_b);
+    let ceil = Server::start(cmd, "listening on ");
+    let with = Server::start(
+        serve_cmd(&server_bin, &db, true),
+        "chat-server listening on ",
+    );
+    let db_b = server_copy(&ds, &dir, "load-core-b");
+    let without = Server::start(
+        serve_cmd(&server_bin, &db_b, false),
+        "chat-server listening on ",
+    );
+    warm_up(&rt, posts(&with.base, &body, &chats, n_ops));
+    warm_up(&rt, posts(&without.base, &body, &chats, n_ops));
+    let insert = {
+        let (b, body) = (ceil.base.clone(), body.clone());
+        Arc::new(move |_| {
+            (
+                reqwest::Method::POST,
+                format!("{b}/w"),
+                None,
+                Some(body.clone()),
+            )
+        }) as MakeReq
+    };
+    let turns: [(&str, MakeReq); 3] = [
+        ("alternating: insert ceiling", insert),
+        (
+            "alternating: POST message",
+            posts(&with.base, &body, &chats, n_ops),
+        ),
+        (
+            "alternating: POST, no group commit",
+            posts(&without.base, &body, &chats, n_ops),
+        ),
+    ];
+    let mut alternating = Vec::new();
+    for c in [1, 32] {
+        let mut merged: Vec<Option<LoadResult>> = vec![None, None, None];
+        for _ in 0..rounds {
+            for (k, (name, make)) in turns.iter().enumerate() {
+                let r = load_for(&rt, name, c, None, make.clone(), Duration::from_secs(1));
+                match &mut merged[k] {
+                    Some(m) => m.absorb(r),
+                    None => merged[k] = Some(r),
+                }
+            }
+        }
+        for r in merged.into_iter().flatten() {
+            r.print();
+            alternating.push(r);
+        }
+    }
+    ceil.stop();
+    with.stop();
+    without.stop();
+    let _ = std::fs::remove_file(&db_b);
+
+    let find_in = |results: &[LoadResult], name: &str, c: usize| {
         results
             .iter()
             .find(|r| r.name.starts_with(name) && r.concurrency == c)
             .map(|r| r.rps())
             .unwrap_or(0.0)
     };
+    let find = |name: &str, c: usize| find_in(&results, name, c);
     println!();
     let mut ratios = Vec::new();
+    for c in [1, 32] {
+        let post = find_in(&alternating, "alternating: POST message", c);
+        let ratio = post / find_in(&alternating, "alternating: insert ceiling", c);
+        println!("alternating: POST message / insert ceiling at c={c}: {ratio:.2}");
+        ratios.push(json!({"name": "alternating_post_message_vs_insert_ceiling", "concurrency": c, "ratio": ratio}));
+        let ratio = post / find_in(&alternating, "alternating: POST, no group", c);
+        println!("alternating: POST message with / without group commit at c={c}: {ratio:.2}");
+        ratios.push(json!({"name": "alternating_post_message_group_commit_vs_none", "concurrency": c, "ratio": ratio}));
+    }
     for c in [1, 32] {
         let ratio = find("chat-server: POST message", c) / find("ceiling: axum + 1 SQLite", c);
         println!("POST message / insert ceiling at c={c}: {ratio:.2}");
@@ -733,6 +839,7 @@ fn load_report() -> Value {
     json!({
         "dataset": {"chats": n_chats, "messages": messages, "bytes": ds_bytes},
         "steps": results.iter().map(LoadResult::json).collect::<Vec<_>>(),
+        "alternating": alternating.iter().map(LoadResult::json).collect::<Vec<_>>(),
         "ratios": ratios,
         "bytes_per_message_dataset": per_msg_dataset,
         "bytes_per_message_added": per_msg_added,
