@@ -244,6 +244,22 @@ chat_result chat_operations(char **out_json);
 chat_result chat_engine_open(const char *path, chat_engine **out);
 
 /**
+ * `chat_engine_open` with options: `options_json` is NULL (the defaults) or a JSON object
+ * with any of `"durability"` (`"normal"`, `"full"`), `"event_retention_secs"`,
+ * `"webhook_destinations"` (an array of URL prefixes) and `"background_checkpoints"`
+ * (`true`, or `{"every_ms": 10, "inline_above_pages": 4096}`: the WAL is checkpointed on a
+ * thread of the engine's own instead of in the committing call, and stays bounded; stopped by
+ * `chat_engine_free`). Options that are not such an object: `CHAT_PARSE_ERROR` or
+ * `CHAT_VALIDATION_ERROR`, and nothing is opened.
+ *
+ * # Safety
+ * `path` and `options_json` are NULL or NUL-terminated strings; `out` is NULL or writable.
+ */
+chat_result chat_engine_open_with_options(const char *path,
+                                          const char *options_json,
+                                          chat_engine **out);
+
+/**
  * Opens an engine on a fresh in-memory database (gone when freed) and writes the handle to
  * `*out` (NULL on failure). Free it with `chat_engine_free`.
  *

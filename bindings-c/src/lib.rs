@@ -536,26 +536,68 @@ pub unsafe extern "C" fn chat_engine_open(
     path: *const c_char,
     out: *mut *mut chat_engine,
 ) -> chat_result {
-    boundary(|| {
-        if out.is_null() {
-            return chat_result::CHAT_NULL_PARAMETER;
-        }
-        // SAFETY: checked non-null.
-        unsafe { *out = std::ptr::null_mut() };
+    // SAFETY: forwarded caller contract.
+    boundary(|| unsafe { open_file(path, std::ptr::null(), out) })
+}
+
+/// `chat_engine_open` with options: `options_json` is NULL (the defaults) or a JSON object
+/// with any of `"durability"` (`"normal"`, `"full"`), `"event_retention_secs"`,
+/// `"webhook_destinations"` (an array of URL prefixes) and `"background_checkpoints"`
+/// (`true`, or `{"every_ms": 10, "inline_above_pages": 4096}`: the WAL is checkpointed on a
+/// thread of the engine's own instead of in the committing call, and stays bounded; stopped by
+/// `chat_engine_free`). Options that are not such an object: `CHAT_PARSE_ERROR` or
+/// `CHAT_VALIDATION_ERROR`, and nothing is opened.
+///
+/// # Safety
+/// `path` and `options_json` are NULL or NUL-terminated strings; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chat_engine_open_with_options(
+    path: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut chat_engine,
+) -> chat_result {
+    // SAFETY: forwarded caller contract.
+    boundary(|| unsafe { open_file(path, options_json, out) })
+}
+
+/// # Safety
+/// As `chat_engine_open_with_options`.
+unsafe fn open_file(
+    path: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut chat_engine,
+) -> chat_result {
+    if out.is_null() {
+        return chat_result::CHAT_NULL_PARAMETER;
+    }
+    // SAFETY: checked non-null.
+    unsafe { *out = std::ptr::null_mut() };
+    // SAFETY: forwarded caller contract.
+    let path = match unsafe { text(path, "path") } {
+        Ok(p) => p,
+        Err(f) => return f.result,
+    };
+    let builder = if options_json.is_null() {
+        Engine::builder()
+    } else {
         // SAFETY: forwarded caller contract.
-        let path = match unsafe { text(path, "path") } {
-            Ok(p) => p,
+        let json = match unsafe { text(options_json, "options_json") } {
+            Ok(j) => j,
             Err(f) => return f.result,
         };
-        match Engine::open(path) {
-            Ok(engine) => {
-                // SAFETY: checked non-null.
-                unsafe { *out = new_engine(engine) };
-                chat_result::CHAT_OK
-            }
-            Err(e) => e.code.into(),
+        match Engine::builder().options_json(json) {
+            Ok(b) => b,
+            Err(e) => return e.code.into(),
         }
-    })
+    };
+    match builder.open(path) {
+        Ok(engine) => {
+            // SAFETY: checked non-null.
+            unsafe { *out = new_engine(engine) };
+            chat_result::CHAT_OK
+        }
+        Err(e) => e.code.into(),
+    }
 }
 
 /// Opens an engine on a fresh in-memory database (gone when freed) and writes the handle to

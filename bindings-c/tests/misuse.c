@@ -40,6 +40,24 @@ int main(void) {
           "unopenable path");
     CHECK(engine == NULL, "no handle on failure");
     CHECK(chat_engine_open("bad\xff.db", &engine) == CHAT_INVALID_UTF8, "non-UTF-8 path");
+    /* Options that are not what chat_engine_open_with_options takes open nothing. */
+    CHECK(chat_engine_open_with_options(":memory:", "{}", NULL) == CHAT_NULL_PARAMETER,
+          "options out");
+    CHECK(chat_engine_open_with_options(":memory:", "not json", &engine) == CHAT_PARSE_ERROR &&
+              engine == NULL,
+          "options not JSON");
+    CHECK(chat_engine_open_with_options(":memory:", "{\"durability\": \"sometimes\"}",
+                                        &engine) == CHAT_VALIDATION_ERROR &&
+              engine == NULL,
+          "unknown durability");
+    CHECK(chat_engine_open_with_options(":memory:", "{\"colour\": 1}", &engine) != CHAT_OK &&
+              engine == NULL,
+          "unknown option");
+    CHECK(chat_engine_open_with_options(":memory:", "{\"background_checkpoints\": {\"every_ms\": 0}}",
+                                        &engine) == CHAT_VALIDATION_ERROR &&
+              engine == NULL,
+          "zero checkpoint interval");
+    /* (Accepted options open a file: `threads` runs with background checkpoints.) */
     CHECK(chat_actor_admin(NULL) == CHAT_NULL_PARAMETER, "admin out");
 
     CHECK(chat_engine_open_in_memory(&engine) == CHAT_OK, "open");

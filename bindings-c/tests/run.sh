@@ -40,6 +40,7 @@ step "native"
 "$WORK/hello" >/dev/null && echo "hello: ran"
 "$WORK/threads" 8 200
 "$WORK/threads" 8 200 "$WORK/threads.db"
+"$WORK/threads" 8 200 "$WORK/threads-bg.db" '{"background_checkpoints": {"every_ms": 2, "inline_above_pages": 256}}'
 
 step "valgrind"
 VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
@@ -57,6 +58,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktra
 "$WORK/scenario-asan"
 "$WORK/misuse-asan"
 "$WORK/threads-asan" 8 200
+"$WORK/threads-asan" 8 200 "$WORK/threads-asan-bg.db" '{"background_checkpoints": true}'
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 step "C++ includes the header"

@@ -104,17 +104,19 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 8;
     int messages = argc > 2 ? atoi(argv[2]) : 200;
     const char *path = argc > 3 ? argv[3] : NULL;
+    const char *options = argc > 4 ? argv[4] : NULL; /* chat_engine_open_with_options */
     chat_engine *engine = NULL;
     chat_actor *host = NULL, *ann = NULL;
     pthread_t ids[MAX_THREADS];
     worker workers[MAX_THREADS];
 
     if (threads < 1 || threads > MAX_THREADS || messages < 4) {
-        fprintf(stderr, "usage: threads [1..%d [4.. [DB_PATH]]]\n", MAX_THREADS);
+        fprintf(stderr, "usage: threads [1..%d [4.. [DB_PATH [OPTIONS_JSON]]]]\n", MAX_THREADS);
         return 2;
     }
-    chat_result opened =
-        path ? chat_engine_open(path, &engine) : chat_engine_open_in_memory(&engine);
+    chat_result opened = !path     ? chat_engine_open_in_memory(&engine)
+                         : options ? chat_engine_open_with_options(path, options, &engine)
+                                   : chat_engine_open(path, &engine);
     CHECK(opened == CHAT_OK, "open %u", opened);
     if (opened != CHAT_OK) return t_finish("threads");
     CHECK(chat_actor_admin(&host) == CHAT_OK, "host");

@@ -42,6 +42,36 @@ pub struct CommitNotice {
     pub webhook_deliveries: usize,
 }
 
+/// Builder options as data, for hosts that configure an engine from JSON (the C ABI's
+/// `chat_engine_open_with_options`). Every field is optional; unknown fields are refused.
+///
+/// ```json
+/// {"durability": "normal" | "full",
+///  "event_retention_secs": 604800,
+///  "webhook_destinations": ["https://hooks.example.com/in"],
+///  "background_checkpoints": true | {"every_ms": 10, "inline_above_pages": 4096}}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOptions {
+    pub durability: Option<String>,
+    pub event_retention_secs: Option<u64>,
+    pub webhook_destinations: Option<Vec<String>>,
+    pub background_checkpoints: Option<CheckpointOption>,
+}
+
+/// `true` (the default policy), `false` (none), or the policy's fields (each defaulting to
+/// [`CheckpointPolicy::default`]'s).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum CheckpointOption {
+    On(bool),
+    Policy {
+        every_ms: Option<u64>,
+        inline_above_pages: Option<i64>,
+    },
+}
+
 /// A host's function called after each write that published events.
 type CommitHook = Box<dyn Fn(&CommitNotice) + Send + Sync>;
 
@@ -109,6 +139,56 @@ impl EngineBuilder {
     pub fn background_checkpoints(mut self, policy: CheckpointPolicy) -> Self {
         self.checkpoints = Some(policy);
         self
+    }
+    /// Applies options given as data (see [`EngineOptions`]); a value out of range is a
+    /// validation error naming the field.
+    pub fn options(mut self, o: EngineOptions) -> Result<Self> {
+        let mut v = crate::error::Validator::new();
+        match o.durability.as_deref() {
+            None => {}
+            Some("normal") => self = self.durability(Durability::Normal),
+            Some("full") => self = self.durability(Durability::Full),
+            Some(_) => v.add("durability", "Must be \"normal\" or \"full\"."),
+        }
+        if let Some(secs) = o.event_retention_secs {
+            self = self.event_retention(Duration::from_secs(secs));
+        }
+        if let Some(allow) = o.webhook_destinations {
+            self = self.webhook_destinations(allow);
+        }
+        match o.background_checkpoints {
+            None | Some(CheckpointOption::On(false)) => {}
+            Some(CheckpointOption::On(true)) => {
+                self = self.background_checkpoints(CheckpointPolicy::default());
+            }
+            Some(CheckpointOption::Policy {
+                every_ms,
+                inline_above_pages,
+            }) => {
+                let d = CheckpointPolicy::default();
+                if every_ms == Some(0) {
+                    v.add("background_checkpoints", "every_ms must be at least 1.");
+                }
+                if inline_above_pages.is_some_and(|p| p < 0) {
+                    v.add(
+                        "background_checkpoints",
+                        "inline_above_pages must not be negative.",
+                    );
+                }
+                self = self.background_checkpoints(CheckpointPolicy {
+                    every: every_ms.map(Duration::from_millis).unwrap_or(d.every),
+                    inline_above_pages: inline_above_pages.unwrap_or(d.inline_above_pages),
+                });
+            }
+        }
+        v.finish()?;
+        Ok(self)
+    }
+    /// [`Self::options`] from a JSON object (a parse error when it is not one of
+    /// [`EngineOptions`]).
+    pub fn options_json(self, json: &str) -> Result<Self> {
+        let o: EngineOptions = crate::input::from_json(json)?;
+        self.options(o)
     }
     /// Opens (creating and migrating as needed) a database file.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Engine> {

@@ -67,7 +67,9 @@ pub mod webhooks;
 
 pub use auth::Actor;
 pub use clock::{Clock, Millis, SystemClock, TestClock};
-pub use engine::{CommitNotice, Engine, EngineBuilder, Subscription};
+pub use engine::{
+    CheckpointOption, CommitNotice, Engine, EngineBuilder, EngineOptions, Subscription,
+};
 pub use error::{ChatError, ErrorCode, Result};
 pub use pagination::{Page, PageRequest};
 pub use store::sqlite::{CheckpointPolicy, Durability};

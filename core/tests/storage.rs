@@ -343,3 +343,50 @@ fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
     drop(engine);
     drop(Engine::open(&path).unwrap());
 }
+
+/// Builder options as JSON (how the C ABI configures an engine): applied, or refused with the
+/// field named before anything is opened.
+#[test]
+fn engine_options_from_json_are_applied_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("options.db");
+    let engine = Engine::builder()
+        .options_json(
+            r#"{"durability": "full", "event_retention_secs": 60,
+                "webhook_destinations": ["https://hooks.example.com/in"],
+                "background_checkpoints": {"every_ms": 5}}"#,
+        )
+        .unwrap()
+        .open(&path)
+        .unwrap();
+    assert!(engine.background_checkpoint_passes().is_some());
+    assert!(engine.webhook_destination_allowed("https://hooks.example.com/in/acme"));
+    assert!(!engine.webhook_destination_allowed("https://evil.example/in"));
+    drop(engine);
+    let plain = Engine::builder()
+        .options_json(r#"{"background_checkpoints": false}"#)
+        .unwrap()
+        .open(&path)
+        .unwrap();
+    assert_eq!(plain.background_checkpoint_passes(), None);
+    drop(plain);
+
+    let e = Engine::builder()
+        .options_json(r#"{"durability": "sometimes"}"#)
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::ValidationError);
+    assert!(
+        e.to_json()["errors"]["durability"].is_array(),
+        "{}",
+        e.to_json()
+    );
+    let e = Engine::builder()
+        .options_json(r#"{"background_checkpoints": {"every_ms": 0}}"#)
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::ValidationError);
+    assert!(Engine::builder().options_json(r#"{"colour": 1}"#).is_err());
+    let e = Engine::builder().options_json("[1]").err().unwrap();
+    assert_eq!(e.code, ErrorCode::ParseError);
+}
