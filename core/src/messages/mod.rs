@@ -33,7 +33,7 @@ pub struct SelectedSuggestion {
     pub relevancy_score: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewMessageRecord {
     pub chat_pk: i64,
     pub seq: i64,
@@ -226,15 +226,7 @@ mod tests {
                 sender_type: "user".into(),
                 sender_id: Some(Uuid::from_u128(9)),
                 message: Some("Hello \"there\"".into()),
-                selected_reply_suggestion_id: None,
-                attachment_template: None,
-                attachments: None,
-                disables_on_visitor_message: false,
-                response_to_message_id: None,
-                response_to_attachment_id: None,
-                response_to_action_id: None,
-                response_value: None,
-                response_text: None,
+                ..Default::default()
             },
             sensitive_data_purged_at: None,
             chat_id: Uuid::from_u128(1),

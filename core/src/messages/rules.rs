@@ -63,16 +63,7 @@ fn record(
         created_at: env.now,
         sender_type: sender_type.to_string(),
         sender_id: sender,
-        message: None,
-        selected_reply_suggestion_id: None,
-        attachment_template: None,
-        attachments: None,
-        disables_on_visitor_message: false,
-        response_to_message_id: None,
-        response_to_attachment_id: None,
-        response_to_action_id: None,
-        response_value: None,
-        response_text: None,
+        ..Default::default()
     }
 }
 
