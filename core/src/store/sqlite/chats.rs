@@ -11,6 +11,13 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
+/// One chat's columns (`?1`: now) by a unique key column (`?2`).
+fn one_chat_sql(key: &str) -> String {
+    format!(
+        "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2"
+    )
+}
+
 /// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
 /// by a share with the organization.
 pub(crate) const ROUTED_ROOMS_SQL: &str = "SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
@@ -157,11 +164,7 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.id = ?2"
-            )
-        });
+        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.id"));
         Ok(self
             .conn()
             .prepare_cached(&SQL)?
@@ -171,11 +174,7 @@ impl ChatStore for SqliteTx<'_> {
 
     fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>> {
         // Built once (every send reads its chat by pk at least once).
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE c.pk = ?2"
-            )
-        });
+        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.pk"));
         Ok(self
             .conn()
             .prepare_cached(&SQL)?

@@ -249,8 +249,6 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     /// The database file (file databases), for the background checkpointer's connection.
     path: Option<std::path::PathBuf>,
-    /// The background checkpointer's own connection, opened on first use.
-    checkpointer: Mutex<Option<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     #[cfg(feature = "fault-injection")]
     fault: std::sync::Arc<FaultPlan>,
@@ -331,7 +329,6 @@ impl SqliteStore {
             group_commit: std::sync::atomic::AtomicBool::new(false),
             readers: Vec::new(),
             path: None,
-            checkpointer: Mutex::new(None),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "fault-injection")]
             fault: std::sync::Arc::new(FaultPlan::default()),
@@ -514,13 +511,13 @@ impl SqliteStore {
     }
 
     /// Sets `wal_autocheckpoint` (pages): the WAL size past which a commit checkpoints inline.
-    /// 0 turns inline checkpoints off, for a host that runs [`SqliteStore::checkpoint_passive`]
-    /// on a schedule instead — but then, under writes that never pause, the WAL never starts
-    /// over and grows without end (measured: 50 MB/s at c=1): SQLite restarts it only when a
-    /// write begins with every frame copied, and a checkpoint running beside the writes never
-    /// catches up with them. A host that checkpoints in the background should keep a
-    /// threshold here (see [`CheckpointPolicy`]): that inline checkpoint then finds nearly every
-    /// frame already copied, copies the rest and syncs, and the next write starts the WAL over.
+    /// 0 turns inline checkpoints off — but with checkpoints running beside writes that never
+    /// pause, the WAL then never starts over and grows without end (measured: 50 MB/s at c=1):
+    /// SQLite restarts it only when a write begins with every frame copied, and a checkpoint
+    /// running beside the writes never catches up with them. Background checkpoints
+    /// ([`SqliteStore::start_background_checkpoints`]) therefore keep a threshold here (see
+    /// [`CheckpointPolicy`]): that inline checkpoint finds nearly every frame already copied,
+    /// copies the rest and syncs, and the next write starts the WAL over.
     pub fn set_autocheckpoint(&self, pages: i64) -> Result<()> {
         self.with_connection(|c| {
             c.pragma_update(None, "wal_autocheckpoint", pages)?;
@@ -580,32 +577,6 @@ impl SqliteStore {
             thread: Some(thread),
             passes,
         }))
-    }
-
-    /// A passive checkpoint on a connection of its own, so that writes go on meanwhile
-    /// (file databases; `None` in memory). Returns the WAL's frames and how many of them are
-    /// now in the database file.
-    pub fn checkpoint_passive(&self) -> Result<Option<(i64, i64)>> {
-        let Some(path) = &self.path else {
-            return Ok(None);
-        };
-        let mut slot = self.checkpointer.lock();
-        if slot.is_none() {
-            let c = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            c.pragma_update(None, "busy_timeout", 5000)?;
-            c.pragma_update(None, "wal_autocheckpoint", 0)?;
-            *slot = Some(c);
-        }
-        let Some(c) = slot.as_ref() else {
-            return Ok(None);
-        };
-        let (log, done): (i64, i64) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get(1)?, r.get(2)?))
-        })?;
-        Ok(Some((log, done)))
     }
 
     #[cfg(feature = "fault-injection")]
