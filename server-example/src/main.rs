@@ -67,12 +67,14 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
     event_retention_secs: u64,
     /// How often the background checkpoint copies the WAL into the database (milliseconds).
-    #[arg(long, env = "CHAT_CHECKPOINT_EVERY_MS", default_value_t = CheckpointPolicy::default().every.as_millis() as u64)]
+    #[arg(long, env = "CHAT_CHECKPOINT_EVERY_MS", default_value_t = CheckpointPolicy::default().every.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_every_ms: u64,
     /// WAL size (pages of 4 KiB) past which a commit checkpoints inline, so that the WAL starts
     /// over under steady writes (a pause of tens of milliseconds each time); 0: never (the WAL
     /// then grows without end under steady writes).
-    #[arg(long, env = "CHAT_WAL_INLINE_CHECKPOINT_PAGES", default_value_t = CheckpointPolicy::default().inline_above_pages)]
+    #[arg(long, env = "CHAT_WAL_INLINE_CHECKPOINT_PAGES", default_value_t = CheckpointPolicy::default().inline_above_pages,
+          value_parser = clap::value_parser!(i64).range(0..))]
     wal_inline_checkpoint_pages: i64,
 }
 
@@ -138,11 +140,7 @@ fn seed(args: &SeedArgs) -> Result<(), String> {
 
 /// Moves the WAL into the database file (the close of the last connection does it too).
 fn checkpoint(engine: &Engine) {
-    let r = engine.store().with_connection(|c| {
-        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        Ok(())
-    });
-    if let Err(e) = r {
+    if let Err(e) = engine.store().checkpoint_truncate() {
         tracing::warn!(error = %e, "WAL checkpoint failed");
     }
 }
@@ -171,8 +169,8 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
     let checkpoints = CheckpointPolicy {
-        every: Duration::from_millis(args.checkpoint_every_ms.max(1)),
-        inline_above_pages: args.wal_inline_checkpoint_pages.max(0),
+        every: Duration::from_millis(args.checkpoint_every_ms),
+        inline_above_pages: args.wal_inline_checkpoint_pages,
     };
     let signals = realtime::CommitSignals::new();
     let hook_signals = signals.clone();

@@ -764,3 +764,25 @@ fn a_slow_client_does_not_stall_the_others() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     drop(stalled);
 }
+
+#[test]
+fn checkpoint_settings_out_of_range_are_refused_before_anything_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    for (flag, value) in [
+        ("--checkpoint-every-ms", "0"),
+        ("--wal-inline-checkpoint-pages", "-1"),
+    ] {
+        let out = std::process::Command::new(server_bin())
+            .arg("serve")
+            .arg("--db")
+            .arg(&db)
+            .arg(format!("{flag}={value}"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag}={value} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+        assert!(!db.exists(), "{flag}={value} created the database");
+    }
+}
