@@ -43,12 +43,6 @@ fn fixture(name: &str) -> Fixture {
     }
 }
 
-fn text(i: usize) -> String {
-    format!(
-        "Benchmark message {i}: a typical customer-service sentence of about one hundred characters."
-    )
-}
-
 fn send(c: &mut Criterion) {
     for (group, is_user) in [("send_user_message", true), ("send_visitor_message", false)] {
         let f = fixture(group);
@@ -60,7 +54,7 @@ fn send(c: &mut Criterion) {
                 i += 1;
                 f.clock.advance_ms(1);
                 let m = NewMessage {
-                    message: Some(text(i)),
+                    message: Some(message_text(i)),
                     ..Default::default()
                 };
                 if is_user {
@@ -85,7 +79,7 @@ fn send(c: &mut Criterion) {
                     j += 1;
                     now += 1;
                     let sender = if is_user { op } else { visitor };
-                    send(&f.raw, chat, sender, is_user, now, &text(j));
+                    send(&f.raw, chat, sender, is_user, now, &message_text(j));
                 })
             });
         }
@@ -117,17 +111,10 @@ fn raw_page(raw: &rusqlite::Connection, chat: Uuid, user: Uuid, before_seq: Opti
              WHERE m.chat_pk = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT 50",
         )
         .unwrap();
-    let mut rows = st
+    let rows = st
         .query(params![pk, before_seq.unwrap_or(i64::MAX)])
         .unwrap();
-    let mut n = 0;
-    while let Some(r) = rows.next().unwrap() {
-        for i in 0..21 {
-            let _: rusqlite::types::Value = r.get(i).unwrap();
-        }
-        n += 1;
-    }
-    n
+    read_all_rows(rows, 21)
 }
 
 fn reads(c: &mut Criterion) {
@@ -292,16 +279,10 @@ fn raw_owned_resources(raw: &rusqlite::Connection, now: i64) -> usize {
              ORDER BY c.created_at DESC, c.id DESC",
         )
         .unwrap();
-    let mut rows = st
+    let rows = st
         .query(params![Uuid::parse_str(ORG).unwrap().as_bytes(), now])
         .unwrap();
-    let mut n = 0;
-    while let Some(r) = rows.next().unwrap() {
-        for i in 0..37 {
-            let _: rusqlite::types::Value = r.get(i).unwrap();
-        }
-        n += 1;
-    }
+    let n = read_all_rows(rows, 37);
     assert_eq!(n, 25);
     n
 }
@@ -339,9 +320,7 @@ fn pending(c: &mut Criterion) {
         &mut f.raw,
         rusqlite::Connection::open_in_memory().unwrap(),
     ));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", raw_path.display()));
-    }
+    remove_db(&raw_path);
     std::fs::copy(bench_dir().join("pending-core.db"), &raw_path).unwrap();
     f.raw = raw_connection(&raw_path);
     let op = f.ds.operators[1];
@@ -719,7 +698,7 @@ fn authenticate(c: &mut Criterion) {
                 i += 1;
                 f.clock.advance_ms(1);
                 let m = NewMessage {
-                    message: Some(text(i)),
+                    message: Some(message_text(i)),
                     ..Default::default()
                 };
                 f.engine
@@ -745,7 +724,7 @@ fn authenticate(c: &mut Criterion) {
                 let h = chat_core::auth::token_hash(&token(j % n_ops));
                 j += 1;
                 now += 1;
-                raw_send(&f.raw, chat, op, true, now, &text(j));
+                raw_send(&f.raw, chat, op, true, now, &message_text(j));
                 h
             },
             |h| {

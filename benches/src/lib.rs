@@ -190,12 +190,37 @@ pub fn dataset(dir: &Path) -> Dataset {
     }
 }
 
+/// Removes a database file with its WAL and shared-memory files (those that exist).
+pub fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// The text of the `i`-th message a benchmark sends (about 100 bytes, as in the dataset).
+pub fn message_text(i: usize) -> String {
+    format!(
+        "Benchmark message {i}: a typical customer-service sentence of about one hundred characters."
+    )
+}
+
+/// Reads every column (`columns` of them) of every row a statement yields, as a hand-written
+/// reader would to build its resources; returns the rows read.
+pub fn read_all_rows(mut rows: rusqlite::Rows<'_>, columns: usize) -> usize {
+    let mut n = 0;
+    while let Some(r) = rows.next().unwrap() {
+        for i in 0..columns {
+            let _: rusqlite::types::Value = r.get(i).unwrap();
+        }
+        n += 1;
+    }
+    n
+}
+
 /// A private copy of the dataset for benchmarks that write.
 pub fn copy_of(ds: &Dataset, dir: &Path, name: &str) -> PathBuf {
     let to = dir.join(format!("{name}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
-    }
+    remove_db(&to);
     std::fs::copy(&ds.path, &to).unwrap();
     // On disk before anything is measured: otherwise the kernel writes the copy back (hundreds
     // of MB at scale 1) during whichever benchmark runs first, which then looks slower.

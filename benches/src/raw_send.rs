@@ -4,6 +4,14 @@
 use rusqlite::params;
 use uuid::Uuid;
 
+/// Whether the sender's organization has an active subscription (a user's send checks it).
+fn read_subscription(tx: &rusqlite::Transaction, org: &[u8]) -> bool {
+    tx.prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
+        .unwrap()
+        .query_row([org], |r| r.get(0))
+        .unwrap()
+}
+
 /// The sender's message count (the membership both baselines check and count on).
 fn membership_count(tx: &rusqlite::Transaction, pk: i64, sender: Uuid) -> i64 {
     tx.prepare_cached("SELECT message_count FROM memberships WHERE chat_pk = ?1 AND member_id = ?2")
@@ -56,11 +64,7 @@ pub fn raw_send(
             .unwrap()
             .query_row([sender.as_bytes()], |r| r.get(0))
             .unwrap();
-        let _active: bool = tx
-            .prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
-            .unwrap()
-            .query_row([org], |r| r.get(0))
-            .unwrap();
+        read_subscription(&tx, &org);
     }
     let (pk, seq): (i64, i64) = tx
         .prepare_cached("SELECT pk, next_message_seq FROM chats WHERE id = ?1 AND is_ended = 0")
@@ -95,11 +99,7 @@ pub fn raw_send_events(
             .unwrap()
             .query_row([sender.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap();
-        let _active: bool = tx
-            .prepare_cached("SELECT has_active_subscription FROM organizations WHERE id = ?1")
-            .unwrap()
-            .query_row([org], |r| r.get(0))
-            .unwrap();
+        read_subscription(&tx, &org);
         format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
     } else {
         tx.prepare_cached("SELECT name FROM visitors WHERE id = ?1")
@@ -318,11 +318,6 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
         .unwrap();
     raw.execute_batch(pragma).unwrap();
     events.execute_batch(pragma).unwrap();
-    let text = |i: usize| {
-        format!(
-            "Benchmark message {i}: a typical customer-service sentence of about one hundred characters."
-        )
-    };
     let before = [
         crate::pages_written(&engine),
         conn_pages_written(&raw),
@@ -339,7 +334,7 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
             let (chat, op, _) = ds.chats[k % n];
             clock.advance_ms(1);
             let m = NewMessage {
-                message: Some(text(k)),
+                message: Some(crate::message_text(k)),
                 ..Default::default()
             };
             engine
@@ -350,13 +345,27 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
         let t = Instant::now();
         for k in i..upto {
             let (chat, op, _) = ds.chats[k % n];
-            raw_send(&raw, chat, op, true, now + k as i64, &text(k));
+            raw_send(
+                &raw,
+                chat,
+                op,
+                true,
+                now + k as i64,
+                &crate::message_text(k),
+            );
         }
         spent[1] += t.elapsed();
         let t = Instant::now();
         for k in i..upto {
             let (chat, op, _) = ds.chats[k % n];
-            raw_send_events(&events, chat, op, true, now + k as i64, &text(k));
+            raw_send_events(
+                &events,
+                chat,
+                op,
+                true,
+                now + k as i64,
+                &crate::message_text(k),
+            );
         }
         spent[2] += t.elapsed();
         i = upto;
@@ -368,9 +377,7 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
     ];
     drop((engine, raw, events));
     for db in &dbs {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
+        crate::remove_db(db);
     }
     InterleavedSends {
         sends,

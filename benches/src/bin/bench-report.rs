@@ -456,29 +456,62 @@ fn server_copy(ds: &chat_benches::Dataset, dir: &Path, name: &str) -> PathBuf {
 
 /// A fresh (empty) database file for a ceiling server.
 fn fresh_file(path: PathBuf) -> PathBuf {
-    for s in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{s}", path.display()));
-    }
+    chat_benches::remove_db(&path);
     path
 }
 
-/// POSTs of user messages to the `i`-th target chat (see [`target`]).
+/// The body of every POST: a message of about 100 bytes.
+fn load_body() -> String {
+    json!({"message": "Load message: a typical customer-service sentence of about one hundred characters long."})
+        .to_string()
+}
+
+/// Requests to the `i`-th target chat's messages (see [`target`]): POSTs of `body`, or GETs
+/// of the newest page without one.
+fn message_requests(
+    base: &str,
+    body: Option<&str>,
+    chats: &Arc<Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)>>,
+    n_ops: usize,
+) -> MakeReq {
+    let (base, body, chats) = (base.to_string(), body.map(str::to_string), chats.clone());
+    let method = if body.is_some() {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    };
+    Arc::new(move |i| {
+        let (chat, op) = target(i, &chats, n_ops);
+        (
+            method.clone(),
+            format!(
+                "{base}/api/v5/users/{}/chats/{chat}/messages",
+                operator_id(op)
+            ),
+            Some(token(op)),
+            body.clone(),
+        )
+    })
+}
+
+/// POSTs of user messages to the `i`-th target chat.
 fn posts(
     base: &str,
     body: &str,
     chats: &Arc<Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)>>,
     n_ops: usize,
 ) -> MakeReq {
-    let (base, body, chats) = (base.to_string(), body.to_string(), chats.clone());
-    Arc::new(move |i| {
-        let (chat, op) = target(i, &chats, n_ops);
+    message_requests(base, Some(body), chats, n_ops)
+}
+
+/// POSTs of `body` to the insert ceiling (`ceiling` subcommand, `POST /w`).
+fn inserts(base: &str, body: &str) -> MakeReq {
+    let (base, body) = (base.to_string(), body.to_string());
+    Arc::new(move |_| {
         (
             reqwest::Method::POST,
-            format!(
-                "{base}/api/v5/users/{}/chats/{chat}/messages",
-                operator_id(op)
-            ),
-            Some(token(op)),
+            format!("{base}/w"),
+            None,
             Some(body.clone()),
         )
     })
@@ -534,33 +567,17 @@ fn drive(args: &[String]) {
     let ds = dataset(&chat_benches::bench_dir());
     let n_ops = ds.operators.len();
     let chats = Arc::new(ds.chats.clone());
-    let body = json!({"message": "Load message: a typical customer-service sentence of about one hundred characters long."}).to_string();
+    let body = load_body();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let method = if post {
-        reqwest::Method::POST
-    } else {
-        reqwest::Method::GET
-    };
     load(
         &rt,
         if post { "POST message" } else { "GET messages" },
         c,
         rate,
-        Arc::new(move |i| {
-            let (chat, op) = target(i, &chats, n_ops);
-            (
-                method.clone(),
-                format!(
-                    "{base}/api/v5/users/{}/chats/{chat}/messages",
-                    operator_id(op)
-                ),
-                Some(token(op)),
-                post.then(|| body.clone()),
-            )
-        }),
+        message_requests(&base, post.then_some(body.as_str()), &chats, n_ops),
     );
 }
 
@@ -601,22 +618,14 @@ fn load_report() -> Value {
     cmd.arg("ceiling").arg(&ceiling_db);
     let ceil = Server::start(cmd, "listening on ");
     let base = ceil.base.clone();
-    let body = json!({"message": "Load message: a typical customer-service sentence of about one hundred characters long."}).to_string();
+    let body = load_body();
     for c in [1, 32] {
-        let (b, body) = (base.clone(), body.clone());
         results.push(load(
             &rt,
             "ceiling: axum + 1 SQLite insert",
             c,
             None,
-            Arc::new(move |_| {
-                (
-                    reqwest::Method::POST,
-                    format!("{b}/w"),
-                    None,
-                    Some(body.clone()),
-                )
-            }),
+            inserts(&base, &body),
         ));
     }
     for c in [1, 32] {
@@ -651,21 +660,12 @@ fn load_report() -> Value {
         results.push(r);
     }
     for c in [1, 32] {
-        let (b, chats) = (srv.base.clone(), chats.clone());
         results.push(load(
             &rt,
             "chat-server: GET messages",
             c,
             None,
-            Arc::new(move |i| {
-                let (chat, op) = target(i, &chats, n_ops);
-                (
-                    reqwest::Method::GET,
-                    format!("{b}/api/v5/users/{}/chats/{chat}/messages", operator_id(op)),
-                    Some(token(op)),
-                    None,
-                )
-            }),
+            message_requests(&srv.base, None, &chats, n_ops),
         ));
     }
     for c in [1, 32] {
@@ -747,19 +747,8 @@ fn load_report() -> Value {
     );
     warm_up(&rt, posts(&with.base, &body, &chats, n_ops));
     warm_up(&rt, posts(&without.base, &body, &chats, n_ops));
-    let insert = {
-        let (b, body) = (ceil.base.clone(), body.clone());
-        Arc::new(move |_| {
-            (
-                reqwest::Method::POST,
-                format!("{b}/w"),
-                None,
-                Some(body.clone()),
-            )
-        }) as MakeReq
-    };
     let turns: [(&str, MakeReq); 3] = [
-        ("alternating: insert ceiling", insert),
+        ("alternating: insert ceiling", inserts(&ceil.base, &body)),
         (
             "alternating: POST message",
             posts(&with.base, &body, &chats, n_ops),
