@@ -50,7 +50,8 @@ int main(void) {
                                         &engine) == CHAT_VALIDATION_ERROR &&
               engine == NULL,
           "unknown durability");
-    CHECK(chat_engine_open_with_options(":memory:", "{\"colour\": 1}", &engine) != CHAT_OK &&
+    CHECK(chat_engine_open_with_options(":memory:", "{\"colour\": 1}", &engine) ==
+                  CHAT_VALIDATION_ERROR &&
               engine == NULL,
           "unknown option");
     CHECK(chat_engine_open_with_options(":memory:", "{\"background_checkpoints\": {\"every_ms\": 0}}",

@@ -386,7 +386,11 @@ fn engine_options_from_json_are_applied_or_refused() {
         .err()
         .unwrap();
     assert_eq!(e.code, ErrorCode::ValidationError);
-    assert!(Engine::builder().options_json(r#"{"colour": 1}"#).is_err());
+    let e = Engine::builder()
+        .options_json(r#"{"colour": 1}"#)
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::ValidationError, "{}", e.to_json());
     let e = Engine::builder().options_json("[1]").err().unwrap();
     assert_eq!(e.code, ErrorCode::ParseError);
 }
