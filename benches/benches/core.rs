@@ -2,7 +2,7 @@
 //! deterministic dataset (see `chat_benches::dataset`). Each group has a `core` and a `raw`
 //! function; `bench-report` prints their ratio.
 
-use chat_benches::raw_send::{raw_send, raw_send_events};
+use chat_benches::raw_send::{RawSend, raw_send, raw_send_events};
 use chat_benches::*;
 use chat_core::chats::{ChatListParams, ChatScope, ChatUpdate, NewChat};
 use chat_core::invitations::{InvitationAccept, NewInvitation};
@@ -68,7 +68,6 @@ fn send(c: &mut Criterion) {
                 }
             })
         });
-        type RawSend = fn(&rusqlite::Connection, Uuid, Uuid, bool, i64, &str);
         let baselines: [(&str, RawSend); 2] = [("raw", raw_send), ("raw_events", raw_send_events)];
         for (name, send) in baselines {
             let mut j = 0usize;

@@ -47,6 +47,9 @@ fn write_message(
     tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
 }
 
+/// A raw baseline of a send: (connection, chat, sender, sender is a user, now, text).
+pub type RawSend = fn(&rusqlite::Connection, Uuid, Uuid, bool, i64, &str);
+
 /// Raw: the essential reads (actor, organization, chat, membership) and writes (message, chat
 /// counters, membership counter) of a user's message, in one transaction.
 pub fn raw_send(
@@ -326,6 +329,8 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
     let n = ds.chats.len();
     let now = ds.end_ms;
     let mut spent = [Duration::ZERO; 3];
+    let baselines: [(&rusqlite::Connection, RawSend); 2] =
+        [(&raw, raw_send), (&events, raw_send_events)];
     let mut i = 0;
     while i < sends {
         let upto = (i + 100).min(sends);
@@ -342,32 +347,21 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
                 .unwrap();
         }
         spent[0] += t.elapsed();
-        let t = Instant::now();
-        for k in i..upto {
-            let (chat, op, _) = ds.chats[k % n];
-            raw_send(
-                &raw,
-                chat,
-                op,
-                true,
-                now + k as i64,
-                &crate::message_text(k),
-            );
+        for (slot, (conn, send)) in baselines.iter().enumerate() {
+            let t = Instant::now();
+            for k in i..upto {
+                let (chat, op, _) = ds.chats[k % n];
+                send(
+                    conn,
+                    chat,
+                    op,
+                    true,
+                    now + k as i64,
+                    &crate::message_text(k),
+                );
+            }
+            spent[slot + 1] += t.elapsed();
         }
-        spent[1] += t.elapsed();
-        let t = Instant::now();
-        for k in i..upto {
-            let (chat, op, _) = ds.chats[k % n];
-            raw_send_events(
-                &events,
-                chat,
-                op,
-                true,
-                now + k as i64,
-                &crate::message_text(k),
-            );
-        }
-        spent[2] += t.elapsed();
         i = upto;
     }
     let after = [
