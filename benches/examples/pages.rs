@@ -30,5 +30,14 @@ fn main() {
             r.micros[1] / r.micros[0],
             r.micros[2] / r.micros[0]
         );
+        for (k, name) in ["core", "raw", "raw+events"].iter().enumerate() {
+            if r.by_btree[k].is_empty() {
+                continue;
+            }
+            println!("{name}: pages per send by table or index");
+            for (btree, pages) in &r.by_btree[k] {
+                println!("  {btree:<36} {pages:>8.2}");
+            }
+        }
     }
 }

@@ -291,6 +291,55 @@ pub struct InterleavedSends {
     pub micros: [f64; 3],
     /// Pages written per send (WAL frames), same order.
     pub pages: [f64; 3],
+    /// Without checkpoints: the pages per send of each table or index (its WAL frames by the
+    /// B-tree their page belongs to), same order; largest first.
+    pub by_btree: [Vec<(String, f64)>; 3],
+}
+
+/// The frames of `db`'s WAL counted by the table or index their page belongs to now
+/// (`dbstat`), largest first; pages no B-tree holds (freelist, header page) as `(other)`.
+pub fn wal_frames_by_btree(db: &std::path::Path) -> Vec<(String, usize)> {
+    use std::collections::HashMap;
+    let mut wal_path = db.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal = std::fs::read(&wal_path).unwrap_or_default();
+    if wal.len() < 32 {
+        return Vec::new();
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let page_size = be(&wal[8..12]) as usize;
+    let salts = &wal[16..24];
+    let mut frames: HashMap<u32, usize> = HashMap::new();
+    let mut at = 32;
+    while at + 24 + page_size <= wal.len() {
+        let h = &wal[at..at + 24];
+        if &h[8..16] != salts {
+            break; // a frame left over from an earlier WAL generation
+        }
+        *frames.entry(be(&h[0..4])).or_default() += 1;
+        at += 24 + page_size;
+    }
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut owner: HashMap<u32, String> = HashMap::new();
+    let mut q = c.prepare("SELECT name, pageno FROM dbstat").unwrap();
+    for row in q
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
+        .unwrap()
+    {
+        let (name, page) = row.unwrap();
+        owner.insert(page, name);
+    }
+    let mut by: HashMap<String, usize> = HashMap::new();
+    for (page, n) in frames {
+        let name = owner
+            .get(&page)
+            .cloned()
+            .unwrap_or_else(|| "(other)".into());
+        *by.entry(name).or_default() += n;
+    }
+    let mut v: Vec<(String, usize)> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
 }
 
 /// Runs `sends` user sends through each of core, `raw_send` and `raw_send_events`, round the
@@ -369,11 +418,23 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
         conn_pages_written(&raw),
         conn_pages_written(&events),
     ];
+    let by_btree = if checkpoints {
+        Default::default()
+    } else {
+        // Nothing was checkpointed: each WAL holds every frame the sends wrote.
+        dbs.each_ref().map(|db| {
+            wal_frames_by_btree(db)
+                .into_iter()
+                .map(|(name, n)| (name, n as f64 / sends as f64))
+                .collect()
+        })
+    };
     drop((engine, raw, events));
     for db in &dbs {
         crate::remove_db(db);
     }
     InterleavedSends {
+        by_btree,
         sends,
         checkpoints,
         micros: spent.map(|d| d.as_secs_f64() * 1e6 / sends as f64),
