@@ -81,8 +81,8 @@ pub fn raw_send(
 
 /// Raw + events: `raw_send`'s reads and writes plus the events a hand-written implementation
 /// of the product must write in the same transaction (issue 9): the message to the chat's
-/// users (operator view) and to its visitor (visitor view), the sender's membership and the
-/// chat changed, one `event_changes` row each with its channel list, chained through the chat
+/// users and its visitor (one row: the visitor view is derived when read), the sender's
+/// membership and the chat changed, one `event_changes` row each with its channel list, chained through the chat
 /// row (`prev_seq`, `chats.last_event_seq`). The JSON is built by hand with `format!` and no
 /// last published state is read: hand-written code knows which attributes a send changes.
 pub fn raw_send_events(
@@ -163,41 +163,29 @@ pub fn raw_send_events(
         .map(|r| format!("\"{}\"", uuid_of(&r)))
         .unwrap_or("null".into());
     let sender_type = if is_user { "user" } else { "visitor" };
-    let message = |operator: bool| {
-        format!(
-            "{{\"id\":\"{id}\",\"type\":\"msg\",\"chat_id\":\"{chat}\",\"room_id\":{room},\"created_at\":\"{at}\",\
-             \"sender_type\":\"{sender_type}\",\"sender_id\":\"{sender}\",\"sender_public_name\":{n},{}\"sender_avatar\":null,\
-             \"message\":{},\"is_encrypted\":false,\"sensitive_data_purged_at\":null,\"selected_reply_suggestion_id\":null,\
-             \"selected_reply_suggestion\":null,\"attachments\":[],\"attachment_template\":null,\"response_to_message_id\":null,\
-             \"response_to_attachment_id\":null,\"response_to_attachment\":null,\"response_to_action_id\":null,\
-             \"response_to_action\":null,\"response_value\":null,\"response_text\":null}}",
-            if operator {
-                format!("\"sender_name\":{},", js(&sender_name))
-            } else {
-                String::new()
-            },
-            js(body),
-            n = js(&sender_name),
-        )
-    };
-    let mut changes: Vec<(Vec<String>, &str, String, String)> = vec![(
-        users
-            .iter()
-            .map(|u| format!("users/{u}/chats/{chat}/messages"))
-            .collect(),
-        "added",
-        id.to_string(),
-        message(true),
-    )];
-    changes.push((
+    // One row for the users' and the visitors' channels: the visitor view (no `sender_name`)
+    // is derived as events are read, as the engine does.
+    let message = format!(
+        "{{\"id\":\"{id}\",\"type\":\"msg\",\"chat_id\":\"{chat}\",\"room_id\":{room},\"created_at\":\"{at}\",\
+         \"sender_type\":\"{sender_type}\",\"sender_id\":\"{sender}\",\"sender_public_name\":{n},\"sender_name\":{n},\"sender_avatar\":null,\
+         \"message\":{},\"is_encrypted\":false,\"sensitive_data_purged_at\":null,\"selected_reply_suggestion_id\":null,\
+         \"selected_reply_suggestion\":null,\"attachments\":[],\"attachment_template\":null,\"response_to_message_id\":null,\
+         \"response_to_attachment_id\":null,\"response_to_attachment\":null,\"response_to_action_id\":null,\
+         \"response_to_action\":null,\"response_value\":null,\"response_text\":null}}",
+        js(body),
+        n = js(&sender_name),
+    );
+    let mut message_channels: Vec<String> = users
+        .iter()
+        .map(|u| format!("users/{u}/chats/{chat}/messages"))
+        .collect();
+    message_channels.extend(
         visitors
             .iter()
-            .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple()))
-            .collect(),
-        "added",
-        id.to_string(),
-        message(false),
-    ));
+            .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple())),
+    );
+    let mut changes: Vec<(Vec<String>, &str, String, String)> =
+        vec![(message_channels, "added", id.to_string(), message)];
     if is_user {
         changes.push((
             users

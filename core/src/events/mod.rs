@@ -49,6 +49,23 @@ pub struct Event {
     pub seq: i64,
 }
 
+/// Makes an event's resource the one its channel's audience sees. A change is stored once for
+/// all its channels, so a message added (or changed) in a chat with users and visitors is one
+/// row holding the operator view; a visitor's channels (`/public/visitors/<id>/...`) get the
+/// visitor view, derived here as events are read or delivered (visitors never see
+/// `sender_name`, [`crate::messages::visitor_view`]). Only messages are published on
+/// visitors' channels.
+pub fn present_for_channel(event: &mut Event) {
+    if let Some(r) = event.resource.as_mut()
+        && event
+            .channel
+            .strip_prefix(PREFIX)
+            .is_some_and(|c| c.starts_with("public/"))
+    {
+        crate::messages::make_visitor_view(r);
+    }
+}
+
 /// A change to append: one event per channel, with consecutive numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -200,7 +217,8 @@ pub fn events_since(
         });
     }
     let limit = limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
-    let events = s.select_events(org, since, &globs, limit)?;
+    let mut events = s.select_events(org, since, &globs, limit)?;
+    events.iter_mut().for_each(present_for_channel);
     let last_seq = if events.len() == limit {
         events.last().map(|e| e.seq).unwrap_or(head)
     } else {

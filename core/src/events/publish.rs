@@ -147,13 +147,14 @@ impl Emitter<'_, '_> {
         if !hooks.is_empty() {
             let first = last - ev.channels.len() as i64 + 1;
             for (k, channel) in ev.channels.into_iter().enumerate() {
-                let event = super::Event {
+                let mut event = super::Event {
                     channel,
                     action: ev.action.to_string(),
                     resource_id: ev.resource_id.clone(),
                     resource: c.resource.clone(),
                     seq: first + k as i64,
                 };
+                super::present_for_channel(&mut event);
                 self.deliveries += webhooks::enqueue(self.s, self.env, hooks, &event)?;
             }
         }
@@ -401,27 +402,21 @@ fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<U
     Ok((users, visitors))
 }
 
-/// The message as operators and as visitors see it (each only when someone will). It is
-/// presented once: the visitor view is the operator view without `sender_name`
-/// ([`crate::messages::visitor_view`]).
-fn present_message(
-    e: &Emitter,
-    c: &ChatRecord,
-    id: Uuid,
-    viewers: [bool; 2],
-) -> Result<[Option<Value>; 2]> {
-    if viewers == [false, false] {
-        return Ok([None, None]);
-    }
+/// The message as operators see it (None: nobody will). Its visitors get the same resource:
+/// their view is derived from it when their events are read ([`super::present_for_channel`]),
+/// so the change is one row for both audiences.
+fn present_message(e: &Emitter, c: &ChatRecord, id: Uuid) -> Result<Option<Value>> {
     let Some(m) = e.s.message(c.pk, id)? else {
-        return Ok([None, None]);
+        return Ok(None);
     };
     let empty = KeyRing::new();
     let sealed = sealed_env(e.env, &empty);
     let env = if c.is_encrypted { &sealed } else { e.env };
-    let operator = serde_json::to_value(message_presenter(env, c, &Viewer::Operator)(m))?;
-    let visitor = viewers[1].then(|| crate::messages::visitor_view(&operator));
-    Ok([viewers[0].then_some(operator), visitor])
+    Ok(Some(serde_json::to_value(message_presenter(
+        env,
+        c,
+        &Viewer::Operator,
+    )(m))?))
 }
 
 /// A message added, or a stored message changed (its actions' disabled states: `changed`
@@ -432,35 +427,31 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
         return Ok(());
     };
     let (users, visitors) = message_audience(e, &c)?;
-    let mid = id.to_string();
-    let views = present_message(e, &c, id, [!users.is_empty(), !visitors.is_empty()])?;
-    let [operator_view, visitor_view] = views.map(|v| {
-        v.map(|r| match action {
-            "changed" => {
-                let mut m = Map::new();
-                if let Some(a) = r.get("attachments") {
-                    m.insert("attachments".into(), a.clone());
-                }
-                Value::Object(m)
-            }
-            _ => r,
-        })
-    });
-    if let Some(r) = operator_view {
-        let path = format!("chats/{}/messages", c.id);
-        for u in users {
-            e.for_user(pk, u, &path, action, &mid, Some(&r))?;
-        }
+    if users.is_empty() && visitors.is_empty() {
+        return Ok(());
     }
-    if let Some(r) = visitor_view {
-        for v in visitors {
-            let ch = format!(
-                "{PREFIX}public/visitors/{}/chats/{}/messages",
-                visitor_id_str(&v),
-                c.id
-            );
-            e.emit(pk, c.room_organization_id, ch, action, &mid, Some(&r))?;
+    let mid = id.to_string();
+    let Some(mut r) = present_message(e, &c, id)? else {
+        return Ok(());
+    };
+    if action == "changed" {
+        let mut m = Map::new();
+        if let Some(a) = r.get("attachments") {
+            m.insert("attachments".into(), a.clone());
         }
+        r = Value::Object(m);
+    }
+    let path = format!("chats/{}/messages", c.id);
+    for u in users {
+        e.for_user(pk, u, &path, action, &mid, Some(&r))?;
+    }
+    for v in visitors {
+        let ch = format!(
+            "{PREFIX}public/visitors/{}/chats/{}/messages",
+            visitor_id_str(&v),
+            c.id
+        );
+        e.emit(pk, c.room_organization_id, ch, action, &mid, Some(&r))?;
     }
     Ok(())
 }

@@ -39,6 +39,62 @@ fn summary(who: &str, p: &EventPage) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// A message goes to the chat's users and its visitor as one stored change: the users get the
+/// operator view (with `sender_name`), the visitor the same resource without it.
+#[test]
+fn users_get_the_operator_view_of_a_message_and_the_visitor_the_visitor_view() {
+    let w = world();
+    let (chat, _) = w.routed_chat();
+    w.engine
+        .join_pending(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let since = w.engine.last_event_seq();
+    let msg = w.say(BOB, chat, "Yes, in blue too.").to_string();
+    let on = |p: EventPage| {
+        p.events
+            .into_iter()
+            .filter(|e| e.resource_id == msg && e.channel.ends_with("/messages"))
+            .collect::<Vec<_>>()
+    };
+    let ops = on(read(&w, BOB, since));
+    let v = visitor(VISITOR2);
+    let vch = vec![format!("/api/v5/public/visitors/{VISITOR2}/*")];
+    let vis = on(w
+        .engine
+        .events_since(&Actor::Visitor(v), &vch, Some(since), None)
+        .unwrap());
+    assert_eq!((ops.len(), vis.len()), (1, 1), "{ops:?} {vis:?}");
+    let op = ops[0].resource.clone().unwrap();
+    let mut seen_by_visitor = vis[0].resource.clone().unwrap();
+    assert!(
+        op["sender_name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{op}"
+    );
+    assert!(
+        seen_by_visitor.get("sender_name").is_none(),
+        "{seen_by_visitor}"
+    );
+    // Everything else is the same resource, and the operator view is what a read shows.
+    seen_by_visitor["sender_name"] = op["sender_name"].clone();
+    assert_eq!(
+        seen_by_visitor.as_object().unwrap().len(),
+        op.as_object().unwrap().len()
+    );
+    for (k, val) in op.as_object().unwrap() {
+        assert_eq!(&seen_by_visitor[k], val, "{k}");
+    }
+    let read_back = w
+        .engine
+        .get_message(
+            &user(BOB),
+            crate::chats::ChatScope::UserChats { user_id: id(BOB) },
+            chat,
+            msg.parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(serde_json::to_value(read_back).unwrap(), op);
+}
+
 #[test]
 fn a_scripted_chat_gives_exactly_the_expected_events() {
     let w = world();

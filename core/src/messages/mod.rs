@@ -104,10 +104,15 @@ impl MessageListParams {
 /// [`Message::from_record`]; a test compares the two presentations).
 pub fn visitor_view(operator: &serde_json::Value) -> serde_json::Value {
     let mut v = operator.clone();
-    if let Some(o) = v.as_object_mut() {
+    make_visitor_view(&mut v);
+    v
+}
+
+/// [`visitor_view`] in place.
+pub fn make_visitor_view(operator: &mut serde_json::Value) {
+    if let Some(o) = operator.as_object_mut() {
         o.shift_remove("sender_name");
     }
-    v
 }
 
 /// Operators see both names; visitors never see `sender_name`.
