@@ -11,7 +11,7 @@ use crate::ids::visitor_id_str;
 use crate::invitations::{Invitation, InviteTarget};
 use crate::memberships::Membership;
 use crate::messages::Viewer;
-use crate::store::{SnapshotOf, Store};
+use crate::store::{ChatEventState, SnapshotOf, Store};
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
 use crate::webhooks::{self, WebhookRecord};
@@ -39,8 +39,12 @@ pub(crate) struct Emitter<'a, 'k> {
     /// Chats and their members as the transaction left them (publishing changes neither).
     chats: HashMap<i64, Option<ChatRecord>>,
     members: HashMap<i64, Vec<(Uuid, bool)>>,
+    /// Per chat: its event state as the transaction found it (read once).
+    chat_states: HashMap<i64, ChatEventState>,
     /// Per chat: its newest change row written by this transaction (the chain's new head).
     heads: HashMap<i64, i64>,
+    /// Per chat: its new snapshot (written with its head, in one statement per chat).
+    chat_snapshots: HashMap<i64, Vec<u8>>,
     /// Webhook deliveries queued so far.
     deliveries: usize,
 }
@@ -53,6 +57,14 @@ impl Emitter<'_, '_> {
         let c = self.s.chat_by_pk(pk, self.env.now)?;
         self.chats.insert(pk, c.clone());
         Ok(c)
+    }
+
+    fn chat_state(&mut self, pk: i64) -> Result<&ChatEventState> {
+        if !self.chat_states.contains_key(&pk) {
+            let st = self.s.chat_event_state(pk)?.unwrap_or_default();
+            self.chat_states.insert(pk, st);
+        }
+        Ok(&self.chat_states[&pk])
     }
 
     fn members(&mut self, pk: i64) -> Result<Vec<(Uuid, bool)>> {
@@ -130,7 +142,7 @@ impl Emitter<'_, '_> {
         if let Some(pk) = ev.chat_pk {
             ev.prev_seq = match self.heads.get(&pk) {
                 Some(&newest) => Some(newest),
-                None => self.s.chat_event_head(pk)?,
+                None => self.chat_state(pk)?.head,
             };
             self.heads.insert(pk, last);
         }
@@ -222,7 +234,9 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         hooks: HashMap::new(),
         chats: HashMap::new(),
         members: HashMap::new(),
+        chat_states: HashMap::new(),
         heads: HashMap::new(),
+        chat_snapshots: HashMap::new(),
         deliveries: 0,
     };
     let mut chats: Vec<i64> = Vec::new();
@@ -277,8 +291,17 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         chat(&mut e, pk)?;
     }
     e.flush()?;
-    for (&pk, &newest) in &e.heads {
-        s.set_chat_event_head(pk, newest)?;
+    let mut written: Vec<i64> = e
+        .heads
+        .keys()
+        .chain(e.chat_snapshots.keys())
+        .copied()
+        .collect();
+    written.sort_unstable();
+    written.dedup();
+    for pk in written {
+        let snapshot = e.chat_snapshots.get(&pk).map(Vec::as_slice);
+        s.set_chat_event_state(pk, snapshot, e.heads.get(&pk).copied())?;
     }
     Ok(Published {
         last_seq: e.last,
@@ -333,8 +356,8 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     };
     let members = users_of(&e.members(pk)?);
     let pending = pending_users(e, &c)?;
-    let before = match e.s.snapshot(SnapshotOf::Chat(pk))? {
-        Some(b) => Some(Snapshot::decode(&b, true)?),
+    let before = match &e.chat_state(pk)?.snapshot {
+        Some(b) => Some(Snapshot::decode(b, true)?),
         None => None,
     };
     let id = c.id.to_string();
@@ -384,7 +407,8 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         return Ok(());
     }
     let snap = Snapshot::from_hashes(hashes, pending, members);
-    e.s.put_snapshot(SnapshotOf::Chat(pk), &snap.encode())
+    e.chat_snapshots.insert(pk, snap.encode());
+    Ok(())
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
@@ -457,12 +481,12 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
 }
 
 fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
-    let Some(m) = e.s.membership(pk, member, e.env.now)? else {
+    let Some((m, before)) = e.s.membership_with_event_state(pk, member)? else {
         return Ok(());
     };
     let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
-    let of = SnapshotOf::Membership(pk, member);
-    let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
+    let (Some((action, payload)), hashes) = added_or_changed_since(before.as_deref(), &resource)?
+    else {
         return Ok(());
     };
     let rid = resource
@@ -470,17 +494,11 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let path = format!("chats/{}/memberships", m.chat_id);
     for u in users_of(&e.members(pk)?) {
-        e.for_user(
-            pk,
-            u,
-            &format!("chats/{}/memberships", m.chat_id),
-            action,
-            &rid,
-            Some(&payload),
-        )?;
+        e.for_user(pk, u, &path, action, &rid, Some(&payload))?;
     }
-    put_snapshot(e, of, hashes)
+    put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
@@ -570,11 +588,19 @@ fn added_or_changed(
     of: SnapshotOf<'_>,
     resource: &Value,
 ) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
+    added_or_changed_since(e.s.snapshot(of)?.as_deref(), resource)
+}
+
+/// [`added_or_changed`] given the last published state (`before`, already read).
+fn added_or_changed_since(
+    before: Option<&[u8]>,
+    resource: &Value,
+) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
     let hashes = snapshot::hashes(resource)?;
-    let event = match e.s.snapshot(of)? {
+    let event = match before {
         None => Some(("added", resource.clone())),
         Some(b) => {
-            let d = Snapshot::decode(&b, false)?.changed_given(resource, &hashes);
+            let d = Snapshot::decode(b, false)?.changed_given(resource, &hashes);
             (!d.is_empty()).then_some(("changed", Value::Object(d)))
         }
     };

@@ -149,6 +149,13 @@ pub trait MembershipStore {
         member: Uuid,
         now: Millis,
     ) -> Result<Option<MembershipRecord>>;
+    /// [`MembershipStore::membership`] with its last published state
+    /// ([`SnapshotOf::Membership`]), in one read for the event publisher.
+    fn membership_with_event_state(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+    ) -> Result<Option<(MembershipRecord, Option<Vec<u8>>)>>;
     fn select_memberships(
         &self,
         sel: &MembershipSelection,
@@ -261,11 +268,10 @@ pub trait EncryptionStore {
 
 // ---- events, webhooks, idempotency (issue 9) -------------------------------------------------
 
-/// Whose last published state a snapshot is (see `events::publish`).
+/// Whose last published state a snapshot is (see `events::publish`; a chat's is kept with the
+/// chat, [`EventStore::chat_event_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotOf<'a> {
-    /// A chat: kept with the chat (rewritten by the same changes anyway).
-    Chat(i64),
     /// A membership (chat, member): kept with the membership.
     Membership(i64, Uuid),
     /// Invitations and reply suggestions, by the chat they belong to, `kind` and `key`.
@@ -276,6 +282,13 @@ pub enum SnapshotOf<'a> {
     },
 }
 
+/// What a chat's row keeps for its events (see [`EventStore::chat_event_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatEventState {
+    pub snapshot: Option<Vec<u8>>,
+    pub head: Option<i64>,
+}
+
 /// The event log, its change tracking, webhooks with their outbox, and idempotency keys.
 pub trait EventStore {
     /// The rows changed by this transaction so far (in change order); clears them.
@@ -283,9 +296,17 @@ pub trait EventStore {
     /// The last published state of a resource (None: never published).
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()>;
-    /// The newest change row of a chat (the head of its chain, see `NewEvent::prev_seq`).
-    fn chat_event_head(&self, chat_pk: i64) -> Result<Option<i64>>;
-    fn set_chat_event_head(&self, chat_pk: i64, seq: i64) -> Result<()>;
+    /// A chat's last published state ([`SnapshotOf::Chat`]) and its newest change row (the
+    /// head of its chain, see `NewEvent::prev_seq`), in one read; None: no such chat.
+    fn chat_event_state(&self, chat_pk: i64) -> Result<Option<ChatEventState>>;
+    /// Writes what a transaction's publication changed of a chat's event state in one
+    /// statement (None: unchanged).
+    fn set_chat_event_state(
+        &self,
+        chat_pk: i64,
+        snapshot: Option<&[u8]>,
+        head: Option<i64>,
+    ) -> Result<()>;
     /// Appends a change published on its channels; `seq` is the number of its last channel's
     /// event (the channels' events have consecutive numbers ending there), after
     /// [`EventStore::last_event_seq`].

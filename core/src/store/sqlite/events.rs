@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::events::{Dirty, Event, NewEvent, PREFIX};
 use crate::idempotency::IdempotencyRecord;
 use crate::pagination::Keyset;
-use crate::store::{EventStore, SnapshotOf};
+use crate::store::{ChatEventState, EventStore, SnapshotOf};
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -81,10 +81,6 @@ impl EventStore for SqliteTx<'_> {
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>> {
         let c = self.conn();
         let state: Option<Option<Vec<u8>>> = match of {
-            SnapshotOf::Chat(pk) => c
-                .prepare_cached("SELECT event_state FROM chats WHERE pk = ?1")?
-                .query_row([pk], |r| r.get(0))
-                .optional()?,
             SnapshotOf::Membership(pk, member) => c
                 .prepare_cached(
                     "SELECT event_state FROM memberships WHERE chat_pk = ?1 AND member_id = ?2",
@@ -103,12 +99,6 @@ impl EventStore for SqliteTx<'_> {
 
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()> {
         match of {
-            SnapshotOf::Chat(pk) => {
-                self.exec(
-                    "UPDATE chats SET event_state = ?2 WHERE pk = ?1",
-                    params![pk, state],
-                )?;
-            }
             SnapshotOf::Membership(pk, member) => {
                 self.exec(
                     "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
@@ -126,19 +116,32 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn chat_event_head(&self, chat_pk: i64) -> Result<Option<i64>> {
+    fn chat_event_state(&self, chat_pk: i64) -> Result<Option<ChatEventState>> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT last_event_seq FROM chats WHERE pk = ?1")?
-            .query_row([chat_pk], |r| r.get::<_, Option<i64>>(0))
-            .optional()?
-            .flatten())
+            .prepare_cached("SELECT event_state, last_event_seq FROM chats WHERE pk = ?1")?
+            .query_row([chat_pk], |r| {
+                Ok(ChatEventState {
+                    snapshot: r.get(0)?,
+                    head: r.get(1)?,
+                })
+            })
+            .optional()?)
     }
 
-    fn set_chat_event_head(&self, chat_pk: i64, seq: i64) -> Result<()> {
+    fn set_chat_event_state(
+        &self,
+        chat_pk: i64,
+        snapshot: Option<&[u8]>,
+        head: Option<i64>,
+    ) -> Result<()> {
+        if snapshot.is_none() && head.is_none() {
+            return Ok(());
+        }
         self.exec(
-            "UPDATE chats SET last_event_seq = ?2 WHERE pk = ?1",
-            params![chat_pk, seq],
+            "UPDATE chats SET event_state = coalesce(?2, event_state), \
+             last_event_seq = coalesce(?3, last_event_seq) WHERE pk = ?1",
+            params![chat_pk, snapshot, head],
         )?;
         Ok(())
     }

@@ -10,13 +10,31 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
-const SELECT: &str = "SELECT m.chat_pk, m.member_id, m.member_type, m.created_at, m.updated_at, m.last_seen_at, m.is_participating, \
-     m.composing_status, m.composing_updated_at, m.message_count, c.id, c.room_id, c.room_organization_id, c.created_at, \
-     u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, u.organization_id, u.is_bot, u.is_deleted, \
-     COALESCE(u.present_until, v.present_until, 0), v.name \
-     FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
-     LEFT JOIN users u ON m.member_type = 'user' AND u.id = m.member_id \
-     LEFT JOIN visitors v ON m.member_type = 'visitor' AND v.id = m.member_id WHERE 1";
+/// The columns [`row`] reads, then the tables they come from (two macros so that the
+/// publisher's read can add the event state between them).
+macro_rules! membership_columns {
+    () => {
+        "SELECT m.chat_pk, m.member_id, m.member_type, m.created_at, m.updated_at, m.last_seen_at, m.is_participating, \
+         m.composing_status, m.composing_updated_at, m.message_count, c.id, c.room_id, c.room_organization_id, c.created_at, \
+         u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, u.organization_id, u.is_bot, u.is_deleted, \
+         COALESCE(u.present_until, v.present_until, 0), v.name"
+    };
+}
+macro_rules! membership_tables {
+    () => {
+        " FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
+         LEFT JOIN users u ON m.member_type = 'user' AND u.id = m.member_id \
+         LEFT JOIN visitors v ON m.member_type = 'visitor' AND v.id = m.member_id WHERE 1"
+    };
+}
+const SELECT: &str = concat!(membership_columns!(), membership_tables!());
+/// [`SELECT`] and the membership's last published state (column 24).
+const SELECT_WITH_EVENT_STATE: &str = concat!(
+    membership_columns!(),
+    ", m.event_state",
+    membership_tables!(),
+    " AND m.chat_pk = ?1 AND m.member_id = ?2"
+);
 
 fn row(r: &Row<'_>) -> rusqlite::Result<MembershipRecord> {
     let id = uuid_col(r, 1)?;
@@ -114,6 +132,20 @@ impl MembershipStore for SqliteTx<'_> {
             .conn()
             .prepare_cached(&sql)?
             .query_row(params![chat_pk, member.as_bytes()], row)
+            .optional()?)
+    }
+
+    fn membership_with_event_state(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+    ) -> Result<Option<(MembershipRecord, Option<Vec<u8>>)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(SELECT_WITH_EVENT_STATE)?
+            .query_row(params![chat_pk, member.as_bytes()], |r| {
+                Ok((row(r)?, r.get(24)?))
+            })
             .optional()?)
     }
 
