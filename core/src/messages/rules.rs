@@ -7,7 +7,6 @@ use crate::auth::{Actor, access_user};
 use crate::chats::{ChatRecord, ChatScope, chat_in, resolve};
 use crate::crypto::Field;
 use crate::error::{ChatError, ErrorCode, Result, Validator};
-use crate::memberships::Composing;
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
 use crate::store::Store;
 
@@ -115,14 +114,7 @@ fn count_msg(
             chat.first_reply_at = Some(env.now);
         }
     }
-    if let Some(mut m) = s.membership(chat.pk, sender, env.now)? {
-        m.message_count += 1;
-        m.composing_status = Composing::Idle;
-        m.composing_updated_at = env.now;
-        m.updated_at = env.now;
-        s.update_membership(&m)?;
-    }
-    Ok(())
+    s.count_member_message(chat.pk, sender, env.now)
 }
 
 fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Result<()> {

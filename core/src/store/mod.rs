@@ -143,6 +143,9 @@ pub trait ChatStore {
 pub trait MembershipStore {
     fn insert_membership(&self, m: &MembershipRecord) -> Result<()>;
     fn update_membership(&self, m: &MembershipRecord) -> Result<()>;
+    /// Counts a message of the member (if they are one): one more `message_count`, composing
+    /// back to idle, updated now. One statement, no read (every send does it).
+    fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()>;
     fn membership(
         &self,
         chat_pk: i64,

@@ -121,6 +121,15 @@ impl MembershipStore for SqliteTx<'_> {
         Ok(())
     }
 
+    fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()> {
+        self.exec(
+            "UPDATE memberships SET message_count = message_count + 1, composing_status = ?3, \
+             composing_updated_at = ?4, updated_at = ?4 WHERE chat_pk = ?1 AND member_id = ?2",
+            params![chat_pk, member.as_bytes(), Composing::Idle.as_str(), now],
+        )?;
+        Ok(())
+    }
+
     fn membership(
         &self,
         chat_pk: i64,
