@@ -261,7 +261,7 @@ impl Engine {
     /// One write transaction: the operation, then (inside the same transaction) the
     /// idempotency key of the call if any and the events of everything it changed; then
     /// subscribers are woken.
-    fn write<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
+    fn write<T: Send>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T> + Send) -> Result<T> {
         let env = self.env();
         let (out, published) = self.store.write(|tx| {
             let out = f(tx, &env)?;

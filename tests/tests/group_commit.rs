@@ -107,6 +107,42 @@ fn writers_queued_behind_a_write_commit_together() {
     }
 }
 
+/// Writes queued while the writer connection is held by something that is not a write (a
+/// maintenance task through `with_connection`) are not stranded: they run once it is free.
+#[test]
+fn writes_queued_behind_a_raw_connection_user_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, actor, ann, chats) = setup(&dir, 3);
+    let (held_tx, held_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let e = &engine;
+        s.spawn(move || {
+            e.store()
+                .with_connection(|_| {
+                    held_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .unwrap();
+        });
+        held_rx.recv().unwrap();
+        let sends: Vec<_> = chats
+            .iter()
+            .map(|&chat| {
+                let a = &actor;
+                s.spawn(move || send(e, a, ann, chat, "after the maintenance"))
+            })
+            .collect();
+        for t in sends {
+            t.join().unwrap().unwrap();
+        }
+    });
+    drop(engine);
+    for chat in chats {
+        assert_eq!(stored(&dir.path().join("chat.db"), chat), (1, 1));
+    }
+}
+
 #[test]
 fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
     let dir = tempfile::tempdir().unwrap();

@@ -24,7 +24,7 @@ fn reads_complete_while_a_write_is_in_progress() {
         let e = &engine;
         scope.spawn(move || {
             e.store()
-                .write(|_tx| {
+                .write(move |_tx| {
                     started_tx.send(()).unwrap();
                     let _ = release_rx.recv_timeout(Duration::from_secs(10));
                     Ok(())

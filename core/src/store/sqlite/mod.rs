@@ -14,6 +14,7 @@ mod chats;
 mod directory;
 mod encryption;
 mod events;
+mod group_commit;
 mod invitations;
 mod memberships;
 mod messages;
@@ -28,7 +29,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 /// The migrations, in order. Migration `n` (1-based) brings `user_version` from `n-1` to `n`.
@@ -142,106 +143,48 @@ impl Drop for BackgroundCheckpoints {
 /// When the WAL starts over, its file is truncated to this (`journal_size_limit`).
 pub const WAL_KEEP_BYTES: i64 = 64 << 20;
 
-/// The most operations committed together in one group transaction.
-pub const MAX_GROUP: usize = 128;
+pub use group_commit::MAX_GROUP;
 
-/// The writer connection and the group transaction left open on it, if any.
+/// The writer connection.
 struct Writer {
     conn: Connection,
-    /// The open group transaction: the batch its operations wait on, and how many it holds.
-    group: Option<(Arc<Batch>, usize)>,
     /// Write operations run and transactions committed (see [`SqliteStore::write_stats`]).
     ops: u64,
     commits: u64,
-}
-
-/// The outcome of one group transaction, awaited by the operations it holds.
-#[derive(Default)]
-struct Batch {
-    done: Mutex<Option<std::result::Result<(), ChatError>>>,
-    cv: Condvar,
-}
-
-impl Batch {
-    fn finish(&self, r: std::result::Result<(), ChatError>) {
-        *self.done.lock() = Some(r);
-        self.cv.notify_all();
-    }
-    fn wait(&self) -> Result<()> {
-        let mut done = self.done.lock();
-        loop {
-            if let Some(r) = done.as_ref() {
-                return r.clone();
-            }
-            self.cv.wait(&mut done);
-        }
-    }
 }
 
 impl Writer {
     fn run(&self, sql: &str) -> rusqlite::Result<()> {
         self.conn.prepare_cached(sql)?.execute([]).map(|_| ())
     }
-    /// Commits the open group transaction (if any) and wakes its operations.
-    fn commit_group(&mut self) -> Result<()> {
-        let Some((batch, _)) = self.group.take() else {
-            return Ok(());
-        };
-        let r = self.run("COMMIT").map_err(ChatError::from);
-        if r.is_ok() {
-            self.commits += 1;
-        }
-        if r.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        batch.finish(r.clone());
-        r
-    }
-    /// Rolls the whole group transaction back after a failure that leaves its state unknown;
-    /// every operation in it fails with `err`.
-    fn abort_group(&mut self, err: &ChatError) {
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        if let Some((batch, _)) = self.group.take() {
-            batch.finish(Err(err.clone()));
-        }
-    }
 }
 
-/// Undoes a running operation if it unwinds (a panic in the rules), so that the group's other
-/// operations are still committed and woken.
-struct OpGuard<'a> {
-    writer: &'a mut Writer,
-    joined: bool,
-    armed: bool,
-}
+/// The writer connection's lock: std's mutex (a futex that spins briefly, then sleeps). A
+/// poisoned lock is taken over as is: operations run inside `catch_unwind` or roll their
+/// transaction back when they fail, so no half-done write is left behind a panic.
+struct WriterLock(std::sync::Mutex<Writer>);
 
-impl Drop for OpGuard<'_> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+impl WriterLock {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Writer>> {
+        match self.0.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
         }
-        let w = &mut *self.writer;
-        if self.joined && !w.conn.is_autocommit() {
-            let undone = w.run("ROLLBACK TO op").and_then(|_| w.run("RELEASE op"));
-            if undone.is_ok() {
-                let _ = w.commit_group();
-                return;
-            }
-        }
-        w.abort_group(&ChatError::new(
-            ErrorCode::Storage,
-            "a write in the same group transaction panicked",
-        ));
     }
 }
 
 pub struct SqliteStore {
-    writer: Mutex<Writer>,
-    /// Writers waiting for the writer connection: while any is, a finished operation leaves the
-    /// group transaction open for them instead of committing.
-    queued: AtomicUsize,
+    writer: WriterLock,
+    /// Writes waiting for the thread that holds the writer connection to run them (group
+    /// commit, see [`group_commit`]).
+    queue: group_commit::Queue,
     /// Group commit is on for file databases (in memory, reads share the writer connection and
     /// must not see a group's uncommitted operations).
     group_commit: std::sync::atomic::AtomicBool,
@@ -319,13 +262,12 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.execute_batch(CHANGE_TRACKING)?;
         Ok(Self {
-            writer: Mutex::new(Writer {
+            writer: WriterLock(std::sync::Mutex::new(Writer {
                 conn,
-                group: None,
                 ops: 0,
                 commits: 0,
-            }),
-            queued: AtomicUsize::new(0),
+            })),
+            queue: group_commit::Queue::default(),
             group_commit: std::sync::atomic::AtomicBool::new(false),
             readers: Vec::new(),
             path: None,
@@ -338,118 +280,32 @@ impl SqliteStore {
     /// Runs `f` as one atomic write: its changes are committed if it returns `Ok` (and the
     /// result is returned only once they are), none of them if it fails.
     ///
-    /// Group commit (file databases): when other writers are waiting for the connection as an
-    /// operation finishes, the transaction is left open and they run inside it, each in its own
-    /// savepoint (a failing operation rolls back only itself); the last of them commits for all
-    /// and wakes the others. Alone, an operation runs in its own transaction, without savepoint.
-    pub fn write<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T>) -> Result<T> {
-        if !self.group_commit.load(Ordering::Relaxed) {
-            let mut w = self.writer.lock();
-            w.ops += 1;
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stx = SqliteTx {
-                conn: &tx,
-                #[cfg(feature = "fault-injection")]
-                fault: &self.fault,
-            };
-            let out = f(&stx)?;
-            tx.commit()?;
-            w.commits += 1;
-            return Ok(out);
+    /// Group commit (file databases): concurrent writes are run by one thread in one
+    /// transaction, each in its own savepoint (a failing operation rolls back only itself),
+    /// and acknowledged once it commits; see [`group_commit`]. Alone, an operation runs in its
+    /// own transaction, without savepoint.
+    pub fn write<T: Send>(&self, f: impl FnOnce(&SqliteTx<'_>) -> Result<T> + Send) -> Result<T> {
+        if self.group_commit.load(Ordering::Relaxed) {
+            return self.write_grouped(f);
         }
-        self.queued.fetch_add(1, Ordering::SeqCst);
         let mut w = self.writer.lock();
-        self.queued.fetch_sub(1, Ordering::SeqCst);
         w.ops += 1;
-        let joined = w.group.is_some();
-        let begun = if joined {
-            w.run("SAVEPOINT op")
-        } else {
-            w.run("BEGIN IMMEDIATE")
-        };
-        if let Err(e) = begun {
-            let e = ChatError::from(e);
-            if joined {
-                w.abort_group(&e);
-            } else if !w.conn.is_autocommit() {
-                let _ = w.conn.execute_batch("ROLLBACK");
-            }
-            return Err(e);
-        }
-        if !joined {
-            w.group = Some((Arc::new(Batch::default()), 0));
-        }
-        let mut guard = OpGuard {
-            writer: &mut w,
-            joined,
-            armed: true,
-        };
-        let out = f(&SqliteTx {
-            conn: &guard.writer.conn,
-            #[cfg(feature = "fault-injection")]
-            fault: &self.fault,
-        });
-        guard.armed = false;
-        drop(guard);
-        if w.conn.is_autocommit() {
-            // SQLite rolled the whole transaction back (I/O error, disk full, ...).
-            let e = match &out {
-                Err(e) => e.clone(),
-                Ok(_) => ChatError::new(ErrorCode::Storage, "the transaction was rolled back"),
-            };
-            w.abort_group(&e);
-            return Err(e);
-        }
-        let out = match out {
-            Ok(v) => {
-                if joined && let Err(e) = w.run("RELEASE op") {
-                    let e = ChatError::from(e);
-                    w.abort_group(&e);
-                    return Err(e);
-                }
-                v
-            }
-            Err(e) => {
-                if !joined {
-                    // Alone in the transaction: roll all of it back.
-                    w.group = None;
-                    let _ = w.conn.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
-                let undone = w.run("ROLLBACK TO op").and_then(|_| w.run("RELEASE op"));
-                if let Err(u) = undone {
-                    w.abort_group(&ChatError::from(u));
-                    return Err(e);
-                }
-                if !self.should_wait(&mut w) {
-                    let _ = w.commit_group();
-                }
-                return Err(e);
-            }
-        };
-        if self.should_wait(&mut w) {
-            let batch = match &w.group {
-                Some((b, _)) => b.clone(),
-                None => return Err(ChatError::new(ErrorCode::Storage, "no group transaction")),
-            };
-            drop(w);
-            batch.wait()?;
-            return Ok(out);
-        }
-        w.commit_group()?;
+        let tx = w
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&self.tx(&tx))?;
+        tx.commit()?;
+        w.commits += 1;
         Ok(out)
     }
 
-    /// Counts the operation just done into the group; true when the group should stay open for
-    /// the writers queued behind it.
-    fn should_wait(&self, w: &mut Writer) -> bool {
-        let Some((_, n)) = w.group.as_mut() else {
-            return false;
-        };
-        *n += 1;
-        *n < MAX_GROUP && self.queued.load(Ordering::SeqCst) > 0
+    /// A handle on a transaction of `conn` for the store traits.
+    fn tx<'c>(&'c self, conn: &'c Connection) -> SqliteTx<'c> {
+        SqliteTx {
+            conn,
+            #[cfg(feature = "fault-injection")]
+            fault: &self.fault,
+        }
     }
 
     /// Runs `f` over a consistent snapshot (a read transaction): on a reader connection when
@@ -486,19 +342,15 @@ impl SqliteStore {
     }
 
     /// Raw access to the writer connection for maintenance tasks that are not domain rules
-    /// (checkpoints, integrity checks), outside any transaction: an open group is committed
-    /// first.
+    /// (checkpoints, integrity checks), outside any transaction.
     pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut w = self.writer.lock();
-        w.commit_group()?;
+        let w = self.writer.lock();
         f(&w.conn)
     }
 
     /// Turns group commit off (one transaction per operation, as measured before group commit)
     /// or back on; file databases only (in memory it stays off).
     pub fn set_group_commit(&self, on: bool) {
-        let mut w = self.writer.lock();
-        let _ = w.commit_group();
         self.group_commit
             .store(on && !self.readers.is_empty(), Ordering::Relaxed);
     }
