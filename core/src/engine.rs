@@ -263,12 +263,17 @@ impl Engine {
     /// subscribers are woken.
     fn write<T: Send>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T> + Send) -> Result<T> {
         let env = self.env();
-        let (out, published) = self.store.write(|tx| {
+        let mut claim = crate::idempotency::take_pending_claim();
+        let written = self.store.write(|tx| {
             let out = f(tx, &env)?;
-            crate::idempotency::record_claim(tx, env.now)?;
+            crate::idempotency::record_claim(tx, env.now, &mut claim)?;
             let published = events::publish(tx, &env)?;
             Ok((out, published))
-        })?;
+        });
+        if let Some(c) = claim {
+            crate::idempotency::restore_claim(c);
+        }
+        let (out, published) = written?;
         if published.credentials_changed {
             self.tokens.forget_all();
         }

@@ -62,24 +62,36 @@ pub(crate) fn set_claim(c: Option<Claim>) -> Option<Claim> {
     CLAIM.with(|x| std::mem::replace(&mut *x.borrow_mut(), c))
 }
 
+/// The claim still to record, taken out of this thread for the engine's next write: that
+/// write may run on another thread (group commit combines concurrent writes on one thread),
+/// so the claim travels with it and comes back with [`restore_claim`].
+pub(crate) fn take_pending_claim() -> Option<Claim> {
+    CLAIM.with(|x| {
+        let mut c = x.borrow_mut();
+        if c.as_ref().is_some_and(|c| c.outcome.is_none()) {
+            c.take()
+        } else {
+            None
+        }
+    })
+}
+
+pub(crate) fn restore_claim(c: Claim) {
+    CLAIM.with(|x| *x.borrow_mut() = Some(c));
+}
+
 /// Called by the engine's write path inside the transaction, after the operation succeeded:
 /// records the pending claim, if any (the first write of the call only).
-pub(crate) fn record_claim(s: &dyn crate::store::Store, now: Millis) -> Result<()> {
-    let pending = CLAIM.with(|x| {
-        x.borrow()
-            .as_ref()
-            .filter(|c| c.outcome.is_none())
-            .map(|c| (c.actor.clone(), c.key.clone(), c.hash.clone()))
-    });
-    let Some((actor, key, hash)) = pending else {
+pub(crate) fn record_claim(
+    s: &dyn crate::store::Store,
+    now: Millis,
+    claim: &mut Option<Claim>,
+) -> Result<()> {
+    let Some(c) = claim.as_mut().filter(|c| c.outcome.is_none()) else {
         return Ok(());
     };
-    let ok = s.claim_idempotency(&actor, &key, &hash, now, now - KEY_TTL_MS)?;
-    CLAIM.with(|x| {
-        if let Some(c) = x.borrow_mut().as_mut() {
-            c.outcome = Some(ok);
-        }
-    });
+    let ok = s.claim_idempotency(&c.actor, &c.key, &c.hash, now, now - KEY_TTL_MS)?;
+    c.outcome = Some(ok);
     if ok { Ok(()) } else { Err(taken()) }
 }
 
