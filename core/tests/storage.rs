@@ -16,6 +16,61 @@ fn schema(conn: &Connection) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The writes of every message send check these constraints; as `IN` lists of three or more
+/// values SQLite evaluated them through an ephemeral b-tree built on every execution (0008).
+/// They are comparisons now, and still refuse what they refused.
+#[test]
+fn hot_constraint_checks_build_no_ephemeral_table_and_still_refuse_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checks.db");
+    drop(Engine::open(&path).unwrap());
+    let c = Connection::open(&path).unwrap();
+    let ops = |sql: &str| -> Vec<String> {
+        let mut st = c.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        st.query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let writes = [
+        (
+            "INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type) \
+             VALUES (1, 1, x'01', 'msg', 0, 'bogus')",
+            "sender_type",
+        ),
+        (
+            "INSERT INTO memberships (chat_pk, member_id, member_type, created_at, updated_at, \
+             is_participating, composing_status, composing_updated_at) \
+             VALUES (1, x'01', 'user', 0, 0, 1, 'bogus', 0)",
+            "composing_status",
+        ),
+        (
+            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, \
+             created_at) VALUES (1, 1, x'01', '[]', 'bogus', 'r', 0)",
+            "action",
+        ),
+        (
+            "INSERT INTO chats (pk, id, room_organization_id, chat_type, created_at, updated_at, \
+             last_activity_at, token) VALUES (1, x'01', x'01', 'bogus', 0, 0, 0, 't')",
+            "chat_type",
+        ),
+    ];
+    for (sql, column) in writes {
+        assert!(
+            !ops(sql).iter().any(|o| o == "OpenEphemeral"),
+            "{sql} builds an ephemeral table"
+        );
+        let e = c.execute(sql, []).unwrap_err().to_string();
+        assert!(
+            e.contains("CHECK constraint failed") && e.contains(column),
+            "{sql}: {e}"
+        );
+    }
+    let update = "UPDATE memberships SET composing_status = 'idle', message_count = message_count + 1 \
+                  WHERE chat_pk = 1 AND member_id = x'01'";
+    assert!(!ops(update).iter().any(|o| o == "OpenEphemeral"));
+}
+
 #[test]
 fn a_database_migrated_step_by_step_equals_a_fresh_one() {
     let dir = tempfile::tempdir().unwrap();

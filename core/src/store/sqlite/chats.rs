@@ -323,8 +323,11 @@ impl ChatStore for SqliteTx<'_> {
         let sql = if single {
             // At most one row: one phase. (The two-phase form materializes its key list in an
             // ephemeral table, whose fresh page cache costs more than the rest of the lookup.)
+            // No ORDER BY either: one row needs no order, and SQLite sorted it in a temporary
+            // b-tree (a sorter per call; ≈ 3 µs of a message send's chat lookup).
             format!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id {sql} {order}"
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id {sql} LIMIT {}",
+                k.limit
             )
         } else {
             // `?1` (now) is bound in both phases; the other parameters keep their textual order.

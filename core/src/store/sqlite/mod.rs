@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_chat_list_indexes",
         include_str!("../../../migrations/0007_chat_list_indexes.sql"),
     ),
+    (
+        "0008_checks_without_in_lists",
+        include_str!("../../../migrations/0008_checks_without_in_lists.sql"),
+    ),
 ];
 
 /// The writer connection's change tracking (TEMP table and triggers), set up on every open.
