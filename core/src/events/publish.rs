@@ -1,6 +1,6 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
-use super::snapshot::{self, Snapshot};
+use super::snapshot::{Serialized, Snapshot};
 use super::{Dirty, NewEvent, PREFIX};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -350,9 +350,9 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     };
     let empty = KeyRing::new();
     let resource = if c.is_encrypted {
-        serde_json::to_value(present_chat(&sealed_env(e.env, &empty), &c))?
+        Serialized::of(&present_chat(&sealed_env(e.env, &empty), &c))?
     } else {
-        serde_json::to_value(present_chat(e.env, &c))?
+        Serialized::of(&present_chat(e.env, &c))?
     };
     let members = users_of(&e.members(pk)?);
     let pending = pending_users(e, &c)?;
@@ -361,17 +361,13 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         None => None,
     };
     let id = c.id.to_string();
-    let hashes = snapshot::hashes(&resource)?;
-    let changed = before.as_ref().map(|b| b.changed_given(&resource, &hashes));
-    let changed_v = changed.clone().map(Value::Object);
+    let hashes = resource.hashes();
+    let changed = match &before {
+        Some(b) => Some(resource.changed_since(b, &hashes)?),
+        None => None,
+    };
     let has_change = changed.as_ref().is_some_and(|d| !d.is_empty());
-    let org = c.room_organization_id;
-    let owned = format!("{PREFIX}orgs/{org}/owned_chats");
-    match &before {
-        None => e.emit(pk, org, owned, "added", &id, Some(&resource))?,
-        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_v.as_ref())?,
-        Some(_) => {}
-    }
+    let changed_v = changed.map(Value::Object);
     let (was_members, was_pending): (HashSet<Uuid>, HashSet<Uuid>) = match &before {
         Some(b) => (
             b.members.iter().copied().collect(),
@@ -379,16 +375,33 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         ),
         None => (HashSet::new(), HashSet::new()),
     };
+    // The whole resource, parsed only when someone gets it whole (a new chat, a new member or
+    // pending user): most changes publish only the changed attributes.
+    let whole = if before.is_none()
+        || members.iter().any(|u| !was_members.contains(u))
+        || pending.iter().any(|u| !was_pending.contains(u))
+    {
+        Some(resource.value()?)
+    } else {
+        None
+    };
+    let org = c.room_organization_id;
+    let owned = format!("{PREFIX}orgs/{org}/owned_chats");
+    match &before {
+        None => e.emit(pk, org, owned, "added", &id, whole.as_ref())?,
+        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_v.as_ref())?,
+        Some(_) => {}
+    }
     for &u in &members {
         if !was_members.contains(&u) {
-            e.for_user(pk, u, "chats", "added", &id, Some(&resource))?;
+            e.for_user(pk, u, "chats", "added", &id, whole.as_ref())?;
         } else if has_change {
             e.for_user(pk, u, "chats", "changed", &id, changed_v.as_ref())?;
         }
     }
     for &u in &pending {
         if !was_pending.contains(&u) {
-            e.for_user(pk, u, "pending_chats", "added", &id, Some(&resource))?;
+            e.for_user(pk, u, "pending_chats", "added", &id, whole.as_ref())?;
         } else if has_change {
             e.for_user(pk, u, "pending_chats", "changed", &id, changed_v.as_ref())?;
         }
@@ -484,16 +497,15 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     let Some((m, before)) = e.s.membership_with_event_state(pk, member)? else {
         return Ok(());
     };
-    let resource = serde_json::to_value(Membership::from_record(&m, e.env.now))?;
+    let resource = Serialized::of(&Membership::from_record(&m, e.env.now))?;
     let (Some((action, payload)), hashes) = added_or_changed_since(before.as_deref(), &resource)?
     else {
         return Ok(());
     };
-    let rid = resource
-        .get("member_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let rid = match resource.get("member_id")? {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
     let path = format!("chats/{}/memberships", m.chat_id);
     for u in users_of(&e.members(pk)?) {
         e.for_user(pk, u, &path, action, &rid, Some(&payload))?;
@@ -541,7 +553,7 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
     let Some(r) = e.s.invitation(id)? else {
         return Ok(());
     };
-    let resource = serde_json::to_value(Invitation::from_record(&r))?;
+    let resource = Serialized::of(&Invitation::from_record(&r))?;
     let key = id.to_string();
     let of = SnapshotOf::Other {
         chat_pk: r.chat_pk,
@@ -586,7 +598,7 @@ type ActionAndResource = (&'static str, Value);
 fn added_or_changed(
     e: &Emitter,
     of: SnapshotOf<'_>,
-    resource: &Value,
+    resource: &Serialized,
 ) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
     added_or_changed_since(e.s.snapshot(of)?.as_deref(), resource)
 }
@@ -594,13 +606,13 @@ fn added_or_changed(
 /// [`added_or_changed`] given the last published state (`before`, already read).
 fn added_or_changed_since(
     before: Option<&[u8]>,
-    resource: &Value,
+    resource: &Serialized,
 ) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
-    let hashes = snapshot::hashes(resource)?;
+    let hashes = resource.hashes();
     let event = match before {
-        None => Some(("added", resource.clone())),
+        None => Some(("added", resource.value()?)),
         Some(b) => {
-            let d = Snapshot::decode(b, false)?.changed_given(resource, &hashes);
+            let d = resource.changed_since(&Snapshot::decode(b, false)?, &hashes)?;
             (!d.is_empty()).then_some(("changed", Value::Object(d)))
         }
     };
@@ -617,7 +629,7 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
     let Some(r) = e.s.suggestion(id)? else {
         return Ok(());
     };
-    let resource = serde_json::to_value(ReplySuggestion::from_record(&r))?;
+    let resource = Serialized::of(&ReplySuggestion::from_record(&r))?;
     let key = id.to_string();
     let of = SnapshotOf::Other {
         chat_pk: r.chat_pk,

@@ -43,6 +43,104 @@ fn corrupt() -> ChatError {
     ChatError::new(ErrorCode::Storage, "an event snapshot is unreadable")
 }
 
+/// A resource serialized once to JSON text, with its top-level attributes located in it: the
+/// attribute hashes, the changed attributes and the stored event are all taken from this one
+/// text (no `Value` tree of the whole resource, no second serialization per attribute; the
+/// hashes are those [`hashes`] gives for the same resource, so snapshots stay comparable).
+pub(super) struct Serialized {
+    text: String,
+    /// Byte ranges in `text` of each attribute's name (unquoted) and JSON value, in order.
+    attrs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+/// Collects the attributes of a JSON object as borrowed name and raw value.
+struct Attrs<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Attrs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Attrs<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> std::result::Result<Self::Value, M::Error> {
+                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(48));
+                while let Some(kv) = m.next_entry()? {
+                    v.push(kv);
+                }
+                Ok(Attrs(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Serialized {
+    pub fn of<T: serde::Serialize>(resource: &T) -> Result<Self> {
+        let text = serde_json::to_string(resource)?;
+        let base = text.as_ptr() as usize;
+        let range = |s: &str| {
+            let start = s.as_ptr() as usize - base;
+            start..start + s.len()
+        };
+        let attrs = serde_json::from_str::<Attrs>(&text)?
+            .0
+            .into_iter()
+            .map(|(k, v)| (range(k), range(v.get())))
+            .collect();
+        Ok(Serialized { text, attrs })
+    }
+
+    fn attr(&self, i: usize) -> (&str, &str) {
+        let (k, v) = &self.attrs[i];
+        (&self.text[k.clone()], &self.text[v.clone()])
+    }
+
+    /// The attribute hashes, in attribute order (as [`hashes`] of the same resource).
+    pub fn hashes(&self) -> Vec<u64> {
+        (0..self.attrs.len())
+            .map(|i| {
+                let (k, v) = self.attr(i);
+                let mut h = fnv::FnvHasher::default();
+                h.write(k.as_bytes());
+                h.write(&[0]);
+                h.write(v.as_bytes());
+                h.finish()
+            })
+            .collect()
+    }
+
+    /// The whole resource.
+    pub fn value(&self) -> Result<Value> {
+        Ok(serde_json::from_str(&self.text)?)
+    }
+
+    /// The value of one attribute (None: absent).
+    pub fn get(&self, name: &str) -> Result<Option<Value>> {
+        match (0..self.attrs.len()).find(|&i| self.attr(i).0 == name) {
+            Some(i) => Ok(Some(serde_json::from_str(self.attr(i).1)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The attributes whose hash `snapshot` lacks (changed or new), in attribute order; `hashes`
+    /// are [`Serialized::hashes`].
+    pub fn changed_since(&self, snapshot: &Snapshot, hashes: &[u64]) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        for (i, h) in hashes.iter().enumerate().take(self.attrs.len()) {
+            if snapshot.attrs.binary_search(h).is_err() {
+                let (k, v) = self.attr(i);
+                out.insert(k.to_string(), serde_json::from_str(v)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The attribute hashes of a resource, in its attribute order: computed once per change for
 /// both the diff against the old snapshot and the new one.
 pub(super) fn hashes(resource: &Value) -> Result<Vec<u64>> {
@@ -75,6 +173,7 @@ impl Snapshot {
     }
 
     /// [`Snapshot::changed`], given the [`hashes`] of `after`.
+    #[cfg(test)]
     pub fn changed_given(&self, after: &Value, after_hashes: &[u64]) -> Map<String, Value> {
         let mut out = Map::new();
         if let Value::Object(a) = after {
@@ -159,6 +258,31 @@ impl Snapshot {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Snapshots stored before `Serialized` hold hashes of the `Value` form: the text form must
+    /// give the same ones, or every resource would look wholly changed once.
+    #[test]
+    fn the_serialized_form_hashes_and_diffs_as_the_value_form() {
+        let before = json!({"id": "c1", "n": 1, "name": "Ann \"the\" Ömer\n", "tags": ["a", "b"],
+            "nested": {"z": 1, "a": [null, true, 1.5]}, "gone": null, "big": 9007199254740993u64});
+        let after = json!({"id": "c1", "n": 2, "name": "Ann \"the\" Ömer\n", "tags": ["a"],
+            "nested": {"z": 1, "a": [null, true, 1.5]}, "gone": null, "big": -3, "new": "x"});
+        for v in [&before, &after] {
+            let s = Serialized::of(v).unwrap();
+            assert_eq!(s.hashes(), hashes(v).unwrap());
+            assert_eq!(&s.value().unwrap(), v);
+        }
+        let snap = Snapshot::of(&before, vec![], vec![]).unwrap();
+        let s = Serialized::of(&after).unwrap();
+        let changed = s.changed_since(&snap, &s.hashes()).unwrap();
+        assert_eq!(changed, snap.changed(&after).unwrap());
+        assert_eq!(
+            Value::Object(changed),
+            json!({"n": 2, "tags": ["a"], "big": -3, "new": "x"})
+        );
+        assert_eq!(s.get("n").unwrap(), Some(json!(2)));
+        assert_eq!(s.get("missing").unwrap(), None);
+    }
 
     #[test]
     fn changed_attributes_are_found_after_a_round_trip() {
