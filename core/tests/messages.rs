@@ -433,3 +433,28 @@ fn listing_filters_by_type_and_pages_newest_first() {
         .unwrap_err();
     assert_eq!((e.status(), e.code), (403, ErrorCode::PrivateChatHistory));
 }
+
+/// The store remembers the last message it read for the rest of an operation (a send reads its
+/// message back twice); a write in between is seen by the next read.
+#[test]
+fn a_message_read_again_after_a_write_in_the_same_transaction_is_the_written_one() {
+    use chat_core::store::{ChatStore, EncryptionStore, MessageStore};
+    let w = world();
+    let chat = served_chat(&w);
+    let sent = send(&w, chat, json!({"message": "a text to purge"})).unwrap();
+    let id: uuid::Uuid = sent.id.parse().unwrap();
+    let (first, second) = w
+        .engine
+        .store()
+        .write(|tx| {
+            let pk = tx.chat_by_id(chat, 0)?.unwrap().pk;
+            let first = tx.message(pk, id)?.unwrap();
+            tx.purge_message_texts(pk, 1)?;
+            let second = tx.message(pk, id)?.unwrap();
+            Ok((first, second))
+        })
+        .unwrap();
+    assert_eq!(first.stored.message.as_deref(), Some("a text to purge"));
+    assert_eq!(second.stored.message, None);
+    assert!(second.sensitive_data_purged_at.is_some());
+}

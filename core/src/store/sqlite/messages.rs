@@ -207,12 +207,27 @@ impl MessageStore for SqliteTx<'_> {
     }
 
     fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>> {
+        let changes = self.conn().total_changes();
+        if let Some(m) = self.message_memo.borrow().as_ref()
+            && m.changes == changes
+            && m.chat_pk == chat_pk
+            && m.id == id
+        {
+            return Ok(Some(m.record.clone()));
+        }
         let sql = format!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
-        Ok(self
+        let found = self
             .conn()
             .prepare_cached(&sql)?
             .query_row(params![id.as_bytes(), chat_pk], row)
-            .optional()?)
+            .optional()?;
+        *self.message_memo.borrow_mut() = found.clone().map(|record| super::MessageMemo {
+            changes,
+            chat_pk,
+            id,
+            record,
+        });
+        Ok(found)
     }
 
     fn select_messages(

@@ -309,6 +309,7 @@ impl SqliteStore {
             conn,
             #[cfg(feature = "fault-injection")]
             fault: &self.fault,
+            message_memo: Default::default(),
         }
     }
 
@@ -337,12 +338,7 @@ impl SqliteStore {
         #[allow(unused_variables)] store: &Self,
     ) -> Result<T> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let stx = SqliteTx {
-            conn: &tx,
-            #[cfg(feature = "fault-injection")]
-            fault: &store.fault,
-        };
-        f(&stx)
+        f(&store.tx(&tx))
     }
 
     /// Raw access to the writer connection for maintenance tasks that are not domain rules
@@ -474,6 +470,21 @@ pub struct SqliteTx<'c> {
     conn: &'c Connection,
     #[cfg(feature = "fault-injection")]
     fault: &'c FaultPlan,
+    /// The last message read, valid while no row of the database has changed since
+    /// (`total_changes`): a send reads its new message back for its reply and again to
+    /// publish it, with nothing written in between but the change tracking's own table. A
+    /// `SqliteTx` lives for one operation, inside which nothing is rolled back to a savepoint
+    /// (the one undo that does not move `total_changes`; group commit rolls a failed operation
+    /// back after its `SqliteTx` is gone).
+    message_memo: std::cell::RefCell<Option<MessageMemo>>,
+}
+
+/// A message read by [`SqliteTx`], stamped with the connection's change count at the time.
+struct MessageMemo {
+    changes: u64,
+    chat_pk: i64,
+    id: Uuid,
+    record: crate::messages::MessageRecord,
 }
 
 impl SqliteTx<'_> {
