@@ -15,7 +15,7 @@ use crate::store::{ChatEventState, SnapshotOf, Store};
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
 use crate::webhooks::{self, WebhookRecord};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -26,7 +26,8 @@ struct Change {
     channels: Vec<String>,
     action: &'static str,
     resource_id: String,
-    resource: Option<Value>,
+    /// The resource as JSON text (serialized once per change, compared as text).
+    resource: Option<String>,
 }
 
 pub(crate) struct Emitter<'a, 'k> {
@@ -94,14 +95,14 @@ impl Emitter<'_, '_> {
         channel: String,
         action: &'static str,
         resource_id: &str,
-        resource: Option<&Value>,
+        resource: Option<&str>,
     ) -> Result<()> {
         if let Some(p) = self.pending.as_mut()
             && p.organization_id == org
             && p.chat_pk == Some(chat_pk)
             && p.action == action
             && p.resource_id == resource_id
-            && p.resource.as_ref() == resource
+            && p.resource.as_deref() == resource
         {
             p.channels.push(channel);
             return Ok(());
@@ -113,7 +114,7 @@ impl Emitter<'_, '_> {
             channels: vec![channel],
             action,
             resource_id: resource_id.to_string(),
-            resource: resource.cloned(),
+            resource: resource.map(str::to_string),
         });
         Ok(())
     }
@@ -129,7 +130,7 @@ impl Emitter<'_, '_> {
             channels: c.channels,
             action: c.action,
             resource_id: c.resource_id,
-            resource: c.resource.as_ref().map(serde_json::to_string).transpose()?,
+            resource: c.resource,
             created_at: self.env.now,
             prev_seq: None,
         };
@@ -157,13 +158,18 @@ impl Emitter<'_, '_> {
             }
         };
         if !hooks.is_empty() {
+            let resource: Option<Value> = ev
+                .resource
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?;
             let first = last - ev.channels.len() as i64 + 1;
             for (k, channel) in ev.channels.into_iter().enumerate() {
                 let mut event = super::Event {
                     channel,
                     action: ev.action.to_string(),
                     resource_id: ev.resource_id.clone(),
-                    resource: c.resource.clone(),
+                    resource: resource.clone(),
                     seq: first + k as i64,
                 };
                 super::present_for_channel(&mut event);
@@ -191,7 +197,7 @@ impl Emitter<'_, '_> {
         path: &str,
         action: &'static str,
         resource_id: &str,
-        resource: Option<&Value>,
+        resource: Option<&str>,
     ) -> Result<()> {
         if let Some(org) = self.user_org(user)? {
             self.emit(
@@ -375,35 +381,28 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         ),
         None => (HashSet::new(), HashSet::new()),
     };
-    // The whole resource, parsed only when someone gets it whole (a new chat, a new member or
-    // pending user): most changes publish only the changed attributes.
-    let whole = if before.is_none()
-        || members.iter().any(|u| !was_members.contains(u))
-        || pending.iter().any(|u| !was_pending.contains(u))
-    {
-        Some(resource.value()?)
-    } else {
-        None
-    };
+    let changed_text = changed_v.as_ref().map(serde_json::to_string).transpose()?;
+    let changed_text = changed_text.as_deref();
+    let whole = Some(resource.text());
     let org = c.room_organization_id;
     let owned = format!("{PREFIX}orgs/{org}/owned_chats");
     match &before {
-        None => e.emit(pk, org, owned, "added", &id, whole.as_ref())?,
-        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_v.as_ref())?,
+        None => e.emit(pk, org, owned, "added", &id, whole)?,
+        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_text)?,
         Some(_) => {}
     }
     for &u in &members {
         if !was_members.contains(&u) {
-            e.for_user(pk, u, "chats", "added", &id, whole.as_ref())?;
+            e.for_user(pk, u, "chats", "added", &id, whole)?;
         } else if has_change {
-            e.for_user(pk, u, "chats", "changed", &id, changed_v.as_ref())?;
+            e.for_user(pk, u, "chats", "changed", &id, changed_text)?;
         }
     }
     for &u in &pending {
         if !was_pending.contains(&u) {
-            e.for_user(pk, u, "pending_chats", "added", &id, whole.as_ref())?;
+            e.for_user(pk, u, "pending_chats", "added", &id, whole)?;
         } else if has_change {
-            e.for_user(pk, u, "pending_chats", "changed", &id, changed_v.as_ref())?;
+            e.for_user(pk, u, "pending_chats", "changed", &id, changed_text)?;
         }
     }
     let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
@@ -442,18 +441,18 @@ fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<U
 /// The message as operators see it (None: nobody will). Its visitors get the same resource:
 /// their view is derived from it when their events are read ([`super::present_for_channel`]),
 /// so the change is one row for both audiences.
-fn present_message(e: &Emitter, c: &ChatRecord, id: Uuid) -> Result<Option<Value>> {
+fn present_message(
+    e: &Emitter,
+    c: &ChatRecord,
+    id: Uuid,
+) -> Result<Option<crate::messages::Message>> {
     let Some(m) = e.s.message(c.pk, id)? else {
         return Ok(None);
     };
     let empty = KeyRing::new();
     let sealed = sealed_env(e.env, &empty);
     let env = if c.is_encrypted { &sealed } else { e.env };
-    Ok(Some(serde_json::to_value(message_presenter(
-        env,
-        c,
-        &Viewer::Operator,
-    )(m))?))
+    Ok(Some(message_presenter(env, c, &Viewer::Operator)(m)))
 }
 
 /// A message added, or a stored message changed (its actions' disabled states: `changed`
@@ -468,19 +467,18 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
         return Ok(());
     }
     let mid = id.to_string();
-    let Some(mut r) = present_message(e, &c, id)? else {
+    let Some(m) = present_message(e, &c, id)? else {
         return Ok(());
     };
-    if action == "changed" {
-        let mut m = Map::new();
-        if let Some(a) = r.get("attachments") {
-            m.insert("attachments".into(), a.clone());
-        }
-        r = Value::Object(m);
-    }
+    let r = if action == "changed" {
+        serde_json::to_string(&serde_json::json!({ "attachments": m.attachments }))?
+    } else {
+        serde_json::to_string(&m)?
+    };
+    let r = Some(r.as_str());
     let path = format!("chats/{}/messages", c.id);
     for u in users {
-        e.for_user(pk, u, &path, action, &mid, Some(&r))?;
+        e.for_user(pk, u, &path, action, &mid, r)?;
     }
     for v in visitors {
         let ch = format!(
@@ -488,7 +486,7 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
             visitor_id_str(&v),
             c.id
         );
-        e.emit(pk, c.room_organization_id, ch, action, &mid, Some(&r))?;
+        e.emit(pk, c.room_organization_id, ch, action, &mid, r)?;
     }
     Ok(())
 }
@@ -508,7 +506,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     };
     let path = format!("chats/{}/memberships", m.chat_id);
     for u in users_of(&e.members(pk)?) {
-        e.for_user(pk, u, &path, action, &rid, Some(&payload))?;
+        e.for_user(pk, u, &path, action, &rid, Some(payload.as_str()))?;
     }
     put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
 }
@@ -522,7 +520,7 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
             e.s.tag(pk, name)?
                 .map(|t| t.created_at)
                 .unwrap_or(e.env.now);
-        Some(serde_json::to_value(Tag::new(name, created, c.room_id))?)
+        Some(serde_json::to_string(&Tag::new(name, created, c.room_id))?)
     } else {
         None
     };
@@ -534,7 +532,7 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
         format!("{PREFIX}orgs/{org}/owned_chats/{}/tags", c.id),
         action,
         name,
-        resource.as_ref(),
+        resource.as_deref(),
     )?;
     for u in users_of(&e.members(pk)?) {
         e.for_user(
@@ -543,7 +541,7 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
             &format!("chats/{}/tags", c.id),
             action,
             name,
-            resource.as_ref(),
+            resource.as_deref(),
         )?;
     }
     Ok(())
@@ -569,7 +567,7 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
         &format!("chats/{}/outgoing_chat_invitations", r.chat_id),
         action,
         &key,
-        Some(&payload),
+        Some(payload.as_str()),
     )?;
     let invitees = match r.target {
         InviteTarget::User(u) => vec![u],
@@ -583,14 +581,14 @@ fn invitation(e: &mut Emitter, id: Uuid) -> Result<()> {
             "incoming_chat_invitations",
             action,
             &key,
-            Some(&payload),
+            Some(payload.as_str()),
         )?;
     }
     put_snapshot(e, of, hashes)
 }
 
-/// An event's action and resource.
-type ActionAndResource = (&'static str, Value);
+/// An event's action and resource (JSON text).
+type ActionAndResource = (&'static str, String);
 
 /// The previous state of a resource and the event for its new state: (`added`, whole) or
 /// (`changed`, the differing attributes); None when nothing changed. With the resource's
@@ -610,10 +608,13 @@ fn added_or_changed_since(
 ) -> Result<(Option<ActionAndResource>, Vec<u64>)> {
     let hashes = resource.hashes();
     let event = match before {
-        None => Some(("added", resource.value()?)),
+        None => Some(("added", resource.text().to_string())),
         Some(b) => {
             let d = resource.changed_since(&Snapshot::decode(b, false)?, &hashes)?;
-            (!d.is_empty()).then_some(("changed", Value::Object(d)))
+            match d.is_empty() {
+                true => None,
+                false => Some(("changed", serde_json::to_string(&d)?)),
+            }
         }
     };
     Ok((event, hashes))
@@ -646,7 +647,7 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
             &format!("chats/{}/reply_suggestions", r.chat_id),
             action,
             &key,
-            Some(&payload),
+            Some(payload.as_str()),
         )?;
     }
     put_snapshot(e, of, hashes)

@@ -114,7 +114,13 @@ impl Serialized {
             .collect()
     }
 
+    /// The whole resource as JSON text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The whole resource.
+    #[cfg(test)]
     pub fn value(&self) -> Result<Value> {
         Ok(serde_json::from_str(&self.text)?)
     }
