@@ -408,6 +408,16 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
     let mut gone: Vec<Uuid> = was_pending.difference(&now_pending).copied().collect();
     gone.sort();
+    if let Some(room) = c.room_id
+        && gone.iter().any(|u| !e.user_orgs.contains_key(u))
+    {
+        // The users it is no longer pending for are (mostly) still the room's audience: their
+        // organizations in one query, not one user lookup each (200 in a join of the
+        // benchmark's rooms: 43 % of the join). Any other is looked up by `for_user`.
+        for (user, org) in e.s.room_pending_audience(room)? {
+            e.user_orgs.entry(user).or_insert(Some(org));
+        }
+    }
     for u in gone {
         e.for_user(pk, u, "pending_chats", "removed", &id, None)?;
     }
