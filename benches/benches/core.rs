@@ -398,37 +398,25 @@ fn pending(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The baselines join chats of their own (one per iteration, inserted outside the
+    // measurement) on the raw copy; `raw_events` also publishes what the join changes.
     let k = std::cell::Cell::new(0i64);
-    g.bench_function("raw", |b| {
-        b.iter_batched(
-            || {
-                k.set(k.get() + 1);
-                f.raw
-                    .execute(
-                        "INSERT INTO chats (id, room_id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, is_waiting, token) VALUES (?1, ?2, ?3, 'visitor', ?4, ?4, ?4, 1, 't')",
-                        params![Uuid::now_v7().as_bytes(), f.ds.rooms[0].as_bytes(), org.as_bytes(), k.get()],
-                    )
-                    .unwrap();
-                f.raw.last_insert_rowid()
-            },
-            |pk| {
-                let tx = f.raw.unchecked_transaction().unwrap();
-                let (_w, seq): (bool, i64) = tx.prepare_cached("SELECT is_waiting, next_message_seq FROM chats WHERE pk = ?1 AND is_ended = 0").unwrap().query_row([pk], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-                let _present: i64 = tx.prepare_cached("SELECT present_until FROM users WHERE id = ?1").unwrap().query_row([op.as_bytes()], |r| r.get(0)).unwrap();
-                tx.prepare_cached("INSERT INTO memberships (chat_pk, member_id, member_type, created_at, updated_at, is_participating, composing_status, composing_updated_at) VALUES (?1, ?2, 'user', ?3, ?3, 1, 'idle', ?3)")
-                    .unwrap()
-                    .execute(params![pk, op.as_bytes(), k.get()])
-                    .unwrap();
-                tx.prepare_cached("INSERT INTO messages (chat_pk, seq, id, type, created_at, sender_type, sender_id) VALUES (?1, ?2, ?3, 'join', ?4, 'user', ?5)")
-                    .unwrap()
-                    .execute(params![pk, seq, Uuid::now_v7().as_bytes(), k.get(), op.as_bytes()])
-                    .unwrap();
-                tx.prepare_cached("UPDATE chats SET next_message_seq = next_message_seq + 1, updated_at = ?2, last_activity_at = ?2 WHERE pk = ?1").unwrap().execute(params![pk, k.get()]).unwrap();
-                tx.commit().unwrap();
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    let joins: [(&str, chat_benches::raw_join::RawJoin); 2] = [
+        ("raw", chat_benches::raw_join::raw_join),
+        ("raw_events", chat_benches::raw_join::raw_join_events),
+    ];
+    for (name, join) in joins {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    k.set(k.get() + 1);
+                    chat_benches::raw_join::waiting_chat(&f.raw, f.ds.rooms[0], org, k.get())
+                },
+                |pk| join(&f.raw, pk, op, k.get()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -184,8 +184,8 @@ pub fn raw_send_events(
             .iter()
             .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple())),
     );
-    let mut changes: Vec<(Vec<String>, &str, String, String)> =
-        vec![(message_channels, "added", id.to_string(), message)];
+    let mut changes: Vec<RawChange> =
+        vec![(message_channels, "added", id.to_string(), Some(message))];
     if is_user {
         changes.push((
             users
@@ -194,10 +194,10 @@ pub fn raw_send_events(
                 .collect(),
             "changed",
             sender.to_string(),
-            format!(
+            Some(format!(
                 "{{\"composing_status\":\"idle\",\"message_count\":{},\"updated_at\":\"{at}\"}}",
                 mine + 1
-            ),
+            )),
         ));
     }
     let mut chat_channels = vec![format!("orgs/{org}/owned_chats")];
@@ -206,14 +206,33 @@ pub fn raw_send_events(
         chat_channels,
         "changed",
         chat.to_string(),
-        format!(
+        Some(format!(
             "{{\"updated_at\":\"{at}\",\"message_count\":{},\"user_message_count\":{},\"visitor_message_count\":{},\
              \"last_message_at\":\"{at}\",\"is_waiting\":false}}",
             count + 1,
             users_n + i64::from(is_user),
             visitors_n + i64::from(!is_user)
-        ),
+        )),
     ));
+    write_changes(&tx, org, pk, head, now, changes);
+    tx.commit().unwrap();
+}
+
+/// A change a hand-written baseline publishes: (channels without `/api/v5/`, action,
+/// resource id, resource JSON).
+pub type RawChange = (Vec<String>, &'static str, String, Option<String>);
+
+/// Writes the changes as `event_changes` rows (one per change, numbered after the newest
+/// event, chained from the chat's previous head `head`) and moves the chat's head, as the
+/// engine stores them.
+pub fn write_changes(
+    tx: &rusqlite::Transaction,
+    org: Uuid,
+    pk: i64,
+    head: Option<i64>,
+    now: i64,
+    changes: Vec<RawChange>,
+) {
     let mut last: i64 = tx
         .prepare_cached(
             "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
@@ -250,7 +269,6 @@ pub fn raw_send_events(
         .unwrap()
         .execute(params![pk, last])
         .unwrap();
-    tx.commit().unwrap();
 }
 
 /// Pages a connection has written to its WAL so far (`SQLITE_DBSTATUS_CACHE_WRITE`).
