@@ -631,6 +631,40 @@ export function scenario(mod) {
       },
     },
     {
+      name: "engine options: event retention and webhook destinations apply; unknown ones are refused",
+      run() {
+        const engine = Engine.openInMemory({
+          testClockMs: START_MS,
+          eventRetentionSecs: 60,
+          webhookDestinations: ["https://hooks.example.com/in"],
+        });
+        engine.loadSeed(SEED);
+        /** @param {string} url */
+        const hook = (url) =>
+          engine.call(
+            "create_webhook",
+            { organization_id: ORG, body: { url, channels: [`/api/v5/orgs/${ORG}/owned_chats`], secret: "a-webhook-secret" } },
+            ANN_TOKEN,
+          );
+        ok(typeof hook("https://hooks.example.com/in/chats").id === "string", "an allowed destination is registered");
+        throwsChatError(() => hook("https://elsewhere.example.org/in"), "validation_error", 400);
+        visitorStartsChat(engine, newVisitor(engine), "Hello?");
+        const channels = [`/api/v5/users/${ANN}/pending_chats`];
+        const fresh = engine.call("events_since", { body: { channels, since: 0 } }, ANN_TOKEN);
+        ok(fresh.events.length > 0 && !fresh.resync, "the chat's events are there");
+        engine.advanceClock(61_000);
+        ok(engine.maintenance().events_deleted > 0, "events older than 60 s are deleted");
+        const late = engine.call("events_since", { body: { channels, since: 0 } }, ANN_TOKEN);
+        eq(late.resync, true, "a reader from before the window is told to reload");
+        engine.close();
+        const threads = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ backgroundCheckpoints: true })), "validation_error", 400);
+        deepEq(Object.keys(threads.errors), ["backgroundCheckpoints"], "the option is named");
+        const unknown = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ retention: 5 })), "validation_error", 400);
+        deepEq(Object.keys(unknown.errors), ["retention"], "the unknown key is named");
+        throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ durability: "sometimes" })), "validation_error", 400);
+      },
+    },
+    {
       name: "every failure is a ChatError with code, status, detail and field errors",
       async run() {
         const engine = open();

@@ -92,6 +92,46 @@ fn js_err(e: ChatError) -> JsValue {
 }
 
 /// `{testClockMs?: number}`: with a number, the engine runs on a manual clock starting there.
+/// An engine builder from `openInMemory`/`openOpfs` options: the manual clock
+/// (`testClockMs`) and the core's engine options under their JS names (`durability`,
+/// `eventRetentionSecs`, `webhookDestinations`). Background checkpoints need a thread, which
+/// WebAssembly has not: refused (SQLite's inline checkpoints run instead), as is any other key.
+fn engine_builder(
+    options: &JsValue,
+) -> Result<(chat_core::EngineBuilder, Option<TestClock>), ChatError> {
+    let clock = test_clock(options)?;
+    let mut core = serde_json::Map::new();
+    if let Value::Object(given) = js_to_json(options)? {
+        for (key, value) in given {
+            let name = match key.as_str() {
+                "testClockMs" => continue,
+                "durability" => "durability",
+                "eventRetentionSecs" => "event_retention_secs",
+                "webhookDestinations" => "webhook_destinations",
+                "backgroundCheckpoints" => {
+                    return Err(ChatError::field(
+                        "backgroundCheckpoints",
+                        "Not available in WebAssembly (no threads): SQLite checkpoints inline.",
+                    ));
+                }
+                _ => {
+                    return Err(ChatError::field(
+                        &key,
+                        "Unknown option (testClockMs, durability, eventRetentionSecs, webhookDestinations).",
+                    ));
+                }
+            };
+            core.insert(name.to_string(), value);
+        }
+    }
+    let core: chat_core::EngineOptions = chat_core::input::from_value(Value::Object(core))?;
+    let mut builder = chat_core::Engine::builder().options(core)?;
+    if let Some(c) = &clock {
+        builder = builder.clock(c.clone());
+    }
+    Ok((builder, clock))
+}
+
 fn test_clock(options: &JsValue) -> Result<Option<TestClock>, ChatError> {
     let options = js_to_json(options)?;
     match options.get("testClockMs") {
@@ -269,35 +309,21 @@ impl Engine {
     /// A new engine over an in-memory database.
     #[wasm_bindgen(js_name = openInMemory, skip_typescript)]
     pub fn open_in_memory(options: JsValue) -> JsResult<Engine> {
-        let clock = test_clock(&options).map_err(js_err)?;
-        guarded(|| {
-            let builder = chat_core::Engine::builder();
-            let builder = match &clock {
-                Some(c) => builder.clock(c.clone()),
-                None => builder,
-            };
-            builder.open_in_memory()
-        })
-        .map(|e| Engine::new(e, clock))
-        .map_err(js_err)
+        let (builder, clock) = engine_builder(&options).map_err(js_err)?;
+        guarded(|| builder.open_in_memory())
+            .map(|e| Engine::new(e, clock))
+            .map_err(js_err)
     }
 
     /// A persistent engine in the Origin Private File System (dedicated workers only).
     #[wasm_bindgen(js_name = openOpfs, skip_typescript)]
     pub async fn open_opfs(name: String, options: JsValue) -> JsResult<Engine> {
-        let clock = test_clock(&options).map_err(js_err)?;
+        let (builder, clock) = engine_builder(&options).map_err(js_err)?;
         convert::check_db_name(&name).map_err(js_err)?;
         crate::opfs::install().await.map_err(js_err)?;
-        guarded(|| {
-            let builder = chat_core::Engine::builder();
-            let builder = match &clock {
-                Some(c) => builder.clock(c.clone()),
-                None => builder,
-            };
-            builder.open(&name)
-        })
-        .map(|e| Engine::new(e, clock))
-        .map_err(js_err)
+        guarded(|| builder.open(&name))
+            .map(|e| Engine::new(e, clock))
+            .map_err(js_err)
     }
 
     /// Lets go of this worker's OPFS files so that another worker or tab can open them (close

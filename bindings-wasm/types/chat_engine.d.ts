@@ -104,6 +104,12 @@ export interface ErrorCodeSpec {
 export interface OpenOptions {
   /** Run on a manual clock starting at this time (ms since the epoch); see `advanceClock`. */
   testClockMs?: number;
+  /** `"normal"` (default) or `"full"`: how hard commits are pushed to storage. */
+  durability?: "normal" | "full";
+  /** How long events are kept for `events_since` and subscriptions (default 7 days). */
+  eventRetentionSecs?: number;
+  /** The only destinations webhooks may be registered for (URL prefixes); empty or absent: any http(s) URL. */
+  webhookDestinations?: string[];
 }
 
 // ---- directory resources -----------------------------------------------------------------
