@@ -662,6 +662,8 @@ export function scenario(mod) {
         const unknown = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ retention: 5 })), "validation_error", 400);
         deepEq(Object.keys(unknown.errors), ["retention"], "the unknown key is named");
         throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ durability: "sometimes" })), "validation_error", 400);
+        const typed = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ eventRetentionSecs: "a week" })), "validation_error", 400);
+        deepEq(Object.keys(typed.errors), ["eventRetentionSecs"], "a wrong type is named by its JS name");
       },
     },
     {

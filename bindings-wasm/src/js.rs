@@ -103,11 +103,17 @@ fn engine_builder(
     let mut core = serde_json::Map::new();
     if let Value::Object(given) = js_to_json(options)? {
         for (key, value) in given {
-            let name = match key.as_str() {
+            // (core name, whether the value has the type the core reads)
+            let (name, typed) = match key.as_str() {
                 "testClockMs" => continue,
-                "durability" => "durability",
-                "eventRetentionSecs" => "event_retention_secs",
-                "webhookDestinations" => "webhook_destinations",
+                "durability" => ("durability", value.is_string()),
+                "eventRetentionSecs" => ("event_retention_secs", value.is_u64()),
+                "webhookDestinations" => (
+                    "webhook_destinations",
+                    value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string)),
+                ),
                 "backgroundCheckpoints" => {
                     return Err(ChatError::field(
                         "backgroundCheckpoints",
@@ -121,6 +127,16 @@ fn engine_builder(
                     ));
                 }
             };
+            if !typed {
+                return Err(ChatError::field(
+                    &key,
+                    match name {
+                        "durability" => "Must be \"normal\" or \"full\".",
+                        "event_retention_secs" => "Must be a whole number of seconds.",
+                        _ => "Must be a list of URL prefixes.",
+                    },
+                ));
+            }
             core.insert(name.to_string(), value);
         }
     }
