@@ -299,7 +299,7 @@ pub trait EventStore {
     /// The last published state of a resource (None: never published).
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()>;
-    /// A chat's last published state ([`SnapshotOf::Chat`]) and its newest change row (the
+    /// A chat's last published state (kept in its row) and its newest change row (the
     /// head of its chain, see `NewEvent::prev_seq`), in one read; None: no such chat.
     fn chat_event_state(&self, chat_pk: i64) -> Result<Option<ChatEventState>>;
     /// Writes what a transaction's publication changed of a chat's event state in one
