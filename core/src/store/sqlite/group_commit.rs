@@ -146,22 +146,23 @@ impl Queue {
     }
 }
 
-/// Blocks the unwinding of a thread whose job is queued until the job is done (its stack must
-/// outlive the job; see the module docs).
-struct StayUntilDone<'a> {
+/// Waits, when dropped, until a queued job is done: at the end of `write_grouped`'s waiting
+/// scope, and also if that thread unwinds first — its stack must outlive the job (see the
+/// module docs).
+struct WaitUntilDone<'a> {
     store: &'a SqliteStore,
     done: &'a AtomicBool,
 }
 
-impl Drop for StayUntilDone<'_> {
+impl Drop for WaitUntilDone<'_> {
     fn drop(&mut self) {
+        // Woken when the job is done or the connection is handed over; the growing timeout
+        // only guards against a lost wake-up (the connection held by a non-write, say).
+        let mut nap = Duration::from_micros(500);
         while !self.done.load(Ordering::Acquire) {
-            if let Some(mut w) = self.store.writer.try_lock() {
-                self.store.combine(&mut w, None);
-                drop(w);
-                self.store.hand_over();
-            } else {
-                std::thread::park_timeout(Duration::from_millis(1));
+            if !self.store.try_combine(None) {
+                std::thread::park_timeout(nap);
+                nap = (nap * 2).min(Duration::from_millis(8));
             }
         }
     }
@@ -176,16 +177,13 @@ impl SqliteStore {
         T: Send,
     {
         let mut job = Job::new(f);
-        if let Some(mut w) = self.writer.try_lock() {
-            self.combine(&mut w, Some(&mut job));
-            drop(w);
-            self.hand_over();
+        if self.try_combine(Some(&mut job)) {
             return job.finish();
         }
         let done = AtomicBool::new(false);
         {
             let run: &mut (dyn Run + Send + '_) = &mut job;
-            // SAFETY: erases the job's lifetime for the queue; `StayUntilDone` below keeps this
+            // SAFETY: erases the job's lifetime for the queue; `WaitUntilDone` below keeps this
             // frame alive until the combiner has marked it done.
             let run: *mut (dyn Run + Send + 'static) = unsafe { std::mem::transmute(run) };
             self.queue.lock().push_back(Ticket {
@@ -193,26 +191,26 @@ impl SqliteStore {
                 done: &done,
                 thread: std::thread::current(),
             });
-            let _stay = StayUntilDone {
+            // Dropped at the end of this scope: waits (taking the connection itself if the
+            // combiner released it before the ticket was queued).
+            let _wait = WaitUntilDone {
                 store: self,
                 done: &done,
             };
-            // The combiner may have released the connection before our ticket was queued: try
-            // to take it; else sleep until woken (done, or handed the connection). The timeout
-            // only guards against a lost wake-up.
-            let mut nap = Duration::from_micros(500);
-            while !done.load(Ordering::Acquire) {
-                if let Some(mut w) = self.writer.try_lock() {
-                    self.combine(&mut w, None);
-                    drop(w);
-                    self.hand_over();
-                    continue;
-                }
-                std::thread::park_timeout(nap);
-                nap = (nap * 2).min(Duration::from_millis(8));
-            }
         }
         job.finish()
+    }
+
+    /// Takes the writer connection if it is free: runs `own` (if any) and the queued writes,
+    /// releases it and wakes the next waiter. False if the connection was busy.
+    fn try_combine(&self, own: Option<&mut (dyn Run + '_)>) -> bool {
+        let Some(mut w) = self.writer.try_lock() else {
+            return false;
+        };
+        self.combine(&mut w, own);
+        drop(w);
+        self.hand_over();
+        true
     }
 
     /// After releasing the writer connection: writes still queued get a combiner (the oldest

@@ -335,7 +335,7 @@ impl SqliteStore {
     fn read_on<T>(
         conn: &mut Connection,
         f: impl FnOnce(&SqliteTx<'_>) -> Result<T>,
-        #[allow(unused_variables)] store: &Self,
+        store: &Self,
     ) -> Result<T> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         f(&store.tx(&tx))
