@@ -368,12 +368,12 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     };
     let id = c.id.to_string();
     let hashes = resource.hashes();
-    let changed = match &before {
-        Some(b) => Some(resource.changed_since(b, &hashes)?),
-        None => None,
-    };
-    let has_change = changed.as_ref().is_some_and(|d| !d.is_empty());
-    let changed_v = changed.map(Value::Object);
+    // The changed attributes (None: first publication, or nothing changed).
+    let changed = before
+        .as_ref()
+        .and_then(|b| resource.changed_since(b, &hashes));
+    let changed = changed.as_deref();
+    let has_change = changed.is_some();
     let (was_members, was_pending): (HashSet<Uuid>, HashSet<Uuid>) = match &before {
         Some(b) => (
             b.members.iter().copied().collect(),
@@ -381,28 +381,26 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         ),
         None => (HashSet::new(), HashSet::new()),
     };
-    let changed_text = changed_v.as_ref().map(serde_json::to_string).transpose()?;
-    let changed_text = changed_text.as_deref();
     let whole = Some(resource.text());
     let org = c.room_organization_id;
     let owned = format!("{PREFIX}orgs/{org}/owned_chats");
     match &before {
         None => e.emit(pk, org, owned, "added", &id, whole)?,
-        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed_text)?,
+        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed)?,
         Some(_) => {}
     }
     for &u in &members {
         if !was_members.contains(&u) {
             e.for_user(pk, u, "chats", "added", &id, whole)?;
         } else if has_change {
-            e.for_user(pk, u, "chats", "changed", &id, changed_text)?;
+            e.for_user(pk, u, "chats", "changed", &id, changed)?;
         }
     }
     for &u in &pending {
         if !was_pending.contains(&u) {
             e.for_user(pk, u, "pending_chats", "added", &id, whole)?;
         } else if has_change {
-            e.for_user(pk, u, "pending_chats", "changed", &id, changed_text)?;
+            e.for_user(pk, u, "pending_chats", "changed", &id, changed)?;
         }
     }
     let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
@@ -505,15 +503,13 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     let Some((m, before)) = e.s.membership_with_event_state(pk, member)? else {
         return Ok(());
     };
-    let resource = Serialized::of(&Membership::from_record(&m, e.env.now))?;
+    let membership = Membership::from_record(&m, e.env.now);
+    let resource = Serialized::of(&membership)?;
     let (Some((action, payload)), hashes) = added_or_changed_since(before.as_deref(), &resource)?
     else {
         return Ok(());
     };
-    let rid = match resource.get("member_id")? {
-        Some(Value::String(s)) => s,
-        _ => String::new(),
-    };
+    let rid = membership.member_id;
     let path = format!("chats/{}/memberships", m.chat_id);
     for u in users_of(&e.members(pk)?) {
         e.for_user(pk, u, &path, action, &rid, Some(payload.as_str()))?;
@@ -619,13 +615,9 @@ fn added_or_changed_since(
     let hashes = resource.hashes();
     let event = match before {
         None => Some(("added", resource.text().to_string())),
-        Some(b) => {
-            let d = resource.changed_since(&Snapshot::decode(b, false)?, &hashes)?;
-            match d.is_empty() {
-                true => None,
-                false => Some(("changed", serde_json::to_string(&d)?)),
-            }
-        }
+        Some(b) => resource
+            .changed_since(&Snapshot::decode(b, false)?, &hashes)
+            .map(|d| ("changed", d)),
     };
     Ok((event, hashes))
 }

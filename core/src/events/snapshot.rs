@@ -13,7 +13,7 @@
 //! chats, the bare resource otherwise) and are read as such.
 
 use crate::error::{ChatError, ErrorCode, Result};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::hash::Hasher;
 use uuid::Uuid;
 
@@ -125,25 +125,22 @@ impl Serialized {
         Ok(serde_json::from_str(&self.text)?)
     }
 
-    /// The value of one attribute (None: absent).
-    pub fn get(&self, name: &str) -> Result<Option<Value>> {
-        match (0..self.attrs.len()).find(|&i| self.attr(i).0 == name) {
-            Some(i) => Ok(Some(serde_json::from_str(self.attr(i).1)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The attributes whose hash `snapshot` lacks (changed or new), in attribute order; `hashes`
-    /// are [`Serialized::hashes`].
-    pub fn changed_since(&self, snapshot: &Snapshot, hashes: &[u64]) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
+    /// The attributes whose hash `snapshot` lacks (changed or new), in attribute order, as a
+    /// JSON object cut from the text (None: nothing changed); `hashes` are
+    /// [`Serialized::hashes`].
+    pub fn changed_since(&self, snapshot: &Snapshot, hashes: &[u64]) -> Option<String> {
+        let mut out = String::new();
         for (i, h) in hashes.iter().enumerate().take(self.attrs.len()) {
             if snapshot.attrs.binary_search(h).is_err() {
                 let (k, v) = self.attr(i);
-                out.insert(k.to_string(), serde_json::from_str(v)?);
+                out.push(if out.is_empty() { '{' } else { ',' });
+                out.push('"');
+                out.push_str(k);
+                out.push_str("\":");
+                out.push_str(v);
             }
         }
-        Ok(out)
+        (!out.is_empty()).then(|| out + "}")
     }
 }
 
@@ -172,24 +169,19 @@ impl Snapshot {
         }
     }
 
-    /// The attributes of `after` whose value differs from the snapshot's (or that it lacked).
+    /// The attributes of `after` whose value differs from the snapshot's (or that it lacked),
+    /// from the `Value` form (tests compare [`Serialized::changed_since`] with it).
     #[cfg(test)]
-    pub fn changed(&self, after: &Value) -> Result<Map<String, Value>> {
-        Ok(self.changed_given(after, &hashes(after)?))
-    }
-
-    /// [`Snapshot::changed`], given the [`hashes`] of `after`.
-    #[cfg(test)]
-    pub fn changed_given(&self, after: &Value, after_hashes: &[u64]) -> Map<String, Value> {
-        let mut out = Map::new();
+    pub fn changed(&self, after: &Value) -> Result<serde_json::Map<String, Value>> {
+        let mut out = serde_json::Map::new();
         if let Value::Object(a) = after {
-            for ((k, v), h) in a.iter().zip(after_hashes) {
-                if self.attrs.binary_search(h).is_err() {
+            for ((k, v), h) in a.iter().zip(hashes(after)?) {
+                if self.attrs.binary_search(&h).is_err() {
                     out.insert(k.clone(), v.clone());
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -280,14 +272,15 @@ mod tests {
         }
         let snap = Snapshot::of(&before, vec![], vec![]).unwrap();
         let s = Serialized::of(&after).unwrap();
-        let changed = s.changed_since(&snap, &s.hashes()).unwrap();
+        let changed: serde_json::Map<String, Value> =
+            serde_json::from_str(&s.changed_since(&snap, &s.hashes()).unwrap()).unwrap();
         assert_eq!(changed, snap.changed(&after).unwrap());
         assert_eq!(
             Value::Object(changed),
             json!({"n": 2, "tags": ["a"], "big": -3, "new": "x"})
         );
-        assert_eq!(s.get("n").unwrap(), Some(json!(2)));
-        assert_eq!(s.get("missing").unwrap(), None);
+        let same = Serialized::of(&before).unwrap();
+        assert_eq!(same.changed_since(&snap, &same.hashes()), None);
     }
 
     #[test]
