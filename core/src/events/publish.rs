@@ -179,6 +179,26 @@ impl Emitter<'_, '_> {
         Ok(())
     }
 
+    /// Looks up, in one read, the organizations of those of `users` not known yet (before a
+    /// fan-out to them: one lookup each would be one statement per user).
+    fn learn_user_orgs(&mut self, users: &[Uuid]) -> Result<()> {
+        let unknown: Vec<Uuid> = users
+            .iter()
+            .filter(|u| !self.user_orgs.contains_key(u))
+            .copied()
+            .collect();
+        if unknown.len() < 2 {
+            return Ok(());
+        }
+        for u in &unknown {
+            self.user_orgs.insert(*u, None);
+        }
+        for (user, org) in self.s.users_organizations(&unknown)? {
+            self.user_orgs.insert(user, Some(org));
+        }
+        Ok(())
+    }
+
     /// The organization of a user (None for an unknown user).
     fn user_org(&mut self, user: Uuid) -> Result<Option<Uuid>> {
         if let Some(o) = self.user_orgs.get(&user) {
@@ -406,16 +426,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
     let mut gone: Vec<Uuid> = was_pending.difference(&now_pending).copied().collect();
     gone.sort();
-    if let Some(room) = c.room_id
-        && gone.iter().any(|u| !e.user_orgs.contains_key(u))
-    {
-        // The users it is no longer pending for are (mostly) still the room's audience: their
-        // organizations in one query, not one user lookup each (200 in a join of the
-        // benchmark's rooms: 43 % of the join). Any other is looked up by `for_user`.
-        for (user, org) in e.s.room_pending_audience(room)? {
-            e.user_orgs.entry(user).or_insert(Some(org));
-        }
-    }
+    e.learn_user_orgs(&gone)?;
     for u in gone {
         e.for_user(pk, u, "pending_chats", "removed", &id, None)?;
     }

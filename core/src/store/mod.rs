@@ -335,6 +335,8 @@ pub trait EventStore {
     /// The users (not deleted) that see a room's waiting chats as pending: those for whom
     /// `room_accessible_to_user` holds, with their organizations.
     fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
+    /// (user, organization) of each of these users that exists, in one read.
+    fn users_organizations(&self, users: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
     /// (member id, is a user, the user's organization) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.

@@ -320,6 +320,22 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn users_organizations(&self, users: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
+        let ids = serde_json::to_string(
+            &users
+                .iter()
+                .map(|u| u.simple().to_string())
+                .collect::<Vec<_>>(),
+        )?;
+        let mut st = self.conn().prepare_cached(
+            "SELECT id, organization_id FROM users \
+             WHERE id IN (SELECT unhex(value) FROM json_each(?1))",
+        )?;
+        Ok(st
+            .query_map([ids], |r| Ok((uuid_col(r, 0)?, uuid_col(r, 1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>> {
         // Ordered here, not by SQL: `ORDER BY created_at` cost a sorter per call (the key
         // order is (chat_pk, member_id)), for a handful of rows.
