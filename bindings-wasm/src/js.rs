@@ -91,7 +91,6 @@ fn js_err(e: ChatError) -> JsValue {
     chat_error(&e)
 }
 
-/// `{testClockMs?: number}`: with a number, the engine runs on a manual clock starting there.
 /// An engine builder from `openInMemory`/`openOpfs` options: the manual clock
 /// (`testClockMs`) and the core's engine options under their JS names (`durability`,
 /// `eventRetentionSecs`, `webhookDestinations`). Background checkpoints need a thread, which
@@ -99,13 +98,30 @@ fn js_err(e: ChatError) -> JsValue {
 fn engine_builder(
     options: &JsValue,
 ) -> Result<(chat_core::EngineBuilder, Option<TestClock>), ChatError> {
-    let clock = test_clock(options)?;
+    let mut clock = None;
     let mut core = serde_json::Map::new();
     if let Value::Object(given) = js_to_json(options)? {
         for (key, value) in given {
             // (core name, whether the value has the type the core reads)
             let (name, typed) = match key.as_str() {
-                "testClockMs" => continue,
+                // With a number, the engine runs on a manual clock starting there.
+                "testClockMs" => {
+                    clock = match value {
+                        Value::Null => None,
+                        v => Some(
+                            v.as_f64()
+                                .filter(|ms| ms.is_finite())
+                                .map(|ms| TestClock::new(ms as i64))
+                                .ok_or_else(|| {
+                                    ChatError::field(
+                                        "testClockMs",
+                                        "Must be milliseconds since the Unix epoch.",
+                                    )
+                                })?,
+                        ),
+                    };
+                    continue;
+                }
                 "durability" => ("durability", value.is_string()),
                 "eventRetentionSecs" => ("event_retention_secs", value.is_u64()),
                 "webhookDestinations" => (
@@ -146,20 +162,6 @@ fn engine_builder(
         builder = builder.clock(c.clone());
     }
     Ok((builder, clock))
-}
-
-fn test_clock(options: &JsValue) -> Result<Option<TestClock>, ChatError> {
-    let options = js_to_json(options)?;
-    match options.get("testClockMs") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .filter(|ms| ms.is_finite())
-            .map(|ms| Some(TestClock::new(ms as i64)))
-            .ok_or_else(|| {
-                ChatError::field("testClockMs", "Must be milliseconds since the Unix epoch.")
-            }),
-    }
 }
 
 /// A JS callback subscribed to channels (see `Engine.subscribe`).
