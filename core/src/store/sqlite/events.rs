@@ -73,15 +73,7 @@ impl EventStore for SqliteTx<'_> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         if !rows.is_empty() {
-            // Only the change tracking's TEMP table changes here: a message read just before
-            // stays valid (see `SqliteTx::message_memo`).
-            let before = self.conn().total_changes();
-            self.exec("DELETE FROM event_dirty", [])?;
-            if let Some(m) = self.message_memo.borrow_mut().as_mut()
-                && m.changes == before
-            {
-                m.changes = self.conn().total_changes();
-            }
+            self.exec_on_change_tracking("DELETE FROM event_dirty")?;
         }
         Ok(rows)
     }

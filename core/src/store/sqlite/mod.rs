@@ -494,6 +494,18 @@ impl SqliteTx<'_> {
         self.fault.tick()?;
         Ok(self.conn.prepare_cached(sql)?.execute(params)?)
     }
+    /// Executes a write that touches only the change tracking's TEMP table: the memoized
+    /// message stays valid (it is stamped with `total_changes`, which this moves).
+    fn exec_on_change_tracking(&self, sql: &str) -> Result<usize> {
+        let before = self.conn.total_changes();
+        let n = self.exec(sql, [])?;
+        if let Some(m) = self.message_memo.borrow_mut().as_mut()
+            && m.changes == before
+        {
+            m.changes = self.conn.total_changes();
+        }
+        Ok(n)
+    }
     fn conn(&self) -> &Connection {
         self.conn
     }
