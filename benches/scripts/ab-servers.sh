@@ -7,19 +7,20 @@
 #   benches/scripts/ab-servers.sh <binA> <binB> [concurrency=32] [rounds=3] [secs=5] [rate]
 #   AB_ARGS_A="--checkpoint-every-ms 50" benches/scripts/ab-servers.sh target/release/chat-server target/release/chat-server
 #
-# Needs: the dataset (any `cargo bench -p chat-benches` or example builds it) and
-# `cargo build --release -p chat-benches --bins`.
+# Needs `cargo build --release -p chat-benches --bins` (the dataset at `CHAT_BENCH_SCALE` is
+# built on first use).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target=${CARGO_TARGET_DIR:-target}
 A=$1; B=$2; c=${3:-32}; rounds=${4:-3}; secs=${5:-5}; rate=${6:-}
-dataset=$(ls -t "$target"/bench-data/dataset-*.db | head -1)
+dataset=$("$target/release/bench-report" dataset)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for side in A B; do
   cp "$dataset" "$work/$side.db"
   python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE organizations SET chat_idle_timeout_s = 3650*86400'); c.commit()" "$work/$side.db"
 done
+sync  # the copies written back before the first turn, not during it
 for r in $(seq 1 "$rounds"); do
   for side in A B; do
     if [ "$side" = A ]; then bin=$A; args=${AB_ARGS_A:-}; port=8711; else bin=$B; args=${AB_ARGS_B:-}; port=8712; fi

@@ -80,7 +80,11 @@ pub fn dataset(dir: &Path) -> Dataset {
         chat_core::store::sqlite::MIGRATIONS.hash(&mut h);
         h.finish() & 0xffff_ffff
     };
-    let path = dir.join(format!("dataset-{n_chats}x{per_chat}-{schema:08x}.db"));
+    // `LAYOUT` names how the file was built: a change to the build rebuilds the dataset.
+    const LAYOUT: &str = "organic";
+    let path = dir.join(format!(
+        "dataset-{n_chats}x{per_chat}-{schema:08x}-{LAYOUT}.db"
+    ));
     let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
     let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
     let chats_meta = |i: usize| {
@@ -154,20 +158,32 @@ pub fn dataset(dir: &Path) -> Dataset {
             }
             clock.advance_ms(10);
         }
+        // The event log holds the last 7 days of changes, not all history: building 1M
+        // messages in a few simulated hours would leave ≈ 3 changes per message in it (several
+        // GB with the benchmarks' copies). Retention passes over it after every round, as a
+        // running server's maintenance does: the numbers go on from the newest one (the
+        // floor), and the pages freed are reused by the next round's messages and changes.
+        // The file is not VACUUMed: a VACUUMed file has every b-tree leaf full, so that nearly
+        // every benchmark send would split the leaf its chat's messages end in (5.8 of a
+        // send's 15 pages were such splits) and the file grow by ≈ 2.9 KB per message sent;
+        // a server's database, grown by interleaved traffic and never rebuilt, has leaves
+        // about two thirds full (see docs/PERFORMANCE.md, "Sixth session").
+        engine
+            .store()
+            .with_connection(|c| {
+                c.execute_batch(
+                    "INSERT INTO event_meta (key, value) SELECT 'floor', max(seq) FROM event_changes WHERE true \
+                       ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value); \
+                     DELETE FROM event_changes;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
     }
-    // The event log holds the last 7 days of changes, not all history: building 1M messages in
-    // a few simulated hours left ≈ 3 changes per message in it (several GB with the benchmarks'
-    // copies). Keep the history as if retention had passed over it: the numbers go on from
-    // the newest one (the floor), the log starts empty.
     engine
         .store()
         .with_connection(|c| {
-            c.execute_batch(
-                "INSERT INTO event_meta (key, value) SELECT 'floor', max(seq) FROM event_changes WHERE true \
-                   ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value); \
-                 DELETE FROM event_changes; \
-                 PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-            )?;
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
             Ok(())
         })
         .unwrap();

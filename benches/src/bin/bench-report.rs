@@ -15,6 +15,8 @@
 //!
 //! Usage: `bench-report [--no-load] [--load-only]`; `CHAT_LOAD_SECS` (default 3) bounds each
 //! load step, `CHAT_LOAD_MAX` (default 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
+//! `bench-report drive <url> <c> [post|get] [rate]` loads a server started by hand;
+//! `bench-report dataset` prints the dataset's path (building it if missing).
 
 use chat_benches::{dataset, operator_id, token};
 use serde_json::{Value, json};
@@ -551,6 +553,42 @@ fn db_bytes(p: &Path) -> u64 {
     file_size(p) + file_size(&PathBuf::from(format!("{}-wal", p.display())))
 }
 
+/// Where a database's bytes are: the event log (its b-trees, kept for the retention window),
+/// the rest of its pages (messages, chats, ... with their indexes), free pages, and the WAL.
+#[derive(Clone, Copy, Default)]
+struct Storage {
+    events: u64,
+    rest: u64,
+    free: u64,
+    wal: u64,
+}
+
+impl Storage {
+    fn of(db: &Path) -> Storage {
+        let c = chat_benches::raw_connection(db);
+        let mut s = Storage {
+            wal: file_size(&PathBuf::from(format!("{}-wal", db.display()))),
+            ..Storage::default()
+        };
+        let mut q = c
+            .prepare("SELECT name LIKE 'event%', sum(pgsize) FROM dbstat GROUP BY 1")
+            .unwrap();
+        for row in q
+            .query_map([], |r| Ok((r.get::<_, bool>(0)?, r.get::<_, i64>(1)?)))
+            .unwrap()
+        {
+            let (events, bytes) = row.unwrap();
+            *(if events { &mut s.events } else { &mut s.rest }) += bytes as u64;
+        }
+        let free: i64 = c
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap();
+        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        s.free = (free * page) as u64;
+        s
+    }
+}
+
 /// `bench-report drive <base-url> <concurrency> [post|get] [rate]`: POSTs user messages (or
 /// GETs message pages) to a `chat-server` already serving a copy of the dataset, e.g. one
 /// started under `perf record`; with a rate (requests/s over all workers), on a fixed schedule
@@ -596,6 +634,7 @@ fn load_report() -> Value {
         "build chat-server first: cargo build --release -p chat-server"
     );
     let size_before = db_bytes(&db);
+    let storage_before = Storage::of(&db);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -721,9 +760,17 @@ fn load_report() -> Value {
     }
     srv.stop();
     let size_after = db_bytes(&db);
+    let storage_after = Storage::of(&db);
     let ds_bytes = db_bytes(&ds.path);
     let per_msg_dataset = ds_bytes as f64 / messages as f64;
     let per_msg_added = (size_after.saturating_sub(size_before)) as f64 / posted.max(1) as f64;
+    let per_msg = |after: u64, before: u64| (after as f64 - before as f64) / posted.max(1) as f64;
+    let added_split = json!({
+        "messages_and_rest": per_msg(storage_after.rest, storage_before.rest),
+        "event_log": per_msg(storage_after.events, storage_before.events),
+        "free_pages": per_msg(storage_after.free, storage_before.free),
+        "wal": per_msg(storage_after.wal, storage_before.wal),
+    });
 
     // Alternating turns: the insert ceiling, chat-server and chat-server without group commit
     // run at once, each on its own database, and take one-second turns, so that the machine's
@@ -817,7 +864,11 @@ fn load_report() -> Value {
         );
     }
     println!(
-        "bytes on disk per message: {per_msg_dataset:.0} (whole dataset file / {messages} messages of 100 bytes); {per_msg_added:.0} (growth per message posted in this run)"
+        "bytes on disk per message: {per_msg_dataset:.0} (whole dataset file / {messages} messages of 100 bytes); {per_msg_added:.0} (growth per message posted in this run: messages and the rest {:.0}, event log kept for the retention window {:.0}, free pages {:.0}, WAL {:.0})",
+        added_split["messages_and_rest"].as_f64().unwrap_or(0.0),
+        added_split["event_log"].as_f64().unwrap_or(0.0),
+        added_split["free_pages"].as_f64().unwrap_or(0.0),
+        added_split["wal"].as_f64().unwrap_or(0.0),
     );
     println!(
         "chat-server RSS: {:.1} MB at start, {:.1} MB after the load (peak {:.1} MB)",
@@ -832,6 +883,7 @@ fn load_report() -> Value {
         "ratios": ratios,
         "bytes_per_message_dataset": per_msg_dataset,
         "bytes_per_message_added": per_msg_added,
+        "bytes_per_message_added_split": added_split,
         "server_rss_kb": {"start": rss0, "end": rss, "peak": hwm},
     })
 }
@@ -844,6 +896,11 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("drive") {
         drive(&args[2..]);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("dataset") {
+        // The path of the dataset at `CHAT_BENCH_SCALE` (built first if missing), for scripts.
+        println!("{}", dataset(&chat_benches::bench_dir()).path.display());
         return;
     }
     let no_load = args.iter().any(|a| a == "--no-load");
