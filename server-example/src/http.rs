@@ -35,6 +35,8 @@ pub struct App {
     pub openapi: Value,
     /// The newest committed event `seq` (see [`crate::realtime::CommitSignals`]).
     pub commits: tokio::sync::watch::Receiver<i64>,
+    /// Where engine calls run (`None`: tokio's blocking pool).
+    pub calls: Option<crate::engine_threads::EngineThreads>,
 }
 
 /// The actor of a token: the admin token, else an API or visitor token.
@@ -213,16 +215,19 @@ async fn handle(
     let engine = app.engine.clone();
     let admin = app.admin_token.clone();
     let args = Value::Object(args);
-    let result = tokio::task::spawn_blocking(move || match token {
+    let call = move || match token {
         None => api::call_with_token(&engine, None, route.op, &args),
         Some(t) => {
             let actor = actor_of(&engine, admin, &t)?;
             api::call(&engine, &actor, route.op, &args)
         }
-    })
-    .await;
+    };
+    let result = match &app.calls {
+        Some(calls) => calls.run(call).await.map_err(|_| ()),
+        None => tokio::task::spawn_blocking(call).await.map_err(|_| ()),
+    };
     match result {
-        Err(_) => {
+        Err(()) => {
             tracing::error!(op = route.op, "an engine call panicked");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,

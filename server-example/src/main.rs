@@ -4,6 +4,7 @@
 //! organization. See the README's server section.
 
 mod demo;
+mod engine_threads;
 mod http;
 mod openapi;
 mod realtime;
@@ -76,6 +77,9 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_WAL_INLINE_CHECKPOINT_PAGES", default_value_t = CheckpointPolicy::default().inline_above_pages,
           value_parser = clap::value_parser!(i64).range(0..))]
     wal_inline_checkpoint_pages: i64,
+    /// Threads running engine calls; 0: tokio's blocking pool instead (for comparison).
+    #[arg(long, env = "CHAT_ENGINE_THREADS", default_value_t = 32)]
+    engine_threads: usize,
 }
 
 #[derive(Args)]
@@ -220,6 +224,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
         commits: signals.subscribe(),
+        calls: (args.engine_threads > 0)
+            .then(|| engine_threads::EngineThreads::start(args.engine_threads))
+            .transpose()
+            .map_err(|e| format!("cannot start the engine threads: {e}"))?,
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
     let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), signals.clone()));

@@ -1,0 +1,88 @@
+//! The threads engine calls run on.
+//!
+//! Engine calls are synchronous (SQLite), so they run off the async workers. Tokio's blocking
+//! pool was used first: at 32 concurrent POSTs its shared state lock was contended between the
+//! workers handing calls over and the pool's threads taking them, ≈ a quarter of the server's
+//! context switches were spent there (`perf record -e sched:sched_switch`, docs/PERFORMANCE.md
+//! "Sixth session"). Here a fixed set of threads takes calls from one lock-free queue and
+//! answers through a one-shot channel.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+type Call = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads running engine calls, oldest call first.
+pub struct EngineThreads {
+    queue: crossbeam_channel::Sender<Call>,
+}
+
+/// An engine call panicked (the panic was caught on its thread) or could not be queued.
+#[derive(Debug)]
+pub struct CallFailed;
+
+impl EngineThreads {
+    /// Starts `n` threads (at least one). They end when this value is dropped and the queued
+    /// calls are done.
+    pub fn start(n: usize) -> std::io::Result<Self> {
+        let (queue, calls) = crossbeam_channel::unbounded::<Call>();
+        for i in 0..n.max(1) {
+            let calls = calls.clone();
+            std::thread::Builder::new()
+                .name(format!("engine-{i}"))
+                .spawn(move || {
+                    for call in calls {
+                        call();
+                    }
+                })?;
+        }
+        Ok(EngineThreads { queue })
+    }
+
+    /// Runs `f` on one of the threads and waits for its result without blocking the caller's
+    /// async worker.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CallFailed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move || {
+            // A panic is caught here, so the thread lives on; the waiting request sees it as
+            // a dropped answer.
+            if let Ok(out) = catch_unwind(AssertUnwindSafe(f)) {
+                let _ = tx.send(out);
+            }
+        });
+        self.queue.send(call).map_err(|_| CallFailed)?;
+        rx.await.map_err(|_| CallFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_call_fails_alone_and_its_thread_goes_on() {
+        let threads = EngineThreads::start(1).unwrap();
+        let failed = threads
+            .run(|| -> u32 { panic!("engine call panicked") })
+            .await;
+        assert!(failed.is_err());
+        // The one thread caught the panic: the next call is still answered.
+        assert_eq!(threads.run(|| 2 + 2).await.unwrap(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_calls_each_get_their_own_answer() {
+        let threads = std::sync::Arc::new(EngineThreads::start(4).unwrap());
+        let calls: Vec<_> = (0..200u64)
+            .map(|i| {
+                let threads = threads.clone();
+                tokio::spawn(async move { threads.run(move || i * i).await })
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap().unwrap(), (i * i) as u64);
+        }
+    }
+}
