@@ -134,7 +134,7 @@ impl EngineBuilder {
     /// into the database file themselves (file databases; stopped when the engine is dropped).
     /// Without it, SQLite's default applies: the commit that takes the WAL past 1 000 pages
     /// checkpoints inline. See [`CheckpointPolicy`] (`CheckpointPolicy::default()`: every
-    /// 10 ms, inline only past 16 MB of WAL, which lets the WAL start over under steady
+    /// 10 ms, inline only past 64 MB of WAL, which lets the WAL start over under steady
     /// writes).
     pub fn background_checkpoints(mut self, policy: CheckpointPolicy) -> Self {
         self.checkpoints = Some(policy);
