@@ -53,45 +53,113 @@ pub(super) struct Serialized {
     attrs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
-/// Collects the attributes of a JSON object as borrowed name and raw value.
-struct Attrs<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
+/// A writer that keeps its length where [`Locating`] can read it.
+struct Tracked<'p> {
+    out: Vec<u8>,
+    len: &'p std::cell::Cell<usize>,
+}
 
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Attrs<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Attrs<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut m: M,
-            ) -> std::result::Result<Self::Value, M::Error> {
-                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(48));
-                while let Some(kv) = m.next_entry()? {
-                    v.push(kv);
-                }
-                Ok(Attrs(v))
-            }
+impl std::io::Write for Tracked<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.out.extend_from_slice(bytes);
+        self.len.set(self.out.len());
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// serde_json's compact formatter, noting where each top-level attribute's name (unquoted)
+/// and value are written: the text is located as it is produced, not parsed again.
+struct Locating<'p> {
+    len: &'p std::cell::Cell<usize>,
+    /// Objects and arrays open around the current position (1: inside the resource).
+    depth: usize,
+    name_start: usize,
+    name: std::ops::Range<usize>,
+    value_start: usize,
+    attrs: &'p mut Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl serde_json::ser::Formatter for Locating<'_> {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"[")
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"]")
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"{")
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"}")
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
         }
-        d.deserialize_map(V)
+        if self.depth == 1 {
+            // The name's opening quote comes next.
+            self.name_start = self.len.get() + 1;
+        }
+        Ok(())
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        if self.depth == 1 {
+            // Less its closing quote.
+            self.name = self.name_start..self.len.get() - 1;
+        }
+        Ok(())
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b":")?;
+        if self.depth == 1 {
+            self.value_start = self.len.get();
+        }
+        Ok(())
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        if self.depth == 1 {
+            self.attrs
+                .push((self.name.clone(), self.value_start..self.len.get()));
+        }
+        Ok(())
     }
 }
 
 impl Serialized {
     pub fn of<T: serde::Serialize>(resource: &T) -> Result<Self> {
-        let text = serde_json::to_string(resource)?;
-        let base = text.as_ptr() as usize;
-        let range = |s: &str| {
-            let start = s.as_ptr() as usize - base;
-            start..start + s.len()
+        let len = std::cell::Cell::new(0);
+        let mut attrs = Vec::with_capacity(48);
+        let out = Tracked {
+            out: Vec::with_capacity(1024),
+            len: &len,
         };
-        let attrs = serde_json::from_str::<Attrs>(&text)?
-            .0
-            .into_iter()
-            .map(|(k, v)| (range(k), range(v.get())))
-            .collect();
+        let fmt = Locating {
+            len: &len,
+            depth: 0,
+            name_start: 0,
+            name: 0..0,
+            value_start: 0,
+            attrs: &mut attrs,
+        };
+        let mut ser = serde_json::Serializer::with_formatter(out, fmt);
+        resource.serialize(&mut ser)?;
+        let text = String::from_utf8(ser.into_inner().out).map_err(|_| {
+            ChatError::new(
+                ErrorCode::Internal,
+                "a resource serialized to invalid UTF-8",
+            )
+        })?;
         Ok(Serialized { text, attrs })
     }
 
@@ -281,6 +349,41 @@ mod tests {
         );
         let same = Serialized::of(&before).unwrap();
         assert_eq!(same.changed_since(&snap, &same.hashes()), None);
+
+        // Resources are structs: nested objects and arrays of objects inside an attribute do
+        // not cut it short.
+        #[derive(serde::Serialize)]
+        struct Inner {
+            k: Vec<u8>,
+            o: Option<&'static str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Resource {
+            id: &'static str,
+            inner: Inner,
+            list: Vec<Inner>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<u8>,
+            last: bool,
+        }
+        let r = Resource {
+            id: "r\u{e9}\"",
+            inner: Inner {
+                k: vec![1, 2],
+                o: None,
+            },
+            list: vec![Inner {
+                k: vec![],
+                o: Some("x,\"y\":{"),
+            }],
+            skipped: None,
+            last: true,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        let s = Serialized::of(&r).unwrap();
+        assert_eq!(s.hashes(), hashes(&v).unwrap());
+        assert_eq!(s.value().unwrap(), v);
+        assert_eq!(s.hashes().len(), 4);
     }
 
     #[test]
