@@ -166,8 +166,8 @@ pub fn dataset(dir: &Path) -> Dataset {
         // The file is not VACUUMed: a VACUUMed file has every b-tree leaf full, so that nearly
         // every benchmark send would split the leaf its chat's messages end in (5.8 of a
         // send's 15 pages were such splits) and the file grow by ≈ 2.9 KB per message sent;
-        // a server's database, grown by interleaved traffic and never rebuilt, has leaves
-        // about two thirds full (see docs/PERFORMANCE.md, "Sixth session").
+        // a server's database, grown by interleaved traffic and never rebuilt, does not (here
+        // `messages` leaves end 81 % full; see docs/PERFORMANCE.md, "Sixth session").
         engine
             .store()
             .with_connection(|c| {
