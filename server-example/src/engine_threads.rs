@@ -5,9 +5,10 @@
 //! workers handing calls over and the pool's threads taking them, ≈ a quarter of the server's
 //! context switches were spent there (`perf record -e sched:sched_switch`, docs/PERFORMANCE.md
 //! "Sixth session"). Here a fixed set of threads takes calls from one lock-free queue and
-//! answers through a one-shot channel.
+//! answers through a one-shot channel; [`Calls`] is what the rest of the server uses.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 type Call = Box<dyn FnOnce() + Send>;
 
@@ -57,6 +58,34 @@ impl EngineThreads {
     }
 }
 
+/// Where the server runs its engine calls (requests, WebSocket sessions, webhook deliveries,
+/// maintenance): its [`EngineThreads`], or tokio's blocking pool (`--engine-threads 0`, for
+/// comparison).
+#[derive(Clone)]
+pub struct Calls(Option<Arc<EngineThreads>>);
+
+impl Calls {
+    /// `threads` engine threads; 0: the blocking pool.
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        Ok(Calls(if threads == 0 {
+            None
+        } else {
+            Some(Arc::new(EngineThreads::start(threads)?))
+        }))
+    }
+
+    /// Runs `f` off the async workers; `CallFailed` if it panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CallFailed> {
+        match &self.0 {
+            Some(threads) => threads.run(f).await,
+            None => tokio::task::spawn_blocking(f).await.map_err(|_| CallFailed),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +99,14 @@ mod tests {
         assert!(failed.is_err());
         // The one thread caught the panic: the next call is still answered.
         assert_eq!(threads.run(|| 2 + 2).await.unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn both_kinds_of_calls_answer_and_report_panics() {
+        for calls in [Calls::start(2).unwrap(), Calls::start(0).unwrap()] {
+            assert_eq!(calls.run(|| "answer").await.unwrap(), "answer");
+            assert!(calls.run(|| -> u8 { panic!("boom") }).await.is_err());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,8 +35,8 @@ pub struct App {
     pub openapi: Value,
     /// The newest committed event `seq` (see [`crate::realtime::CommitSignals`]).
     pub commits: tokio::sync::watch::Receiver<i64>,
-    /// Where engine calls run (`None`: tokio's blocking pool).
-    pub calls: Option<crate::engine_threads::EngineThreads>,
+    /// Where engine calls run.
+    pub calls: crate::engine_threads::Calls,
 }
 
 /// The actor of a token: the admin token, else an API or visitor token.
@@ -222,12 +222,8 @@ async fn handle(
             api::call(&engine, &actor, route.op, &args)
         }
     };
-    let result = match &app.calls {
-        Some(calls) => calls.run(call).await.map_err(|_| ()),
-        None => tokio::task::spawn_blocking(call).await.map_err(|_| ()),
-    };
-    match result {
-        Err(()) => {
+    match app.calls.run(call).await {
+        Err(_) => {
             tracing::error!(op = route.op, "an engine call panicked");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,

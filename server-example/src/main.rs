@@ -218,19 +218,22 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let _ = std::io::stdout().flush();
 
     signals.advance(engine.last_event_seq());
+    let calls = engine_threads::Calls::start(args.engine_threads)
+        .map_err(|e| format!("cannot start the engine threads: {e}"))?;
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
         commits: signals.subscribe(),
-        calls: (args.engine_threads > 0)
-            .then(|| engine_threads::EngineThreads::start(args.engine_threads))
-            .transpose()
-            .map_err(|e| format!("cannot start the engine threads: {e}"))?,
+        calls: calls.clone(),
     });
-    let maintenance = tokio::spawn(maintenance_loop(engine.clone()));
-    let webhooks = tokio::spawn(realtime::webhook_loop(engine.clone(), signals.clone()));
+    let maintenance = tokio::spawn(maintenance_loop(engine.clone(), calls.clone()));
+    let webhooks = tokio::spawn(realtime::webhook_loop(
+        engine.clone(),
+        signals.clone(),
+        calls,
+    ));
     let served = axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -266,13 +269,13 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
 }
 
 /// Applies the time-driven rules (idle chats, task ttl, presence expiry) every second.
-async fn maintenance_loop(engine: Arc<Engine>) {
+async fn maintenance_loop(engine: Arc<Engine>, calls: engine_threads::Calls) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let e = engine.clone();
-        match tokio::task::spawn_blocking(move || e.maintenance()).await {
+        match calls.run(move || e.maintenance()).await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed"),
             Err(_) => tracing::error!("maintenance panicked"),

@@ -8,6 +8,7 @@
 //! socket with code 1008 and the reason "slow consumer"; the client reconnects with `since`
 //! and misses nothing.
 
+use crate::engine_threads::Calls;
 use crate::http::App;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use chat_core::{Actor, ChatError, CommitNotice, Engine};
@@ -85,16 +86,19 @@ pub async fn upgrade(
     };
     let engine = app.engine.clone();
     let admin = app.admin_token.clone();
-    let actor =
-        tokio::task::spawn_blocking(move || crate::http::actor_of(&engine, admin, &token)).await;
+    let actor = app
+        .calls
+        .run(move || crate::http::actor_of(&engine, admin, &token))
+        .await;
     let actor = match actor {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => return crate::http::chat_error(&e),
         Err(_) => return crate::http::chat_error(&ChatError::internal("authentication failed")),
     };
     let engine = app.engine.clone();
+    let calls = app.calls.clone();
     let commits = app.commits.clone();
-    ws.on_upgrade(move |socket| session(socket, engine, actor, commits))
+    ws.on_upgrade(move |socket| session(socket, engine, calls, actor, commits))
 }
 
 async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
@@ -111,9 +115,11 @@ async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
 }
 
 async fn blocking<T: Send + 'static>(
+    calls: &Calls,
     f: impl FnOnce() -> chat_core::Result<T> + Send + 'static,
 ) -> chat_core::Result<T> {
-    tokio::task::spawn_blocking(f)
+    calls
+        .run(f)
         .await
         .unwrap_or_else(|_| Err(ChatError::internal("an engine call panicked")))
 }
@@ -128,6 +134,7 @@ fn error_frame(channel: &str, e: &ChatError) -> Value {
 async fn session(
     mut socket: WebSocket,
     engine: Arc<Engine>,
+    calls: Calls,
     actor: Actor,
     mut commits: watch::Receiver<i64>,
 ) {
@@ -142,14 +149,14 @@ async fn session(
                         Some(Ok(Message::Text(t))) => t.to_string(),
                         Some(Ok(_)) => continue,
                     };
-                    command(&mut socket, &engine, actor, &mut subs, &text).await?;
-                    drain(&mut socket, &engine, actor, &mut subs).await?;
+                    command(&mut socket, &engine, &calls, actor, &mut subs, &text).await?;
+                    drain(&mut socket, &engine, &calls, actor, &mut subs).await?;
                 }
                 changed = commits.changed() => {
                     if changed.is_err() {
                         return Err("shutting down");
                     }
-                    drain(&mut socket, &engine, actor, &mut subs).await?;
+                    drain(&mut socket, &engine, &calls, actor, &mut subs).await?;
                 }
             }
         }
@@ -177,6 +184,7 @@ async fn session(
 async fn command(
     socket: &mut WebSocket,
     engine: &Arc<Engine>,
+    calls: &Calls,
     actor: Actor,
     subs: &mut BTreeMap<String, i64>,
     text: &str,
@@ -211,7 +219,7 @@ async fn command(
             let e = engine.clone();
             let ch = vec![channel.clone()];
             // Authorizes, and gives the head for `since: null`.
-            match blocking(move || e.events_since(&actor, &ch, None, Some(1))).await {
+            match blocking(calls, move || e.events_since(&actor, &ch, None, Some(1))).await {
                 Ok(head) => {
                     let cursor = since.unwrap_or(head.last_seq);
                     subs.insert(channel.clone(), cursor);
@@ -243,6 +251,7 @@ async fn command(
 async fn drain(
     socket: &mut WebSocket,
     engine: &Arc<Engine>,
+    calls: &Calls,
     actor: Actor,
     subs: &mut BTreeMap<String, i64>,
 ) -> Result<(), &'static str> {
@@ -251,8 +260,10 @@ async fn drain(
         while let Some(&cursor) = subs.get(&channel) {
             let e = engine.clone();
             let ch = vec![channel.clone()];
-            let page = match blocking(move || e.events_since(&actor, &ch, Some(cursor), Some(PAGE)))
-                .await
+            let page = match blocking(calls, move || {
+                e.events_since(&actor, &ch, Some(cursor), Some(PAGE))
+            })
+            .await
             {
                 Ok(p) => p,
                 Err(err) => {
@@ -287,7 +298,7 @@ async fn drain(
 
 /// POSTs due webhook deliveries and reports each result to the core; woken by commits that
 /// queued deliveries, and at least every 500 ms for retries.
-pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>) {
+pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>, calls: Calls) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -301,7 +312,7 @@ pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>) {
     };
     loop {
         let e = engine.clone();
-        let due = match blocking(move || e.webhook_deliveries_due(100)).await {
+        let due = match blocking(&calls, move || e.webhook_deliveries_due(100)).await {
             Ok(d) => d,
             Err(err) => {
                 tracing::warn!(error = %err, "webhook outbox read failed");
@@ -312,6 +323,7 @@ pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>) {
         for d in due {
             let client = client.clone();
             let engine = engine.clone();
+            let calls = calls.clone();
             tasks.spawn(async move {
                 let (status, error) =
                     // The engine holds the allow-list (`--webhook-allow`); a webhook written
@@ -332,8 +344,10 @@ pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>) {
                         }
                     };
                 let id = d.id;
-                if let Err(err) =
-                    blocking(move || engine.record_delivery_result(id, status, error)).await
+                if let Err(err) = blocking(&calls, move || {
+                    engine.record_delivery_result(id, status, error)
+                })
+                .await
                 {
                     tracing::warn!(error = %err, "recording a webhook delivery failed");
                 }
