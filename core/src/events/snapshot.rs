@@ -386,6 +386,47 @@ mod tests {
         assert_eq!(s.hashes().len(), 4);
     }
 
+    /// Any JSON value below the top level: nested arrays and objects, strings with quotes,
+    /// backslashes, control characters and non-ASCII, numbers of every kind.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::vec((r#"[a-z_\\"{}:,]{0,6}"#, inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the attribute values, the text form locates each attribute exactly: its
+        /// hashes are the `Value` form's, and the text is serde_json's own compact form.
+        /// (Attribute names are struct field names: no escapes at the top level. The text is
+        /// compared, not parsed back: serde_json's float parsing may move a last digit.)
+        #[test]
+        fn located_attributes_hash_as_the_value_form(
+            attrs in proptest::collection::vec(("[a-z_]{1,12}", json_value()), 0..10)
+        ) {
+            let v = Value::Object(attrs.into_iter().collect());
+            let s = Serialized::of(&v).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(s.hashes(), hashes(&v).unwrap());
+            proptest::prop_assert_eq!(s.text(), serde_json::to_string(&v).unwrap());
+        }
+    }
+
     #[test]
     fn changed_attributes_are_found_after_a_round_trip() {
         let before = json!({"id": "c", "message_count": 3, "is_pending": true, "tags": ["a"]});
