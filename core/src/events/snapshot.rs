@@ -29,14 +29,14 @@ pub(super) struct Snapshot {
     pub members: Vec<Uuid>,
 }
 
-fn attr_hash(name: &str, value: &Value, buf: &mut Vec<u8>) -> Result<u64> {
-    buf.clear();
-    serde_json::to_writer(&mut *buf, value)?;
+/// The fingerprint of one attribute: FNV-1a of its name, a zero byte and its compact JSON
+/// value. Stored snapshots hold these, so this must never change.
+fn attr_hash(name: &[u8], value: &[u8]) -> u64 {
     let mut h = fnv::FnvHasher::default();
-    h.write(name.as_bytes());
+    h.write(name);
     h.write(&[0]);
-    h.write(buf);
-    Ok(h.finish())
+    h.write(value);
+    h.finish()
 }
 
 fn corrupt() -> ChatError {
@@ -168,16 +168,12 @@ impl Serialized {
         (&self.text[k.clone()], &self.text[v.clone()])
     }
 
-    /// The attribute hashes, in attribute order (as [`hashes`] of the same resource).
+    /// The attribute hashes, in attribute order.
     pub fn hashes(&self) -> Vec<u64> {
         (0..self.attrs.len())
             .map(|i| {
                 let (k, v) = self.attr(i);
-                let mut h = fnv::FnvHasher::default();
-                h.write(k.as_bytes());
-                h.write(&[0]);
-                h.write(v.as_bytes());
-                h.finish()
+                attr_hash(k.as_bytes(), v.as_bytes())
             })
             .collect()
     }
@@ -212,22 +208,18 @@ impl Serialized {
     }
 }
 
-/// The attribute hashes of a resource, in its attribute order: computed once per change for
-/// both the diff against the old snapshot and the new one.
-pub(super) fn hashes(resource: &Value) -> Result<Vec<u64>> {
-    let mut buf = Vec::new();
-    match resource {
-        Value::Object(m) => m.iter().map(|(k, v)| attr_hash(k, v, &mut buf)).collect(),
-        _ => Ok(Vec::new()),
-    }
-}
-
 impl Snapshot {
+    /// The snapshot of a resource given as a `Value` (a snapshot stored in the older JSON
+    /// format, and tests).
     pub fn of(resource: &Value, pending: Vec<Uuid>, members: Vec<Uuid>) -> Result<Self> {
-        Ok(Self::from_hashes(hashes(resource)?, pending, members))
+        Ok(Self::from_hashes(
+            Serialized::of(resource)?.hashes(),
+            pending,
+            members,
+        ))
     }
 
-    /// The snapshot of a resource whose [`hashes`] are `attrs`.
+    /// The snapshot of a resource whose [`Serialized::hashes`] are `attrs`.
     pub fn from_hashes(mut attrs: Vec<u64>, pending: Vec<Uuid>, members: Vec<Uuid>) -> Self {
         attrs.sort_unstable();
         Self {
@@ -243,7 +235,7 @@ impl Snapshot {
     pub fn changed(&self, after: &Value) -> Result<serde_json::Map<String, Value>> {
         let mut out = serde_json::Map::new();
         if let Value::Object(a) = after {
-            for ((k, v), h) in a.iter().zip(hashes(after)?) {
+            for ((k, v), h) in a.iter().zip(tests::hashes(after)) {
                 if self.attrs.binary_search(&h).is_err() {
                     out.insert(k.clone(), v.clone());
                 }
@@ -325,6 +317,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The attribute hashes computed the way snapshots were first written (each attribute of
+    /// the `Value` serialized on its own): the oracle [`Serialized`] must agree with, or every
+    /// stored snapshot would look wholly changed once.
+    pub(super) fn hashes(resource: &Value) -> Vec<u64> {
+        match resource {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| attr_hash(k.as_bytes(), &serde_json::to_vec(v).unwrap()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Snapshots stored before `Serialized` hold hashes of the `Value` form: the text form must
     /// give the same ones, or every resource would look wholly changed once.
     #[test]
@@ -335,7 +340,7 @@ mod tests {
             "nested": {"z": 1, "a": [null, true, 1.5]}, "gone": null, "big": -3, "new": "x"});
         for v in [&before, &after] {
             let s = Serialized::of(v).unwrap();
-            assert_eq!(s.hashes(), hashes(v).unwrap());
+            assert_eq!(s.hashes(), hashes(v));
             assert_eq!(&s.value().unwrap(), v);
         }
         let snap = Snapshot::of(&before, vec![], vec![]).unwrap();
@@ -381,7 +386,7 @@ mod tests {
         };
         let v = serde_json::to_value(&r).unwrap();
         let s = Serialized::of(&r).unwrap();
-        assert_eq!(s.hashes(), hashes(&v).unwrap());
+        assert_eq!(s.hashes(), hashes(&v));
         assert_eq!(s.value().unwrap(), v);
         assert_eq!(s.hashes().len(), 4);
     }
@@ -422,7 +427,7 @@ mod tests {
         ) {
             let v = Value::Object(attrs.into_iter().collect());
             let s = Serialized::of(&v).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
-            proptest::prop_assert_eq!(s.hashes(), hashes(&v).unwrap());
+            proptest::prop_assert_eq!(s.hashes(), hashes(&v));
             proptest::prop_assert_eq!(s.text(), serde_json::to_string(&v).unwrap());
         }
     }
