@@ -1,32 +1,35 @@
-//! The threads engine calls run on.
+//! Where the server runs its engine calls (requests, WebSocket sessions, webhook deliveries,
+//! maintenance).
 //!
 //! Engine calls are synchronous (SQLite), so they run off the async workers. Tokio's blocking
 //! pool was used first: at 32 concurrent POSTs its shared state lock was contended between the
 //! workers handing calls over and the pool's threads taking them, ≈ a quarter of the server's
 //! context switches were spent there (`perf record -e sched:sched_switch`, docs/PERFORMANCE.md
 //! "Sixth session"). Here a fixed set of threads takes calls from one lock-free queue and
-//! answers through a one-shot channel; [`Calls`] is what the rest of the server uses.
+//! answers through a one-shot channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
 type Call = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads running engine calls, oldest call first.
-pub struct EngineThreads {
-    queue: crossbeam_channel::Sender<Call>,
-}
+/// The engine threads' queue (calls run oldest first), or tokio's blocking pool
+/// (`--engine-threads 0`, for comparison). The threads end once every clone of this is
+/// dropped and the queued calls are done.
+#[derive(Clone)]
+pub struct Calls(Option<crossbeam_channel::Sender<Call>>);
 
 /// An engine call panicked (the panic was caught on its thread) or could not be queued.
 #[derive(Debug)]
 pub struct CallFailed;
 
-impl EngineThreads {
-    /// Starts `n` threads (at least one). They end when this value is dropped and the queued
-    /// calls are done.
-    pub fn start(n: usize) -> std::io::Result<Self> {
+impl Calls {
+    /// `threads` engine threads; 0: the blocking pool.
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        if threads == 0 {
+            return Ok(Calls(None));
+        }
         let (queue, calls) = crossbeam_channel::unbounded::<Call>();
-        for i in 0..n.max(1) {
+        for i in 0..threads {
             let calls = calls.clone();
             std::thread::Builder::new()
                 .name(format!("engine-{i}"))
@@ -36,15 +39,18 @@ impl EngineThreads {
                     }
                 })?;
         }
-        Ok(EngineThreads { queue })
+        Ok(Calls(Some(queue)))
     }
 
-    /// Runs `f` on one of the threads and waits for its result without blocking the caller's
-    /// async worker.
+    /// Runs `f` off the async workers and waits for its result without blocking the caller's
+    /// worker; `CallFailed` if it panicked.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CallFailed> {
+        let Some(queue) = &self.0 else {
+            return tokio::task::spawn_blocking(f).await.map_err(|_| CallFailed);
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let call: Call = Box::new(move || {
             // A panic is caught here, so the thread lives on; the waiting request sees it as
@@ -53,36 +59,8 @@ impl EngineThreads {
                 let _ = tx.send(out);
             }
         });
-        self.queue.send(call).map_err(|_| CallFailed)?;
+        queue.send(call).map_err(|_| CallFailed)?;
         rx.await.map_err(|_| CallFailed)
-    }
-}
-
-/// Where the server runs its engine calls (requests, WebSocket sessions, webhook deliveries,
-/// maintenance): its [`EngineThreads`], or tokio's blocking pool (`--engine-threads 0`, for
-/// comparison).
-#[derive(Clone)]
-pub struct Calls(Option<Arc<EngineThreads>>);
-
-impl Calls {
-    /// `threads` engine threads; 0: the blocking pool.
-    pub fn start(threads: usize) -> std::io::Result<Self> {
-        Ok(Calls(if threads == 0 {
-            None
-        } else {
-            Some(Arc::new(EngineThreads::start(threads)?))
-        }))
-    }
-
-    /// Runs `f` off the async workers; `CallFailed` if it panicked.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, CallFailed> {
-        match &self.0 {
-            Some(threads) => threads.run(f).await,
-            None => tokio::task::spawn_blocking(f).await.map_err(|_| CallFailed),
-        }
     }
 }
 
@@ -92,7 +70,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_call_fails_alone_and_its_thread_goes_on() {
-        let threads = EngineThreads::start(1).unwrap();
+        let threads = Calls::start(1).unwrap();
         let failed = threads
             .run(|| -> u32 { panic!("engine call panicked") })
             .await;
@@ -111,7 +89,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_calls_each_get_their_own_answer() {
-        let threads = std::sync::Arc::new(EngineThreads::start(4).unwrap());
+        let threads = Calls::start(4).unwrap();
         let calls: Vec<_> = (0..200u64)
             .map(|i| {
                 let threads = threads.clone();
