@@ -664,6 +664,8 @@ export function scenario(mod) {
         throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ durability: "sometimes" })), "validation_error", 400);
         const typed = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ eventRetentionSecs: "a week" })), "validation_error", 400);
         deepEq(Object.keys(typed.errors), ["eventRetentionSecs"], "a wrong type is named by its JS name");
+        const inList = throwsChatError(() => Engine.openInMemory(/** @type {any} */ ({ webhookDestinations: ["https://a.example/", 5] })), "validation_error", 400);
+        ok(Object.keys(inList.errors).every((k) => k.startsWith("webhookDestinations")), `a wrong list item is named under its JS name: ${Object.keys(inList.errors)}`);
       },
     },
     {

@@ -91,10 +91,18 @@ fn js_err(e: ChatError) -> JsValue {
     chat_error(&e)
 }
 
+/// The engine options a JS host may pass: (JS name, the core's name in `EngineOptions`).
+const ENGINE_OPTIONS: [(&str, &str); 3] = [
+    ("durability", "durability"),
+    ("eventRetentionSecs", "event_retention_secs"),
+    ("webhookDestinations", "webhook_destinations"),
+];
+
 /// An engine builder from `openInMemory`/`openOpfs` options: the manual clock
-/// (`testClockMs`) and the core's engine options under their JS names (`durability`,
-/// `eventRetentionSecs`, `webhookDestinations`). Background checkpoints need a thread, which
-/// WebAssembly has not: refused (SQLite's inline checkpoints run instead), as is any other key.
+/// (`testClockMs`) and the core's engine options under their JS names, which the core
+/// validates (its field errors are renamed back to the JS names). Background checkpoints need
+/// a thread, which WebAssembly has not: refused (SQLite's inline checkpoints run instead), as
+/// is any other key.
 fn engine_builder(
     options: &JsValue,
 ) -> Result<(chat_core::EngineBuilder, Option<TestClock>), ChatError> {
@@ -102,8 +110,7 @@ fn engine_builder(
     let mut core = serde_json::Map::new();
     if let Value::Object(given) = js_to_json(options)? {
         for (key, value) in given {
-            // (core name, whether the value has the type the core reads)
-            let (name, typed) = match key.as_str() {
+            match key.as_str() {
                 // With a number, the engine runs on a manual clock starting there.
                 "testClockMs" => {
                     clock = match value {
@@ -120,48 +127,53 @@ fn engine_builder(
                                 })?,
                         ),
                     };
-                    continue;
                 }
-                "durability" => ("durability", value.is_string()),
-                "eventRetentionSecs" => ("event_retention_secs", value.is_u64()),
-                "webhookDestinations" => (
-                    "webhook_destinations",
-                    value
-                        .as_array()
-                        .is_some_and(|a| a.iter().all(Value::is_string)),
-                ),
                 "backgroundCheckpoints" => {
                     return Err(ChatError::field(
                         "backgroundCheckpoints",
                         "Not available in WebAssembly (no threads): SQLite checkpoints inline.",
                     ));
                 }
-                _ => {
-                    return Err(ChatError::field(
-                        &key,
-                        "Unknown option (testClockMs, durability, eventRetentionSecs, webhookDestinations).",
-                    ));
-                }
-            };
-            if !typed {
-                return Err(ChatError::field(
-                    &key,
-                    match name {
-                        "durability" => "Must be \"normal\" or \"full\".",
-                        "event_retention_secs" => "Must be a whole number of seconds.",
-                        _ => "Must be a list of URL prefixes.",
-                    },
-                ));
+                js => match ENGINE_OPTIONS.iter().find(|(name, _)| *name == js) {
+                    Some((_, core_name)) => {
+                        core.insert(core_name.to_string(), value);
+                    }
+                    None => {
+                        return Err(ChatError::field(
+                            js,
+                            "Unknown option (testClockMs, durability, eventRetentionSecs, webhookDestinations).",
+                        ));
+                    }
+                },
             }
-            core.insert(name.to_string(), value);
         }
     }
-    let core: chat_core::EngineOptions = chat_core::input::from_value(Value::Object(core))?;
-    let mut builder = chat_core::Engine::builder().options(core)?;
+    let mut builder = chat_core::input::from_value(Value::Object(core))
+        .and_then(|o| chat_core::Engine::builder().options(o))
+        .map_err(with_js_option_names)?;
     if let Some(c) = &clock {
         builder = builder.clock(c.clone());
     }
     Ok((builder, clock))
+}
+
+/// The core's field errors about engine options, named as the JS host wrote them
+/// (`event_retention_secs` → `eventRetentionSecs`, `webhook_destinations[1]` →
+/// `webhookDestinations[1]`).
+fn with_js_option_names(mut e: ChatError) -> ChatError {
+    e.errors = std::mem::take(&mut e.errors)
+        .into_iter()
+        .map(|(field, messages)| {
+            let renamed = ENGINE_OPTIONS.iter().find_map(|(js, core)| {
+                field
+                    .strip_prefix(core)
+                    .filter(|rest| rest.is_empty() || rest.starts_with(['[', '.']))
+                    .map(|rest| format!("{js}{rest}"))
+            });
+            (renamed.unwrap_or(field), messages)
+        })
+        .collect();
+    e
 }
 
 /// A JS callback subscribed to channels (see `Engine.subscribe`).
