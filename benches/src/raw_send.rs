@@ -83,8 +83,9 @@ pub fn raw_send(
 /// of the product must write in the same transaction (issue 9): the message to the chat's
 /// users and its visitor (one row: the visitor view is derived when read), the sender's
 /// membership and the chat changed, one `event_changes` row each with its channel list,
-/// chained through the chat row (`prev_seq`, `chats.last_event_seq`). The JSON is built by hand with `format!` and no
-/// last published state is read: hand-written code knows which attributes a send changes.
+/// chained through the chat row (`prev_seq`, `chats.last_event_seq`). The JSON is built by
+/// hand with `format!` and no last published state is read: hand-written code knows which
+/// attributes a send changes.
 pub fn raw_send_events(
     raw: &rusqlite::Connection,
     chat: Uuid,

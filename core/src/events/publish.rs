@@ -187,7 +187,7 @@ impl Emitter<'_, '_> {
             .filter(|u| !self.user_orgs.contains_key(u))
             .copied()
             .collect();
-        if unknown.len() < 2 {
+        if unknown.is_empty() {
             return Ok(());
         }
         for u in &unknown {
