@@ -71,28 +71,44 @@ fn stored(path: &std::path::Path, chat: Uuid) -> (i64, i64) {
     (n, counter)
 }
 
+/// Holds the writer connection with `hold` on a thread of its own (`hold` calls its argument
+/// once it holds it), and meanwhile sends one message to each chat, each from a thread of its
+/// own; every send succeeds.
+fn send_to_each_while_held(
+    engine: &Engine,
+    actor: &Actor,
+    ann: Uuid,
+    chats: &[Uuid],
+    hold: impl FnOnce(&(dyn Fn() + Sync)) + Send,
+) {
+    let (held_tx, held_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(move || hold(&move || held_tx.send(()).unwrap()));
+        held_rx.recv().unwrap();
+        let sends: Vec<_> = chats
+            .iter()
+            .map(|&chat| s.spawn(move || send(engine, actor, ann, chat, "queued")))
+            .collect();
+        for t in sends {
+            t.join().unwrap().unwrap();
+        }
+    });
+}
+
 #[test]
 fn writers_queued_behind_a_write_commit_together() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, actor, ann, chats) = setup(&dir, 4);
     let (ops0, commits0) = engine.store().write_stats();
-    let (started_tx, started_rx) = mpsc::channel();
-    std::thread::scope(|s| {
-        let e = &engine;
-        s.spawn(move || {
-            e.store()
-                .write(|_| {
-                    started_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(400));
-                    Ok(())
-                })
-                .unwrap();
-        });
-        started_rx.recv().unwrap();
-        for &chat in &chats {
-            let a = &actor;
-            s.spawn(move || send(e, a, ann, chat, "queued").unwrap());
-        }
+    send_to_each_while_held(&engine, &actor, ann, &chats, |held| {
+        engine
+            .store()
+            .write(|_| {
+                held();
+                std::thread::sleep(Duration::from_millis(400));
+                Ok(())
+            })
+            .unwrap();
     });
     let (ops, commits) = engine.store().write_stats();
     assert_eq!(ops - ops0, 5);
@@ -113,29 +129,15 @@ fn writers_queued_behind_a_write_commit_together() {
 fn writes_queued_behind_a_raw_connection_user_still_run() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, actor, ann, chats) = setup(&dir, 3);
-    let (held_tx, held_rx) = mpsc::channel();
-    std::thread::scope(|s| {
-        let e = &engine;
-        s.spawn(move || {
-            e.store()
-                .with_connection(|_| {
-                    held_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(300));
-                    Ok(())
-                })
-                .unwrap();
-        });
-        held_rx.recv().unwrap();
-        let sends: Vec<_> = chats
-            .iter()
-            .map(|&chat| {
-                let a = &actor;
-                s.spawn(move || send(e, a, ann, chat, "after the maintenance"))
+    send_to_each_while_held(&engine, &actor, ann, &chats, |held| {
+        engine
+            .store()
+            .with_connection(|_| {
+                held();
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
             })
-            .collect();
-        for t in sends {
-            t.join().unwrap().unwrap();
-        }
+            .unwrap();
     });
     drop(engine);
     for chat in chats {
