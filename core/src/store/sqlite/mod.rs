@@ -89,8 +89,16 @@ pub enum Durability {
 /// How many read-only connections a file database opens next to its writer.
 pub const READERS: usize = 4;
 
-/// The writer connection's page cache, in KiB (see `setup`).
-pub const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// The writer connection's page cache, in KiB: SQLite's default size, set explicitly because a
+/// larger one is slower. A commit whose b-tree balancing swapped page numbers (common once
+/// pages are reused from the free list) walks the whole page cache: SQLite 3.54 swaps through
+/// the lock-byte page's number (page 262 145 with 4 KiB pages), and at the end of the write
+/// transaction `pcache1TruncateUnsafe` scans every hash bucket and page to drop pages above
+/// the database's size, unless the file is past 1 GiB. With 32 MiB that walk was 7 % of a
+/// send (`perf`, ≈ 0.3 ms per such commit); with 2 MiB it is 0.3 %, while the extra reads
+/// from the OS cost less than it saved: sends 12 % faster in process, and at 5 000 POST/s the
+/// server's p99 fell in every alternating turn (`docs/PERFORMANCE.md`, seventh session).
+pub const WRITER_CACHE_KIB: i64 = 2 * 1024;
 
 /// How an engine checkpoints its WAL in the background (see
 /// [`crate::EngineBuilder::background_checkpoints`]).
@@ -258,9 +266,7 @@ impl SqliteStore {
         conn.pragma_update(None, "busy_timeout", 5000)?;
         // Purged or deleted text must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        // The writer's page cache: a write touches a dozen pages spread over the chat, its
-        // messages, memberships, snapshots and the event log; with SQLite's default 2 MB most
-        // of them are read back from the OS on every write once the database is large.
+        // The writer's page cache: small on purpose (see `WRITER_CACHE_KIB`).
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(256);
         migrate(&mut conn, latest_version())?;
