@@ -39,6 +39,8 @@ fn main() {
     );
     let a = open("ab-a", &var("AB_A"), &var("AB_ENV_A"));
     let b = open("ab-b", &var("AB_B"), &var("AB_ENV_B"));
+    // Both copies on disk before the first batch, not written back during one side's turns.
+    std::process::Command::new("sync").status().unwrap();
     let run = |(e, clock): &(Engine, TestClock), i: &mut usize| {
         let t = std::time::Instant::now();
         for _ in 0..batch {
