@@ -429,6 +429,97 @@ fn load_for(
     }
 }
 
+/// Message sends at a fixed `rate` by `threads` threads calling the engine in process (no HTTP),
+/// each on a fixed schedule, latency counted from the scheduled time as in [`load_for`]. The
+/// engine is opened as `chat-server` opens it (file database, group commit, background
+/// checkpoints with the default policy): this separates what the engine sustains from what the
+/// HTTP layer, on the same two cores, adds.
+fn engine_paced(
+    engine: &chat_core::Engine,
+    clock: &chat_core::TestClock,
+    ds: &chat_benches::Dataset,
+    threads: usize,
+    rate: f64,
+    secs: Duration,
+) -> LoadResult {
+    use chat_core::Actor;
+    use chat_core::messages::NewMessage;
+    let start = Instant::now() + Duration::from_millis(20);
+    let end = start + secs;
+    let period = 1.0 / rate;
+    let results: Vec<(Vec<u64>, usize)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                s.spawn(move || {
+                    let (mut lat, mut errors) = (Vec::new(), 0usize);
+                    for k in 0.. {
+                        let slot = k * threads + w;
+                        let at = start + Duration::from_secs_f64(period * slot as f64);
+                        if at >= end {
+                            break;
+                        }
+                        let now = Instant::now();
+                        if at > now {
+                            std::thread::sleep(at - now);
+                        }
+                        let (chat, op, _) = ds.chats[(slot * 7919) % ds.chats.len()];
+                        clock.advance_ms(1);
+                        let m = NewMessage {
+                            message: Some(chat_benches::message_text(slot)),
+                            ..Default::default()
+                        };
+                        if engine
+                            .send_user_message(&Actor::User(op), op, chat, m)
+                            .is_err()
+                        {
+                            errors += 1;
+                        }
+                        lat.push(at.elapsed().as_micros() as u64);
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let mut lat_us: Vec<u64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    lat_us.sort_unstable();
+    LoadResult {
+        name: format!("engine in process: send at {rate:.0}/s"),
+        concurrency: threads,
+        requests: lat_us.len(),
+        errors: results.iter().map(|r| r.1).sum(),
+        secs,
+        lat_us,
+    }
+}
+
+/// The in-process steps of the load report: sends at the same fixed rates as the HTTP ones, on
+/// a copy of the dataset of their own.
+fn engine_rate_steps(ds: &chat_benches::Dataset, dir: &Path, rates: &[f64]) -> Vec<LoadResult> {
+    let path = server_copy(ds, dir, "load-engine");
+    // The copy on disk before the clock starts, not written back during a step.
+    let _ = Command::new("sync").status();
+    let clock = chat_core::TestClock::new(ds.end_ms + 1000);
+    let engine = chat_core::Engine::builder()
+        .clock(clock.clone())
+        .background_checkpoints(chat_core::CheckpointPolicy::default())
+        .open(&path)
+        .unwrap();
+    let secs = Duration::from_secs(env_num("CHAT_LOAD_SECS", 3));
+    // Warm-up: the page caches and statement caches, as the HTTP steps' warm-up does.
+    engine_paced(&engine, &clock, ds, 32, 2000.0, Duration::from_secs(1));
+    rates
+        .iter()
+        .map(|&rate| {
+            let r = engine_paced(&engine, &clock, ds, 32, rate, secs);
+            r.print();
+            r
+        })
+        .collect()
+}
+
 /// `chat-server serve` on `db`, on a free loopback port.
 fn serve_cmd(server_bin: &Path, db: &Path, group_commit: bool) -> Command {
     let mut cmd = Command::new(server_bin);
@@ -651,6 +742,10 @@ fn load_report() -> Value {
     );
     println!("{}", "-".repeat(100));
     let mut results = Vec::new();
+    let target_rate = env_num("CHAT_LOAD_RATE", 5000) as f64;
+    let rates = [1000.0, 2000.0, target_rate];
+    // First, while no server runs: the engine alone at the write rates.
+    results.extend(engine_rate_steps(&ds, &dir, &rates));
 
     // The ceilings.
     let mut cmd = Command::new(&exe);
@@ -727,8 +822,7 @@ fn load_report() -> Value {
     }
     // Sustained writes at fixed rates (the target's, and two below it, to show where the tail
     // holds): latency from the scheduled send time.
-    let target_rate = env_num("CHAT_LOAD_RATE", 5000) as f64;
-    for rate in [1000.0, 2000.0, target_rate] {
+    for rate in rates {
         let r = load(
             &rt,
             &format!("chat-server: POST at {rate:.0}/s"),
