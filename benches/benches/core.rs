@@ -543,7 +543,7 @@ fn lifecycle(c: &mut Criterion) {
                 let (_, op, _) = f.ds.chats[k.get() as usize % n];
                 f.raw
                     .execute(
-                        "INSERT INTO chats (id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, token) VALUES (?1, ?2, 'operator', ?3, ?3, ?3, 't')",
+                        "INSERT INTO chats (id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, token, activity_minute) VALUES (?1, ?2, 'operator', ?3, ?3, ?3, 't', ?3 / 60000)",
                         params![Uuid::now_v7().as_bytes(), Uuid::parse_str(ORG).unwrap().as_bytes(), k.get()],
                     )
                     .unwrap();
@@ -623,7 +623,7 @@ fn lifecycle(c: &mut Criterion) {
                 k.set(k.get() + 1);
                 f.raw
                     .execute(
-                        "INSERT INTO chats (id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, token) VALUES (?1, ?2, 'operator', ?3, ?3, ?3, 't')",
+                        "INSERT INTO chats (id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, token, activity_minute) VALUES (?1, ?2, 'operator', ?3, ?3, ?3, 't', ?3 / 60000)",
                         params![Uuid::now_v7().as_bytes(), Uuid::parse_str(ORG).unwrap().as_bytes(), k.get()],
                     )
                     .unwrap();

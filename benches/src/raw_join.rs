@@ -12,8 +12,8 @@ pub type RawJoin = fn(&rusqlite::Connection, i64, Uuid, i64);
 /// A waiting chat of `room` for the baselines to join (outside the measurement).
 pub fn waiting_chat(raw: &rusqlite::Connection, room: Uuid, org: Uuid, now: i64) -> i64 {
     raw.execute(
-        "INSERT INTO chats (id, room_id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, is_waiting, token) \
-         VALUES (?1, ?2, ?3, 'visitor', ?4, ?4, ?4, 1, 't')",
+        "INSERT INTO chats (id, room_id, room_organization_id, chat_type, created_at, updated_at, last_activity_at, is_waiting, token, activity_minute) \
+         VALUES (?1, ?2, ?3, 'visitor', ?4, ?4, ?4, 1, 't', ?4 / 60000)",
         params![Uuid::now_v7().as_bytes(), room.as_bytes(), org.as_bytes(), now],
     )
     .unwrap();
@@ -43,6 +43,11 @@ fn write_join(tx: &rusqlite::Transaction, pk: i64, seq: i64, op: Uuid, now: i64)
     .unwrap()
     .execute(params![pk, now])
     .unwrap();
+    // The idle sweep's index entry, moved when the minute changes (as the engine does).
+    tx.prepare_cached("UPDATE chats SET activity_minute = last_activity_at / 60000 WHERE pk = ?1 AND activity_minute <> last_activity_at / 60000")
+        .unwrap()
+        .execute([pk])
+        .unwrap();
     id
 }
 

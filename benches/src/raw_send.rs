@@ -44,6 +44,11 @@ fn write_message(
     .unwrap()
     .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
     .unwrap();
+    // The idle sweep's index entry, moved when the minute changes (as the engine does).
+    tx.prepare_cached("UPDATE chats SET activity_minute = last_activity_at / 60000 WHERE pk = ?1 AND activity_minute <> last_activity_at / 60000")
+        .unwrap()
+        .execute([pk])
+        .unwrap();
     tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
 }
 

@@ -349,6 +349,34 @@ fn maintenance_ends_idle_chats_and_task_chats_past_ttl_but_not_external_ones() {
     let _ = ChatUpdate::default();
 }
 
+/// The idle sweep finds its candidates by the minute of their last activity (migration 0009)
+/// and ends each chat at the exact millisecond its idle timeout (ACME: 1 800 s) runs out,
+/// wherever in its minute the last activity fell.
+#[test]
+fn idle_chats_end_at_the_exact_millisecond_whatever_the_minute_of_their_last_activity() {
+    let w = world();
+    for (visitor_id, into_minute) in [(V1, 0), (V2, 1), (V3, 59_999)] {
+        let now = chat_core::Clock::now_ms(&w.clock);
+        w.clock
+            .advance_ms((now / 60_000 + 1) * 60_000 + into_minute - now);
+        let chat = w.waiting_chat(visitor_id, SUPPORT, "hello?");
+        w.clock.advance_ms(1_800_000 - 1);
+        assert_eq!(
+            w.engine.maintenance().unwrap().chats_ended,
+            0,
+            "{into_minute}"
+        );
+        assert!(!w.chat(chat).is_ended);
+        w.clock.advance_ms(1);
+        assert_eq!(
+            w.engine.maintenance().unwrap().chats_ended,
+            1,
+            "{into_minute}"
+        );
+        assert!(w.chat(chat).is_ended);
+    }
+}
+
 #[test]
 fn an_explicit_null_in_a_patch_clears_and_an_omitted_attribute_is_kept() {
     let w = world();

@@ -323,6 +323,17 @@ impl Sim {
                         "event chains: {chained} chained of {owned} chat rows, {foreign} foreign, {backwards} backwards; {unpublished} unpublished"
                     ));
                 }
+                // The idle sweep's index key follows the chat's last activity (migration 0009).
+                let stale: i64 = c
+                    .query_row(
+                        "SELECT count(*) FROM chats WHERE activity_minute <> last_activity_at / 60000",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                if stale != 0 {
+                    bad.push(format!("{stale} chats whose idle-index minute is not their last activity's"));
+                }
                 let mut st = c.prepare("SELECT pk FROM chats WHERE is_ended = 1").unwrap();
                 let ended = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
                 Ok((bad, pending, ended))

@@ -332,7 +332,10 @@ fn change_tracking_watches_every_column_but_the_event_bookkeeping() {
                     .query_map([], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
                 for col in &columns {
-                    let bookkeeping = col == "event_state" || col == "last_event_seq";
+                    // `activity_minute` is the idle sweep's index key, derived from the
+                    // watched `last_activity_at` (migration 0009): no resource shows it.
+                    let bookkeeping =
+                        col == "event_state" || col == "last_event_seq" || col == "activity_minute";
                     let key = keys.contains(&col.as_str());
                     assert_eq!(
                         watched.contains(&col.as_str()),

@@ -13,7 +13,8 @@ CREATE TEMP TABLE event_dirty (
 CREATE TEMP TRIGGER ev_chats_ins AFTER INSERT ON main.chats BEGIN
     INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', NEW.pk, '');
 END;
--- Every column but the event bookkeeping (`event_state`, `last_event_seq`: see 0006).
+-- Every column but the event bookkeeping (`event_state`, `last_event_seq`: see 0006) and the
+-- idle sweep's index key `activity_minute` (derived from `last_activity_at`: see 0009).
 CREATE TEMP TRIGGER ev_chats_upd AFTER UPDATE OF
     updated_at, is_ended, ended_at, is_waiting, waiting_started_at, message_count,
     user_message_count, visitor_message_count, tag_count, is_autosuggested,

@@ -107,7 +107,8 @@ impl ChatStore for SqliteTx<'_> {
     fn insert_chat(&self, c: &ChatRecord) -> Result<i64> {
         self.exec(
             "INSERT INTO chats (id, room_id, room_organization_id, chat_type, visitor_id, is_private, is_encrypted, encrypted_symmetric_key, \
-             created_at, updated_at, last_activity_at, next_message_seq, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             created_at, updated_at, last_activity_at, next_message_seq, token, activity_minute) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?11 / 60000)",
             params![
                 c.id.as_bytes(),
                 c.room_id.map(|r| r.as_bytes().to_vec()),
@@ -128,18 +129,21 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn update_chat(&self, c: &ChatRecord) -> Result<()> {
+        // Two statements (see migration 0009): SQLite rewrites an index entry whenever a
+        // column of its key or partial WHERE is assigned, equal or not, so the columns the
+        // indexes `chats_open_activity` and `chats_waiting` select by are set by the second
+        // statement only, and only when one of them changes (a message moves its chat's
+        // minute at most once a minute).
         self.exec(
-            "UPDATE chats SET updated_at = ?2, is_ended = ?3, ended_at = ?4, is_waiting = ?5, waiting_started_at = ?6, \
-             message_count = ?7, user_message_count = ?8, visitor_message_count = ?9, tag_count = ?10, is_autosuggested = ?11, \
-             first_visitor_message_url = ?12, first_visitor_message_url_title = ?13, autosuggest_url = ?14, autosuggest_url_title = ?15, \
-             first_visitor_msg_at = ?16, first_reply_at = ?17, first_msg_at = ?18, last_msg_at = ?19, active_ms = ?20, \
-             last_activity_at = ?21, next_message_seq = ?22, encrypted_symmetric_key = ?23 WHERE pk = ?1",
+            "UPDATE chats SET updated_at = ?2, ended_at = ?3, waiting_started_at = ?4, \
+             message_count = ?5, user_message_count = ?6, visitor_message_count = ?7, tag_count = ?8, is_autosuggested = ?9, \
+             first_visitor_message_url = ?10, first_visitor_message_url_title = ?11, autosuggest_url = ?12, autosuggest_url_title = ?13, \
+             first_visitor_msg_at = ?14, first_reply_at = ?15, first_msg_at = ?16, last_msg_at = ?17, active_ms = ?18, \
+             last_activity_at = ?19, next_message_seq = ?20, encrypted_symmetric_key = ?21 WHERE pk = ?1",
             params![
                 c.pk,
                 c.updated_at,
-                c.is_ended,
                 c.ended_at,
-                c.is_waiting,
                 c.waiting_started_at,
                 c.message_count,
                 c.user_message_count,
@@ -159,6 +163,11 @@ impl ChatStore for SqliteTx<'_> {
                 c.next_message_seq,
                 c.encrypted_symmetric_key
             ],
+        )?;
+        self.exec(
+            "UPDATE chats SET is_ended = ?2, is_waiting = ?3, activity_minute = last_activity_at / 60000 \
+             WHERE pk = ?1 AND (is_ended <> ?2 OR is_waiting <> ?3 OR activity_minute <> last_activity_at / 60000)",
+            params![c.pk, c.is_ended, c.is_waiting],
         )?;
         Ok(())
     }
@@ -368,7 +377,7 @@ impl ChatStore for SqliteTx<'_> {
                SELECT c.pk FROM chats c INDEXED BY chats_open_activity \
                JOIN organizations o ON o.id = c.room_organization_id \
                WHERE c.is_ended = 0 AND c.chat_type <> 'external' \
-                 AND c.last_activity_at <= ?3 \
+                 AND c.activity_minute <= ?3 / 60000 AND c.last_activity_at <= ?3 \
                  AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
                UNION \
                SELECT c.pk FROM rooms r CROSS JOIN chats c ON c.room_id = r.id \

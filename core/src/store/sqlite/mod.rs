@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_checks_without_in_lists",
         include_str!("../../../migrations/0008_checks_without_in_lists.sql"),
     ),
+    (
+        "0009_idle_index_by_minute",
+        include_str!("../../../migrations/0009_idle_index_by_minute.sql"),
+    ),
 ];
 
 /// The writer connection's change tracking (TEMP table and triggers), set up on every open.
