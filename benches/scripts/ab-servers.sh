@@ -6,6 +6,8 @@
 #
 #   benches/scripts/ab-servers.sh <binA> <binB> [concurrency=32] [rounds=3] [secs=5] [rate]
 #   AB_ARGS_A="--checkpoint-every-ms 50" benches/scripts/ab-servers.sh target/release/chat-server target/release/chat-server
+#   AB_DATASET_A / AB_DATASET_B: a side's own dataset file instead of the current one, and
+#   AB_REPORT_A / AB_REPORT_B: the bench-report that drives it (its chat ids are the dataset's)
 #
 # Needs `cargo build --release -p chat-benches --bins` (the dataset at `CHAT_BENCH_SCALE` is
 # built on first use).
@@ -17,7 +19,12 @@ dataset=$("$target/release/bench-report" dataset)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for side in A B; do
-  cp "$dataset" "$work/$side.db"
+  # AB_DATASET_A / AB_DATASET_B: a side's own dataset file (e.g. a binary of an older schema,
+  # which refuses a newer database, on the dataset its schema built).
+  src=$dataset
+  if [ "$side" = A ] && [ -n "${AB_DATASET_A:-}" ]; then src=$AB_DATASET_A; fi
+  if [ "$side" = B ] && [ -n "${AB_DATASET_B:-}" ]; then src=$AB_DATASET_B; fi
+  cp "$src" "$work/$side.db"
   python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE organizations SET chat_idle_timeout_s = 3650*86400'); c.commit()" "$work/$side.db"
 done
 sync  # the copies written back before the first turn, not during it
@@ -28,7 +35,10 @@ for r in $(seq 1 "$rounds"); do
     CHAT_LOG=warn "$bin" serve --db "$work/$side.db" --listen 127.0.0.1:$port $args > "$work/$side.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 50); do grep -q listening "$work/$side.log" && break; sleep 0.1; done
-    out=$(CHAT_LOAD_SECS=$secs "$target/release/bench-report" drive "http://127.0.0.1:$port" "$c" post $rate 2>&1 | tail -1)
+    report="$target/release/bench-report"
+    if [ "$side" = A ] && [ -n "${AB_REPORT_A:-}" ]; then report=$AB_REPORT_A; fi
+    if [ "$side" = B ] && [ -n "${AB_REPORT_B:-}" ]; then report=$AB_REPORT_B; fi
+    out=$(CHAT_LOAD_SECS=$secs "$report" drive "http://127.0.0.1:$port" "$c" post $rate 2>&1 | tail -1)
     kill "$pid"; wait "$pid" 2>/dev/null || true
     echo "round $r $side $out"
   done
