@@ -405,12 +405,20 @@ impl SqliteStore {
         )?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // The database file, to push each pass's copies to disk (below).
+        let db_file = std::fs::File::open(&path).map_err(|e| {
+            ChatError::new(
+                ErrorCode::Storage,
+                format!("cannot open the database file for the checkpoint thread: {e}"),
+            )
+        })?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let passes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (stop2, passes2) = (stop.clone(), passes.clone());
         let thread = std::thread::Builder::new()
             .name("chat-checkpoints".into())
             .spawn(move || {
+                let mut copied_before = None;
                 loop {
                     {
                         let mut stopped = stop2.0.lock();
@@ -423,11 +431,27 @@ impl SqliteStore {
                             return;
                         }
                     }
-                    let done = conn
-                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-                    if done.is_ok() {
-                        passes2.fetch_add(1, Ordering::Relaxed);
+                    // (busy, frames in the WAL, frames copied into the database)
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(2)?))
+                    });
+                    let Ok((_, copied)) = done else {
+                        continue;
+                    };
+                    passes2.fetch_add(1, Ordering::Relaxed);
+                    // A pass that copied frames while more were being committed leaves its
+                    // copies unsynced: SQLite syncs the database file only when a checkpoint
+                    // has copied the whole WAL. Under steady writes that is the inline
+                    // checkpoint, whose sync then had every page the passes copied since the
+                    // last restart to write (tens of MB), with the writer waiting: 50–60 ms
+                    // at 2 000 and 5 000 sends/s. Syncing after each pass that copied
+                    // something leaves that sync little to do (docs/PERFORMANCE.md, seventh
+                    // session). An error is left to SQLite's own sync of the file, which
+                    // sees it too.
+                    if copied > 0 && copied_before != Some(copied) {
+                        let _ = db_file.sync_data();
                     }
+                    copied_before = Some(copied);
                 }
             })
             .map_err(|e| {
