@@ -1,7 +1,7 @@
 //! Diagnostic (not a benchmark): user sends at a fixed rate in process on a copy of the dataset,
 //! with the WAL file's size sampled every 5 ms, printing each 100 ms window's worst latency
 //! beside the WAL size, to see what the slow sends coincide with.
-//! `cargo run --release -p chat-benches --example paced_probe -- [rate] [secs] [inline_above_pages]`
+//! `cargo run --release -p chat-benches --example paced_probe -- [rate] [secs] [inline_above_pages] [every_ms]`
 use chat_core::messages::NewMessage;
 use chat_core::{Actor, CheckpointPolicy, Engine, TestClock};
 use std::sync::Mutex;
@@ -15,6 +15,10 @@ fn main() {
         .get(3)
         .and_then(|a| a.parse().ok())
         .unwrap_or(CheckpointPolicy::default().inline_above_pages);
+    let every_ms: u64 = args
+        .get(4)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(CheckpointPolicy::default().every.as_millis() as u64);
     let dir = chat_benches::bench_dir();
     let ds = chat_benches::dataset(&dir);
     let path = chat_benches::copy_of(&ds, &dir, "paced-probe");
@@ -24,7 +28,7 @@ fn main() {
         .clock(clock.clone())
         .background_checkpoints(CheckpointPolicy {
             inline_above_pages: inline,
-            ..CheckpointPolicy::default()
+            every: Duration::from_millis(every_ms),
         })
         .open(&path)
         .unwrap();
