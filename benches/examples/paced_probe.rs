@@ -2,8 +2,7 @@
 //! with the WAL file's size sampled every 5 ms, printing each 100 ms window's worst latency
 //! beside the WAL size, to see what the slow sends coincide with.
 //! `cargo run --release -p chat-benches --example paced_probe -- [rate] [secs] [inline_above_pages] [every_ms]`
-use chat_core::messages::NewMessage;
-use chat_core::{Actor, CheckpointPolicy, Engine, TestClock};
+use chat_core::{CheckpointPolicy, Engine, TestClock};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,52 +32,37 @@ fn main() {
         .open(&path)
         .unwrap();
     let wal = format!("{}-wal", path.display());
-    let threads = 32;
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + Duration::from_secs_f64(secs);
-    let period = 1.0 / rate;
-    let lat: Mutex<Vec<(f64, u64)>> = Mutex::new(Vec::new());
+    // The sends' schedule starts 20 ms after the call (`paced_user_sends`); the WAL's samples
+    // are timed on the same origin.
+    let origin = Instant::now() + Duration::from_millis(20);
     let walsz: Mutex<Vec<(f64, u64)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let sends = std::thread::scope(|s| {
         s.spawn(|| {
-            while Instant::now() < end {
-                let t = start.elapsed().as_secs_f64();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now()
+                    .saturating_duration_since(origin)
+                    .as_secs_f64();
                 let sz = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
                 walsz.lock().unwrap().push((t, sz));
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
-        for w in 0..threads {
-            let (engine, clock, ds, lat) = (&engine, &clock, &ds, &lat);
-            s.spawn(move || {
-                for k in 0.. {
-                    let slot = k * threads + w;
-                    let at = start + Duration::from_secs_f64(period * slot as f64);
-                    if at >= end {
-                        break;
-                    }
-                    let now = Instant::now();
-                    if at > now {
-                        std::thread::sleep(at - now);
-                    }
-                    let (chat, op, _) = ds.chats[(slot * 7919) % ds.chats.len()];
-                    clock.advance_ms(1);
-                    let m = NewMessage {
-                        message: Some(chat_benches::message_text(slot)),
-                        ..Default::default()
-                    };
-                    engine
-                        .send_user_message(&Actor::User(op), op, chat, m)
-                        .unwrap();
-                    let t = (at - start).as_secs_f64();
-                    lat.lock()
-                        .unwrap()
-                        .push((t, at.elapsed().as_micros() as u64));
-                }
-            });
-        }
+        let (sends, _) = chat_benches::paced_user_sends(
+            &engine,
+            &clock,
+            &ds,
+            32,
+            rate,
+            Duration::from_secs_f64(secs),
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sends
     });
-    let lat = lat.into_inner().unwrap();
+    let lat: Vec<(f64, u64)> = sends
+        .iter()
+        .map(|s| (s.scheduled_s, s.latency_us))
+        .collect();
     let walsz = walsz.into_inner().unwrap();
     let windows = (secs * 10.0).ceil() as usize;
     for wdx in 0..windows {
@@ -89,18 +73,13 @@ fn main() {
             .map(|x| x.1)
             .max()
             .unwrap_or(0);
-        let wal_max = walsz
+        let sizes: Vec<u64> = walsz
             .iter()
             .filter(|(t, _)| *t >= a && *t < b)
             .map(|x| x.1)
-            .max()
-            .unwrap_or(0);
-        let wal_min = walsz
-            .iter()
-            .filter(|(t, _)| *t >= a && *t < b)
-            .map(|x| x.1)
-            .min()
-            .unwrap_or(0);
+            .collect();
+        let wal_min = sizes.iter().copied().min().unwrap_or(0);
+        let wal_max = sizes.iter().copied().max().unwrap_or(0);
         println!(
             "{a:5.1}s worst {:7.2} ms   WAL {:6} .. {:6} pages",
             worst as f64 / 1000.0,

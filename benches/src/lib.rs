@@ -266,3 +266,69 @@ pub fn raw_connection(path: &Path) -> rusqlite::Connection {
     c.set_prepared_statement_cache_capacity(256);
     c
 }
+
+/// One send of [`paced_user_sends`]: when it was scheduled (seconds after the start) and how
+/// long after that it had returned (µs), and whether it succeeded.
+pub struct PacedSend {
+    pub scheduled_s: f64,
+    pub latency_us: u64,
+    pub ok: bool,
+}
+
+/// User sends at a fixed `rate` for `secs` from `threads` threads calling the engine in
+/// process, each thread taking every `threads`-th slot of one schedule; latency counts from
+/// the scheduled time (a late send is not excused by the one before it being slow). Returns
+/// the sends and the seconds from the schedule's start to the last send's return.
+pub fn paced_user_sends(
+    engine: &Engine,
+    clock: &TestClock,
+    ds: &Dataset,
+    threads: usize,
+    rate: f64,
+    secs: std::time::Duration,
+) -> (Vec<PacedSend>, f64) {
+    use std::time::{Duration, Instant};
+    let start = Instant::now() + Duration::from_millis(20);
+    let end = start + secs;
+    let period = 1.0 / rate;
+    let sends = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                s.spawn(move || {
+                    let mut done = Vec::new();
+                    for k in 0.. {
+                        let slot = k * threads + w;
+                        let at = start + Duration::from_secs_f64(period * slot as f64);
+                        if at >= end {
+                            break;
+                        }
+                        let now = Instant::now();
+                        if at > now {
+                            std::thread::sleep(at - now);
+                        }
+                        let (chat, op, _) = ds.chats[(slot * 7919) % ds.chats.len()];
+                        clock.advance_ms(1);
+                        let m = NewMessage {
+                            message: Some(message_text(slot)),
+                            ..Default::default()
+                        };
+                        let ok = engine
+                            .send_user_message(&Actor::User(op), op, chat, m)
+                            .is_ok();
+                        done.push(PacedSend {
+                            scheduled_s: (at - start).as_secs_f64(),
+                            latency_us: at.elapsed().as_micros() as u64,
+                            ok,
+                        });
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    (sends, start.elapsed().as_secs_f64())
+}

@@ -429,11 +429,10 @@ fn load_for(
     }
 }
 
-/// Message sends at a fixed `rate` by `threads` threads calling the engine in process (no HTTP),
-/// each on a fixed schedule, latency counted from the scheduled time as in [`load_for`]. The
-/// engine is opened as `chat-server` opens it (file database, group commit, background
-/// checkpoints with the default policy): this separates what the engine sustains from what the
-/// HTTP layer, on the same two cores, adds.
+/// [`chat_benches::paced_user_sends`] as a load step: the engine opened as `chat-server`
+/// opens it (file database, group commit, background checkpoints with the default policy),
+/// which separates what the engine sustains from what the HTTP layer, on the same two cores,
+/// adds.
 fn engine_paced(
     engine: &chat_core::Engine,
     clock: &chat_core::TestClock,
@@ -442,54 +441,14 @@ fn engine_paced(
     rate: f64,
     secs: Duration,
 ) -> LoadResult {
-    use chat_core::Actor;
-    use chat_core::messages::NewMessage;
-    let start = Instant::now() + Duration::from_millis(20);
-    let end = start + secs;
-    let period = 1.0 / rate;
-    let results: Vec<(Vec<u64>, usize)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|w| {
-                s.spawn(move || {
-                    let (mut lat, mut errors) = (Vec::new(), 0usize);
-                    for k in 0.. {
-                        let slot = k * threads + w;
-                        let at = start + Duration::from_secs_f64(period * slot as f64);
-                        if at >= end {
-                            break;
-                        }
-                        let now = Instant::now();
-                        if at > now {
-                            std::thread::sleep(at - now);
-                        }
-                        let (chat, op, _) = ds.chats[(slot * 7919) % ds.chats.len()];
-                        clock.advance_ms(1);
-                        let m = NewMessage {
-                            message: Some(chat_benches::message_text(slot)),
-                            ..Default::default()
-                        };
-                        if engine
-                            .send_user_message(&Actor::User(op), op, chat, m)
-                            .is_err()
-                        {
-                            errors += 1;
-                        }
-                        lat.push(at.elapsed().as_micros() as u64);
-                    }
-                    (lat, errors)
-                })
-            })
-            .collect();
-        workers.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let secs = start.elapsed().as_secs_f64();
-    let mut lat_us: Vec<u64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    let (sends, secs) = chat_benches::paced_user_sends(engine, clock, ds, threads, rate, secs);
+    let mut lat_us: Vec<u64> = sends.iter().map(|s| s.latency_us).collect();
     lat_us.sort_unstable();
     LoadResult {
         name: format!("engine in process: send at {rate:.0}/s"),
         concurrency: threads,
         requests: lat_us.len(),
-        errors: results.iter().map(|r| r.1).sum(),
+        errors: sends.iter().filter(|s| !s.ok).count(),
         secs,
         lat_us,
     }
