@@ -402,6 +402,36 @@ fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
     drop(Engine::open(&path).unwrap());
 }
 
+/// The WAL file is not cut back below the size the inline threshold lets the WAL reach when it
+/// starts over (else each cycle would allocate its blocks anew), nor below 64 MiB.
+#[test]
+fn the_wal_file_is_kept_at_the_size_the_inline_threshold_allows() {
+    let limit = |policy: Option<chat_core::CheckpointPolicy>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Engine::builder();
+        if let Some(p) = policy {
+            b = b.background_checkpoints(p);
+        }
+        let engine = b.open(dir.path().join("k.db")).unwrap();
+        engine
+            .store()
+            .with_connection(|c| {
+                Ok(c.query_row("PRAGMA journal_size_limit", [], |r| r.get::<_, i64>(0))?)
+            })
+            .unwrap()
+    };
+    let default = chat_core::CheckpointPolicy::default();
+    assert_eq!(default.inline_above_pages, 65_536);
+    // 65 536 pages and an eighth more, 4 096 bytes each plus the frame header.
+    assert_eq!(limit(Some(default)), (65_536 + 8_192) * (4_096 + 24));
+    let small = chat_core::CheckpointPolicy {
+        inline_above_pages: 256,
+        ..default
+    };
+    assert_eq!(limit(Some(small)), 64 << 20);
+    assert_eq!(limit(None), 64 << 20);
+}
+
 /// Builder options as JSON (how the C ABI configures an engine): applied, or refused with the
 /// field named before anything is opened.
 #[test]

@@ -118,18 +118,21 @@ pub struct CheckpointPolicy {
 }
 
 impl Default for CheckpointPolicy {
-    /// Every 10 ms, inline past 16 384 pages (64 MB, the size the WAL file is cut back to).
-    /// Measured on `chat-server` (POST at c=32, `docs/PERFORMANCE.md`): with passes this
-    /// frequent the inline checkpoint finds nearly everything copied, and what it costs the
-    /// writer is its two syncs (the writer waits for the disk meanwhile), so rarer is better —
-    /// against 4 096 pages, 1 000 writes/s ran at p99 3.5 ms instead of 4.6 (max 6–10 ms
-    /// instead of 18–21) and unthrottled POSTs were 5–9 % faster; 32 768 pages gained
-    /// nothing more. Sparser passes (50–200 ms) left more to the inline checkpoint (pauses of
-    /// 40–200 ms); an unbounded WAL was slowest.
+    /// Every 10 ms, inline past 65 536 pages (256 MiB of WAL with 4 KiB pages; the WAL file
+    /// is then kept at that size, see [`SqliteStore::start_background_checkpoints`]).
+    /// Measured (`docs/PERFORMANCE.md`, sixth and seventh sessions): with passes this frequent
+    /// (and each followed by a sync of the database file) the inline checkpoint finds nearly
+    /// everything copied and synced, and what it costs the writer is its syncs, so rarer is
+    /// better — in process at 5 000 sends/s p99 12.2 / 12.7 / 8.4 ms against 22.9 / 19.7 /
+    /// 17.3 at 16 384 pages (which had itself beaten 4 096). Larger thresholds had measured no
+    /// better only while the WAL file was cut back to 64 MB at every restart, so that each
+    /// cycle allocated its blocks anew. Passes sparser than 10 ms left more to the inline
+    /// checkpoint; closer ones took CPU from the server's HTTP side; an unbounded WAL was
+    /// slowest.
     fn default() -> Self {
         CheckpointPolicy {
             every: std::time::Duration::from_millis(10),
-            inline_above_pages: 16_384,
+            inline_above_pages: 65_536,
         }
     }
 }
@@ -158,8 +161,13 @@ impl Drop for BackgroundCheckpoints {
     }
 }
 
-/// When the WAL starts over, its file is truncated to this (`journal_size_limit`).
+/// When the WAL starts over, its file is truncated to this (`journal_size_limit`), or to the
+/// size the inline checkpoint threshold lets it reach if that is larger (background
+/// checkpoints).
 pub const WAL_KEEP_BYTES: i64 = 64 << 20;
+
+/// The header SQLite writes before each page in the WAL.
+const WAL_FRAME_HEADER_BYTES: i64 = 24;
 
 pub use group_commit::MAX_GROUP;
 
@@ -399,6 +407,21 @@ impl SqliteStore {
             return Ok(None);
         };
         self.set_autocheckpoint(policy.inline_above_pages)?;
+        // When the WAL starts over SQLite cuts its file back to `journal_size_limit`; below the
+        // size the inline threshold lets the WAL reach (an eighth more for the group that
+        // crosses it), every cycle would allocate the file's blocks anew, which measured slower
+        // than the checkpoints it saved.
+        if policy.inline_above_pages > 0 {
+            self.with_connection(|c| {
+                let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                let reach = policy
+                    .inline_above_pages
+                    .saturating_add(policy.inline_above_pages / 8)
+                    .saturating_mul(page + WAL_FRAME_HEADER_BYTES);
+                c.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES.max(reach))?;
+                Ok(())
+            })?;
+        }
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
