@@ -101,7 +101,8 @@ pub const READERS: usize = 4;
 /// the database's size, unless the file is past 1 GiB. With 32 MiB that walk was 7 % of a
 /// send (`perf`, ≈ 0.3 ms per such commit); with 2 MiB it is 0.3 %, while the extra reads
 /// from the OS cost less than it saved: sends 5 % faster in process (6–9 % with background
-/// checkpoints), and at 5 000 POST/s the server's p99 fell in every alternating turn (`docs/PERFORMANCE.md`, seventh session).
+/// checkpoints), and at 5 000 POST/s the server's p99 fell in every alternating turn
+/// (`docs/PERFORMANCE.md`, seventh session).
 pub const WRITER_CACHE_KIB: i64 = 2 * 1024;
 
 /// How an engine checkpoints its WAL in the background (see
