@@ -14,7 +14,8 @@
 //!    (`CHAT_ALTERNATE_ROUNDS`, default 4): the POST ratios least moved by the machine's drift.
 //!
 //! Usage: `bench-report [--no-load] [--load-only]`; `CHAT_LOAD_SECS` (default 3) bounds each
-//! load step, `CHAT_LOAD_MAX` (default 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
+//! load step, `CHAT_RATE_SECS` (default 8) each fixed-rate step, `CHAT_LOAD_MAX` (default
+//! 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
 //! `bench-report drive <url> <c> [post|get] [rate]` loads a server started by hand;
 //! `bench-report dataset` prints the dataset's path (building it if missing).
 
@@ -466,7 +467,7 @@ fn engine_rate_steps(ds: &chat_benches::Dataset, dir: &Path, rates: &[f64]) -> V
         .background_checkpoints(chat_core::CheckpointPolicy::default())
         .open(&path)
         .unwrap();
-    let secs = Duration::from_secs(env_num("CHAT_LOAD_SECS", 3));
+    let secs = rate_secs();
     // Warm-up: the page caches and statement caches, as the HTTP steps' warm-up does.
     engine_paced(&engine, &clock, ds, 32, 2000.0, Duration::from_secs(1));
     rates
@@ -477,6 +478,13 @@ fn engine_rate_steps(ds: &chat_benches::Dataset, dir: &Path, rates: &[f64]) -> V
             r
         })
         .collect()
+}
+
+/// How long a fixed-rate step lasts: longer than the others, so that at 5 000 writes/s a step
+/// holds several of the WAL's inline checkpoints (one every ≈ 2.6 s there) and its tail is
+/// not a matter of whether one fell inside it.
+fn rate_secs() -> Duration {
+    Duration::from_secs(env_num("CHAT_RATE_SECS", 8))
 }
 
 /// `chat-server serve` on `db`, on a free loopback port.
@@ -782,13 +790,15 @@ fn load_report() -> Value {
     // Sustained writes at fixed rates (the target's, and two below it, to show where the tail
     // holds): latency from the scheduled send time.
     for rate in rates {
-        let r = load(
+        let r = load_for(
             &rt,
             &format!("chat-server: POST at {rate:.0}/s"),
             32,
             Some(rate),
             posts(&srv.base, &body, &chats, n_ops),
+            rate_secs(),
         );
+        r.print();
         posted += r.requests - r.errors;
         results.push(r);
     }
