@@ -407,22 +407,6 @@ impl SqliteStore {
         let Some(path) = self.path.clone() else {
             return Ok(None);
         };
-        self.set_autocheckpoint(policy.inline_above_pages)?;
-        // When the WAL starts over SQLite cuts its file back to `journal_size_limit`; below the
-        // size the inline threshold lets the WAL reach (an eighth more for the group that
-        // crosses it), every cycle would allocate the file's blocks anew, which measured slower
-        // than the checkpoints it saved.
-        if policy.inline_above_pages > 0 {
-            self.with_connection(|c| {
-                let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-                let reach = policy
-                    .inline_above_pages
-                    .saturating_add(policy.inline_above_pages / 8)
-                    .saturating_mul(page + WAL_FRAME_HEADER_BYTES);
-                c.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES.max(reach))?;
-                Ok(())
-            })?;
-        }
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -455,11 +439,10 @@ impl SqliteStore {
                             return;
                         }
                     }
-                    // (busy, frames in the WAL, frames copied into the database)
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(2)?))
-                    });
-                    let Ok((_, copied)) = done else {
+                    // Its third column: the frames copied into the database so far.
+                    let Ok(copied) = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2))
+                    else {
                         continue;
                     };
                     passes2.fetch_add(1, Ordering::Relaxed);
@@ -484,11 +467,30 @@ impl SqliteStore {
                     format!("cannot start the checkpoint thread: {e}"),
                 )
             })?;
-        Ok(Some(BackgroundCheckpoints {
+        // From here a failure drops `checkpoints`, which stops and joins the thread: the
+        // writer's settings change only once everything else is in place.
+        let checkpoints = BackgroundCheckpoints {
             stop,
             thread: Some(thread),
             passes,
-        }))
+        };
+        self.set_autocheckpoint(policy.inline_above_pages)?;
+        // When the WAL starts over SQLite cuts its file back to `journal_size_limit`; below the
+        // size the inline threshold lets the WAL reach (an eighth more for the group that
+        // crosses it), every cycle would allocate the file's blocks anew, which measured slower
+        // than the checkpoints it saved.
+        if policy.inline_above_pages > 0 {
+            self.with_connection(|c| {
+                let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                let reach = policy
+                    .inline_above_pages
+                    .saturating_add(policy.inline_above_pages / 8)
+                    .saturating_mul(page + WAL_FRAME_HEADER_BYTES);
+                c.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES.max(reach))?;
+                Ok(())
+            })?;
+        }
+        Ok(Some(checkpoints))
     }
 
     #[cfg(feature = "fault-injection")]
