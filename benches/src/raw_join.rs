@@ -2,7 +2,7 @@
 //! group): the join's essential reads and writes, and the same plus the events a hand-written
 //! implementation publishes.
 
-use crate::raw_send::{RawChange, write_changes};
+use crate::raw_send::{RawChange, move_idle_minute, write_changes};
 use rusqlite::params;
 use uuid::Uuid;
 
@@ -43,11 +43,7 @@ fn write_join(tx: &rusqlite::Transaction, pk: i64, seq: i64, op: Uuid, now: i64)
     .unwrap()
     .execute(params![pk, now])
     .unwrap();
-    // The idle sweep's index entry, moved when the minute changes (as the engine does).
-    tx.prepare_cached("UPDATE chats SET activity_minute = last_activity_at / 60000 WHERE pk = ?1 AND activity_minute <> last_activity_at / 60000")
-        .unwrap()
-        .execute([pk])
-        .unwrap();
+    move_idle_minute(tx, pk);
     id
 }
 

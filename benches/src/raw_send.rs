@@ -20,6 +20,15 @@ fn membership_count(tx: &rusqlite::Transaction, pk: i64, sender: Uuid) -> i64 {
         .unwrap()
 }
 
+/// The idle sweep's index entry of the chat, moved when the minute of its last activity
+/// changed (as the engine's `update_chat` does; migration 0009).
+pub fn move_idle_minute(tx: &rusqlite::Transaction, pk: i64) {
+    tx.prepare_cached("UPDATE chats SET activity_minute = last_activity_at / 60000 WHERE pk = ?1 AND activity_minute <> last_activity_at / 60000")
+        .unwrap()
+        .execute([pk])
+        .unwrap();
+}
+
 /// The writes of a message both baselines make: the message, the chat's counters and the
 /// sender's membership counter.
 #[allow(clippy::too_many_arguments)]
@@ -44,11 +53,7 @@ fn write_message(
     .unwrap()
     .execute(params![pk, i64::from(is_user), i64::from(!is_user), now])
     .unwrap();
-    // The idle sweep's index entry, moved when the minute changes (as the engine does).
-    tx.prepare_cached("UPDATE chats SET activity_minute = last_activity_at / 60000 WHERE pk = ?1 AND activity_minute <> last_activity_at / 60000")
-        .unwrap()
-        .execute([pk])
-        .unwrap();
+    move_idle_minute(tx, pk);
     tx.prepare_cached("UPDATE memberships SET message_count = message_count + 1, updated_at = ?3 WHERE chat_pk = ?1 AND member_id = ?2").unwrap().execute(params![pk, sender.as_bytes(), now]).unwrap();
 }
 
