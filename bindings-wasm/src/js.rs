@@ -139,9 +139,12 @@ fn engine_builder(
                         core.insert(core_name.to_string(), value);
                     }
                     None => {
+                        let known: Vec<&str> = std::iter::once("testClockMs")
+                            .chain(ENGINE_OPTIONS.iter().map(|(name, _)| *name))
+                            .collect();
                         return Err(ChatError::field(
                             js,
-                            "Unknown option (testClockMs, durability, eventRetentionSecs, webhookDestinations).",
+                            format!("Unknown option ({}).", known.join(", ")),
                         ));
                     }
                 },
