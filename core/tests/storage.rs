@@ -296,62 +296,6 @@ fn files_persist_across_reopen_and_use_wal() {
     assert_eq!(problems, "ok");
 }
 
-/// The change-tracking triggers watch every column a resource shows (a column added later and
-/// left out of their `UPDATE OF` lists would change without an event), and none of the event
-/// bookkeeping columns (writing those would republish forever).
-#[test]
-fn change_tracking_watches_every_column_but_the_event_bookkeeping() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path().join("t.db")).unwrap();
-    engine
-        .store()
-        .with_connection(|c| {
-            for (table, trigger, keys) in [
-                ("chats", "ev_chats_upd", ["pk", "id"]),
-                (
-                    "memberships",
-                    "ev_memberships_upd",
-                    ["chat_pk", "member_id"],
-                ),
-            ] {
-                let sql: String = c.query_row(
-                    "SELECT sql FROM sqlite_temp_master WHERE type = 'trigger' AND name = ?1",
-                    [trigger],
-                    |r| r.get(0),
-                )?;
-                let head = &sql[..sql.find(" ON main.").unwrap()];
-                let watched: Vec<&str> = head
-                    .split_once("UPDATE OF")
-                    .unwrap()
-                    .1
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                let columns: Vec<String> = c
-                    .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                for col in &columns {
-                    // `activity_minute` is the idle sweep's index key, derived from the
-                    // watched `last_activity_at` (migration 0009): no resource shows it.
-                    let bookkeeping =
-                        col == "event_state" || col == "last_event_seq" || col == "activity_minute";
-                    let key = keys.contains(&col.as_str());
-                    assert_eq!(
-                        watched.contains(&col.as_str()),
-                        !bookkeeping && !key,
-                        "{table}.{col} in {trigger}"
-                    );
-                }
-                for w in &watched {
-                    assert!(columns.iter().any(|c| c == w), "{trigger} watches {w}");
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
-}
-
 /// The WAL under writes that never pause, with the engine's background checkpoints: a
 /// passive checkpoint beside steady writes never lets the WAL start over by itself, so the
 /// policy keeps an inline threshold; the WAL file then stays near it instead of growing with

@@ -2,8 +2,8 @@
 //! resource, seq}` written in the same transaction as the change (see `docs/DECISIONS.md`,
 //! "Events, webhooks, idempotency", for the channel map).
 //!
-//! How: TEMP triggers of the writer connection record which rows a transaction touched
-//! (`event_dirty`, a TEMP table: no database page); before the
+//! How: the writer connection's pre-update hook records which rows a transaction touched
+//! (in memory: no database page, see `store::sqlite::change_tracking`); before the
 //! transaction commits, [`publish`] turns them into events by comparing each touched
 //! resource with its last published state (a fingerprint kept in the chat's and membership's
 //! rows, `event_snapshots` for the rest): new resources are `added`,
@@ -80,12 +80,40 @@ pub struct NewEvent {
     pub prev_seq: Option<i64>,
 }
 
-/// A row the triggers recorded as changed.
+/// A row change the writer's change tracking recorded (`store::sqlite::change_tracking`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Dirty {
-    pub kind: String,
-    pub chat_pk: i64,
-    pub key: String,
+pub enum Dirty {
+    /// A chat's own columns, or its memberships (counts, pending state).
+    Chat(i64),
+    Message {
+        chat_pk: i64,
+        id: Uuid,
+    },
+    /// A stored message changed (its actions' disabled states, a purge).
+    MessageChanged {
+        chat_pk: i64,
+        id: Uuid,
+    },
+    Membership {
+        chat_pk: i64,
+        member: Uuid,
+    },
+    Invitation(Uuid),
+    Suggestion(Uuid),
+    TagAdded {
+        chat_pk: i64,
+        name: String,
+    },
+    TagRemoved {
+        chat_pk: i64,
+        name: String,
+    },
+    /// A user's or visitor's attributes their memberships show.
+    Member(Uuid),
+    /// A user's or visitor's presence.
+    Presence(Uuid),
+    /// Something an authentication the engine remembers may rest on.
+    Credentials,
 }
 
 /// The answer to a read of events after a `seq`.

@@ -55,7 +55,12 @@ impl Emitter<'_, '_> {
         if let Some(c) = self.chats.get(&pk) {
             return Ok(c.clone());
         }
-        let c = self.s.chat_by_pk(pk, self.env.now)?;
+        // With its event state: publication needs it for every chat it reads (one read).
+        let (c, state) = match self.s.chat_with_event_state(pk, self.env.now)? {
+            Some((c, state)) => (Some(c), state),
+            None => (None, Default::default()),
+        };
+        self.chat_states.entry(pk).or_insert(state);
         self.chats.insert(pk, c.clone());
         Ok(c)
     }
@@ -276,29 +281,28 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             v.push(x);
         }
     }
-    for Dirty { kind, chat_pk, key } in dirty {
-        let id = Uuid::try_parse(&key).ok();
-        match (kind.as_str(), id) {
-            ("chat", _) => push(&mut chats, chat_pk),
-            ("message", Some(m)) => message(&mut e, chat_pk, m, "added")?,
-            ("message_changed", Some(m)) => push(&mut changed_messages, (chat_pk, m)),
-            ("membership", Some(m)) => push(&mut memberships, (chat_pk, m)),
-            ("invitation", Some(i)) => push(&mut invitations, i),
-            ("suggestion", Some(i)) => push(&mut suggestions, i),
-            ("credentials", _) => credentials_changed = true,
-            ("tag_added", _) => tag(&mut e, chat_pk, &key, true)?,
-            ("tag_removed", _) => tag(&mut e, chat_pk, &key, false)?,
+    for d in dirty {
+        match d {
+            Dirty::Chat(pk) => push(&mut chats, pk),
+            Dirty::Message { chat_pk, id } => message(&mut e, chat_pk, id, "added")?,
+            Dirty::MessageChanged { chat_pk, id } => push(&mut changed_messages, (chat_pk, id)),
+            Dirty::Membership { chat_pk, member } => push(&mut memberships, (chat_pk, member)),
+            Dirty::Invitation(i) => push(&mut invitations, i),
+            Dirty::Suggestion(i) => push(&mut suggestions, i),
+            Dirty::Credentials => credentials_changed = true,
+            Dirty::TagAdded { chat_pk, name } => tag(&mut e, chat_pk, &name, true)?,
+            Dirty::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
             // A member's own attributes show in their memberships of open chats; their
             // presence also in those chats (pending, present counts).
-            (kind @ ("member" | "presence"), Some(member)) => {
+            Dirty::Member(member) | Dirty::Presence(member) => {
+                let presence = matches!(d, Dirty::Presence(_));
                 for pk in s.open_chats_of_member(member)? {
                     push(&mut memberships, (pk, member));
-                    if kind == "presence" {
+                    if presence {
                         push(&mut chats, pk);
                     }
                 }
             }
-            _ => {}
         }
     }
     for (pk, m) in changed_messages {

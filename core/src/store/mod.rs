@@ -302,6 +302,13 @@ pub trait EventStore {
     /// A chat's last published state (kept in its row) and its newest change row (the
     /// head of its chain, see `NewEvent::prev_seq`), in one read; None: no such chat.
     fn chat_event_state(&self, chat_pk: i64) -> Result<Option<ChatEventState>>;
+    /// A chat ([`ChatStore::chat_by_pk`]) with its event state ([`Self::chat_event_state`]),
+    /// in one read: publication needs both of every chat it looks at.
+    fn chat_with_event_state(
+        &self,
+        chat_pk: i64,
+        now: Millis,
+    ) -> Result<Option<(ChatRecord, ChatEventState)>>;
     /// Writes what a transaction's publication changed of a chat's event state in one
     /// statement (None: unchanged).
     fn set_chat_event_state(

@@ -11,10 +11,11 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-/// One chat's columns (`?1`: now) by a unique key column (`?2`).
-fn one_chat_sql(key: &str) -> String {
+/// One chat's columns (`?1`: now), then `more` (each with its leading comma, read by position
+/// after the chat's), by a unique key column (`?2`).
+pub(super) fn one_chat_sql(key: &str, more: &str) -> String {
     format!(
-        "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2"
+        "SELECT {CHAT_COLS}{more} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2"
     )
 }
 
@@ -49,7 +50,7 @@ const CHAT_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.chat_t
 const NO_PRESENT_USER: &str = "NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id \
      WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1)";
 
-fn chat_row(r: &Row<'_>) -> rusqlite::Result<ChatRecord> {
+pub(super) fn chat_row(r: &Row<'_>) -> rusqlite::Result<ChatRecord> {
     Ok(ChatRecord {
         pk: r.get(0)?,
         id: uuid_col(r, 1)?,
@@ -173,7 +174,7 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.id"));
+        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.id", ""));
         Ok(self
             .conn()
             .prepare_cached(&SQL)?
@@ -183,7 +184,7 @@ impl ChatStore for SqliteTx<'_> {
 
     fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>> {
         // Built once (every send reads its chat by pk at least once).
-        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.pk"));
+        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.pk", ""));
         Ok(self
             .conn()
             .prepare_cached(&SQL)?

@@ -1,6 +1,7 @@
 //! SQL of events, webhooks (and their delivery outbox) and idempotency keys.
 
 use super::{SqliteTx, uuid_col, uuid_opt_col};
+use crate::chats::ChatRecord;
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::events::{Dirty, Event, NewEvent, PREFIX};
@@ -10,6 +11,7 @@ use crate::store::{ChatEventState, EventStore, SnapshotOf};
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 const WEBHOOK_COLS: &str = "id, organization_id, url, channels, actions, secret, user_id, app_token, created_at, updated_at";
@@ -61,21 +63,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 
 impl EventStore for SqliteTx<'_> {
     fn take_dirty(&self) -> Result<Vec<Dirty>> {
-        let rows = self
-            .conn()
-            .prepare_cached("SELECT kind, chat_pk, key FROM event_dirty ORDER BY id")?
-            .query_map([], |r| {
-                Ok(Dirty {
-                    kind: r.get(0)?,
-                    chat_pk: r.get(1)?,
-                    key: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        if !rows.is_empty() {
-            self.exec_on_change_tracking("DELETE FROM event_dirty")?;
-        }
-        Ok(rows)
+        Ok(self.changes.take())
     }
 
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>> {
@@ -100,10 +88,12 @@ impl EventStore for SqliteTx<'_> {
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()> {
         match of {
             SnapshotOf::Membership(pk, member) => {
-                self.exec(
-                    "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
-                    params![pk, member.as_bytes(), state],
-                )?;
+                self.changes.unrecorded(|| {
+                    self.exec(
+                        "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
+                        params![pk, member.as_bytes(), state],
+                    )
+                })?;
             }
             SnapshotOf::Other { chat_pk, kind, key } => {
                 self.exec(
@@ -129,6 +119,28 @@ impl EventStore for SqliteTx<'_> {
             .optional()?)
     }
 
+    fn chat_with_event_state(
+        &self,
+        chat_pk: i64,
+        now: Millis,
+    ) -> Result<Option<(ChatRecord, ChatEventState)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            super::chats::one_chat_sql("c.pk", ", c.event_state, c.last_event_seq")
+        });
+        Ok(self
+            .conn()
+            .prepare_cached(&SQL)?
+            .query_row(params![now, chat_pk], |r| {
+                let n = r.as_ref().column_count();
+                let state = ChatEventState {
+                    snapshot: r.get(n - 2)?,
+                    head: r.get(n - 1)?,
+                };
+                Ok((super::chats::chat_row(r)?, state))
+            })
+            .optional()?)
+    }
+
     fn set_chat_event_state(
         &self,
         chat_pk: i64,
@@ -138,11 +150,13 @@ impl EventStore for SqliteTx<'_> {
         if snapshot.is_none() && head.is_none() {
             return Ok(());
         }
-        self.exec(
-            "UPDATE chats SET event_state = coalesce(?2, event_state), \
-             last_event_seq = coalesce(?3, last_event_seq) WHERE pk = ?1",
-            params![chat_pk, snapshot, head],
-        )?;
+        self.changes.unrecorded(|| {
+            self.exec(
+                "UPDATE chats SET event_state = coalesce(?2, event_state), \
+                 last_event_seq = coalesce(?3, last_event_seq) WHERE pk = ?1",
+                params![chat_pk, snapshot, head],
+            )
+        })?;
         Ok(())
     }
 
@@ -277,15 +291,15 @@ impl EventStore for SqliteTx<'_> {
             [chat_pk],
         )?;
         // Republished (with the purged values) before the purge commits.
-        self.exec(
-            "INSERT INTO event_dirty (kind, chat_pk, key) \
-             SELECT 'membership', chat_pk, hex(member_id) FROM memberships WHERE chat_pk = ?1",
-            [chat_pk],
-        )?;
-        self.exec(
-            "INSERT INTO event_dirty (kind, chat_pk, key) VALUES ('chat', ?1, '')",
-            [chat_pk],
-        )?;
+        let members: Vec<Uuid> = self
+            .conn()
+            .prepare_cached("SELECT member_id FROM memberships WHERE chat_pk = ?1")?
+            .query_map([chat_pk], |r| uuid_col(r, 0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for member in members {
+            self.changes.push(Dirty::Membership { chat_pk, member });
+        }
+        self.changes.push(Dirty::Chat(chat_pk));
         Ok(())
     }
 

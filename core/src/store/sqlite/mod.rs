@@ -10,6 +10,7 @@
 //! progress (WAL allows one writer and many readers). An in-memory database keeps its one
 //! connection for everything.
 
+mod change_tracking;
 mod chats;
 mod directory;
 mod encryption;
@@ -71,9 +72,6 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0009_idle_index_by_minute.sql"),
     ),
 ];
-
-/// The writer connection's change tracking (TEMP table and triggers), set up on every open.
-const CHANGE_TRACKING: &str = include_str!("change_tracking.sql");
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
@@ -209,6 +207,8 @@ impl WriterLock {
 
 pub struct SqliteStore {
     writer: WriterLock,
+    /// The rows the writer's running transaction changed (see [`change_tracking`]).
+    changes: change_tracking::ChangeLog,
     /// Writes waiting for the thread that holds the writer connection to run them (group
     /// commit, see [`group_commit`]).
     queue: group_commit::Queue,
@@ -283,10 +283,11 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(256);
         migrate(&mut conn, latest_version())?;
-        // The temp database (change tracking, sorters, materialized subqueries) in memory.
+        // The temp database (sorters, materialized subqueries) in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.execute_batch(CHANGE_TRACKING)?;
+        let changes = change_tracking::install(&conn)?;
         Ok(Self {
+            changes,
             writer: WriterLock(std::sync::Mutex::new(Writer {
                 conn,
                 ops: 0,
@@ -318,7 +319,10 @@ impl SqliteStore {
         let tx = w
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&self.tx(&tx))?;
+        self.changes.clear();
+        let out = f(&self.tx(&tx));
+        // Rolled back (dropped) on failure: nothing it recorded happened.
+        let out = out.inspect_err(|_| self.changes.clear())?;
         tx.commit()?;
         w.commits += 1;
         Ok(out)
@@ -328,6 +332,7 @@ impl SqliteStore {
     fn tx<'c>(&'c self, conn: &'c Connection) -> SqliteTx<'c> {
         SqliteTx {
             conn,
+            changes: &self.changes,
             #[cfg(feature = "fault-injection")]
             fault: &self.fault,
             message_memo: Default::default(),
@@ -530,11 +535,13 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<()> {
 /// A transaction handed to the rules through the store traits.
 pub struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// The writer's change log (reads never touch it).
+    changes: &'c change_tracking::ChangeLog,
     #[cfg(feature = "fault-injection")]
     fault: &'c FaultPlan,
     /// The last message read, valid while no row of the database has changed since
     /// (`total_changes`): a send reads its new message back for its reply and again to
-    /// publish it, with nothing written in between but the change tracking's own table. A
+    /// publish it, with nothing written in between. A
     /// `SqliteTx` lives for one operation, inside which nothing is rolled back to a savepoint
     /// (the one undo that does not move `total_changes`; group commit rolls a failed operation
     /// back after its `SqliteTx` is gone).
@@ -555,18 +562,6 @@ impl SqliteTx<'_> {
         #[cfg(feature = "fault-injection")]
         self.fault.tick()?;
         Ok(self.conn.prepare_cached(sql)?.execute(params)?)
-    }
-    /// Executes a write that touches only the change tracking's TEMP table: the memoized
-    /// message stays valid (it is stamped with `total_changes`, which this moves).
-    fn exec_on_change_tracking(&self, sql: &str) -> Result<usize> {
-        let before = self.conn.total_changes();
-        let n = self.exec(sql, [])?;
-        if let Some(m) = self.message_memo.borrow_mut().as_mut()
-            && m.changes == before
-        {
-            m.changes = self.conn.total_changes();
-        }
-        Ok(n)
     }
     fn conn(&self) -> &Connection {
         self.conn
