@@ -332,3 +332,29 @@ pub fn paced_user_sends(
     });
     (sends, start.elapsed().as_secs_f64())
 }
+
+/// An engine and the (chat, operator) pairs the diagnostic examples send user messages in:
+/// round the chats of a copy of the dataset named `copy` (as the criterion benchmark sends),
+/// or, with `copy` None, one chat of a fresh database in `tmp`.
+pub fn user_send_setup(tmp: &Path, copy: Option<&str>) -> (Engine, Vec<(Uuid, Uuid)>) {
+    if let Some(name) = copy {
+        let dir = bench_dir();
+        let ds = dataset(&dir);
+        let path = copy_of(&ds, &dir, name);
+        let clock = TestClock::new(ds.end_ms + 1000);
+        let engine = Engine::builder().clock(clock).open(&path).unwrap();
+        let chats = ds.chats.iter().map(|(c, op, _)| (*c, *op)).collect();
+        return (engine, chats);
+    }
+    let engine = Engine::open(tmp.join("p.db")).unwrap();
+    engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
+      "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
+    let u: Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
+    let chat: Uuid = engine
+        .create_user_chat(&Actor::User(u), u, NewChat::default())
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    (engine, vec![(chat, u)])
+}
