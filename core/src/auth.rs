@@ -172,10 +172,10 @@ const REMEMBERED_MAX: usize = 16_384;
 /// invalidated (≈ 45 µs of a ≈ 650 µs HTTP request, `docs/PERFORMANCE.md`).
 ///
 /// Sound against revocation: a write that revokes or deletes a token, or deletes a user,
-/// signals it (TEMP triggers, `Published::credentials_changed`) and [`Self::forget_all`] runs
-/// once it has committed. A lookup records the generation it started in and keeps its answer
-/// only if no forgetting happened meanwhile, so an answer read from before a revocation
-/// committed is never kept. Visitor tokens are remembered with their expiry.
+/// signals it (the change tracking's `Dirty::Credentials`, `Published::credentials_changed`)
+/// and [`Self::forget_all`] runs once it has committed. A lookup records the generation it
+/// started in and keeps its answer only if no forgetting happened meanwhile, so an answer read
+/// from before a revocation committed is never kept. Visitor tokens are remembered with their expiry.
 #[derive(Default)]
 pub struct RememberedTokens {
     inner: parking_lot::Mutex<Remembered>,
