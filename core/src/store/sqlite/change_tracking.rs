@@ -5,8 +5,8 @@
 //! updated or deleted on the connection, with its old and new values; the hook below keeps the
 //! rows a resource shows as [`Dirty`] entries in memory. It replaced TEMP triggers writing into a
 //! TEMP table (until 2026-12-03): a trigger is a sub-program SQLite runs for each row, and its
-//! table was written, read back and emptied in every transaction — about 14 % of a message
-//! send's instructions, against well under 1 % for the hook (`docs/PERFORMANCE.md`, "Eighth
+//! table was written, read back and emptied in every transaction — about 12 % of a message
+//! send's instructions, against about 2 % for the hook (`docs/PERFORMANCE.md`, "Eighth
 //! session").
 //!
 //! What is recorded:
