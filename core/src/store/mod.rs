@@ -294,7 +294,9 @@ pub struct ChatEventState {
 
 /// The event log, its change tracking, webhooks with their outbox, and idempotency keys.
 pub trait EventStore {
-    /// The rows changed by this transaction so far (in change order); clears them.
+    /// The rows changed by this operation so far (in change order), for publication: clears
+    /// them, and what the operation writes after this (publication's own rows and snapshots)
+    /// is not recorded.
     fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
     /// The last published state of a resource (None: never published).
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;

@@ -25,10 +25,12 @@
 //! published state anyway. Columns are watched unless named here as not shown, so a column
 //! added by a later migration is watched without a change to this file.
 //!
-//! The log belongs to the writer's transaction: it is emptied when a transaction begins, cut
-//! back when a group-commit operation rolls back to its savepoint, and drained by
-//! `events::publish`. Entries for rows that were changed and then rolled back by a failed
-//! statement are harmless: publication finds nothing new for them.
+//! The log belongs to the writer's running operation: it is emptied when an operation begins
+//! (whatever a failed operation before it left) and drained by `events::publish`, which also
+//! stops the recording for the rest of the operation: what publication writes itself (change
+//! rows, snapshots, chain heads, webhook deliveries) publishes nothing. Entries for rows that
+//! were changed and then rolled back by a failed statement are harmless: publication finds
+//! nothing new for them.
 
 use crate::events::Dirty;
 use parking_lot::Mutex;
@@ -60,37 +62,28 @@ pub(crate) struct ChangeLog(Arc<Mutex<State>>);
 #[derive(Default)]
 struct State {
     entries: Vec<Dirty>,
-    /// Set while publication writes its own bookkeeping (snapshots, chain heads): nothing
-    /// those writes change is shown, and comparing every column of each to find that out
-    /// cost more than the rest of the tracking together.
-    paused: bool,
+    /// Set once publication has taken the entries: its own writes (snapshots, chain heads in
+    /// chat and membership rows) change nothing shown, and comparing every column of each to
+    /// find that out cost more than the rest of the tracking together.
+    published: bool,
 }
 
 impl ChangeLog {
+    /// Starts an operation's record: empty, recording.
+    pub(crate) fn begin(&self) {
+        let mut st = self.0.lock();
+        st.entries.clear();
+        st.published = false;
+    }
     pub(crate) fn push(&self, d: Dirty) {
         self.0.lock().entries.push(d);
     }
-    pub(crate) fn take(&self) -> Vec<Dirty> {
-        std::mem::take(&mut self.0.lock().entries)
-    }
-    pub(crate) fn clear(&self) {
+    /// The operation's changes, for publication; nothing is recorded after this until the next
+    /// operation begins.
+    pub(crate) fn take_for_publication(&self) -> Vec<Dirty> {
         let mut st = self.0.lock();
-        st.entries.clear();
-        st.paused = false;
-    }
-    pub(crate) fn len(&self) -> usize {
-        self.0.lock().entries.len()
-    }
-    /// Forgets what was recorded after the first `len` entries (a savepoint rolled back).
-    pub(crate) fn truncate(&self, len: usize) {
-        self.0.lock().entries.truncate(len);
-    }
-    /// Runs `f`, a write of event bookkeeping columns only, without recording it.
-    pub(crate) fn unrecorded<T>(&self, f: impl FnOnce() -> T) -> T {
-        self.0.lock().paused = true;
-        let out = f();
-        self.0.lock().paused = false;
-        out
+        st.published = true;
+        std::mem::take(&mut st.entries)
     }
 }
 
@@ -187,7 +180,7 @@ impl Layout {
 }
 
 /// A row's values, old (deleted or before an update) or new (inserted or after an update).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Side {
     Old,
     New,
@@ -442,7 +435,7 @@ unsafe extern "C" fn on_row_change(
             new_rowid,
         };
         let mut st = hook.log.0.lock();
-        if !st.paused {
+        if !st.published {
             record(&hook.layout, table, &row, &mut st.entries);
         }
     });
@@ -532,20 +525,32 @@ mod tests {
         .unwrap();
     }
 
-    /// Every column of a chat or membership row is watched but the named bookkeeping ones: a
-    /// column a later migration adds is watched without a change here (the TEMP triggers this
-    /// replaced listed the watched columns, and a new column left out of the list would have
-    /// changed without an event). Writing a value equal to the stored one records nothing.
-    #[test]
-    fn every_column_but_the_event_bookkeeping_is_watched() {
+    /// An in-memory store with one row in each table (checks and foreign keys off).
+    fn store_with_rows(tables: &[&str]) -> SqliteStore {
         let store = SqliteStore::open_in_memory().unwrap();
         store
             .with_connection(|c| {
                 c.execute_batch(
                     "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON;",
                 )?;
-                insert_row(c, "chats");
-                insert_row(c, "memberships");
+                for t in tables {
+                    insert_row(c, t);
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+    }
+
+    /// Every column of a chat or membership row is watched but the named bookkeeping ones: a
+    /// column a later migration adds is watched without a change here (the TEMP triggers this
+    /// replaced listed the watched columns, and a new column left out of the list would have
+    /// changed without an event). Writing a value equal to the stored one records nothing.
+    #[test]
+    fn every_column_but_the_event_bookkeeping_is_watched() {
+        let store = store_with_rows(&["chats", "memberships"]);
+        store
+            .with_connection(|c| {
                 c.execute(
                     "UPDATE memberships SET chat_pk = (SELECT pk FROM chats)",
                     [],
@@ -576,7 +581,7 @@ mod tests {
                 if table == "chats" && col == "pk" {
                     continue; // the rowid: a chat's identity, never updated
                 }
-                store.changes.clear();
+                store.changes.begin();
                 store
                     .with_connection(|c| {
                         c.execute(
@@ -586,7 +591,7 @@ mod tests {
                         Ok(())
                     })
                     .unwrap();
-                let recorded = store.changes.take();
+                let recorded = store.changes.take_for_publication();
                 let watched = !not_shown.contains(&col.as_str());
                 assert_eq!(
                     recorded.iter().any(|d| matches!(d, Dirty::Chat(_))),
@@ -602,14 +607,42 @@ mod tests {
                         "{table}.{col}: {recorded:?}"
                     );
                 }
+                store.changes.begin();
                 store
                     .with_connection(|c| {
                         c.execute(&format!("UPDATE {table} SET {col} = {col}"), [])?;
                         Ok(())
                     })
                     .unwrap();
-                assert_eq!(store.changes.take(), vec![], "{table}.{col} set to itself");
+                assert_eq!(
+                    store.changes.take_for_publication(),
+                    vec![],
+                    "{table}.{col} set to itself"
+                );
             }
         }
+    }
+
+    /// Once publication has taken an operation's changes, what it writes itself is not
+    /// recorded; the next operation records again.
+    #[test]
+    fn publication_writes_are_not_recorded_until_the_next_operation() {
+        let store = store_with_rows(&["chats"]);
+        let touch = || {
+            store
+                .with_connection(|c| {
+                    c.execute("UPDATE chats SET updated_at = updated_at + 1", [])?;
+                    Ok(())
+                })
+                .unwrap();
+        };
+        store.changes.begin();
+        touch();
+        assert_eq!(store.changes.take_for_publication().len(), 1);
+        touch();
+        assert_eq!(store.changes.take_for_publication(), vec![]);
+        store.changes.begin();
+        touch();
+        assert_eq!(store.changes.take_for_publication().len(), 1);
     }
 }

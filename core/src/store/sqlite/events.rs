@@ -63,7 +63,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 
 impl EventStore for SqliteTx<'_> {
     fn take_dirty(&self) -> Result<Vec<Dirty>> {
-        Ok(self.changes.take())
+        Ok(self.changes.take_for_publication())
     }
 
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>> {
@@ -88,12 +88,10 @@ impl EventStore for SqliteTx<'_> {
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()> {
         match of {
             SnapshotOf::Membership(pk, member) => {
-                self.changes.unrecorded(|| {
-                    self.exec(
-                        "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
-                        params![pk, member.as_bytes(), state],
-                    )
-                })?;
+                self.exec(
+                    "UPDATE memberships SET event_state = ?3 WHERE chat_pk = ?1 AND member_id = ?2",
+                    params![pk, member.as_bytes(), state],
+                )?;
             }
             SnapshotOf::Other { chat_pk, kind, key } => {
                 self.exec(
@@ -150,13 +148,11 @@ impl EventStore for SqliteTx<'_> {
         if snapshot.is_none() && head.is_none() {
             return Ok(());
         }
-        self.changes.unrecorded(|| {
-            self.exec(
-                "UPDATE chats SET event_state = coalesce(?2, event_state), \
-                 last_event_seq = coalesce(?3, last_event_seq) WHERE pk = ?1",
-                params![chat_pk, snapshot, head],
-            )
-        })?;
+        self.exec(
+            "UPDATE chats SET event_state = coalesce(?2, event_state), \
+             last_event_seq = coalesce(?3, last_event_seq) WHERE pk = ?1",
+            params![chat_pk, snapshot, head],
+        )?;
         Ok(())
     }
 
@@ -291,12 +287,7 @@ impl EventStore for SqliteTx<'_> {
             [chat_pk],
         )?;
         // Republished (with the purged values) before the purge commits.
-        let members: Vec<Uuid> = self
-            .conn()
-            .prepare_cached("SELECT member_id FROM memberships WHERE chat_pk = ?1")?
-            .query_map([chat_pk], |r| uuid_col(r, 0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for member in members {
+        for (member, _, _) in self.chat_members(chat_pk)? {
             self.changes.push(Dirty::Membership { chat_pk, member });
         }
         self.changes.push(Dirty::Chat(chat_pk));

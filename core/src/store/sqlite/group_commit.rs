@@ -260,12 +260,8 @@ impl SqliteStore {
                 Err(e) => Outcome::Refused(ChatError::from(e)),
                 Ok(()) => {
                     open = true;
-                    // A new transaction records from nothing; an operation rolled back to its
-                    // savepoint forgets what it recorded.
-                    if first {
-                        self.changes.clear();
-                    }
-                    let mark = self.changes.len();
+                    // Each operation records its own changes (a failed one's are dropped here).
+                    self.changes.begin();
                     let ok = job.run(&self.tx(&w.conn));
                     if w.conn.is_autocommit() {
                         // SQLite rolled the whole transaction back (I/O error, disk full, ...).
@@ -283,7 +279,6 @@ impl SqliteStore {
                         let settled = if ok {
                             w.run("RELEASE op")
                         } else {
-                            self.changes.truncate(mark);
                             w.run("ROLLBACK TO op").and_then(|_| w.run("RELEASE op"))
                         };
                         match settled {

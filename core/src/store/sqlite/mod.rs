@@ -319,10 +319,8 @@ impl SqliteStore {
         let tx = w
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        self.changes.clear();
-        let out = f(&self.tx(&tx));
-        // Rolled back (dropped) on failure: nothing it recorded happened.
-        let out = out.inspect_err(|_| self.changes.clear())?;
+        self.changes.begin();
+        let out = f(&self.tx(&tx))?;
         tx.commit()?;
         w.commits += 1;
         Ok(out)
