@@ -6,8 +6,6 @@
 //! whatever else the machine runs. `--dataset --side raw` or `--side raw-events` runs the raw
 //! baselines of the criterion benchmark instead, on their own copy (toggle on
 //! `chat_benches::raw_send::raw_send` or `chat_benches::raw_send::raw_send_events`).
-use chat_core::Actor;
-use chat_core::messages::NewMessage;
 
 fn main() {
     let sends: usize = std::env::args()
@@ -42,22 +40,10 @@ fn main() {
         );
         return;
     }
-    let (engine, chats) =
-        chat_benches::user_send_setup(tmp.path(), on_dataset.then_some("send-loop-core"));
+    let sends_on = chat_benches::UserSends::new(tmp.path(), on_dataset.then_some("send-loop-core"));
     let t = std::time::Instant::now();
     for i in 0..sends {
-        let (chat, u) = chats[i % chats.len()];
-        engine
-            .send_user_message(
-                &Actor::User(u),
-                u,
-                chat,
-                NewMessage {
-                    message: Some(chat_benches::message_text(i)),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        sends_on.send(i);
     }
     println!(
         "{sends} sends, {:.1} µs/send",

@@ -1,8 +1,7 @@
 //! Diagnostic: the statements one message send runs, with the ones that build an ephemeral
 //! table (a fresh page cache per execution) marked. `cargo run --release -p chat-benches
 //! --example statements`
-use chat_core::messages::NewMessage;
-use chat_core::{Actor, Engine};
+use chat_core::Engine;
 use std::sync::Mutex;
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -63,28 +62,15 @@ fn main() {
     // `--dataset`: user sends round the chats of a copy of the benchmark dataset
     // (CHAT_BENCH_SCALE), as the criterion benchmark does; else one chat of a fresh database.
     let on_dataset = std::env::args().any(|a| a == "--dataset");
-    let (engine, chats) =
-        chat_benches::user_send_setup(tmp.path(), on_dataset.then_some("statements-core"));
-    let send = |i: usize| {
-        let (chat, u) = chats[i % chats.len()];
-        engine
-            .send_user_message(
-                &Actor::User(u),
-                u,
-                chat,
-                NewMessage {
-                    message: Some(format!("message {i}")),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-    };
+    let sends = chat_benches::UserSends::new(tmp.path(), on_dataset.then_some("statements-core"));
+    let engine = &sends.engine;
+    let send = |i: usize| sends.send(i);
     send(0);
-    trace(&engine, true);
-    let before = chat_benches::pages_written(&engine);
+    trace(engine, true);
+    let before = chat_benches::pages_written(engine);
     send(1);
-    let after = chat_benches::pages_written(&engine);
-    trace(&engine, false);
+    let after = chat_benches::pages_written(engine);
+    trace(engine, false);
     let seen = SEEN.lock().unwrap().clone();
     engine
         .store()

@@ -336,25 +336,51 @@ pub fn paced_user_sends(
 /// An engine and the (chat, operator) pairs the diagnostic examples send user messages in:
 /// round the chats of a copy of the dataset named `copy` (as the criterion benchmark sends),
 /// or, with `copy` None, one chat of a fresh database in `tmp`.
-pub fn user_send_setup(tmp: &Path, copy: Option<&str>) -> (Engine, Vec<(Uuid, Uuid)>) {
-    if let Some(name) = copy {
-        let dir = bench_dir();
-        let ds = dataset(&dir);
-        let path = copy_of(&ds, &dir, name);
-        let clock = TestClock::new(ds.end_ms + 1000);
-        let engine = Engine::builder().clock(clock).open(&path).unwrap();
-        let chats = ds.chats.iter().map(|(c, op, _)| (*c, *op)).collect();
-        return (engine, chats);
+pub struct UserSends {
+    pub engine: Engine,
+    pub chats: Vec<(Uuid, Uuid)>,
+}
+
+impl UserSends {
+    pub fn new(tmp: &Path, copy: Option<&str>) -> Self {
+        if let Some(name) = copy {
+            let dir = bench_dir();
+            let ds = dataset(&dir);
+            let path = copy_of(&ds, &dir, name);
+            let clock = TestClock::new(ds.end_ms + 1000);
+            let engine = Engine::builder().clock(clock).open(&path).unwrap();
+            let chats = ds.chats.iter().map(|(c, op, _)| (*c, *op)).collect();
+            return Self { engine, chats };
+        }
+        let engine = Engine::open(tmp.join("p.db")).unwrap();
+        engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
+          "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
+        let u: Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
+        let chat: Uuid = engine
+            .create_user_chat(&Actor::User(u), u, NewChat::default())
+            .unwrap()
+            .id
+            .parse()
+            .unwrap();
+        Self {
+            engine,
+            chats: vec![(chat, u)],
+        }
     }
-    let engine = Engine::open(tmp.join("p.db")).unwrap();
-    engine.load_seed_json(r#"{"organizations":[{"id":"00000000-0000-4000-8000-00000000a000","name":"A"}],
-      "users":[{"id":"00000000-0000-4000-8000-0000000000a1","organization_id":"00000000-0000-4000-8000-00000000a000","first_name":"A","is_present":true}]}"#).unwrap();
-    let u: Uuid = "00000000-0000-4000-8000-0000000000a1".parse().unwrap();
-    let chat: Uuid = engine
-        .create_user_chat(&Actor::User(u), u, NewChat::default())
-        .unwrap()
-        .id
-        .parse()
-        .unwrap();
-    (engine, vec![(chat, u)])
+
+    /// Send number `i`: in the i-th chat (round), by its operator, `message_text(i)`.
+    pub fn send(&self, i: usize) {
+        let (chat, u) = self.chats[i % self.chats.len()];
+        self.engine
+            .send_user_message(
+                &Actor::User(u),
+                u,
+                chat,
+                NewMessage {
+                    message: Some(message_text(i)),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
 }
