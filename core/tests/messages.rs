@@ -434,8 +434,8 @@ fn listing_filters_by_type_and_pages_newest_first() {
     assert_eq!((e.status(), e.code), (403, ErrorCode::PrivateChatHistory));
 }
 
-/// The store remembers the last message it read for the rest of an operation (a send reads its
-/// message back twice); a write in between is seen by the next read.
+/// The store remembers the last message it read or wrote for the rest of an operation (a send's
+/// publication presents the message the send wrote); a write in between is seen by the next read.
 #[test]
 fn a_message_read_again_after_a_write_in_the_same_transaction_is_the_written_one() {
     use chat_core::store::{ChatStore, EncryptionStore, MessageStore};
@@ -457,4 +457,85 @@ fn a_message_read_again_after_a_write_in_the_same_transaction_is_the_written_one
     assert_eq!(first.stored.message.as_deref(), Some("a text to purge"));
     assert_eq!(second.stored.message, None);
     assert!(second.sensitive_data_purged_at.is_some());
+}
+
+/// A send returns its message without reading it back (it wrote it): what it returns is what
+/// any later read of the message shows, for every kind of send and its joined parts (sender
+/// names, the selected reply suggestion, the answered attachment and action).
+#[test]
+fn every_send_returns_the_message_a_later_read_shows() {
+    use chat_core::suggestions::SuggestionInput;
+    let w = world();
+    let chat = served_chat(&w);
+    let scope = || ChatScope::UserChats { user_id: u(BOB) };
+    let read = |id: &str| {
+        w.engine
+            .get_message(&user(BOB), scope(), chat, id.parse().unwrap())
+            .unwrap()
+    };
+    let visitor_read = |id: &str| {
+        let page = w
+            .engine
+            .list_visitor_messages(
+                &visitor(V1),
+                v(V1),
+                chat,
+                &MessageListParams::default(),
+                &PageRequest::default(),
+            )
+            .unwrap();
+        page.results.into_iter().find(|m| m.id == id).unwrap()
+    };
+    let asked = send(&w, chat, json!({"message": "Anything else?", "attachments": [{"text": "Pick", "actions": [
+        {"text": "Yes", "type": "button", "value": "yes", "is_disabled_on_selection": true, "is_disabled_on_visitor_message": false},
+        {"text": "No", "type": "button", "value": "no", "is_disabled_on_selection": false, "is_disabled_on_visitor_message": true}]}]}))
+    .unwrap();
+    assert_eq!(asked, read(&asked.id));
+    let suggestion = w
+        .engine
+        .create_reply_suggestion(
+            &user(BOB),
+            scope(),
+            chat,
+            asked.id.parse().unwrap(),
+            SuggestionInput {
+                suggestion: Some("No, thanks".into()),
+                relevancy_score: Some(Some(0.5)),
+            },
+        )
+        .unwrap();
+    let chosen = send(
+        &w,
+        chat,
+        json!({"message": "No, thanks", "selected_reply_suggestion_id": suggestion.id}),
+    )
+    .unwrap();
+    assert!(chosen.selected_reply_suggestion.is_some());
+    assert_eq!(chosen, read(&chosen.id));
+    let auto = w
+        .engine
+        .send_autosuggest(
+            &user(BOB),
+            u(BOB),
+            chat,
+            from_value(json!({"message": "Try this", "url": "https://example.com/a"})).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(auto, read(&auto.id));
+    let att = &asked.attachments[0];
+    let answer: NewMessage =
+        from_value(json!({"type": "action", "response_to_message_id": asked.id,
+        "response_to_attachment_id": att.id, "response_to_action_id": att.actions[0].id}))
+        .unwrap();
+    let answered = w
+        .engine
+        .send_visitor_message(&visitor(V1), v(V1), chat, answer)
+        .unwrap();
+    assert!(answered.response_to_action.is_some());
+    assert_eq!(answered, visitor_read(&answered.id));
+    let typed = w
+        .engine
+        .send_visitor_message(&visitor(V1), v(V1), chat, msg("thanks"))
+        .unwrap();
+    assert_eq!(typed, visitor_read(&typed.id));
 }

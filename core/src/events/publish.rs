@@ -228,7 +228,7 @@ impl Emitter<'_, '_> {
             self.emit(
                 chat_pk,
                 org,
-                format!("{PREFIX}users/{user}/{path}"),
+                path_of(&[PREFIX, "users/"], user, &["/", path]),
                 action,
                 resource_id,
                 resource,
@@ -236,6 +236,19 @@ impl Emitter<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// `head`, the hyphenated `id`, then `tail`: a channel path built without `format!` (a send
+/// builds several; formatting them through `Display` was ≈ 1.5 % of its instructions).
+fn path_of(head: &[&str], id: Uuid, tail: &[&str]) -> String {
+    let mut buf = Uuid::encode_buffer();
+    let id = id.hyphenated().encode_lower(&mut buf);
+    let len = head.iter().chain(tail).map(|p| p.len()).sum::<usize>() + id.len();
+    let mut s = String::with_capacity(len);
+    head.iter().for_each(|p| s.push_str(p));
+    s.push_str(id);
+    tail.iter().for_each(|p| s.push_str(p));
+    s
 }
 
 /// What one transaction published.
@@ -407,7 +420,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     };
     let whole = Some(resource.text());
     let org = c.room_organization_id;
-    let owned = format!("{PREFIX}orgs/{org}/owned_chats");
+    let owned = path_of(&[PREFIX, "orgs/"], org, &["/owned_chats"]);
     match &before {
         None => e.emit(pk, org, owned, "added", &id, whole)?,
         Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed)?,
@@ -499,7 +512,7 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
         serde_json::to_string(&m)?
     };
     let r = Some(r.as_str());
-    let path = format!("chats/{}/messages", c.id);
+    let path = path_of(&["chats/"], c.id, &["/messages"]);
     for u in users {
         e.for_user(pk, u, &path, action, &mid, r)?;
     }
@@ -525,7 +538,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         return Ok(());
     };
     let rid = membership.member_id;
-    let path = format!("chats/{}/memberships", m.chat_id);
+    let path = path_of(&["chats/"], m.chat_id, &["/memberships"]);
     for u in users_of(&e.members(pk)?) {
         e.for_user(pk, u, &path, action, &rid, Some(payload.as_str()))?;
     }

@@ -129,16 +129,16 @@ fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Resul
     Ok(())
 }
 
-fn reload(
+/// The message `m` the operation stored, presented to `viewer` (not read back: the operation
+/// wrote it and holds it).
+fn stored(
     s: &dyn Store,
     env: &Env,
     chat: &ChatRecord,
-    id: Uuid,
+    m: NewMessageRecord,
     viewer: &Viewer,
 ) -> Result<Message> {
-    let m = s
-        .message(chat.pk, id)?
-        .ok_or_else(|| ChatError::internal("message vanished"))?;
+    let m = s.inserted_message(chat, m)?;
     Ok(crate::chat_hooks::message_presenter(env, chat, viewer)(m))
 }
 
@@ -200,7 +200,7 @@ pub fn send_user_message(
     append(s, env, &mut chat, &m)?;
     count_msg(s, env, &mut chat, user_id, false)?;
     s.update_chat(&chat)?;
-    reload(s, env, &chat, m.id, &Viewer::Operator)
+    stored(s, env, &chat, m, &Viewer::Operator)
 }
 
 /// An autosuggestion shown to the visitor by a user (or a rule on the user's behalf): it marks
@@ -241,7 +241,7 @@ pub fn send_autosuggest(
     crate::chat_hooks::before_message_stored(s, env, &chat, &mut m)?;
     append(s, env, &mut chat, &m)?;
     s.update_chat(&chat)?;
-    reload(s, env, &chat, m.id, &Viewer::Operator)
+    stored(s, env, &chat, m, &Viewer::Operator)
 }
 
 /// Disables the actions of earlier messages that disable on a visitor's `msg`.
@@ -474,7 +474,7 @@ pub fn send_visitor_message(
         s.set_message_attachments(chat.pk, target.stored.seq, &json, still)?;
     }
     s.update_chat(&chat)?;
-    reload(s, env, &chat, m.id, &Viewer::Visitor)
+    stored(s, env, &chat, m, &Viewer::Visitor)
 }
 
 fn page(

@@ -174,6 +174,14 @@ pub trait MembershipStore {
 pub trait MessageStore {
     fn insert_message(&self, m: &NewMessageRecord) -> Result<()>;
     fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>>;
+    /// A message this transaction wrote (`m`, as inserted, unchanged since), completed as
+    /// [`MessageStore::message`] reads it without reading it back. Until the next write,
+    /// `message` returns it too.
+    fn inserted_message(
+        &self,
+        chat: &crate::chats::ChatRecord,
+        m: NewMessageRecord,
+    ) -> Result<MessageRecord>;
     /// A page of the chat's messages (the chat as the caller already read it).
     fn select_messages(
         &self,

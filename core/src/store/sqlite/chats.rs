@@ -208,7 +208,7 @@ impl ChatStore for SqliteTx<'_> {
         let single = f.only_id.is_some();
         let mut sql = "WHERE 1".to_string();
         let mut p: Vec<Value> = vec![Value::Integer(now)];
-        let pending = format!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
+        let pending = const_sql!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
         match sel {
             ChatSelection::Room(room) => and(&mut sql, &mut p, "c.room_id = ?", [blob(*room)]),
             ChatSelection::RoomPending(room) => and(
@@ -254,7 +254,7 @@ impl ChatStore for SqliteTx<'_> {
                 p.push(blob(*org));
             }
             ChatSelection::UserRouted { user, org } => {
-                sql = format!("WHERE c.room_id IN ({ROUTED_ROOMS_SQL})");
+                sql = const_sql!("WHERE c.room_id IN ({ROUTED_ROOMS_SQL})").to_string();
                 p.push(blob(*user));
                 p.push(blob(*org));
             }
@@ -335,10 +335,16 @@ impl ChatStore for SqliteTx<'_> {
             // ephemeral table, whose fresh page cache costs more than the rest of the lookup.)
             // No ORDER BY either: one row needs no order, and SQLite sorted it in a temporary
             // b-tree (a sorter per call; ≈ 3 µs of a message send's chat lookup).
-            format!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id {sql} LIMIT {}",
-                k.limit
-            )
+            // Appended to the constant head (formatting the whole text was ≈ 1.5 % of a send).
+            let head = const_sql!(
+                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id "
+            );
+            let mut q = String::with_capacity(head.len() + sql.len() + 32);
+            q.push_str(head);
+            q.push_str(&sql);
+            q.push_str(" LIMIT ");
+            q.push_str(&k.limit.to_string());
+            q
         } else {
             // `?1` (now) is bound in both phases; the other parameters keep their textual order.
             format!(
@@ -357,7 +363,7 @@ impl ChatStore for SqliteTx<'_> {
         room: Uuid,
         now: Millis,
     ) -> Result<Option<ChatRecord>> {
-        let sql = format!(
+        let sql = const_sql!(
             "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
              WHERE c.visitor_id = ?2 AND c.room_id = ?3 AND c.is_ended = 0 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
         );

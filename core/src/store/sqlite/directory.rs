@@ -142,7 +142,7 @@ fn holder_of(user: Option<Uuid>, visitor: Option<Uuid>) -> Option<PresenceHolder
 impl DirectoryStore for SqliteTx<'_> {
     fn insert_org(&self, o: &OrgRecord) -> Result<()> {
         self.exec(
-            &format!(
+            const_sql!(
                 "INSERT INTO organizations ({ORG_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
             params![
@@ -171,7 +171,7 @@ impl DirectoryStore for SqliteTx<'_> {
     fn org(&self, id: Uuid) -> Result<Option<OrgRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!(
+            .prepare_cached(const_sql!(
                 "SELECT {ORG_COLS} FROM organizations WHERE id = ?1"
             ))?
             .query_row([id.as_bytes()], org_row)
@@ -196,7 +196,7 @@ impl DirectoryStore for SqliteTx<'_> {
 
     fn insert_user(&self, u: &UserRecord) -> Result<()> {
         self.exec(
-            &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+            const_sql!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             params![
                 u.id.as_bytes(),
                 u.organization_id.as_bytes(),
@@ -240,14 +240,14 @@ impl DirectoryStore for SqliteTx<'_> {
     fn user(&self, id: Uuid) -> Result<Option<UserRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?
+            .prepare_cached(const_sql!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?
             .query_row([id.as_bytes()], user_row)
             .optional()?)
     }
 
     fn users_of_org(&self, org: Uuid, k: &Keyset) -> Result<Vec<UserRecord>> {
         self.keyset_query(
-            &format!("SELECT {USER_COLS} FROM users WHERE organization_id = ?"),
+            const_sql!("SELECT {USER_COLS} FROM users WHERE organization_id = ?"),
             org,
             k,
             user_row,
@@ -438,7 +438,7 @@ impl DirectoryStore for SqliteTx<'_> {
 
     fn insert_room(&self, r: &RoomRecord) -> Result<()> {
         self.exec(
-            &format!("INSERT INTO rooms ({ROOM_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            const_sql!("INSERT INTO rooms ({ROOM_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 r.id.as_bytes(),
                 r.organization_id.as_bytes(),
@@ -464,14 +464,14 @@ impl DirectoryStore for SqliteTx<'_> {
     fn room(&self, id: Uuid) -> Result<Option<RoomRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!("SELECT {ROOM_COLS} FROM rooms WHERE id = ?1"))?
+            .prepare_cached(const_sql!("SELECT {ROOM_COLS} FROM rooms WHERE id = ?1"))?
             .query_row([id.as_bytes()], room_row)
             .optional()?)
     }
 
     fn rooms_of_org(&self, org: Uuid, k: &Keyset) -> Result<Vec<RoomRecord>> {
         self.keyset_query(
-            &format!("SELECT {ROOM_COLS} FROM rooms WHERE organization_id = ?"),
+            const_sql!("SELECT {ROOM_COLS} FROM rooms WHERE organization_id = ?"),
             org,
             k,
             room_row,
@@ -514,7 +514,7 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn room_routed_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool> {
-        let sql = format!("SELECT 1 WHERE ?1 IN ({})", super::chats::ROUTED_ROOMS_SQL);
+        let sql = const_sql!("SELECT 1 WHERE ?1 IN ({})", super::chats::ROUTED_ROOMS_SQL);
         Ok(self
             .conn()
             .prepare_cached(&sql)?
@@ -527,7 +527,7 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn room_accessible_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool> {
-        let sql = format!(
+        let sql = const_sql!(
             "SELECT 1 WHERE ?1 IN ({})",
             super::chats::ACCESSIBLE_ROOMS_SQL
         );
@@ -561,7 +561,7 @@ impl DirectoryStore for SqliteTx<'_> {
     fn visitor(&self, id: Uuid) -> Result<Option<VisitorRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!(
+            .prepare_cached(const_sql!(
                 "SELECT {VISITOR_COLS} FROM visitors WHERE id = ?1"
             ))?
             .query_row([id.as_bytes()], visitor_row)
@@ -571,7 +571,7 @@ impl DirectoryStore for SqliteTx<'_> {
     fn visitor_by_secret(&self, org: Uuid, secret_hash: &[u8]) -> Result<Option<VisitorRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!("SELECT {VISITOR_COLS} FROM visitors WHERE secret_hash = ?1 AND organization_id = ?2"))?
+            .prepare_cached(const_sql!("SELECT {VISITOR_COLS} FROM visitors WHERE secret_hash = ?1 AND organization_id = ?2"))?
             .query_row(params![secret_hash, org.as_bytes()], visitor_row)
             .optional()?)
     }

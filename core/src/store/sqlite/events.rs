@@ -272,7 +272,7 @@ impl EventStore for SqliteTx<'_> {
                UNION ALL SELECT e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq \
                WHERE e.prev_seq IS NOT NULL) ";
         self.exec(
-            &format!(
+            const_sql!(
                 "{CHAIN} UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
                  WHERE EXISTS (SELECT 1 FROM chain JOIN event_changes e ON e.seq = chain.seq \
                                WHERE webhook_deliveries.event_seq BETWEEN e.seq - e.n + 1 AND e.seq)"
@@ -280,7 +280,7 @@ impl EventStore for SqliteTx<'_> {
             [chat_pk],
         )?;
         self.exec(
-            &format!(
+            const_sql!(
                 "{CHAIN} UPDATE event_changes SET resource = NULL \
                  WHERE seq IN (SELECT seq FROM chain) AND resource IS NOT NULL"
             ),
@@ -365,7 +365,7 @@ impl EventStore for SqliteTx<'_> {
 
     fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()> {
         self.exec(
-            &format!("INSERT INTO webhooks ({WEBHOOK_COLS}, app_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            const_sql!("INSERT INTO webhooks ({WEBHOOK_COLS}, app_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
                 w.id.as_bytes(),
                 w.organization_id.as_bytes(),
@@ -415,7 +415,7 @@ impl EventStore for SqliteTx<'_> {
     fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!(
+            .prepare_cached(const_sql!(
                 "SELECT {WEBHOOK_COLS} FROM webhooks WHERE id = ?1"
             ))?
             .query_row([id.as_bytes()], webhook_row)
@@ -425,7 +425,7 @@ impl EventStore for SqliteTx<'_> {
     fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<WebhookRecord>> {
         // Ordered here (as `ORDER BY created_at, id`): SQL sorted in a sorter per call, and
         // every publishing write asks (usually for none).
-        let mut st = self.conn().prepare_cached(&format!(
+        let mut st = self.conn().prepare_cached(const_sql!(
             "SELECT {WEBHOOK_COLS} FROM webhooks WHERE organization_id = ?1"
         ))?;
         let mut hooks = st
@@ -444,7 +444,7 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>> {
-        let mut st = self.conn().prepare_cached(&format!(
+        let mut st = self.conn().prepare_cached(const_sql!(
             "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id IN \
              (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY webhook_id) \
              AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
@@ -467,7 +467,7 @@ impl EventStore for SqliteTx<'_> {
     fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!(
+            .prepare_cached(const_sql!(
                 "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id = ?1"
             ))?
             .query_row([id], delivery_row)

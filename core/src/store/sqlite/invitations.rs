@@ -129,7 +129,7 @@ impl InvitationStore for SqliteTx<'_> {
     }
 
     fn invitation(&self, id: Uuid) -> Result<Option<InvitationRecord>> {
-        let sql = format!("{} AND i.id = ?1", *SELECT);
+        let sql = const_sql!("{} AND i.id = ?1", *SELECT);
         Ok(self
             .conn()
             .prepare_cached(&sql)?

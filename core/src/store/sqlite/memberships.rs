@@ -136,7 +136,7 @@ impl MembershipStore for SqliteTx<'_> {
         member: Uuid,
         _now: Millis,
     ) -> Result<Option<MembershipRecord>> {
-        let sql = format!("{SELECT} AND m.chat_pk = ?1 AND m.member_id = ?2");
+        let sql = const_sql!("{SELECT} AND m.chat_pk = ?1 AND m.member_id = ?2");
         Ok(self
             .conn()
             .prepare_cached(&sql)?

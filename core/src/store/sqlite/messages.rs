@@ -215,7 +215,7 @@ impl MessageStore for SqliteTx<'_> {
         {
             return Ok(Some(m.record.clone()));
         }
-        let sql = format!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
+        let sql = const_sql!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
         let found = self
             .conn()
             .prepare_cached(&sql)?
@@ -228,6 +228,26 @@ impl MessageStore for SqliteTx<'_> {
             record,
         });
         Ok(found)
+    }
+
+    fn inserted_message(
+        &self,
+        chat: &crate::chats::ChatRecord,
+        m: NewMessageRecord,
+    ) -> Result<MessageRecord> {
+        let (chat_pk, id) = (m.chat_pk, m.id);
+        // A new row's purge stamp is NULL; the joins are those `complete_page` does.
+        let record = self
+            .complete_page(chat, vec![(m, None)])?
+            .pop()
+            .ok_or_else(|| crate::error::ChatError::internal("message not completed"))?;
+        *self.message_memo.borrow_mut() = Some(super::MessageMemo {
+            changes: self.conn().total_changes(),
+            chat_pk,
+            id,
+            record: record.clone(),
+        });
+        Ok(record)
     }
 
     fn select_messages(
@@ -287,7 +307,7 @@ impl MessageStore for SqliteTx<'_> {
     }
 
     fn messages_disabling_on_visitor_message(&self, chat_pk: i64) -> Result<Vec<MessageRecord>> {
-        let sql = format!("{SELECT} WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1");
+        let sql = const_sql!("{SELECT} WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1");
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map([chat_pk], row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

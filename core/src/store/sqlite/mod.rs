@@ -10,6 +10,16 @@
 //! progress (WAL allows one writer and many readers). An in-memory database keeps its one
 //! connection for everything.
 
+/// SQL text built once from constant parts: `format!` arguments that are constants (column
+/// lists, shared fragments). A statement run by every operation is not formatted again on every
+/// call. (The text is a `static`: an argument that is not a constant does not compile.)
+macro_rules! const_sql {
+    ($($fmt:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($fmt)*));
+        SQL.as_str()
+    }};
+}
+
 mod change_tracking;
 mod chats;
 mod directory;

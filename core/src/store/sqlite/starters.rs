@@ -33,7 +33,7 @@ impl StarterStore for SqliteTx<'_> {
     fn starter(&self, user: Uuid, language_code: &str) -> Result<Option<StarterRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(&format!(
+            .prepare_cached(const_sql!(
                 "SELECT {COLS} FROM conversation_starters WHERE user_id = ?1 AND language_code = ?2"
             ))?
             .query_row(params![user.as_bytes(), language_code], row)

@@ -80,7 +80,7 @@ impl SuggestionStore for SqliteTx<'_> {
     }
 
     fn suggestion(&self, id: Uuid) -> Result<Option<SuggestionRecord>> {
-        let sql = format!("{} AND s.id = ?1", *SELECT);
+        let sql = const_sql!("{} AND s.id = ?1", *SELECT);
         Ok(self
             .conn()
             .prepare_cached(&sql)?
