@@ -146,6 +146,48 @@ impl Default for CheckpointPolicy {
     }
 }
 
+/// Frames copied by background passes, unsynced, past which the next pass syncs the database
+/// file: 2 MiB with 4 KiB pages.
+const SYNC_AFTER_FRAMES: i64 = 512;
+
+/// When a background checkpoint pass syncs the database file.
+///
+/// A pass that copies frames while more are being committed leaves its copies unsynced:
+/// SQLite syncs the database file only when a checkpoint has copied the whole WAL. Under
+/// steady writes that is the inline checkpoint, whose sync then had every page the passes
+/// copied since the last restart to write (tens of MB), with the writer waiting: 50–60 ms at
+/// 2 000 and 5 000 sends/s. So the passes sync, but only once [`SYNC_AFTER_FRAMES`] copies are
+/// unsynced, and never after a pass that copied the whole WAL (SQLite synced it then): a sync
+/// after every pass that copied anything was 8 % of the server's CPU at one request at a time,
+/// half of it a second sync of a file SQLite had just synced (`docs/PERFORMANCE.md`, ninth
+/// session).
+#[derive(Debug, Default)]
+struct PassSyncs {
+    /// Frames of the current WAL known synced into the database file.
+    synced: i64,
+}
+
+impl PassSyncs {
+    /// After a pass that found `log` frames in the WAL and `copied` of them copied: whether
+    /// to sync the database file now.
+    fn after_pass(&mut self, log: i64, copied: i64) -> bool {
+        if copied < self.synced {
+            // The WAL started over (a restart syncs everything first).
+            self.synced = 0;
+        }
+        if copied == log {
+            // Copied to the end: SQLite synced the file itself.
+            self.synced = copied;
+            return false;
+        }
+        if copied - self.synced >= SYNC_AFTER_FRAMES {
+            self.synced = copied;
+            return true;
+        }
+        false
+    }
+}
+
 /// The thread that checkpoints a store's WAL; stopped (and joined) when dropped.
 pub struct BackgroundCheckpoints {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -439,7 +481,7 @@ impl SqliteStore {
         let thread = std::thread::Builder::new()
             .name("chat-checkpoints".into())
             .spawn(move || {
-                let mut copied_before = None;
+                let mut sync_state = PassSyncs::default();
                 loop {
                     {
                         let mut stopped = stop2.0.lock();
@@ -452,26 +494,20 @@ impl SqliteStore {
                             return;
                         }
                     }
-                    // Its third column: the frames copied into the database so far.
-                    let Ok(copied) = conn
-                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2))
+                    // Its second and third columns: the WAL's frames, and how many of them are
+                    // copied into the database so far.
+                    let Ok((log, copied)) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                        })
                     else {
                         continue;
                     };
                     passes2.fetch_add(1, Ordering::Relaxed);
-                    // A pass that copied frames while more were being committed leaves its
-                    // copies unsynced: SQLite syncs the database file only when a checkpoint
-                    // has copied the whole WAL. Under steady writes that is the inline
-                    // checkpoint, whose sync then had every page the passes copied since the
-                    // last restart to write (tens of MB), with the writer waiting: 50–60 ms
-                    // at 2 000 and 5 000 sends/s. Syncing after each pass that copied
-                    // something leaves that sync little to do (docs/PERFORMANCE.md, seventh
-                    // session). An error is left to SQLite's own sync of the file, which
-                    // sees it too.
-                    if copied > 0 && copied_before != Some(copied) {
+                    // An error is left to SQLite's own sync of the file, which sees it too.
+                    if sync_state.after_pass(log, copied) {
                         let _ = db_file.sync_data();
                     }
-                    copied_before = Some(copied);
                 }
             })
             .map_err(|e| {
@@ -667,4 +703,30 @@ pub(crate) fn user_display(
         public,
         avatar(uuid_opt_col(row, o + 3)?, row.get(o + 4)?),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PassSyncs, SYNC_AFTER_FRAMES};
+
+    #[test]
+    fn passes_sync_once_enough_copies_are_unsynced_and_never_after_sqlite_did() {
+        let mut s = PassSyncs::default();
+        // Partial passes: no sync until SYNC_AFTER_FRAMES copies are unsynced.
+        assert!(!s.after_pass(1000, 100));
+        assert!(!s.after_pass(1000, SYNC_AFTER_FRAMES - 1));
+        assert!(s.after_pass(2000, SYNC_AFTER_FRAMES));
+        assert!(!s.after_pass(2000, SYNC_AFTER_FRAMES + 10));
+        assert!(s.after_pass(4000, 2 * SYNC_AFTER_FRAMES + 5));
+        // A pass that copied the whole WAL: SQLite synced the file, and counts as synced.
+        assert!(!s.after_pass(5000, 5000));
+        assert!(!s.after_pass(6000, 5000 + SYNC_AFTER_FRAMES - 1));
+        assert!(s.after_pass(9000, 5000 + SYNC_AFTER_FRAMES));
+        // The WAL started over: counted from its start again.
+        assert!(!s.after_pass(300, 200));
+        assert!(s.after_pass(900, SYNC_AFTER_FRAMES));
+        // An empty WAL, or nothing new: nothing to sync.
+        assert!(!s.after_pass(0, 0));
+        assert!(!s.after_pass(0, 0));
+    }
 }
