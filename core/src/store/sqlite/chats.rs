@@ -369,7 +369,7 @@ impl ChatStore for SqliteTx<'_> {
         );
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(params![now, visitor.as_bytes(), room.as_bytes()], chat_row)
             .optional()?)
     }

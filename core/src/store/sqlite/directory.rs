@@ -517,7 +517,7 @@ impl DirectoryStore for SqliteTx<'_> {
         let sql = const_sql!("SELECT 1 WHERE ?1 IN ({})", super::chats::ROUTED_ROOMS_SQL);
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(
                 params![room.as_bytes(), user.as_bytes(), user_org.as_bytes()],
                 |_| Ok(()),
@@ -533,7 +533,7 @@ impl DirectoryStore for SqliteTx<'_> {
         );
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(
                 params![room.as_bytes(), user.as_bytes(), user_org.as_bytes()],
                 |_| Ok(()),

@@ -132,7 +132,7 @@ impl InvitationStore for SqliteTx<'_> {
         let sql = const_sql!("{} AND i.id = ?1", *SELECT);
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row([id.as_bytes()], row)
             .optional()?)
     }

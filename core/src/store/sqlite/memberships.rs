@@ -139,7 +139,7 @@ impl MembershipStore for SqliteTx<'_> {
         let sql = const_sql!("{SELECT} AND m.chat_pk = ?1 AND m.member_id = ?2");
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(params![chat_pk, member.as_bytes()], row)
             .optional()?)
     }

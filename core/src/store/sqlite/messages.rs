@@ -218,7 +218,7 @@ impl MessageStore for SqliteTx<'_> {
         let sql = const_sql!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
         let found = self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(params![id.as_bytes(), chat_pk], row)
             .optional()?;
         *self.message_memo.borrow_mut() = found.clone().map(|record| super::MessageMemo {
@@ -308,7 +308,7 @@ impl MessageStore for SqliteTx<'_> {
 
     fn messages_disabling_on_visitor_message(&self, chat_pk: i64) -> Result<Vec<MessageRecord>> {
         let sql = const_sql!("{SELECT} WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1");
-        let mut st = self.conn().prepare_cached(&sql)?;
+        let mut st = self.conn().prepare_cached(sql)?;
         let rows = st.query_map([chat_pk], row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

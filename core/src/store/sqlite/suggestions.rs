@@ -83,7 +83,7 @@ impl SuggestionStore for SqliteTx<'_> {
         let sql = const_sql!("{} AND s.id = ?1", *SELECT);
         Ok(self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row([id.as_bytes()], row)
             .optional()?)
     }
