@@ -11,6 +11,7 @@ mod common;
 use chat_core::chats::{ChatListParams, ChatScope, ChatUpdate};
 use chat_core::memberships::MembershipInput;
 use chat_core::messages::MessageListParams;
+use chat_core::store::ChatStore;
 use chat_core::{Actor, PageRequest};
 use common::*;
 use proptest::prelude::*;
@@ -383,6 +384,32 @@ impl Sim {
                     &req,
                 )
                 .unwrap();
+            // A chat read by its key counts its members in one pass, a listing per row:
+            // both give the same counts.
+            for listed in &p.results {
+                let id: Uuid = listed.id.parse().unwrap();
+                let one = engine
+                    .store()
+                    .read(|tx| tx.chat_by_id(id, now))
+                    .unwrap()
+                    .unwrap();
+                prop_assert_eq!(
+                    (
+                        one.present_users,
+                        one.present_visitors,
+                        one.user_members,
+                        one.visitor_members
+                    ),
+                    (
+                        listed.present_user_participant_count,
+                        listed.present_visitor_participant_count,
+                        listed.user_member_count,
+                        listed.visitor_member_count
+                    ),
+                    "counts of chat {}",
+                    id
+                );
+            }
             seen.extend(p.results.into_iter().map(|c| c.id));
             match p.next {
                 Some(n) => req = PageRequest::at(n, Some(3)),

@@ -12,12 +12,45 @@ use std::sync::LazyLock;
 use uuid::Uuid;
 
 /// One chat's columns (`?1`: now), then `more` (each with its leading comma, read by position
-/// after the chat's), by a unique key column (`?2`).
+/// after the chat's), by a unique key column (`?2`): `c.pk`, or `c.id` (then the counts find
+/// the chat's pk by it).
 pub(super) fn one_chat_sql(key: &str, more: &str) -> String {
+    let chat_pk = if key == "c.pk" {
+        "?2"
+    } else {
+        &format!("(SELECT pk FROM chats WHERE {} = ?2)", &key[2..])
+    };
     format!(
-        "SELECT {CHAT_COLS}{more} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2"
+        "SELECT {CHAT_BASE_COLS}, {DERIVED_OF_ONE}{more} FROM {} CROSS JOIN chats c \
+         LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2",
+        derived_of_one(chat_pk)
     )
 }
+
+/// The four derived counts of one chat whose pk is `chat_pk` (SQL), in one pass over its
+/// memberships, as the subquery `d` ([`DERIVED_OF_ONE`] reads it). Placed first in the FROM
+/// list, SQLite runs it as a co-routine (placed after `chats` it materialized it in an
+/// ephemeral table). The same counts as [`DERIVED_CORRELATED`], which lists use (per row):
+/// four scans of the chat's memberships. The counts were ≈ 13 k instructions of each chat
+/// read of a message send (`send_loop`); in one pass, the publication's read costs ≈ 4 k less
+/// (`docs/PERFORMANCE.md`, ninth session).
+fn derived_of_one(chat_pk: &str) -> String {
+    format!(
+        "(SELECT \
+            count(*) FILTER (WHERE m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1) AS present_users, \
+            count(*) FILTER (WHERE m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?1) AS present_visitors, \
+            count(*) FILTER (WHERE m.member_type = 'user' AND m.message_count > 0) AS user_members, \
+            count(*) FILTER (WHERE m.member_type = 'visitor') AS visitor_members \
+          FROM memberships m \
+          LEFT JOIN users u ON m.member_type = 'user' AND u.id = m.member_id \
+          LEFT JOIN visitors v ON m.member_type = 'visitor' AND v.id = m.member_id \
+          WHERE m.chat_pk = {chat_pk}) d"
+    )
+}
+
+/// The derived counts as [`derived_of_one`]'s `d` gives them.
+const DERIVED_OF_ONE: &str =
+    "d.present_users, d.present_visitors, d.user_members, d.visitor_members";
 
 /// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
 /// by a share with the organization.
@@ -33,13 +66,18 @@ pub(crate) const ACCESSIBLE_ROOMS_SQL: &str = "SELECT id FROM rooms WHERE organi
         OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
      UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
 
-const CHAT_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.chat_type, c.visitor_id, c.is_private, c.is_encrypted, \
+/// A chat's stored columns and its room's name; [`chat_row`] reads them, then the four derived
+/// counts.
+const CHAT_BASE_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.chat_type, c.visitor_id, c.is_private, c.is_encrypted, \
      c.encrypted_symmetric_key, c.created_at, c.updated_at, c.is_ended, c.ended_at, c.is_waiting, c.waiting_started_at, \
      c.message_count, c.user_message_count, c.visitor_message_count, c.tag_count, c.is_autosuggested, \
      c.first_visitor_message_url, c.first_visitor_message_url_title, c.autosuggest_url, c.autosuggest_url_title, \
      c.first_visitor_msg_at, c.first_reply_at, c.first_msg_at, c.last_msg_at, c.active_ms, c.last_activity_at, \
-     c.next_message_seq, c.token, r.name, \
-     (SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
+     c.next_message_seq, c.token, r.name";
+
+/// The derived counts of the chat `c` of each row (`?1`: now): present participating users,
+/// present participating visitors, users who sent a message, visitor members.
+const DERIVED_CORRELATED: &str = "(SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
         WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1), \
      (SELECT COUNT(*) FROM memberships m JOIN visitors v ON v.id = m.member_id \
         WHERE m.chat_pk = c.pk AND m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?1), \
@@ -336,8 +374,10 @@ impl ChatStore for SqliteTx<'_> {
             // No ORDER BY either: one row needs no order, and SQLite sorted it in a temporary
             // b-tree (a sorter per call; ≈ 3 µs of a message send's chat lookup).
             // Appended to the constant head (formatting the whole text was ≈ 1.5 % of a send).
+            // The counts as in lists: in one pass (`derived_of_one`) they would need the
+            // chat's id as a parameter ahead of the conditions', some of which are numbered.
             let head = const_sql!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id "
+                "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id "
             );
             let mut q = String::with_capacity(head.len() + sql.len() + 32);
             q.push_str(head);
@@ -348,7 +388,7 @@ impl ChatStore for SqliteTx<'_> {
         } else {
             // `?1` (now) is bound in both phases; the other parameters keep their textual order.
             format!(
-                "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+                "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
                  WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}"
             )
         };
@@ -364,7 +404,7 @@ impl ChatStore for SqliteTx<'_> {
         now: Millis,
     ) -> Result<Option<ChatRecord>> {
         let sql = const_sql!(
-            "SELECT {CHAT_COLS} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+            "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
              WHERE c.visitor_id = ?2 AND c.room_id = ?3 AND c.is_ended = 0 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
         );
         Ok(self
