@@ -43,13 +43,11 @@ pub fn acting_user(s: &dyn Store, actor: &Actor) -> Result<UserCtx> {
             ));
         }
     };
-    let user = s
-        .user(id)?
-        .filter(|u| !u.is_deleted)
+    let (user, org) = s
+        .user_with_org(id)?
+        .filter(|(u, _)| !u.is_deleted)
         .ok_or_else(ChatError::unauthenticated)?;
-    let org = s
-        .org(user.organization_id)?
-        .ok_or_else(ChatError::unauthenticated)?;
+    let org = org.ok_or_else(ChatError::unauthenticated)?;
     if !org.has_active_subscription {
         return Err(ChatError::new(
             ErrorCode::NoActiveSubscription,

@@ -29,6 +29,8 @@ pub trait DirectoryStore {
     fn insert_user(&self, user: &UserRecord) -> Result<()>;
     fn update_user(&self, user: &UserRecord) -> Result<()>;
     fn user(&self, id: Uuid) -> Result<Option<UserRecord>>;
+    /// A user and their organization in one read (the organization None if it is missing).
+    fn user_with_org(&self, id: Uuid) -> Result<Option<(UserRecord, Option<OrgRecord>)>>;
     fn users_of_org(&self, org: Uuid, keyset: &Keyset) -> Result<Vec<UserRecord>>;
 
     fn insert_token(&self, id: Uuid, user: Uuid, token_hash: &[u8], now: Millis) -> Result<()>;

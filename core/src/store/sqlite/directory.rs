@@ -1,6 +1,6 @@
 //! SQL of the directory.
 
-use super::{SqliteTx, blob, uuid_col, uuid_opt_col};
+use super::{SqliteTx, blob, qualified, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
 use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord, VisitorRecord,
@@ -10,6 +10,7 @@ use crate::pagination::Keyset;
 use crate::store::{DirectoryStore, PresenceHolder};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 const ORG_COLS: &str = "id, name, has_active_subscription, private_chat_history, private_chats, encrypt_chats, chat_idle_timeout_s, created_at, updated_at";
@@ -22,16 +23,21 @@ const VISITOR_COLS: &str =
     "id, organization_id, name, present_until, sensitive_data_purged_at, created_at, updated_at";
 
 fn org_row(r: &Row<'_>) -> rusqlite::Result<OrgRecord> {
+    org_row_at(r, 0)
+}
+
+/// An organization read from column `o` on ([`ORG_COLS`]).
+fn org_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<OrgRecord> {
     Ok(OrgRecord {
-        id: uuid_col(r, 0)?,
-        name: r.get(1)?,
-        has_active_subscription: r.get(2)?,
-        private_chat_history: r.get(3)?,
-        private_chats: r.get(4)?,
-        encrypt_chats: r.get(5)?,
-        chat_idle_timeout_s: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
+        id: uuid_col(r, o)?,
+        name: r.get(o + 1)?,
+        has_active_subscription: r.get(o + 2)?,
+        private_chat_history: r.get(o + 3)?,
+        private_chats: r.get(o + 4)?,
+        encrypt_chats: r.get(o + 5)?,
+        chat_idle_timeout_s: r.get(o + 6)?,
+        created_at: r.get(o + 7)?,
+        updated_at: r.get(o + 8)?,
     })
 }
 
@@ -242,6 +248,27 @@ impl DirectoryStore for SqliteTx<'_> {
             .conn()
             .prepare_cached(const_sql!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?
             .query_row([id.as_bytes()], user_row)
+            .optional()?)
+    }
+
+    fn user_with_org(&self, id: Uuid) -> Result<Option<(UserRecord, Option<OrgRecord>)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {} FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?1",
+                qualified(USER_COLS, "u"),
+                qualified(ORG_COLS, "o")
+            )
+        });
+        Ok(self
+            .conn()
+            .prepare_cached(&SQL)?
+            .query_row([id.as_bytes()], |r| {
+                let org = match r.get_ref(USER_COLS_LEN)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(org_row_at(r, USER_COLS_LEN)?),
+                };
+                Ok((user_row_at(r, 0)?, org))
+            })
             .optional()?)
     }
 
