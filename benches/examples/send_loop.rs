@@ -6,6 +6,8 @@
 //! whatever else the machine runs. `--dataset --side raw` or `--side raw-events` runs the raw
 //! baselines of the criterion benchmark instead, on their own copy (toggle on
 //! `chat_benches::raw_send::raw_send` or `chat_benches::raw_send::raw_send_events`).
+//! `--visitor`: visitor messages round the chats of a copy of the dataset instead (toggle on
+//! `chat_core::engine::Engine::send_visitor_message`).
 
 fn main() {
     let sends: usize = std::env::args()
@@ -36,6 +38,36 @@ fn main() {
         }
         println!(
             "{sends} {side} sends, {:.1} µs/send",
+            t.elapsed().as_secs_f64() * 1e6 / sends as f64
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--visitor") {
+        let dir = chat_benches::bench_dir();
+        let ds = chat_benches::dataset(&dir);
+        let path = chat_benches::copy_of(&ds, &dir, "send-loop-visitor");
+        let clock = chat_core::TestClock::new(ds.end_ms + 1000);
+        let engine = chat_core::Engine::builder()
+            .clock(clock)
+            .open(&path)
+            .unwrap();
+        let t = std::time::Instant::now();
+        for i in 0..sends {
+            let (chat, _, visitor) = ds.chats[i % ds.chats.len()];
+            engine
+                .send_visitor_message(
+                    &chat_core::Actor::Visitor(visitor),
+                    visitor,
+                    chat,
+                    chat_core::messages::NewMessage {
+                        message: Some(chat_benches::message_text(i)),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        println!(
+            "{sends} visitor sends, {:.1} µs/send",
             t.elapsed().as_secs_f64() * 1e6 / sends as f64
         );
         return;

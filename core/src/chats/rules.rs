@@ -443,7 +443,7 @@ pub fn create_visitor_chat(
         .org(room.organization_id)?
         .ok_or_else(|| ChatError::internal("room organization missing"))?;
     if let Some(mut chat) = s.open_visitor_chat(visitor.id, room.id, env.now)? {
-        if s.membership(chat.pk, user_id, env.now)?.is_none() {
+        if !s.is_member(chat.pk, user_id)? {
             if room_org.private_chats
                 && s.present_user_members(chat.pk, Some(user_id), env.now)? > 0
             {
@@ -598,7 +598,7 @@ pub fn visitor_chat(
     let chat = s
         .chat_by_id(chat_id, env.now)?
         .ok_or_else(|| ChatError::not_found("Chat"))?;
-    if s.membership(chat.pk, visitor_id, env.now)?.is_none() {
+    if !s.is_member(chat.pk, visitor_id)? {
         return Err(ChatError::not_found("Chat"));
     }
     Ok(chat)

@@ -420,7 +420,7 @@ pub fn join_org(
     let (Some(member), Some(c)) = (input.member_id, c) else {
         return Err(ChatError::internal("validated input missing"));
     };
-    if chat.is_ended && s.membership(chat.pk, member, env.now)?.is_none() {
+    if chat.is_ended && !s.is_member(chat.pk, member)? {
         return Err(ChatError::new(
             ErrorCode::ChatAlreadyEnded,
             "The chat has ended.",

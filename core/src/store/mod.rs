@@ -148,6 +148,8 @@ pub trait MembershipStore {
     /// Counts a message of the member (if they are one): one more `message_count`, composing
     /// back to idle, updated now. One statement, no read (every send does it).
     fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()>;
+    /// Whether `member` has a membership in the chat (without reading it).
+    fn is_member(&self, chat_pk: i64, member: Uuid) -> Result<bool>;
     fn membership(
         &self,
         chat_pk: i64,

@@ -144,6 +144,13 @@ impl MembershipStore for SqliteTx<'_> {
             .optional()?)
     }
 
+    fn is_member(&self, chat_pk: i64, member: Uuid) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM memberships WHERE chat_pk = ?1 AND member_id = ?2")?
+            .exists(params![chat_pk, member.as_bytes()])?)
+    }
+
     fn membership_with_event_state(
         &self,
         chat_pk: i64,

@@ -130,9 +130,9 @@ impl Default for CheckpointPolicy {
     /// Every 10 ms, inline past 65 536 pages (256 MiB of WAL with 4 KiB pages; the WAL file
     /// is then kept at that size, see [`SqliteStore::start_background_checkpoints`]).
     /// Measured (`docs/PERFORMANCE.md`, sixth and seventh sessions): with passes this frequent
-    /// (and each followed by a sync of the database file) the inline checkpoint finds nearly
-    /// everything copied and synced, and what it costs the writer is its syncs, so rarer is
-    /// better — in process at 5 000 sends/s p99 12.2 / 12.7 / 8.4 ms against 22.9 / 19.7 /
+    /// (their copies synced to the database file, see `PassSyncs`) the inline checkpoint finds
+    /// nearly everything copied and synced, and what it costs the writer is its syncs, so rarer
+    /// is better — in process at 5 000 sends/s p99 12.2 / 12.7 / 8.4 ms against 22.9 / 19.7 /
     /// 17.3 at 16 384 pages (which had itself beaten 4 096). Larger thresholds had measured no
     /// better only while the WAL file was cut back to 64 MB at every restart, so that each
     /// cycle allocated its blocks anew. Passes sparser than 10 ms left more to the inline
