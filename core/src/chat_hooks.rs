@@ -82,5 +82,5 @@ pub fn message_presenter<'v>(
     viewer: &'v crate::messages::Viewer,
 ) -> impl FnMut(crate::messages::MessageRecord) -> crate::messages::Message + 'v {
     let cipher = ChatCipher::for_chat(env, chat);
-    move |m| cipher.present_message(&m, viewer)
+    move |m| cipher.present_message(m, viewer)
 }

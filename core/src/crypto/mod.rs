@@ -242,43 +242,46 @@ impl ChatCipher {
 
     /// The message resource: texts decrypted while the key is held; `encrypted_message` set for
     /// every message whose text is stored encrypted.
-    pub(crate) fn present_message(&self, m: &MessageRecord, viewer: &Viewer) -> Message {
+    pub(crate) fn present_message(&self, m: MessageRecord, viewer: &Viewer) -> Message {
         let mut out = match self {
             Self::Plain => Message::from_record(m, viewer),
             Self::Sealed { .. } => {
                 let id = m.stored.id;
-                let mut open = m.clone();
+                let sealed = m.stored.message.clone();
+                let mut open = m;
                 open.stored.message = self
                     .open(
                         |c| Binding::message(Field::MessageText, c, id),
-                        m.stored.message.as_deref(),
+                        open.stored.message.as_deref(),
                         false,
                     )
                     .unwrap_or(None);
                 open.stored.response_text = self
                     .open(
                         |c| Binding::message(Field::ResponseText, c, id),
-                        m.stored.response_text.as_deref(),
+                        open.stored.response_text.as_deref(),
                         false,
                     )
                     .unwrap_or(None);
-                open.stored.attachments = m
+                open.stored.attachments = open
                     .stored
                     .attachments
                     .as_deref()
                     .and_then(|j| self.open_attachments_json(id, j));
-                open.responded_attachments =
-                    match (&m.responded_attachments, m.stored.response_to_message_id) {
-                        (Some(j), Some(target)) => self.open_attachments_json(target, j),
-                        _ => None,
-                    };
-                let mut out = Message::from_record(&open, viewer);
-                out.is_encrypted = m.stored.message.is_some();
-                out.encrypted_message = m.stored.message.clone();
+                open.responded_attachments = match (
+                    &open.responded_attachments,
+                    open.stored.response_to_message_id,
+                ) {
+                    (Some(j), Some(target)) => self.open_attachments_json(target, j),
+                    _ => None,
+                };
+                let mut out = Message::from_record(open, viewer);
+                out.is_encrypted = sealed.is_some();
+                out.encrypted_message = sealed;
                 out
             }
         };
-        crate::purge::redact_purged_sender(m, &mut out);
+        crate::purge::redact_purged_sender(&mut out);
         out
     }
 

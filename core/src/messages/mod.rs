@@ -156,8 +156,19 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn from_record(m: &MessageRecord, viewer: &Viewer) -> Self {
-        let st = &m.stored;
+    /// The resource of a stored message as `viewer` sees it (the record is consumed: its texts
+    /// move into the resource instead of being copied, which was ≈ 1 k instructions per message
+    /// of a page).
+    pub fn from_record(m: MessageRecord, viewer: &Viewer) -> Self {
+        let MessageRecord {
+            stored: st,
+            sensitive_data_purged_at,
+            chat_id,
+            room_id,
+            sender,
+            selected_reply_suggestion,
+            responded_attachments,
+        } = m;
         let sender_id = st.sender_id.map(|id| {
             if st.sender_type == "visitor" {
                 visitor_id_str(&id)
@@ -170,47 +181,46 @@ impl Message {
             .as_deref()
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or_default();
-        let responded: Vec<Attachment> = m
-            .responded_attachments
+        let responded: Vec<Attachment> = responded_attachments
             .as_deref()
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or_default();
         let response_to_attachment = st
             .response_to_attachment_id
-            .and_then(|aid| responded.iter().find(|a| a.id == aid.to_string()).cloned());
+            .and_then(|aid| responded.into_iter().find(|a| a.id == aid.to_string()));
         let response_to_action = match (&response_to_attachment, st.response_to_action_id) {
             (Some(a), Some(act)) => a.actions.iter().find(|x| x.id == act.to_string()).cloned(),
             _ => None,
         };
         Self {
             id: st.id.to_string(),
-            kind: st.kind.clone(),
-            chat_id: m.chat_id.to_string(),
-            room_id: m.room_id.map(|r| r.to_string()),
+            kind: st.kind,
+            chat_id: chat_id.to_string(),
+            room_id: room_id.map(|r| r.to_string()),
             created_at: format_ms(st.created_at),
-            sender_type: st.sender_type.clone(),
+            sender_type: st.sender_type,
             sender_id,
-            sender_public_name: m.sender.public_name.clone(),
+            sender_public_name: sender.public_name,
             sender_name: match viewer {
-                Viewer::Operator => Some(m.sender.name.clone()),
+                Viewer::Operator => Some(sender.name),
                 Viewer::Visitor => None,
             },
-            sender_avatar: m.sender.avatar.clone(),
-            message: st.message.clone(),
+            sender_avatar: sender.avatar,
+            message: st.message,
             is_encrypted: false,
             encrypted_message: None,
-            sensitive_data_purged_at: format_opt(m.sensitive_data_purged_at),
+            sensitive_data_purged_at: format_opt(sensitive_data_purged_at),
             selected_reply_suggestion_id: st.selected_reply_suggestion_id.map(|s| s.to_string()),
-            selected_reply_suggestion: m.selected_reply_suggestion.clone(),
+            selected_reply_suggestion,
             attachments,
-            attachment_template: st.attachment_template.clone(),
+            attachment_template: st.attachment_template,
             response_to_message_id: st.response_to_message_id.map(|x| x.to_string()),
             response_to_attachment_id: st.response_to_attachment_id.map(|x| x.to_string()),
             response_to_attachment,
             response_to_action_id: st.response_to_action_id.map(|x| x.to_string()),
             response_to_action,
-            response_value: st.response_value.clone(),
-            response_text: st.response_text.clone(),
+            response_value: st.response_value,
+            response_text: st.response_text,
         }
     }
 }
@@ -244,8 +254,10 @@ mod tests {
             selected_reply_suggestion: None,
             responded_attachments: None,
         };
-        let operator = serde_json::to_value(Message::from_record(&m, &Viewer::Operator)).unwrap();
-        let visitor = serde_json::to_value(Message::from_record(&m, &Viewer::Visitor)).unwrap();
+        let operator =
+            serde_json::to_value(Message::from_record(m.clone(), &Viewer::Operator)).unwrap();
+        let visitor =
+            serde_json::to_value(Message::from_record(m.clone(), &Viewer::Visitor)).unwrap();
         assert_eq!(operator["sender_name"], "Ann Operator");
         // Same attributes in the same order (compared as text).
         assert_eq!(visitor_view(&operator).to_string(), visitor.to_string());
