@@ -8,17 +8,21 @@ use crate::pagination::Keyset;
 use crate::store::ChatStore;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
-use std::sync::LazyLock;
 use uuid::Uuid;
 
+/// The key a one-chat read finds its chat by (`?2`).
+#[derive(Clone, Copy)]
+pub(super) enum ChatKey {
+    Pk,
+    Id,
+}
+
 /// One chat's columns (`?1`: now), then `more` (each with its leading comma, read by position
-/// after the chat's), by a unique key column (`?2`): `c.pk`, or `c.id` (then the counts find
-/// the chat's pk by it).
-pub(super) fn one_chat_sql(key: &str, more: &str) -> String {
-    let chat_pk = if key == "c.pk" {
-        "?2"
-    } else {
-        &format!("(SELECT pk FROM chats WHERE {} = ?2)", &key[2..])
+/// after the chat's), by its pk or id (`?2`).
+pub(super) fn one_chat_sql(key: ChatKey, more: &str) -> String {
+    let (key, chat_pk) = match key {
+        ChatKey::Pk => ("c.pk", "?2"),
+        ChatKey::Id => ("c.id", "(SELECT pk FROM chats WHERE id = ?2)"),
     };
     format!(
         "SELECT {CHAT_BASE_COLS}, {DERIVED_OF_ONE}{more} FROM {} CROSS JOIN chats c \
@@ -212,20 +216,18 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chat_by_id(&self, id: Uuid, now: Millis) -> Result<Option<ChatRecord>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.id", ""));
         Ok(self
             .conn()
-            .prepare_cached(&SQL)?
+            .prepare_cached(const_sql!("{}", one_chat_sql(ChatKey::Id, "")))?
             .query_row(params![now, id.as_bytes()], chat_row)
             .optional()?)
     }
 
     fn chat_by_pk(&self, pk: i64, now: Millis) -> Result<Option<ChatRecord>> {
         // Built once (every send reads its chat by pk at least once).
-        static SQL: LazyLock<String> = LazyLock::new(|| one_chat_sql("c.pk", ""));
         Ok(self
             .conn()
-            .prepare_cached(&SQL)?
+            .prepare_cached(const_sql!("{}", one_chat_sql(ChatKey::Pk, "")))?
             .query_row(params![now, pk], chat_row)
             .optional()?)
     }

@@ -10,7 +10,6 @@ use crate::pagination::Keyset;
 use crate::store::{DirectoryStore, PresenceHolder};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
-use std::sync::LazyLock;
 use uuid::Uuid;
 
 const ORG_COLS: &str = "id, name, has_active_subscription, private_chat_history, private_chats, encrypt_chats, chat_idle_timeout_s, created_at, updated_at";
@@ -252,16 +251,14 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn user_with_org(&self, id: Uuid) -> Result<Option<(UserRecord, Option<OrgRecord>)>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {}, {} FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?1",
-                qualified(USER_COLS, "u"),
-                qualified(ORG_COLS, "o")
-            )
-        });
+        let sql = const_sql!(
+            "SELECT {}, {} FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?1",
+            qualified(USER_COLS, "u"),
+            qualified(ORG_COLS, "o")
+        );
         Ok(self
             .conn()
-            .prepare_cached(&SQL)?
+            .prepare_cached(sql)?
             .query_row([id.as_bytes()], |r| {
                 let org = match r.get_ref(USER_COLS_LEN)? {
                     rusqlite::types::ValueRef::Null => None,

@@ -11,7 +11,6 @@ use crate::store::{ChatEventState, EventStore, SnapshotOf};
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
-use std::sync::LazyLock;
 use uuid::Uuid;
 
 const WEBHOOK_COLS: &str = "id, organization_id, url, channels, actions, secret, user_id, app_token, created_at, updated_at";
@@ -122,12 +121,13 @@ impl EventStore for SqliteTx<'_> {
         chat_pk: i64,
         now: Millis,
     ) -> Result<Option<(ChatRecord, ChatEventState)>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            super::chats::one_chat_sql("c.pk", ", c.event_state, c.last_event_seq")
-        });
+        use super::chats::{ChatKey, one_chat_sql};
         Ok(self
             .conn()
-            .prepare_cached(&SQL)?
+            .prepare_cached(const_sql!(
+                "{}",
+                one_chat_sql(ChatKey::Pk, ", c.event_state, c.last_event_seq")
+            ))?
             .query_row(params![now, chat_pk], |r| {
                 let n = r.as_ref().column_count();
                 let state = ChatEventState {

@@ -11,20 +11,22 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
-const SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
+/// A message's columns with what they join (chat ids, sender names, answered message's
+/// attachments, selected suggestion): read from `messages m` and [`JOINS`].
+const COLUMNS: &str = "m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
      m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
      m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
      m.sensitive_data_purged_at, c.id, c.room_id, \
      u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, v.name, \
      (SELECT t.attachments FROM messages t WHERE t.id = m.response_to_message_id), \
-     rs.id, rs.suggestion, rs.relevancy_score \
-     FROM messages m JOIN chats c ON c.pk = m.chat_pk \
+     rs.id, rs.suggestion, rs.relevancy_score";
+const JOINS: &str = "JOIN chats c ON c.pk = m.chat_pk \
      LEFT JOIN users u ON m.sender_type = 'user' AND u.id = m.sender_id \
      LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id \
      LEFT JOIN reply_suggestions rs ON rs.id = m.selected_reply_suggestion_id";
 
 /// The stored columns of a page of one chat's messages: the same first 18 columns as
-/// [`SELECT`], without its joins. A page completes them once per distinct sender instead of
+/// [`COLUMNS`], without its joins. A page completes them once per distinct sender instead of
 /// once per row (see `complete_page`).
 const PAGE_SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
      m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
@@ -112,17 +114,19 @@ fn stored(r: &Row<'_>) -> rusqlite::Result<NewMessageRecord> {
 /// session).
 fn disabling_sql() -> &'static str {
     const_sql!(
-        "{} WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1",
-        SELECT.replacen(
-            "FROM messages m ",
-            "FROM messages m INDEXED BY messages_disable_pending ",
-            1
-        )
+        "SELECT {COLUMNS} FROM messages m INDEXED BY messages_disable_pending {JOINS} \
+         WHERE m.chat_pk = ?1 AND m.disables_on_visitor_message = 1"
     )
 }
 
 impl SqliteTx<'_> {
-    /// Completes a page's stored rows with what [`SELECT`] joins: the chat's ids (from the
+    /// Remembers `record` as what `message` returns for it while the connection's change
+    /// count is still `changes` (no write since).
+    fn remember_message(&self, changes: u64, record: MessageRecord) {
+        *self.message_memo.borrow_mut() = Some(super::MessageMemo { changes, record });
+    }
+
+    /// Completes a page's stored rows with what [`COLUMNS`] join: the chat's ids (from the
     /// caller's record), each
     /// distinct sender once, and the rare selected suggestion or answered message per row.
     fn complete_page(
@@ -139,7 +143,7 @@ impl SqliteTx<'_> {
                 Some((_, info)) => info.clone(),
                 None => {
                     let id = stored.sender_id.map(|u| u.as_bytes().to_vec());
-                    // LEFT JOINs from one row: an unknown sender reads as NULLs, as in `SELECT`.
+                    // LEFT JOINs from one row: an unknown sender reads as NULLs, as in [`JOINS`].
                     let info = match stored.sender_type.as_str() {
                         "user" => self
                             .conn()
@@ -227,23 +231,22 @@ impl MessageStore for SqliteTx<'_> {
         let changes = self.conn().total_changes();
         if let Some(m) = self.message_memo.borrow().as_ref()
             && m.changes == changes
-            && m.chat_pk == chat_pk
-            && m.id == id
+            && m.record.stored.chat_pk == chat_pk
+            && m.record.stored.id == id
         {
             return Ok(Some(m.record.clone()));
         }
-        let sql = const_sql!("{SELECT} WHERE m.id = ?1 AND m.chat_pk = ?2");
+        let sql = const_sql!(
+            "SELECT {COLUMNS} FROM messages m {JOINS} WHERE m.id = ?1 AND m.chat_pk = ?2"
+        );
         let found = self
             .conn()
             .prepare_cached(sql)?
             .query_row(params![id.as_bytes(), chat_pk], row)
             .optional()?;
-        *self.message_memo.borrow_mut() = found.clone().map(|record| super::MessageMemo {
-            changes,
-            chat_pk,
-            id,
-            record,
-        });
+        if let Some(record) = &found {
+            self.remember_message(changes, record.clone());
+        }
         Ok(found)
     }
 
@@ -252,18 +255,12 @@ impl MessageStore for SqliteTx<'_> {
         chat: &crate::chats::ChatRecord,
         m: NewMessageRecord,
     ) -> Result<MessageRecord> {
-        let (chat_pk, id) = (m.chat_pk, m.id);
         // A new row's purge stamp is NULL; the joins are those `complete_page` does.
         let record = self
             .complete_page(chat, vec![(m, None)])?
             .pop()
             .ok_or_else(|| crate::error::ChatError::internal("message not completed"))?;
-        *self.message_memo.borrow_mut() = Some(super::MessageMemo {
-            changes: self.conn().total_changes(),
-            chat_pk,
-            id,
-            record: record.clone(),
-        });
+        self.remember_message(self.conn().total_changes(), record.clone());
         Ok(record)
     }
 

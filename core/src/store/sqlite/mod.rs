@@ -595,8 +595,6 @@ pub struct SqliteTx<'c> {
 /// A message read by [`SqliteTx`], stamped with the connection's change count at the time.
 struct MessageMemo {
     changes: u64,
-    chat_pk: i64,
-    id: Uuid,
     record: crate::messages::MessageRecord,
 }
 
