@@ -18,6 +18,20 @@ fn served_chat(w: &World) -> uuid::Uuid {
     chat
 }
 
+/// The first page of the chat's messages as visitor V1 lists them.
+fn visitor_page(w: &World, chat: uuid::Uuid) -> Vec<chat_core::messages::Message> {
+    w.engine
+        .list_visitor_messages(
+            &visitor(V1),
+            v(V1),
+            chat,
+            &MessageListParams::default(),
+            &PageRequest::default(),
+        )
+        .unwrap()
+        .results
+}
+
 fn send(
     w: &World,
     chat: uuid::Uuid,
@@ -98,17 +112,7 @@ fn user_messages_carry_sender_names_and_reference_attributes() {
         .unwrap();
     assert_eq!(m.sender_public_name.as_deref(), Some("Support"));
     // Visitors never see sender_name.
-    let page = w
-        .engine
-        .list_visitor_messages(
-            &visitor(V1),
-            v(V1),
-            chat,
-            &MessageListParams::default(),
-            &PageRequest::default(),
-        )
-        .unwrap();
-    let j = serde_json::to_value(&page.results[0]).unwrap();
+    let j = serde_json::to_value(&visitor_page(&w, chat)[0]).unwrap();
     assert!(!j.as_object().unwrap().contains_key("sender_name"));
     assert_eq!(j["sender_public_name"], "Bob Stone");
 }
@@ -474,17 +478,10 @@ fn every_send_returns_the_message_a_later_read_shows() {
             .unwrap()
     };
     let visitor_read = |id: &str| {
-        let page = w
-            .engine
-            .list_visitor_messages(
-                &visitor(V1),
-                v(V1),
-                chat,
-                &MessageListParams::default(),
-                &PageRequest::default(),
-            )
-            .unwrap();
-        page.results.into_iter().find(|m| m.id == id).unwrap()
+        visitor_page(&w, chat)
+            .into_iter()
+            .find(|m| m.id == id)
+            .unwrap()
     };
     let asked = send(&w, chat, json!({"message": "Anything else?", "attachments": [{"text": "Pick", "actions": [
         {"text": "Yes", "type": "button", "value": "yes", "is_disabled_on_selection": true, "is_disabled_on_visitor_message": false},
