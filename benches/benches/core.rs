@@ -26,13 +26,8 @@ struct Fixture {
 fn fixture(name: &str) -> Fixture {
     let dir = bench_dir();
     let ds = dataset(&dir);
-    let core_path = copy_of(&ds, &dir, &format!("{name}-core"));
+    let (engine, clock) = engine_on_copy(&ds, &dir, &format!("{name}-core"));
     let raw_path = copy_of(&ds, &dir, &format!("{name}-raw"));
-    let clock = TestClock::new(ds.end_ms + 1000);
-    let engine = Engine::builder()
-        .clock(clock.clone())
-        .open(&core_path)
-        .unwrap();
     let raw = raw_connection(&raw_path);
     Fixture {
         ds,
@@ -126,17 +121,7 @@ fn reads(c: &mut Criterion) {
         b.iter(|| {
             let (chat, op, _) = f.ds.chats[(i * 7919) % n];
             i += 1;
-            let p = f
-                .engine
-                .list_messages(
-                    &Actor::User(op),
-                    ChatScope::UserChats { user_id: op },
-                    chat,
-                    &MessageListParams::default(),
-                    &PageRequest::first(50),
-                )
-                .unwrap();
-            assert_eq!(p.results.len(), 50);
+            assert_eq!(newest_page(&f.engine, chat, op), 50);
         })
     });
     let mut j = 0usize;

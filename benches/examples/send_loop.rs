@@ -45,12 +45,7 @@ fn main() {
     if args.iter().any(|a| a == "--visitor") {
         let dir = chat_benches::bench_dir();
         let ds = chat_benches::dataset(&dir);
-        let path = chat_benches::copy_of(&ds, &dir, "send-loop-visitor");
-        let clock = chat_core::TestClock::new(ds.end_ms + 1000);
-        let engine = chat_core::Engine::builder()
-            .clock(clock)
-            .open(&path)
-            .unwrap();
+        let (engine, _) = chat_benches::engine_on_copy(&ds, &dir, "send-loop-visitor");
         let t = std::time::Instant::now();
         for i in 0..sends {
             let (chat, _, visitor) = ds.chats[i % ds.chats.len()];

@@ -333,6 +333,31 @@ pub fn paced_user_sends(
     (sends, start.elapsed().as_secs_f64())
 }
 
+/// An engine on a fresh copy of the dataset named `name`, its clock just after the dataset's
+/// newest write (as every benchmark on the dataset opens its engine).
+pub fn engine_on_copy(ds: &Dataset, dir: &Path, name: &str) -> (Engine, TestClock) {
+    let path = copy_of(ds, dir, name);
+    let clock = TestClock::new(ds.end_ms + 1000);
+    let engine = Engine::builder().clock(clock.clone()).open(&path).unwrap();
+    (engine, clock)
+}
+
+/// The newest 50 messages of `chat`, as its operator `op` lists them (the benchmark
+/// `messages_newest_50`); returns how many there were.
+pub fn newest_page(engine: &Engine, chat: Uuid, op: Uuid) -> usize {
+    engine
+        .list_messages(
+            &Actor::User(op),
+            chat_core::chats::ChatScope::UserChats { user_id: op },
+            chat,
+            &chat_core::messages::MessageListParams::default(),
+            &chat_core::PageRequest::first(50),
+        )
+        .unwrap()
+        .results
+        .len()
+}
+
 /// An engine and the (chat, operator) pairs the diagnostic examples send user messages in:
 /// round the chats of a copy of the dataset named `copy` (as the criterion benchmark sends),
 /// or, with `copy` None, one chat of a fresh database in `tmp`.
@@ -346,9 +371,7 @@ impl UserSends {
         if let Some(name) = copy {
             let dir = bench_dir();
             let ds = dataset(&dir);
-            let path = copy_of(&ds, &dir, name);
-            let clock = TestClock::new(ds.end_ms + 1000);
-            let engine = Engine::builder().clock(clock).open(&path).unwrap();
+            let (engine, _) = engine_on_copy(&ds, &dir, name);
             let chats = ds.chats.iter().map(|(c, op, _)| (*c, *op)).collect();
             return Self { engine, chats };
         }
