@@ -384,8 +384,8 @@ impl Sim {
                     &req,
                 )
                 .unwrap();
-            // A chat read by its key counts its members in one pass, a listing per row:
-            // both give the same counts.
+            // A chat read by its key (id or pk) counts its members in one pass, a listing per
+            // row: both give the same counts.
             for listed in &p.results {
                 let id: Uuid = listed.id.parse().unwrap();
                 let one = engine
@@ -409,6 +409,13 @@ impl Sim {
                     "counts of chat {}",
                     id
                 );
+                // By pk (publication's read) the same record as by id.
+                let by_pk = engine
+                    .store()
+                    .read(|tx| tx.chat_by_pk(one.pk, now))
+                    .unwrap()
+                    .unwrap();
+                prop_assert_eq!(&by_pk, &one, "chat {} by pk", id);
             }
             seen.extend(p.results.into_iter().map(|c| c.id));
             match p.next {
