@@ -2,9 +2,9 @@
 //! two copies of the benchmark dataset in batches, so machine drift hits both alike (an A/A run
 //! varies by ±1 % in the median). `AB_A` / `AB_B` are each engine's options as JSON
 //! (`EngineBuilder::options_json`, e.g. `{"background_checkpoints": true}`); a setting that is
-//! not an option (a pragma) can be tried by reading an environment variable in the store's
-//! setup for the experiment, as the writer's cache size was (PERFORMANCE.md, seventh session),
-//! with `AB_ENV_A` / `AB_ENV_B` (`KEY=VALUE,...`) set while each engine opens.
+//! not an option (a pragma, such as the writer's cache size) can be tried by reading an
+//! environment variable in the store's setup for the experiment, with `AB_ENV_A` / `AB_ENV_B`
+//! (`KEY=VALUE,...`) set while each engine opens.
 //! `cargo run --release -p chat-benches --example ab_config -- [rounds] [batch]`
 use chat_core::messages::NewMessage;
 use chat_core::{Actor, Engine, TestClock};

@@ -167,7 +167,7 @@ pub fn dataset(dir: &Path) -> Dataset {
         // every benchmark send would split the leaf its chat's messages end in (5.8 of a
         // send's 15 pages were such splits) and the file grow by ≈ 2.9 KB per message sent;
         // a server's database, grown by interleaved traffic and never rebuilt, does not (here
-        // `messages` leaves end 81 % full; see docs/PERFORMANCE.md, "Sixth session").
+        // `messages` leaves end 81 % full; see docs/PERFORMANCE.md).
         engine
             .store()
             .with_connection(|c| {

@@ -90,12 +90,12 @@ pub fn raw_send(
 }
 
 /// Raw + events: `raw_send`'s reads and writes plus the events a hand-written implementation
-/// of the product must write in the same transaction (issue 9): the message to the chat's
-/// users and its visitor (one row: the visitor view is derived when read), the sender's
-/// membership and the chat changed, one `event_changes` row each with its channel list,
-/// chained through the chat row (`prev_seq`, `chats.last_event_seq`). The JSON is built by
-/// hand with `format!` and no last published state is read: hand-written code knows which
-/// attributes a send changes.
+/// of the product must write in the same transaction (no change without its events): the
+/// message to the chat's users and its visitor (one row: the visitor view is derived when
+/// read), the sender's membership and the chat changed, one `event_changes` row each with its
+/// channel list, chained through the chat row (`prev_seq`, `chats.last_event_seq`). The JSON
+/// is built by hand with `format!` and no last published state is read: hand-written code
+/// knows which attributes a send changes.
 pub fn raw_send_events(
     raw: &rusqlite::Connection,
     chat: Uuid,

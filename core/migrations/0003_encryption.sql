@@ -1,4 +1,4 @@
--- Encryption of chats and purge of sensitive data (issue 4; docs/ENCRYPTION.md).
+-- Encryption of chats and purge of sensitive data (docs/ENCRYPTION.md).
 -- Touches only tables of 0001, so it applies with or without 0002.
 --
 -- Ciphertext lives in the columns that hold the plain values of unencrypted chats

@@ -1,5 +1,5 @@
--- Events stored one row per change instead of one row per channel (issue #8: a message in a
--- waiting chat of a room with 200 operators wrote 200 copies of the chat resource).
+-- Events stored one row per change instead of one row per channel: with a row per channel, a
+-- message in a waiting chat of a room with 200 operators wrote 200 copies of the chat resource.
 --
 -- A row holds the change once with the channels it is published on (`channels`, a JSON array
 -- of paths below `/api/v5/`). Each channel is still its own event with its own `seq`: the
@@ -30,8 +30,8 @@ INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, r
 -- is already the newest number ever used.
 DROP TABLE events;
 
--- Changed rows are now recorded in a TEMP table by TEMP triggers of the writer connection
--- (see `store::sqlite::CHANGE_TRACKING`): nothing of them reaches the database file or the WAL.
+-- Change tracking leaves the database: the writer connection records changed rows itself, so
+-- nothing of it reaches the database file or the WAL, and these triggers and their table go.
 DROP TRIGGER ev_chats_ins;
 DROP TRIGGER ev_chats_upd;
 DROP TRIGGER ev_messages_ins;

@@ -1,5 +1,5 @@
 -- The last published state of a chat and of a membership now lives in their own rows, and a
--- chat's change rows are chained through the chat row instead of indexed (issue #8).
+-- chat's change rows are chained through the chat row instead of indexed.
 --
 -- A message send rewrites the chat row and the sender's membership row anyway; their
 -- snapshots (`event_snapshots`, keyed by chat) and the index entry of each change row by chat
@@ -12,8 +12,8 @@
 --     `chats.last_event_seq` the newest one, so a purge finds a chat's events by walking that
 --     chain (rows retention deleted end it). The chain costs no page beyond the chat row,
 --     which the same transaction writes anyway for almost every change.
--- The change-tracking triggers (`store/sqlite/change_tracking.sql`) watch every column but
--- these, so recording what was published is not itself a change.
+-- Change tracking watches every column but these, so recording what was published is not
+-- itself a change.
 ALTER TABLE chats ADD COLUMN event_state BLOB;
 ALTER TABLE chats ADD COLUMN last_event_seq INTEGER;
 ALTER TABLE memberships ADD COLUMN event_state BLOB;

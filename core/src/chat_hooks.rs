@@ -45,7 +45,7 @@ pub fn suggestion_in_chat(s: &dyn Store, chat: &ChatRecord, id: uuid::Uuid) -> R
     crate::suggestions::in_chat(s, chat, id)
 }
 
-// ---- encryption: stored forms and resources (issue 4) ---------------------------------------
+// ---- encryption: stored forms and resources (docs/ENCRYPTION.md) ----------------------------
 
 /// The stored form of a visitor URL or title of the chat row (sealed in encrypted chats).
 pub fn seal_chat_text(

@@ -985,7 +985,7 @@ impl Engine {
         })
     }
 
-    // ---- encryption and purge (issue 4; docs/ENCRYPTION.md) -------------------------------
+    // ---- encryption and purge (docs/ENCRYPTION.md) ----------------------------------------
 
     /// Gives the engine an organization's key-encryption key. The key is held only in memory:
     /// a restarted host calls this again before using the organization's encrypted chats. The
@@ -1066,7 +1066,7 @@ impl Engine {
         self.write(|s, env| maintenance::run_with_retention(s, env, window))
     }
 
-    // ---- events, webhooks, idempotency (issue 9; docs/DECISIONS.md) -----------------------
+    // ---- events, webhooks, idempotency (docs/DECISIONS.md) --------------------------------
 
     /// Events after `since` on channels the actor may read (see [`events::authorize`]).
     pub fn events_since(

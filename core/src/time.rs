@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, TimeZone, Timelik
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, as chrono's `to_rfc3339_opts(SecondsFormat::Millis, true)` writes
 /// it. The calendar is chrono's; the digits are written here: through chrono's formatter each
 /// timestamp cost ≈ 860 instructions, 5.6 % of reading a page of 50 messages and ≈ 3 % of a
-/// message send (`docs/PERFORMANCE.md`, ninth session). Years outside 0–9999 keep chrono's form.
+/// message send (`docs/PERFORMANCE.md`). Years outside 0–9999 keep chrono's form.
 pub fn format_ms(ms: Millis) -> String {
     let Some(t) = Utc.timestamp_millis_opt(ms).single() else {
         return String::new();

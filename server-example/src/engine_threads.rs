@@ -1,12 +1,11 @@
 //! Where the server runs its engine calls (requests, WebSocket sessions, webhook deliveries,
 //! maintenance).
 //!
-//! Engine calls are synchronous (SQLite), so they run off the async workers. Tokio's blocking
-//! pool was used first: at 32 concurrent POSTs its shared state lock was contended between the
-//! workers handing calls over and the pool's threads taking them, ≈ a quarter of the server's
-//! context switches were spent there (`perf record -e sched:sched_switch`, docs/PERFORMANCE.md
-//! "Sixth session"). Here a fixed set of threads takes calls from one lock-free queue and
-//! answers through a one-shot channel.
+//! Engine calls are synchronous (SQLite), so they run off the async workers. Not on tokio's
+//! blocking pool: at 32 concurrent POSTs its shared state lock is contended between the workers
+//! handing calls over and the pool's threads taking them, ≈ a quarter of the server's context
+//! switches (`perf record -e sched:sched_switch`, docs/PERFORMANCE.md). Here a fixed set of
+//! threads takes calls from one lock-free queue and answers through a one-shot channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -149,7 +149,7 @@ pub const ROUTES: &[Route] = &[
     r(Get, "/users/<user_id>/chats/<chat_id>/messages", "list_messages", USER_CHATS, "messages"),
     r(Get, "/users/<user_id>/routed_chats/<chat_id>/messages", "list_messages", USER_ROUTED, "messages"),
     r(Post, "/users/<user_id>/chats/<chat_id>/messages", "send_user_message", NONE, "messages"),
-    // ---- invitations (core ops: issue 3) -----------------------------------------------------
+    // ---- invitations -------------------------------------------------------------------------
     r(Get, "/users/<user_id>/chats/<chat_id>/outgoing_chat_invitations", "list_invitations_outgoing", NONE, "invitations"),
     r(Post, "/users/<user_id>/chats/<chat_id>/outgoing_chat_invitations", "create_invitation", NONE, "invitations"),
     r(Put, "/users/<user_id>/chats/<chat_id>/outgoing_chat_invitations/<invitation_id>", "expire_invitation", NONE, "invitations"),
@@ -159,7 +159,7 @@ pub const ROUTES: &[Route] = &[
     r(Patch, "/users/<user_id>/incoming_chat_invitations/<invitation_id>", "accept_invitation", NONE, "invitations"),
     r(Put, "/users/<user_id>/chats/<chat_id>/incoming_chat_invitations/<invitation_id>", "accept_invitation", NONE, "invitations"),
     r(Patch, "/users/<user_id>/chats/<chat_id>/incoming_chat_invitations/<invitation_id>", "accept_invitation", NONE, "invitations"),
-    // ---- tags (core ops: issue 3) --------------------------------------------------------------
+    // ---- tags ----------------------------------------------------------------------------------
     r(Get, "/users/<user_id>/chats/<chat_id>/tags", "list_tags", USER_CHATS, "tags"),
     r(Get, "/orgs/<organization_id>/owned_chats/<chat_id>/tags", "list_tags", OWNED, "tags"),
     r(Get, "/orgs/<organization_id>/involved_chats/<chat_id>/tags", "list_tags", INVOLVED, "tags"),
@@ -176,13 +176,13 @@ pub const ROUTES: &[Route] = &[
     r(Delete, "/orgs/<organization_id>/owned_chats/<chat_id>/tags/<tag_name>", "remove_tag", OWNED, "tags"),
     r(Delete, "/orgs/<organization_id>/involved_chats/<chat_id>/tags/<tag_name>", "remove_tag", INVOLVED, "tags"),
     r(Delete, "/orgs/<organization_id>/routed_chats/<chat_id>/tags/<tag_name>", "remove_tag", ORG_ROUTED, "tags"),
-    // ---- conversation starters (core ops: issue 3) -----------------------------------------------
+    // ---- conversation starters -------------------------------------------------------------------
     r(Get, "/users/<user_id>/chat_conversation_starters", "list_conversation_starters", NONE, "conversation starters"),
     r(Post, "/users/<user_id>/chat_conversation_starters", "create_conversation_starter", NONE, "conversation starters"),
     r(Put, "/users/<user_id>/chat_conversation_starters/<language_code>", "update_conversation_starter", NONE, "conversation starters"),
     r(Patch, "/users/<user_id>/chat_conversation_starters/<language_code>", "update_conversation_starter", NONE, "conversation starters"),
     r(Delete, "/users/<user_id>/chat_conversation_starters/<language_code>", "delete_conversation_starter", NONE, "conversation starters"),
-    // ---- reply suggestions (core ops: issue 3) ---------------------------------------------------
+    // ---- reply suggestions -----------------------------------------------------------------------
     r(Get, "/users/<user_id>/chats/<chat_id>/reply_suggestions", "list_reply_suggestions", USER_CHATS, "reply suggestions"),
     r(Get, "/users/<user_id>/routed_chats/<chat_id>/reply_suggestions", "list_reply_suggestions", USER_ROUTED, "reply suggestions"),
     r(Get, "/users/<user_id>/chats/<chat_id>/messages/<message_id>/reply_suggestions", "list_message_reply_suggestions", USER_CHATS, "reply suggestions"),

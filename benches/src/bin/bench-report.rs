@@ -578,8 +578,9 @@ fn inserts(base: &str, body: &str) -> MakeReq {
 }
 
 /// A server's first second of POSTs, not counted: its page cache and the database copy's
-/// pages warm up, so that the first measured step does not pay for them (the no-group-commit
-/// server, started second on the same copy, used to look faster at c=1 for that reason).
+/// pages warm up, so that the first measured step does not pay for them (without it the
+/// no-group-commit server, started second on the same copy, looks faster at c=1 for that
+/// reason).
 fn warm_up(rt: &tokio::runtime::Runtime, make: MakeReq) -> usize {
     let r = load_for(
         rt,

@@ -259,7 +259,7 @@ pub trait SuggestionStore {
     ) -> Result<Vec<SuggestionRecord>>;
 }
 
-// ---- encryption and purge (issue 4) ---------------------------------------------------------
+// ---- encryption and purge (docs/ENCRYPTION.md) ----------------------------------------------
 
 /// Organization key checks, rewrapping of chat keys, and the purge of sensitive data.
 pub trait EncryptionStore {
@@ -281,7 +281,7 @@ pub trait EncryptionStore {
     fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
 }
 
-// ---- events, webhooks, idempotency (issue 9) -------------------------------------------------
+// ---- events, webhooks, idempotency (docs/DECISIONS.md) ---------------------------------------
 
 /// Whose last published state a snapshot is (see `events::publish`; a chat's is kept with the
 /// chat, [`EventStore::chat_event_state`]).

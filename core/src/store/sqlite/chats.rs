@@ -37,7 +37,7 @@ pub(super) fn one_chat_sql(key: ChatKey, more: &str) -> String {
 /// ephemeral table). The same counts as [`DERIVED_CORRELATED`], which lists use (per row):
 /// four scans of the chat's memberships. The counts were ≈ 13 k instructions of each chat
 /// read of a message send (`send_loop`); in one pass, the publication's read costs ≈ 4 k less
-/// (`docs/PERFORMANCE.md`, ninth session).
+/// (`docs/PERFORMANCE.md`).
 fn derived_of_one(chat_pk: &str) -> String {
     format!(
         "(SELECT \

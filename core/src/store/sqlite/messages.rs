@@ -110,8 +110,7 @@ fn stored(r: &Row<'_>) -> rusqlite::Result<NewMessageRecord> {
 /// partial index of those messages: without statistics SQLite preferred the primary key
 /// (`chat_pk`, `seq`), equally selective on paper, and so read every message of the chat on
 /// every visitor message (83 k instructions per visitor send on the benchmark dataset's
-/// 100-message chats, 14 % of it, and growing with the chat; `docs/PERFORMANCE.md`, ninth
-/// session).
+/// 100-message chats, 14 % of it, and growing with the chat; `docs/PERFORMANCE.md`).
 fn disabling_sql() -> &'static str {
     const_sql!(
         "SELECT {COLUMNS} FROM messages m INDEXED BY messages_disable_pending {JOINS} \

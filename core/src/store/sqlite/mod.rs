@@ -110,7 +110,7 @@ pub const READERS: usize = 4;
 /// send (`perf`, ≈ 0.3 ms per such commit); with 2 MiB it is 0.3 %, while the extra reads
 /// from the OS cost less than it saved: sends 5 % faster in process (6–9 % with background
 /// checkpoints), and at 5 000 POST/s the server's p99 fell in every alternating turn
-/// (`docs/PERFORMANCE.md`, seventh session).
+/// (`docs/PERFORMANCE.md`).
 pub const WRITER_CACHE_KIB: i64 = 2 * 1024;
 
 /// How an engine checkpoints its WAL in the background (see
@@ -129,7 +129,7 @@ pub struct CheckpointPolicy {
 impl Default for CheckpointPolicy {
     /// Every 10 ms, inline past 65 536 pages (256 MiB of WAL with 4 KiB pages; the WAL file
     /// is then kept at that size, see [`SqliteStore::start_background_checkpoints`]).
-    /// Measured (`docs/PERFORMANCE.md`, sixth and seventh sessions): with passes this frequent
+    /// Measured (`docs/PERFORMANCE.md`): with passes this frequent
     /// (their copies synced to the database file, see `PassSyncs`) the inline checkpoint finds
     /// nearly everything copied and synced, and what it costs the writer is its syncs, so rarer
     /// is better — in process at 5 000 sends/s p99 12.2 / 12.7 / 8.4 ms against 22.9 / 19.7 /
@@ -159,8 +159,7 @@ const SYNC_AFTER_FRAMES: i64 = 512;
 /// 2 000 and 5 000 sends/s. So the passes sync, but only once [`SYNC_AFTER_FRAMES`] copies are
 /// unsynced, and never after a pass that copied the whole WAL (SQLite synced it then): a sync
 /// after every pass that copied anything was 8 % of the server's CPU at one request at a time,
-/// half of it a second sync of a file SQLite had just synced (`docs/PERFORMANCE.md`, ninth
-/// session).
+/// half of it a second sync of a file SQLite had just synced (`docs/PERFORMANCE.md`).
 #[derive(Debug, Default)]
 struct PassSyncs {
     /// Frames of the current WAL known synced into the database file.
