@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use support::world::{World, World3, join_body};
 use support::*;
 
-/// Rows of the issue-3 resources (invitations, tags, starters, suggestions): their base context
+/// Rows of invitations, tags, conversation starters and reply suggestions: their base context
 /// comes from [`World3`].
-fn issue3_row(path: &str) -> bool {
+fn invitation_tag_starter_suggestion_row(path: &str) -> bool {
     [
         "invitations",
         "/tags",
@@ -723,7 +723,7 @@ fn every_documented_error_of_every_implemented_row() {
         base.insert("room_id", ROOM_A1.into());
         base.insert("chat_id", w.open_a.clone());
         base.insert("visitor_id", w.open_a_vis.0.clone());
-        if issue3_row(path) {
+        if invitation_tag_starter_suggestion_row(path) {
             let routed = path.contains("/users/<user_id>/routed_chats/");
             let incoming = path.contains("/incoming_chat_invitations/");
             let chat = if routed {
@@ -1450,7 +1450,7 @@ fn message_endpoints() {
     .expect_error(409, "chat_ended");
 }
 
-// ---- issue-3 resources: invitations, tags, conversation starters, reply suggestions -----------
+// ---- invitations, tags, conversation starters, reply suggestions ------------------------------
 
 fn find<'a>(results: &'a [Value], id: &str) -> &'a Value {
     results
