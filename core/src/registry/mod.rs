@@ -11,6 +11,8 @@
 //!   the WebAssembly typings' check).
 
 pub mod args;
+#[cfg(test)]
+mod tests;
 
 use crate::api::Reply;
 use crate::auth::Actor;
