@@ -58,7 +58,7 @@ fn send(c: &mut Criterion) {
                         .unwrap();
                 } else {
                     f.engine
-                        .send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m)
+                        .visitor_send_message(&Actor::Visitor(visitor), visitor, chat, m)
                         .unwrap();
                 }
             })
@@ -286,7 +286,7 @@ fn pending(c: &mut Criterion) {
         f.engine.set_visitor_presence(v, None).unwrap();
         let (chat, _) = f.engine.visitor_start_chat(&actor, org, room, v).unwrap();
         f.engine
-            .send_visitor_message(
+            .visitor_send_message(
                 &actor,
                 v,
                 chat.id.parse().unwrap(),
@@ -358,7 +358,7 @@ fn pending(c: &mut Criterion) {
                     .unwrap();
                 let id: Uuid = chat.id.parse().unwrap();
                 f.engine
-                    .send_visitor_message(
+                    .visitor_send_message(
                         &actor,
                         v,
                         id,
@@ -377,7 +377,7 @@ fn pending(c: &mut Criterion) {
                     ..Default::default()
                 };
                 f.engine
-                    .join_pending(&Actor::User(op), op, chat, input)
+                    .join_pending_chat(&Actor::User(op), op, chat, input)
                     .unwrap();
             },
             BatchSize::SmallInput,
@@ -491,7 +491,7 @@ fn lifecycle(c: &mut Criterion) {
                     .unwrap();
                 let (inv, _) = f
                     .engine
-                    .send_invitation(
+                    .create_invitation(
                         &Actor::User(op),
                         op,
                         chat,

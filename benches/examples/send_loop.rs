@@ -50,7 +50,7 @@ fn main() {
         for i in 0..sends {
             let (chat, _, visitor) = ds.chats[i % ds.chats.len()];
             engine
-                .send_visitor_message(
+                .visitor_send_message(
                     &chat_core::Actor::Visitor(visitor),
                     visitor,
                     chat,

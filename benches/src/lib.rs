@@ -149,7 +149,7 @@ pub fn dataset(dir: &Path) -> Dataset {
             };
             if round % 2 == 0 {
                 engine
-                    .send_visitor_message(&Actor::Visitor(visitor), visitor, chat, m)
+                    .visitor_send_message(&Actor::Visitor(visitor), visitor, chat, m)
                     .unwrap();
             } else {
                 engine

@@ -1,5 +1,6 @@
-//! Idempotent creations: a creating call may carry an idempotency key (`"idempotency_key"` in
-//! the [`crate::api`] args; the server's `Idempotency-Key` header). A repeat with the same key
+//! Idempotent creations: a call of a creating operation (kind [`crate::registry::Kind::Creating`])
+//! may carry an idempotency key (`"idempotency_key"` in the [`crate::api`] args; the server's
+//! `Idempotency-Key` header); other operations ignore it. A repeat with the same key
 //! (per user or visitor) and the same request within 24 hours returns the first reply and
 //! creates nothing; the same key with another request is 422 `idempotency_key_reused`.
 //!
@@ -13,28 +14,10 @@
 use crate::auth::Actor;
 use crate::clock::Millis;
 use crate::error::{ChatError, ErrorCode, Result};
-use std::cell::RefCell;
 
 /// Keys are kept this long.
 pub const KEY_TTL_MS: Millis = 24 * 3600 * 1000;
 pub const MAX_KEY_CHARS: usize = 255;
-
-/// Operations that create, and so honour a key (others ignore it).
-pub const CREATING_OPS: &[&str] = &[
-    "create_visitor_chat",
-    "create_user_chat",
-    "visitor_start_chat",
-    "join_pending_chat",
-    "join_routed_chat",
-    "join_org_chat",
-    "send_user_message",
-    "send_autosuggest",
-    "visitor_send_message",
-    "create_invitation",
-    "add_tag",
-    "create_reply_suggestion",
-    "create_conversation_starter",
-];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
@@ -44,7 +27,8 @@ pub struct IdempotencyRecord {
     pub created_at: Millis,
 }
 
-/// A key to record in the next write transaction of this thread.
+/// A key to record in the write transaction of a creating call: the registry's handler of
+/// the operation passes it to the engine's write path (`Engine::write`).
 #[derive(Debug, Clone)]
 pub(crate) struct Claim {
     pub actor: String,
@@ -54,40 +38,14 @@ pub(crate) struct Claim {
     pub outcome: Option<bool>,
 }
 
-thread_local! {
-    static CLAIM: RefCell<Option<Claim>> = const { RefCell::new(None) };
-}
-
-pub(crate) fn set_claim(c: Option<Claim>) -> Option<Claim> {
-    CLAIM.with(|x| std::mem::replace(&mut *x.borrow_mut(), c))
-}
-
-/// The claim still to record, taken out of this thread for the engine's next write: that
-/// write may run on another thread (group commit combines concurrent writes on one thread),
-/// so the claim travels with it and comes back with [`restore_claim`].
-pub(crate) fn take_pending_claim() -> Option<Claim> {
-    CLAIM.with(|x| {
-        let mut c = x.borrow_mut();
-        if c.as_ref().is_some_and(|c| c.outcome.is_none()) {
-            c.take()
-        } else {
-            None
-        }
-    })
-}
-
-pub(crate) fn restore_claim(c: Claim) {
-    CLAIM.with(|x| *x.borrow_mut() = Some(c));
-}
-
 /// Called by the engine's write path inside the transaction, after the operation succeeded:
-/// records the pending claim, if any (the first write of the call only).
+/// records the call's claim, if any (the first write of the call only).
 pub(crate) fn record_claim(
     s: &dyn crate::store::Store,
     now: Millis,
-    claim: &mut Option<Claim>,
+    claim: Option<&mut Claim>,
 ) -> Result<()> {
-    let Some(c) = claim.as_mut().filter(|c| c.outcome.is_none()) else {
+    let Some(c) = claim.filter(|c| c.outcome.is_none()) else {
         return Ok(());
     };
     let ok = s.claim_idempotency(&c.actor, &c.key, &c.hash, now, now - KEY_TTL_MS)?;

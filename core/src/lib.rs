@@ -56,6 +56,7 @@ pub mod memberships;
 pub mod messages;
 pub mod pagination;
 pub mod purge;
+pub mod registry;
 pub mod starters;
 pub mod store;
 pub mod suggestions;

@@ -128,7 +128,7 @@ impl World {
         let chat: Uuid = chat.id.parse().unwrap();
         let m = self
             .engine
-            .send_visitor_message(
+            .visitor_send_message(
                 &Actor::Visitor(v),
                 v,
                 chat,

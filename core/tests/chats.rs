@@ -67,7 +67,7 @@ fn a_user_reply_ends_waiting_and_computes_wait_time_and_real_conversation() {
     let chat = w.waiting_chat(V1, SUPPORT, "Hello?");
     w.clock.advance_secs(42);
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     let c = w.chat(chat);
     assert!(
@@ -97,7 +97,7 @@ fn duration_and_active_duration_follow_the_60_second_rule_and_appear_when_ended(
     let w = world();
     let chat = w.waiting_chat(V1, SUPPORT, "one");
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     w.clock.advance_secs(10);
     w.engine
@@ -105,7 +105,7 @@ fn duration_and_active_duration_follow_the_60_second_rule_and_appear_when_ended(
         .unwrap();
     w.clock.advance_secs(300);
     w.engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, msg("three"))
+        .visitor_send_message(&visitor(V1), v(V1), chat, msg("three"))
         .unwrap();
     assert_eq!(w.chat(chat).duration, None);
     assert_eq!(w.chat(chat).active_duration, None);
@@ -134,7 +134,7 @@ fn ended_chats_are_locked() {
     let w = world();
     let chat = w.waiting_chat(V1, SUPPORT, "hi");
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     let scope = ChatScope::UserChats { user_id: u(BOB) };
     w.engine
@@ -156,7 +156,7 @@ fn ended_chats_are_locked() {
     assert_eq!((e.code, e.status()), (ErrorCode::ChatEnded, 409));
     let e = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, msg("late"))
+        .visitor_send_message(&visitor(V1), v(V1), chat, msg("late"))
         .unwrap_err();
     assert_eq!(e.status(), 409);
     let e = w
@@ -192,12 +192,12 @@ fn ended_chats_are_locked() {
     assert_eq!((e.code, e.status()), (ErrorCode::ChatAlreadyEnded, 400));
     let e = w
         .engine
-        .join_pending(&user(ANN), u(ANN), chat, join_input())
+        .join_pending_chat(&user(ANN), u(ANN), chat, join_input())
         .unwrap_err();
     assert_eq!(e.status(), 404);
     let e = w
         .engine
-        .join_routed(&user(DAN), u(DAN), chat, join_input())
+        .join_routed_chat(&user(DAN), u(DAN), chat, join_input())
         .unwrap_err();
     assert_eq!(e.status(), 404);
     // Ending again answers the chat unchanged.

@@ -341,7 +341,7 @@ fn maintenance_ends_idle_chats_and_task_chats_past_ttl_but_not_external_ones() {
     let busy = w.waiting_chat(V3, SUPPORT, "one");
     w.clock.advance_secs(1700);
     w.engine
-        .send_visitor_message(&visitor(V3), v(V3), busy, msg("two"))
+        .visitor_send_message(&visitor(V3), v(V3), busy, msg("two"))
         .unwrap();
     w.clock.advance_secs(1700);
     w.engine.maintenance().unwrap();

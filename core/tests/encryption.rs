@@ -156,7 +156,7 @@ fn fill_acme_chat(w: &World) -> (Chat, Vec<&'static str>) {
         },
     )
     .unwrap();
-    e.send_visitor_message(
+    e.visitor_send_message(
         &vera(),
         visitor_id(VERA),
         cid,
@@ -198,7 +198,7 @@ fn fill_acme_chat(w: &World) -> (Chat, Vec<&'static str>) {
         )
         .unwrap();
     let att = &card.attachments[0];
-    e.send_visitor_message(
+    e.visitor_send_message(
         &vera(),
         visitor_id(VERA),
         cid,
@@ -227,7 +227,7 @@ fn fill_acme_chat(w: &World) -> (Chat, Vec<&'static str>) {
             },
         )
         .unwrap();
-    e.send_visitor_message(
+    e.visitor_send_message(
         &vera(),
         visitor_id(VERA),
         cid,
@@ -241,7 +241,7 @@ fn fill_acme_chat(w: &World) -> (Chat, Vec<&'static str>) {
     )
     .unwrap();
     // A visitor message disables the card's remaining actions: the rewrite keeps texts sealed.
-    e.send_visitor_message(
+    e.visitor_send_message(
         &vera(),
         visitor_id(VERA),
         cid,
@@ -337,7 +337,7 @@ fn encrypted_chat_reads_back_plain_while_the_key_is_held() {
     // The visitor sees the same texts.
     let vpage = w
         .engine
-        .list_visitor_messages(
+        .visitor_list_messages(
             &vera(),
             visitor_id(VERA),
             uuid(&chat.id),
@@ -459,7 +459,12 @@ fn purged_organization_key_leaves_ciphertext_that_the_offline_routine_opens() {
     let (chat, _) = fill_acme_chat(&w);
     let cid = uuid(&chat.id);
     let readable = messages(&w, cid);
-    assert!(w.engine.purge_organization_key(uuid(ACME)).unwrap());
+    assert!(
+        w.engine
+            .purge_organization_key(uuid(ACME))
+            .unwrap()
+            .was_held
+    );
     assert!(!w.engine.holds_organization_key(uuid(ACME)));
     let sealed = messages(&w, cid);
     assert_eq!(readable.len(), sealed.len());
@@ -520,7 +525,7 @@ fn writing_to_a_chat_whose_key_is_gone_is_409() {
     assert_eq!(err.status(), 409);
     let err = w
         .engine
-        .send_visitor_message(&vera(), visitor_id(VERA), cid, text("hi"))
+        .visitor_send_message(&vera(), visitor_id(VERA), cid, text("hi"))
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::ChatKeyUnavailable);
     let err = w
@@ -702,7 +707,7 @@ fn purge_of_a_chat_nulls_texts_and_leaves_nothing_in_the_files() {
     let cid = uuid(&chat.id);
     let zeb = Actor::Visitor(uuid(ZEB));
     w.engine
-        .send_visitor_message(
+        .visitor_send_message(
             &zeb,
             visitor_id(ZEB),
             cid,
@@ -822,7 +827,7 @@ fn purge_of_a_visitor_nulls_names_and_every_chat() {
         .unwrap();
     let cid = uuid(&chat.id);
     w.engine
-        .send_visitor_message(
+        .visitor_send_message(
             &zeb,
             visitor_id(ZEB),
             cid,

@@ -162,7 +162,7 @@ impl Sim {
                 } else {
                     self.owners[c % self.owners.len()]
                 };
-                e.send_visitor_message(
+                e.visitor_send_message(
                     &visitor(VISITORS[vi]),
                     v(VISITORS[vi]),
                     self.chat(c),
@@ -170,17 +170,17 @@ impl Sim {
                 )?;
             }
             Op::JoinPending(ui, c) => {
-                e.join_pending(&user(USERS[ui]), u(USERS[ui]), self.chat(c), join)?;
+                e.join_pending_chat(&user(USERS[ui]), u(USERS[ui]), self.chat(c), join)?;
             }
             Op::JoinRouted(ui, c) => {
-                e.join_routed(&user(USERS[ui]), u(USERS[ui]), self.chat(c), join)?;
+                e.join_routed_chat(&user(USERS[ui]), u(USERS[ui]), self.chat(c), join)?;
             }
             Op::OrgJoin(ui, c) => {
                 let input = MembershipInput {
                     member_id: Some(u(USERS[ui])),
                     ..join
                 };
-                e.join_org(
+                e.join_org_chat(
                     &user(ANN),
                     ChatScope::Owned {
                         organization_id: u(ACME),

@@ -285,14 +285,14 @@ impl Sim {
                     _ => input.invited_organization_id = Some(id(PARTNER)),
                 }
                 let ended = self.is_ended(cid);
-                let r = tolerate(self.engine.send_invitation(&ann, id(ANN), cid, input))?;
+                let r = tolerate(self.engine.create_invitation(&ann, id(ANN), cid, input))?;
                 prop_assert_eq!(r.is_some(), !ended);
             }
             Op::Accept { who, pick } => {
                 let user = id(INVITEES[*who]);
                 let pending = self
                     .engine
-                    .list_incoming_invitations(
+                    .list_invitations_incoming(
                         &Actor::User(user),
                         user,
                         &InvitationFilter {
@@ -331,7 +331,7 @@ impl Sim {
                 };
                 let out = self
                     .engine
-                    .list_outgoing_invitations(
+                    .list_invitations_outgoing(
                         &ann,
                         id(ANN),
                         cid,
@@ -419,7 +419,7 @@ impl Sim {
                     return Ok(());
                 }
                 let v = self.visitor_of(cid);
-                tolerate(self.engine.send_visitor_message(
+                tolerate(self.engine.visitor_send_message(
                     &Actor::Visitor(v),
                     v,
                     cid,
@@ -537,7 +537,7 @@ impl Sim {
             );
             let out = self
                 .engine
-                .list_outgoing_invitations(
+                .list_invitations_outgoing(
                     &Actor::User(id(ANN)),
                     id(ANN),
                     cid,

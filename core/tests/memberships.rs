@@ -32,7 +32,7 @@ fn joining_a_pending_chat_takes_it_from_everyone_and_absence_returns_it() {
     let chat = w.waiting_chat(V1, SUPPORT, "help");
     let m = w
         .engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     assert_eq!(
         (
@@ -53,7 +53,7 @@ fn joining_a_pending_chat_takes_it_from_everyone_and_absence_returns_it() {
     // A second operator is too late: 404 not pending.
     let e = w
         .engine
-        .join_pending(&user(ANN), u(ANN), chat, join_input())
+        .join_pending_chat(&user(ANN), u(ANN), chat, join_input())
         .unwrap_err();
     assert_eq!((e.status(), e.code), (404, ErrorCode::ChatNotPending));
     // Bob goes absent before replying: the chat is pending again (Bob stays a member).
@@ -73,19 +73,19 @@ fn join_pending_errors() {
     // Absent user: 409.
     let e = w
         .engine
-        .join_pending(&user(CAT), u(CAT), chat, join_input())
+        .join_pending_chat(&user(CAT), u(CAT), chat, join_input())
         .unwrap_err();
     assert_eq!((e.status(), e.code), (409, ErrorCode::UserNotPresent));
     // Missing attributes: 400 naming both.
     let e = w
         .engine
-        .join_pending(&user(BOB), u(BOB), chat, MembershipInput::default())
+        .join_pending_chat(&user(BOB), u(BOB), chat, MembershipInput::default())
         .unwrap_err();
     assert_eq!(e.status(), 400);
     assert!(e.errors.contains_key("is_participating") && e.errors.contains_key("composing_status"));
     let e = w
         .engine
-        .join_pending(
+        .join_pending_chat(
             &user(BOB),
             u(BOB),
             chat,
@@ -99,13 +99,13 @@ fn join_pending_errors() {
     // Unknown chat: 404; chat in a room the user cannot see: 404.
     let e = w
         .engine
-        .join_pending(&user(BOB), u(BOB), uuid::Uuid::now_v7(), join_input())
+        .join_pending_chat(&user(BOB), u(BOB), uuid::Uuid::now_v7(), join_input())
         .unwrap_err();
     assert_eq!((e.status(), e.code), (404, ErrorCode::NotFound));
     let sales = w.waiting_chat(V2, SALES, "x");
     let e = w
         .engine
-        .join_pending(&user(ANN), u(ANN), sales, join_input())
+        .join_pending_chat(&user(ANN), u(ANN), sales, join_input())
         .unwrap_err();
     assert_eq!((e.status(), e.code), (404, ErrorCode::NotFound));
     // Ended: 404.
@@ -124,7 +124,7 @@ fn join_pending_errors() {
         .unwrap();
     let e = w
         .engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap_err();
     assert_eq!(e.status(), 404);
     assert!(e.detail.contains("ended"), "{e:?}");
@@ -135,24 +135,24 @@ fn routed_join_and_private_chats() {
     let w = world();
     let chat = w.waiting_chat(V1, SUPPORT, "help");
     w.engine
-        .join_pending(&user(ANN), u(ANN), chat, join_input())
+        .join_pending_chat(&user(ANN), u(ANN), chat, join_input())
         .unwrap();
     // Not routed to Bob (Support has no router, and Bob's org owns it): 404.
     let e = w
         .engine
-        .join_routed(&user(BOB), u(BOB), chat, join_input())
+        .join_routed_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap_err();
     assert_eq!(e.status(), 404);
     // Routed to Dan through the share.
     let m = w
         .engine
-        .join_routed(&user(DAN), u(DAN), chat, join_input())
+        .join_routed_chat(&user(DAN), u(DAN), chat, join_input())
         .unwrap();
     assert_eq!(m.member_organization_id.as_deref(), Some(PARTNER));
     // Private chats: another present user is in; a joiner without reports gets 409.
     let chat2 = w.waiting_chat(V3, SUPPORT, "again");
     w.engine
-        .join_pending(&user(ANN), u(ANN), chat2, join_input())
+        .join_pending_chat(&user(ANN), u(ANN), chat2, join_input())
         .unwrap();
     w.engine
         .update_organization(
@@ -163,7 +163,7 @@ fn routed_join_and_private_chats() {
         .unwrap();
     let e = w
         .engine
-        .join_routed(&user(DAN), u(DAN), chat2, join_input())
+        .join_routed_chat(&user(DAN), u(DAN), chat2, join_input())
         .unwrap_err();
     assert_eq!((e.status(), e.code), (409, ErrorCode::PrivateChatTaken));
 }
@@ -181,17 +181,20 @@ fn organization_joins_answer_200_for_existing_and_201_for_new() {
     };
     let (m, created) = w
         .engine
-        .join_org(&user(ANN), owned, chat, input.clone())
+        .join_org_chat(&user(ANN), owned, chat, input.clone())
         .unwrap();
     assert!(created);
     assert_eq!(m.member_id, CAT);
-    let (_, created) = w.engine.join_org(&user(ANN), owned, chat, input).unwrap();
+    let (_, created) = w
+        .engine
+        .join_org_chat(&user(ANN), owned, chat, input)
+        .unwrap();
     assert!(!created);
     // Cat is absent: the chat stays pending although Cat participates.
     assert!(w.chat(chat).is_pending);
     let e = w
         .engine
-        .join_org(
+        .join_org_chat(
             &user(ANN),
             owned,
             chat,
@@ -207,12 +210,12 @@ fn organization_joins_answer_200_for_existing_and_201_for_new() {
     );
     let e = w
         .engine
-        .join_org(&user(ANN), owned, chat, join_input())
+        .join_org_chat(&user(ANN), owned, chat, join_input())
         .unwrap_err();
     assert!(e.errors.contains_key("member_id"));
     // A participating, present member removes it from pending chats.
     w.engine
-        .join_org(
+        .join_org_chat(
             &user(ANN),
             ChatScope::Involved {
                 organization_id: u(ACME),
@@ -232,7 +235,7 @@ fn membership_updates_write_join_and_leave_events_and_typing_falls_back() {
     let w = world();
     let chat = w.waiting_chat(V1, SUPPORT, "help");
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     let leave = MembershipInput {
         is_participating: Some(false),
@@ -321,7 +324,7 @@ fn membership_listings() {
     let chat = w.waiting_chat(V1, SUPPORT, "help");
     w.clock.advance_secs(1);
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     let other = w
         .engine

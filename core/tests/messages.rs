@@ -13,7 +13,7 @@ use serde_json::json;
 fn served_chat(w: &World) -> uuid::Uuid {
     let chat = w.waiting_chat(V1, SUPPORT, "Hello");
     w.engine
-        .join_pending(&user(BOB), u(BOB), chat, join_input())
+        .join_pending_chat(&user(BOB), u(BOB), chat, join_input())
         .unwrap();
     chat
 }
@@ -21,7 +21,7 @@ fn served_chat(w: &World) -> uuid::Uuid {
 /// The first page of the chat's messages as visitor V1 lists them.
 fn visitor_page(w: &World, chat: uuid::Uuid) -> Vec<chat_core::messages::Message> {
     w.engine
-        .list_visitor_messages(
+        .visitor_list_messages(
             &visitor(V1),
             v(V1),
             chat,
@@ -222,7 +222,7 @@ fn visitor_action_responses_disable_actions_and_carry_the_chosen_action() {
             json!({"type": "action", "response_to_message_id": m.id, "response_to_attachment_id": att.id, "response_to_action_id": action}),
         )?;
         w.engine
-            .send_visitor_message(&visitor(V1), v(V1), chat, input)
+            .visitor_send_message(&visitor(V1), v(V1), chat, input)
     };
     let r = answer(&att.actions[0].id).unwrap();
     assert_eq!(
@@ -258,7 +258,7 @@ fn visitor_action_responses_disable_actions_and_carry_the_chosen_action() {
     );
     // A visitor msg disables the is_disabled_on_visitor_message ones.
     w.engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, msg("thanks"))
+        .visitor_send_message(&visitor(V1), v(V1), chat, msg("thanks"))
         .unwrap();
     let stored = w
         .engine
@@ -279,7 +279,7 @@ fn visitor_action_responses_disable_actions_and_carry_the_chosen_action() {
         from_value(json!({"type": "action", "response_to_message_id": m.id})).unwrap();
     let e = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, input)
+        .visitor_send_message(&visitor(V1), v(V1), chat, input)
         .unwrap_err();
     assert!(
         e.errors.contains_key("response_to_attachment_id")
@@ -296,13 +296,13 @@ fn interaction_submissions_require_response_text() {
     let input: NewMessage = from_value(json!({"type": "interaction_submit", "response_to_message_id": m.id, "response_to_attachment_id": att})).unwrap();
     let e = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, input)
+        .visitor_send_message(&visitor(V1), v(V1), chat, input)
         .unwrap_err();
     assert!(e.errors.contains_key("response_text"));
     let input: NewMessage = from_value(json!({"type": "interaction_submit", "response_to_message_id": m.id, "response_to_attachment_id": att, "response_text": "{\"email\":\"a@b.c\"}"})).unwrap();
     let r = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, input)
+        .visitor_send_message(&visitor(V1), v(V1), chat, input)
         .unwrap();
     assert_eq!(
         (
@@ -328,13 +328,13 @@ fn first_visitor_message_records_its_page() {
     let id = chat.id.parse().unwrap();
     let input: NewMessage = from_value(json!({"message": "hi", "url": "http://www.customerpage.com/settings", "url_title": "Profile Settings"})).unwrap();
     w.engine
-        .send_visitor_message(&visitor(V3), v(V3), id, input)
+        .visitor_send_message(&visitor(V3), v(V3), id, input)
         .unwrap();
     let input: NewMessage =
         from_value(json!({"message": "again", "url": "http://www.customerpage.com/other"}))
             .unwrap();
     w.engine
-        .send_visitor_message(&visitor(V3), v(V3), id, input)
+        .visitor_send_message(&visitor(V3), v(V3), id, input)
         .unwrap();
     let c = w.chat(id);
     assert_eq!(
@@ -349,18 +349,18 @@ fn first_visitor_message_records_its_page() {
         from_value(json!({"message": "x", "url": "javascript:alert(1)"})).unwrap();
     let e = w
         .engine
-        .send_visitor_message(&visitor(V3), v(V3), id, input)
+        .visitor_send_message(&visitor(V3), v(V3), id, input)
         .unwrap_err();
     assert!(e.errors.contains_key("url"));
     // Another visitor cannot write to this chat.
     let e = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), id, msg("intrude"))
+        .visitor_send_message(&visitor(V1), v(V1), id, msg("intrude"))
         .unwrap_err();
     assert_eq!(e.status(), 404);
     let e = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V3), id, msg("impersonate"))
+        .visitor_send_message(&visitor(V1), v(V3), id, msg("impersonate"))
         .unwrap_err();
     assert_eq!(e.status(), 403);
 }
@@ -526,13 +526,13 @@ fn every_send_returns_the_message_a_later_read_shows() {
         .unwrap();
     let answered = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, answer)
+        .visitor_send_message(&visitor(V1), v(V1), chat, answer)
         .unwrap();
     assert!(answered.response_to_action.is_some());
     assert_eq!(answered, visitor_read(&answered.id));
     let typed = w
         .engine
-        .send_visitor_message(&visitor(V1), v(V1), chat, msg("thanks"))
+        .visitor_send_message(&visitor(V1), v(V1), chat, msg("thanks"))
         .unwrap();
     assert_eq!(typed, visitor_read(&typed.id));
 }

@@ -87,7 +87,7 @@ fn a_version_1_file_is_migrated_and_the_new_resources_persist() {
             .unwrap();
         assert!(created);
         engine
-            .send_invitation(
+            .create_invitation(
                 &ann,
                 id(ANN),
                 chat,
@@ -131,7 +131,7 @@ fn a_version_1_file_is_migrated_and_the_new_resources_persist() {
     assert_eq!(tags.results[0].name, "Lead");
     assert_eq!(engine.get_chat(&ann, mine, chat).unwrap().tag_count, 1);
     let incoming = engine
-        .list_incoming_invitations(
+        .list_invitations_incoming(
             &Actor::User(id(BOB)),
             id(BOB),
             &InvitationFilter::default(),

@@ -1,4 +1,5 @@
-//! HTTP translation: the router built from [`ROUTES`], credentials, JSON in and out, status
+//! HTTP translation: the router built from [`ROUTES`] (the routes of the core's operation
+//! registry), credentials, JSON in and out, status
 //! codes, error bodies and pagination links. No chat rule lives here: every route calls one
 //! core operation through [`chat_core::api`].
 
@@ -74,7 +75,7 @@ pub fn chat_error(e: &ChatError) -> Response {
 /// bodies for everything axum itself rejects, panics mapped to 500, and request logs.
 pub fn router(app: Arc<App>) -> Router {
     let mut by_path: BTreeMap<String, MethodRouter<Arc<App>>> = BTreeMap::new();
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         if route.op == crate::routes::REALTIME_OP {
             let ws = |State(app): State<Arc<App>>,
                       headers: HeaderMap,

@@ -9,6 +9,8 @@ mod http;
 mod openapi;
 mod realtime;
 mod routes;
+#[cfg(test)]
+mod surfaces_tests;
 
 use chat_core::{CheckpointPolicy, Engine};
 use clap::{Args, Parser, Subcommand};

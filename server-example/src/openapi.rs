@@ -1,68 +1,9 @@
-//! The OpenAPI 3 document, generated from [`ROUTES`] and the core's operation table.
+//! The OpenAPI 3 document, generated from [`ROUTES`]: paths, path and query parameters,
+//! success statuses and idempotency keys come from the core's operation registry.
 
-use crate::routes::{Auth, M, ROUTES, Route};
+use crate::routes::{Auth, M, REALTIME_OP, ROUTES, Route};
+use chat_core::api::Kind;
 use serde_json::{Map, Value, json};
-
-/// Success statuses of an operation (from the core's reply conventions).
-pub fn success_statuses(op: &str) -> &'static [u16] {
-    match op {
-        "create_visitor_chat"
-        | "join_org_chat"
-        | "visitor_enter_room"
-        | "visitor_start_chat"
-        | "add_tag"
-        | "create_invitation" => &[200, 201],
-        "send_user_message" | "load_seed" => &[200],
-        _ if op.starts_with("create_")
-            || op.starts_with("join_")
-            || op.starts_with("share_")
-            || op == "add_team_member"
-            || op == "set_visitor_variable"
-            || op == "visitor_send_message" =>
-        {
-            &[201]
-        }
-        _ if op.starts_with("delete_")
-            || op.starts_with("remove_")
-            || op.starts_with("revoke_") =>
-        {
-            &[204]
-        }
-        _ => &[200],
-    }
-}
-
-fn query_params(route: &Route) -> Vec<(&'static str, &'static str)> {
-    let mut q = vec![];
-    if route.op.starts_with("list_") || route.op == "visitor_list_messages" {
-        q.push(("cursor", "string"));
-        q.push(("page_size", "integer"));
-    }
-    match route.op {
-        "list_chats" => {
-            q.push(("ordering", "string"));
-            for b in [
-                "is_waiting",
-                "is_ended",
-                "has_messages",
-                "has_user_messages",
-                "has_visitor_messages",
-                "is_participating",
-            ] {
-                q.push((b, "boolean"));
-            }
-            q.push(("created_at_after", "string"));
-            q.push(("created_at_before", "string"));
-        }
-        "list_messages" | "visitor_list_messages" => {
-            q.push(("type__in", "string"));
-            q.push(("type__not_in", "string"));
-        }
-        "list_user_memberships" => q.push(("is_participating", "boolean")),
-        _ => {}
-    }
-    q
-}
 
 fn slug(route: &Route) -> String {
     let mut s = String::from(route.method.lower());
@@ -74,46 +15,46 @@ fn slug(route: &Route) -> String {
 }
 
 fn operation(route: &Route) -> Value {
-    let summary = chat_core::api::OPERATIONS
-        .iter()
-        .find(|o| o.name == route.op)
-        .map(|o| o.summary)
-        .unwrap_or(if route.op == crate::routes::REALTIME_OP {
+    let summary = match route.operation {
+        Some(o) => o.summary,
+        None => {
             "WebSocket event stream: send {\"action\": \"subscribe\"|\"unsubscribe\", \"channel\", \"since\"}; receive one event per text frame, or {\"action\": \"resync\"} (contract section 8). Credentials: the Authorization header or ?token=."
-        } else {
-            "Pending core operation."
-        });
+        }
+    };
+    let creating =
+        route.method == M::Post && route.operation.is_some_and(|o| o.kind == Kind::Creating);
     let mut params: Vec<Value> = route
         .params()
         .into_iter()
         .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
-    params.extend(query_params(route).into_iter().map(|(name, ty)| {
-        json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})
+    params.extend(route.operation.into_iter().flat_map(|o| o.query_params()).map(|q| {
+        json!({"name": q.name, "in": "query", "required": false, "schema": {"type": q.ty}})
     }));
-    if route.method == M::Post && chat_core::idempotency::CREATING_OPS.contains(&route.op) {
+    if creating {
         params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
     }
-    if route.op == crate::routes::REALTIME_OP {
+    if route.op == REALTIME_OP {
         params.push(json!({"name": "token", "in": "query", "required": false, "schema": {"type": "string"}}));
     }
     let mut responses = Map::new();
-    if route.op == crate::routes::REALTIME_OP {
-        responses.insert(
-            "101".into(),
-            json!({"description": "Switching to the WebSocket protocol."}),
-        );
-    }
-    for s in success_statuses(route.op)
-        .iter()
-        .filter(|_| route.op != crate::routes::REALTIME_OP)
-    {
-        let r = if *s == 204 {
-            json!({"description": "No content."})
-        } else {
-            json!({"description": "Success.", "content": {"application/json": {"schema": {"type": "object"}}}})
-        };
-        responses.insert(s.to_string(), r);
+    match route.operation {
+        None => {
+            responses.insert(
+                "101".into(),
+                json!({"description": "Switching to the WebSocket protocol."}),
+            );
+        }
+        Some(o) => {
+            for s in o.status.codes() {
+                let r = if *s == 204 {
+                    json!({"description": "No content."})
+                } else {
+                    json!({"description": "Success.", "content": {"application/json": {"schema": {"type": "object"}}}})
+                };
+                responses.insert(s.to_string(), r);
+            }
+        }
     }
     let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     responses.insert("400".into(), err("Invalid input (with field errors)."));
@@ -125,7 +66,7 @@ fn operation(route: &Route) -> Value {
     if route.method != M::Get {
         responses.insert("409".into(), err("Conflict with the chat's state."));
     }
-    if route.method == M::Post && chat_core::idempotency::CREATING_OPS.contains(&route.op) {
+    if creating {
         responses.insert(
             "422".into(),
             err("The Idempotency-Key was used with another request."),
@@ -161,7 +102,7 @@ fn operation(route: &Route) -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         let entry = paths
             .entry(route.template())
             .or_insert_with(|| Value::Object(Map::new()));

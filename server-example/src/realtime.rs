@@ -345,7 +345,7 @@ pub async fn webhook_loop(engine: Arc<Engine>, signals: Arc<CommitSignals>, call
                     };
                 let id = d.id;
                 if let Err(err) = blocking(&calls, move || {
-                    engine.record_delivery_result(id, status, error)
+                    engine.record_webhook_delivery(id, status, error)
                 })
                 .await
                 {

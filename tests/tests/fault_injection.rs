@@ -110,7 +110,7 @@ fn every_multi_write_operation_is_all_or_nothing() {
         ..Default::default()
     };
     survives_faults_at_every_write(&e, "visitor message", |e| {
-        e.send_visitor_message(&visitor, v1, chat, msg())
+        e.visitor_send_message(&visitor, v1, chat, msg())
     });
     let join = MembershipInput {
         is_participating: Some(true),
@@ -118,7 +118,7 @@ fn every_multi_write_operation_is_all_or_nothing() {
         ..Default::default()
     };
     survives_faults_at_every_write(&e, "join pending", |e| {
-        e.join_pending(&ann, ann_id, chat, join.clone())
+        e.join_pending_chat(&ann, ann_id, chat, join.clone())
     });
     survives_faults_at_every_write(&e, "user message", |e| {
         e.send_user_message(&ann, ann_id, chat, msg())

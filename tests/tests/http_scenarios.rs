@@ -1,6 +1,6 @@
 //! Runs the shared scenario files of `tests/scenarios/` over HTTP against a real `chat-server`:
 //! each step's `op` + `args` becomes the request of the server's own route table
-//! (`server-example/src/routes.rs`, compiled in here), sent with the step's token; status and
+//! (`server-example/src/routes.rs`, the registry's routes, compiled in here), sent with the step's token; status and
 //! JSON pointers are compared as `scenario_suite.rs` does through `api::call`.
 
 mod support;
@@ -180,7 +180,7 @@ fn every_route_of_the_table_is_in_the_openapi_document() {
     let s = Server::with_seed(&seed());
     let doc = s.call("GET", "/api/v5/openapi.json", None, None);
     let paths = &doc.expect(200)["paths"];
-    for r in ROUTES {
+    for r in ROUTES.iter() {
         assert!(
             paths[r.template()][r.method.lower()]["operationId"].is_string(),
             "{} {}",

@@ -1,5 +1,6 @@
 //! Chats: the conversation resource, its derived attributes and its listings.
 
+pub(crate) mod operations;
 mod rules;
 
 pub use rules::*;

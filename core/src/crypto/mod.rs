@@ -18,6 +18,7 @@
 pub mod envelope;
 mod export;
 mod keys;
+pub(crate) mod operations;
 pub(crate) mod org_keys;
 #[cfg(test)]
 mod tests;

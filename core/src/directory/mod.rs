@@ -5,6 +5,7 @@
 //! chats of a room of their own organization that has no router, of a room whose router names
 //! them (directly or through a team), and of a room shared with their organization.
 
+pub(crate) mod operations;
 mod ops;
 pub mod seed;
 

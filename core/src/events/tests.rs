@@ -46,7 +46,7 @@ fn users_get_the_operator_view_of_a_message_and_the_visitor_the_visitor_view() {
     let w = world();
     let (chat, _) = w.routed_chat();
     w.engine
-        .join_pending(&user(BOB), id(BOB), chat, join())
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
         .unwrap();
     let since = w.engine.last_event_seq();
     let msg = w.say(BOB, chat, "Yes, in blue too.").to_string();
@@ -137,7 +137,7 @@ fn a_scripted_chat_gives_exactly_the_expected_events() {
     let s1 = bob.last_seq;
     let r1 = read(&w, ROBO, s1 - 1).last_seq.max(s1);
     w.engine
-        .join_pending(&user(BOB), id(BOB), chat, join())
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
         .unwrap();
     let got = summary(BOB, &read(&w, BOB, s1));
     assert!(
@@ -480,7 +480,7 @@ fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
     );
     let (chat, _) = w.routed_chat();
     w.engine
-        .join_pending(&user(BOB), id(BOB), chat, join())
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
         .unwrap();
     // Robo's pending added, then removed (Bob's do not match {user_id} = Robo).
     let due = w.engine.webhook_deliveries_due(10).unwrap();
@@ -513,20 +513,20 @@ fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
     assert_eq!(sig, &crate::webhooks::signature("s3cret", ts, &d.body));
     // A failure: retried after 1 s, not before; nothing overtakes it.
     w.engine
-        .record_delivery_result(d.id, Some(500), None)
+        .record_webhook_delivery(d.id, Some(500), None)
         .unwrap();
     assert!(w.engine.webhook_deliveries_due(10).unwrap().is_empty());
     w.clock.advance_ms(1000);
     let again = w.engine.webhook_deliveries_due(10).unwrap();
     assert_eq!(again[0].id, d.id);
     w.engine
-        .record_delivery_result(d.id, Some(204), None)
+        .record_webhook_delivery(d.id, Some(204), None)
         .unwrap();
     let next = w.engine.webhook_deliveries_due(10).unwrap();
     let body: Value = serde_json::from_str(&next[0].body).unwrap();
     assert_eq!(body["action"], "removed");
     w.engine
-        .record_delivery_result(next[0].id, Some(200), None)
+        .record_webhook_delivery(next[0].id, Some(200), None)
         .unwrap();
     assert!(w.engine.webhook_deliveries_due(10).unwrap().is_empty());
     let hist = w
@@ -590,7 +590,7 @@ fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
         .unwrap();
     let open: Uuid = open.id.parse().unwrap();
     w.engine
-        .send_visitor_message(
+        .visitor_send_message(
             &Actor::Visitor(v),
             v,
             open,
@@ -662,7 +662,7 @@ fn tags_invitations_and_suggestions_are_evented() {
         .unwrap();
     let (inv, _) = w
         .engine
-        .send_invitation(
+        .create_invitation(
             &user(ANN),
             id(ANN),
             chat,
@@ -734,7 +734,7 @@ fn a_member_renamed_is_republished_in_open_chats_only() {
     let (chat, _) = w.routed_chat();
     let c = chat.to_string();
     w.engine
-        .join_pending(&user(BOB), id(BOB), chat, join())
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
         .unwrap();
     let s = w.engine.last_event_seq();
     let rename = |first: &str| {
@@ -890,7 +890,9 @@ fn the_commit_hook_hears_every_publishing_write_once_committed() {
     // A hook that panics does not undo or fail the committed write.
     let head = w.engine.last_event_seq();
     panic_next.store(true, std::sync::atomic::Ordering::SeqCst);
-    let joined = w.engine.join_pending(&user(BOB), id(BOB), chat, join());
+    let joined = w
+        .engine
+        .join_pending_chat(&user(BOB), id(BOB), chat, join());
     assert!(joined.is_ok(), "{joined:?}");
     assert_eq!(heard.lock().len(), 1);
     assert!(w.engine.last_event_seq() > head);

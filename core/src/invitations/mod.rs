@@ -6,6 +6,7 @@
 //! invitation is accepted once, by the first of its users to accept. Ending a chat expires
 //! every pending invitation of it.
 
+pub(crate) mod operations;
 mod rules;
 #[cfg(test)]
 mod tests;

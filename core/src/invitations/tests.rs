@@ -46,21 +46,21 @@ fn all() -> InvitationFilter {
 
 fn incoming(w: &World, who: &str, f: InvitationFilter) -> Vec<Invitation> {
     w.engine
-        .list_incoming_invitations(&user(who), id(who), &f, &PageRequest::default())
+        .list_invitations_incoming(&user(who), id(who), &f, &PageRequest::default())
         .unwrap()
         .results
 }
 
 fn outgoing(w: &World, who: &str, chat: Uuid, f: InvitationFilter) -> Vec<Invitation> {
     w.engine
-        .list_outgoing_invitations(&user(who), id(who), chat, &f, &PageRequest::default())
+        .list_invitations_outgoing(&user(who), id(who), chat, &f, &PageRequest::default())
         .unwrap()
         .results
 }
 
 fn send(w: &World, who: &str, chat: Uuid, input: NewInvitation) -> (Invitation, bool) {
     w.engine
-        .send_invitation(&user(who), id(who), chat, input)
+        .create_invitation(&user(who), id(who), chat, input)
         .unwrap()
 }
 
@@ -148,7 +148,7 @@ fn exactly_one_party_must_be_invited() {
     let chat = w.ann_chat();
     let e = err(w
         .engine
-        .send_invitation(&user(ANN), id(ANN), chat, NewInvitation::default()));
+        .create_invitation(&user(ANN), id(ANN), chat, NewInvitation::default()));
     assert_eq!(e.code, EC::ValidationError);
     assert_eq!(e.status(), 400);
     for f in [
@@ -158,7 +158,7 @@ fn exactly_one_party_must_be_invited() {
     ] {
         assert!(e.errors.contains_key(f), "{e:?}");
     }
-    let e = err(w.engine.send_invitation(
+    let e = err(w.engine.create_invitation(
         &user(ANN),
         id(ANN),
         chat,
@@ -190,7 +190,7 @@ fn parties_that_cannot_be_invited_are_not_found() {
     let w = world();
     let chat = w.ann_chat();
     let nf = |input: NewInvitation| {
-        let e = err(w.engine.send_invitation(&user(ANN), id(ANN), chat, input));
+        let e = err(w.engine.create_invitation(&user(ANN), id(ANN), chat, input));
         assert_eq!(e.code, EC::NotFound, "{e:?}");
         assert_eq!(e.status(), 404);
     };
@@ -206,7 +206,7 @@ fn parties_that_cannot_be_invited_are_not_found() {
     nf(invite_org(ACME));
     let e = err(w
         .engine
-        .send_invitation(&user(ANN), id(ANN), chat, invite_user(ANN)));
+        .create_invitation(&user(ANN), id(ANN), chat, invite_user(ANN)));
     assert_eq!(e.code, EC::ValidationError);
     assert!(e.errors.contains_key("invited_user_id"));
     // Own team, a team shared by a partner and a partner organization are fine.
@@ -229,12 +229,12 @@ fn the_inviter_must_reach_the_chat_as_a_member() {
     assert_eq!(
         code(
             w.engine
-                .send_invitation(&user(BOB), id(BOB), chat, invite_user(DAN))
+                .create_invitation(&user(BOB), id(BOB), chat, invite_user(DAN))
         ),
         EC::NotFound
     );
     assert_eq!(
-        code(w.engine.list_outgoing_invitations(
+        code(w.engine.list_invitations_outgoing(
             &user(BOB),
             id(BOB),
             chat,
@@ -247,19 +247,19 @@ fn the_inviter_must_reach_the_chat_as_a_member() {
     assert_eq!(
         code(
             w.engine
-                .send_invitation(&user(BOB), id(ANN), chat, invite_user(DAN))
+                .create_invitation(&user(BOB), id(ANN), chat, invite_user(DAN))
         ),
         EC::PermissionDenied
     );
     let (inv, _) = w
         .engine
-        .send_invitation(&user(CAT), id(ANN), chat, invite_user(DAN))
+        .create_invitation(&user(CAT), id(ANN), chat, invite_user(DAN))
         .unwrap();
     assert_eq!(inv.invited_by_user_id, ANN);
     assert_eq!(
         code(
             w.engine
-                .send_invitation(&Actor::Admin, id(ANN), chat, invite_user(DAN))
+                .create_invitation(&Actor::Admin, id(ANN), chat, invite_user(DAN))
         ),
         EC::PermissionDenied
     );
@@ -292,7 +292,7 @@ fn incoming_lists_invitations_to_the_user_their_teams_and_their_organization() {
     assert!(incoming(&w, CAT, all()).is_empty());
     // Access to another user's incoming invitations: settings permission only.
     assert_eq!(
-        code(w.engine.list_incoming_invitations(
+        code(w.engine.list_invitations_incoming(
             &user(ANN),
             id(BOB),
             &all(),
@@ -302,7 +302,7 @@ fn incoming_lists_invitations_to_the_user_their_teams_and_their_organization() {
     );
     let via_cat = w
         .engine
-        .list_incoming_invitations(&user(CAT), id(BOB), &all(), &PageRequest::default())
+        .list_invitations_incoming(&user(CAT), id(BOB), &all(), &PageRequest::default())
         .unwrap();
     assert_eq!(via_cat.results.len(), 2);
 }
@@ -321,7 +321,7 @@ fn listings_are_ascending_by_creation_and_paginate() {
     loop {
         let p = w
             .engine
-            .list_outgoing_invitations(&user(ANN), id(ANN), chat, &all(), &req)
+            .list_invitations_outgoing(&user(ANN), id(ANN), chat, &all(), &req)
             .unwrap();
         seen.extend(p.results.into_iter().map(|i| i.id));
         match p.next {
@@ -749,7 +749,7 @@ fn ending_a_chat_expires_its_pending_invitations_and_refuses_new_ones() {
     );
     let e = err(w
         .engine
-        .send_invitation(&user(ANN), id(ANN), chat, invite_user(DAN)));
+        .create_invitation(&user(ANN), id(ANN), chat, invite_user(DAN)));
     assert_eq!(e.code, ErrorCode::ChatAlreadyEnded);
     assert_eq!(e.status(), 400);
 }

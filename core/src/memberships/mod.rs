@@ -1,5 +1,6 @@
 //! Chat memberships: who attends a chat, whether they participate, and their composing state.
 
+pub(crate) mod operations;
 mod rules;
 
 pub use rules::*;

@@ -2,6 +2,7 @@
 //! actions, and visitors' responses to them.
 
 mod attachments;
+pub(crate) mod operations;
 mod rules;
 
 pub use attachments::*;

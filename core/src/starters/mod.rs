@@ -1,5 +1,6 @@
 //! Chat conversation starters: a user's opening message, at most one per language.
 
+pub(crate) mod operations;
 mod rules;
 #[cfg(test)]
 mod tests;

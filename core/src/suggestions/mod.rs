@@ -1,6 +1,7 @@
 //! Chat reply suggestions: replies proposed for a chat message (typically by a bot), shown to
 //! the chat's agents, who may send one (`selected_reply_suggestion_id` of a message).
 
+pub(crate) mod operations;
 mod rules;
 #[cfg(test)]
 mod tests;

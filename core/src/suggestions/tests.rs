@@ -95,7 +95,7 @@ fn a_routed_user_suggests_before_joining_with_the_reference_shape() {
     // The same chat through the routed listing of another routed user.
     let p = w
         .engine
-        .list_chat_reply_suggestions(
+        .list_reply_suggestions(
             &user(BOB),
             routed(BOB),
             chat,
@@ -121,7 +121,7 @@ fn the_chat_must_be_routed_or_joined() {
     assert_eq!((e.code, e.status()), (EC::NotFound, 404));
     assert!(e.detail.contains("not routed to the user"), "{e:?}");
     assert_eq!(
-        code(w.engine.list_chat_reply_suggestions(
+        code(w.engine.list_reply_suggestions(
             &user(BOB),
             member(BOB),
             chat,
@@ -157,7 +157,7 @@ fn the_chat_must_be_routed_or_joined() {
         .unwrap();
     assert_eq!(by_cat.created_by_user_id, BOB);
     assert_eq!(
-        code(w.engine.list_chat_reply_suggestions(
+        code(w.engine.list_reply_suggestions(
             &user(CAT),
             ChatScope::Owned {
                 organization_id: id(ACME)
@@ -268,7 +268,7 @@ fn listings_order_by_creation_either_way_and_per_message() {
     let v = visitor(VISITOR2);
     let second: Uuid = w
         .engine
-        .send_visitor_message(
+        .visitor_send_message(
             &crate::Actor::Visitor(v),
             v,
             chat,
@@ -284,7 +284,7 @@ fn listings_order_by_creation_either_way_and_per_message() {
     suggest(&w, ROBO, routed(ROBO), chat, second, "c", Some(0.9));
     let list = |o: Option<&str>, req: &PageRequest| {
         w.engine
-            .list_chat_reply_suggestions(&user(BOB), routed(BOB), chat, &ordering(o), req)
+            .list_reply_suggestions(&user(BOB), routed(BOB), chat, &ordering(o), req)
     };
     let all = PageRequest::default();
     assert_eq!(texts(list(None, &all).unwrap()), vec!["a", "b", "c"]);
@@ -458,7 +458,7 @@ fn updating_needs_the_suggestion_of_that_message() {
     let v = visitor(VISITOR2);
     let other: Uuid = w
         .engine
-        .send_visitor_message(
+        .visitor_send_message(
             &crate::Actor::Visitor(v),
             v,
             chat,
@@ -521,7 +521,7 @@ fn a_sent_message_carries_the_selected_suggestion() {
     let (chat, msg) = w.routed_chat();
     let s = suggest(&w, ROBO, routed(ROBO), chat, msg, "Yes we do.", Some(0.6));
     w.engine
-        .join_routed(
+        .join_routed_chat(
             &user(BOB),
             id(BOB),
             chat,

@@ -10,6 +10,7 @@
 //! them is a 400 field error on `name`. A room without allowed tags, or a chat without a room,
 //! takes any name of 1 to 100 characters.
 
+pub(crate) mod operations;
 mod rules;
 #[cfg(test)]
 mod tests;

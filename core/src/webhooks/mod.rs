@@ -10,6 +10,8 @@
 //! Signature: `X-Chat-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with the
 //! webhook's secret, `X-Chat-Timestamp: <unix seconds>`.
 
+pub(crate) mod operations;
+
 use crate::Env;
 use crate::auth::{Actor, manage_org, token_hash};
 use crate::clock::Millis;

@@ -114,7 +114,7 @@ impl World {
             .unwrap();
         let id: Uuid = chat.id.parse().unwrap();
         self.engine
-            .send_visitor_message(&visitor(visitor_id), v(visitor_id), id, msg(text))
+            .visitor_send_message(&visitor(visitor_id), v(visitor_id), id, msg(text))
             .unwrap();
         id
     }
