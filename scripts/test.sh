@@ -12,6 +12,9 @@ echo "== native tests (core, server over loopback HTTP, cross-crate)"
 cargo build --workspace --bins
 cargo test --workspace
 
+echo "== an outside crate embeds chat-core with no build configuration (README example)"
+bash scripts/outside-crate.sh
+
 echo "== C ABI (header regeneration check, C and C++ suites, valgrind, sanitizers, install, ctypes)"
 cargo build -p chat-ffi
 git diff --exit-code -- bindings-c/include/chat_engine.h \

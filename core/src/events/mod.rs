@@ -80,42 +80,6 @@ pub struct NewEvent {
     pub prev_seq: Option<i64>,
 }
 
-/// A row change the writer's change tracking recorded (`store::sqlite::change_tracking`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Dirty {
-    /// A chat's own columns, or its memberships (counts, pending state).
-    Chat(i64),
-    Message {
-        chat_pk: i64,
-        id: Uuid,
-    },
-    /// A stored message changed (its actions' disabled states, a purge).
-    MessageChanged {
-        chat_pk: i64,
-        id: Uuid,
-    },
-    Membership {
-        chat_pk: i64,
-        member: Uuid,
-    },
-    Invitation(Uuid),
-    Suggestion(Uuid),
-    TagAdded {
-        chat_pk: i64,
-        name: String,
-    },
-    TagRemoved {
-        chat_pk: i64,
-        name: String,
-    },
-    /// A user's or visitor's attributes their memberships show.
-    Member(Uuid),
-    /// A user's or visitor's presence.
-    Presence(Uuid),
-    /// Something an authentication the engine remembers may rest on.
-    Credentials,
-}
-
 /// The answer to a read of events after a `seq`.
 ///
 /// `resync: true` means `since` is older than the retention window keeps (or newer than any

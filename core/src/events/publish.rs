@@ -1,7 +1,7 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
 use super::snapshot::{Serialized, Snapshot};
-use super::{Dirty, NewEvent, PREFIX};
+use super::{NewEvent, PREFIX};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
 use crate::chats::ChatRecord;
@@ -11,6 +11,7 @@ use crate::ids::visitor_id_str;
 use crate::invitations::{Invitation, InviteTarget};
 use crate::memberships::Membership;
 use crate::messages::Viewer;
+use crate::store::changes::Change;
 use crate::store::{ChatEventState, SnapshotOf, Store};
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
@@ -19,8 +20,8 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// A change being gathered: one resource state published on several channels.
-struct Change {
+/// An event row being gathered: one resource state published on several channels.
+struct Gathering {
     organization_id: Uuid,
     chat_pk: Option<i64>,
     channels: Vec<String>,
@@ -34,7 +35,7 @@ pub(crate) struct Emitter<'a, 'k> {
     s: &'a dyn Store,
     env: &'a Env<'k>,
     last: Option<i64>,
-    pending: Option<Change>,
+    pending: Option<Gathering>,
     user_orgs: HashMap<Uuid, Option<Uuid>>,
     hooks: HashMap<Uuid, Vec<WebhookRecord>>,
     /// Chats and their members as the transaction left them (publishing changes neither).
@@ -113,7 +114,7 @@ impl Emitter<'_, '_> {
             return Ok(());
         }
         self.flush()?;
-        self.pending = Some(Change {
+        self.pending = Some(Gathering {
             organization_id: org,
             chat_pk: Some(chat_pk),
             channels: vec![channel],
@@ -265,8 +266,8 @@ pub struct Published {
 
 /// Publishes the events of everything the running transaction changed.
 pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
-    let dirty = s.take_dirty()?;
-    if dirty.is_empty() {
+    let changes = s.take_changes();
+    if changes.is_empty() {
         return Ok(Published::default());
     }
     let mut e = Emitter {
@@ -294,21 +295,25 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             v.push(x);
         }
     }
-    for d in dirty {
+    for d in changes {
         match d {
-            Dirty::Chat(pk) => push(&mut chats, pk),
-            Dirty::Message { chat_pk, id } => message(&mut e, chat_pk, id, "added")?,
-            Dirty::MessageChanged { chat_pk, id } => push(&mut changed_messages, (chat_pk, id)),
-            Dirty::Membership { chat_pk, member } => push(&mut memberships, (chat_pk, member)),
-            Dirty::Invitation(i) => push(&mut invitations, i),
-            Dirty::Suggestion(i) => push(&mut suggestions, i),
-            Dirty::Credentials => credentials_changed = true,
-            Dirty::TagAdded { chat_pk, name } => tag(&mut e, chat_pk, &name, true)?,
-            Dirty::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
+            Change::Chat(pk) => push(&mut chats, pk),
+            Change::MessageAdded {
+                chat_pk,
+                id,
+                record,
+            } => message(&mut e, chat_pk, id, "added", record.map(|r| *r))?,
+            Change::MessageChanged { chat_pk, id } => push(&mut changed_messages, (chat_pk, id)),
+            Change::Membership { chat_pk, member } => push(&mut memberships, (chat_pk, member)),
+            Change::Invitation(i) => push(&mut invitations, i),
+            Change::Suggestion(i) => push(&mut suggestions, i),
+            Change::Credentials => credentials_changed = true,
+            Change::TagAdded { chat_pk, name } => tag(&mut e, chat_pk, &name, true)?,
+            Change::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
             // A member's own attributes show in their memberships of open chats; their
             // presence also in those chats (pending, present counts).
-            Dirty::Member(member) | Dirty::Presence(member) => {
-                let presence = matches!(d, Dirty::Presence(_));
+            Change::Member(member) | Change::Presence(member) => {
+                let presence = matches!(d, Change::Presence(_));
                 for pk in s.open_chats_of_member(member)? {
                     push(&mut memberships, (pk, member));
                     if presence {
@@ -319,7 +324,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         }
     }
     for (pk, m) in changed_messages {
-        message(&mut e, pk, m, "changed")?;
+        message(&mut e, pk, m, "changed", None)?;
     }
     for (pk, m) in memberships {
         membership(&mut e, pk, m)?;
@@ -481,9 +486,14 @@ fn present_message(
     e: &Emitter,
     c: &ChatRecord,
     id: Uuid,
+    held: Option<crate::messages::MessageRecord>,
 ) -> Result<Option<crate::messages::Message>> {
-    let Some(m) = e.s.message(c.pk, id)? else {
-        return Ok(None);
+    let m = match held {
+        Some(m) => m,
+        None => match e.s.message(c.pk, id)? {
+            Some(m) => m,
+            None => return Ok(None),
+        },
     };
     let empty = KeyRing::new();
     let sealed = sealed_env(e.env, &empty);
@@ -494,7 +504,13 @@ fn present_message(
 /// A message added, or a stored message changed (its actions' disabled states: `changed`
 /// carries `attachments` only), published to the chat's users (operator view) and visitors
 /// (visitor view).
-fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<()> {
+fn message(
+    e: &mut Emitter,
+    pk: i64,
+    id: Uuid,
+    action: &'static str,
+    held: Option<crate::messages::MessageRecord>,
+) -> Result<()> {
     let Some(c) = e.chat(pk)? else {
         return Ok(());
     };
@@ -503,7 +519,7 @@ fn message(e: &mut Emitter, pk: i64, id: Uuid, action: &'static str) -> Result<(
         return Ok(());
     }
     let mid = id.to_string();
-    let Some(m) = present_message(e, &c, id)? else {
+    let Some(m) = present_message(e, &c, id, held)? else {
         return Ok(());
     };
     let r = if action == "changed" {

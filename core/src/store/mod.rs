@@ -1,6 +1,7 @@
 //! The storage interface. Domain rules see only these traits and record types; all SQL lives
 //! behind them (in [`sqlite`]), so another backend can implement the same traits.
 
+pub mod changes;
 pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
@@ -117,6 +118,15 @@ pub enum PresenceHolder {
     Visitor(Uuid),
 }
 
+impl PresenceHolder {
+    /// The user's or visitor's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            PresenceHolder::User(id) | PresenceHolder::Visitor(id) => id,
+        }
+    }
+}
+
 pub trait ChatStore {
     /// Inserts a chat; returns its internal key.
     fn insert_chat(&self, chat: &NewChatRecord) -> Result<i64>;
@@ -178,9 +188,9 @@ pub trait MembershipStore {
 pub trait MessageStore {
     fn insert_message(&self, m: &NewMessageRecord) -> Result<()>;
     fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>>;
-    /// A message this transaction wrote (`m`, as inserted, unchanged since), completed as
-    /// [`MessageStore::message`] reads it without reading it back. Until the next write,
-    /// `message` returns it too.
+    /// A message this operation inserted (`m`, as inserted, unchanged since), completed as
+    /// [`MessageStore::message`] reads it without reading it back; publication presents this
+    /// record (see [`changes::Change::MessageAdded`]).
     fn inserted_message(
         &self,
         chat: &crate::chats::ChatRecord,
@@ -306,10 +316,9 @@ pub struct ChatEventState {
 
 /// The event log, its change tracking, webhooks with their outbox, and idempotency keys.
 pub trait EventStore {
-    /// The rows changed by this operation so far (in change order), for publication: clears
-    /// them, and what the operation writes after this (publication's own rows and snapshots)
-    /// is not recorded.
-    fn take_dirty(&self) -> Result<Vec<crate::events::Dirty>>;
+    /// What this operation changed so far (in write order, see [`changes`]), for
+    /// publication; the log is empty afterwards.
+    fn take_changes(&self) -> Vec<changes::Change>;
     /// The last published state of a resource (None: never published).
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()>;

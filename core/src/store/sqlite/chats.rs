@@ -6,6 +6,7 @@ use crate::clock::Millis;
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::ChatStore;
+use crate::store::changes::Change;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
@@ -168,7 +169,9 @@ impl ChatStore for SqliteTx<'_> {
                 c.token
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        let pk = self.conn().last_insert_rowid();
+        self.record(Change::Chat(pk));
+        Ok(pk)
     }
 
     fn update_chat(&self, c: &ChatRecord) -> Result<()> {
@@ -212,6 +215,7 @@ impl ChatStore for SqliteTx<'_> {
              WHERE pk = ?1 AND (is_ended <> ?2 OR is_waiting <> ?3 OR activity_minute <> last_activity_at / 60000)",
             params![c.pk, c.is_ended, c.is_waiting],
         )?;
+        self.record(Change::Chat(c.pk));
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use crate::directory::{
 };
 use crate::error::Result;
 use crate::pagination::Keyset;
+use crate::store::changes::Change;
 use crate::store::{DirectoryStore, PresenceHolder};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -121,18 +122,43 @@ impl SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
     }
 
+    /// Sets the holder's `present_until` to its newest client's expiry; records a presence
+    /// change when the value moved.
     fn refresh_present_until(&self, holder: PresenceHolder) -> Result<()> {
-        match holder {
-            PresenceHolder::User(u) => self.exec(
-                "UPDATE users SET present_until = COALESCE((SELECT MAX(expires_at) FROM presence_clients WHERE user_id = ?1), 0) WHERE id = ?1",
-                params![u.as_bytes()],
-            )?,
-            PresenceHolder::Visitor(v) => self.exec(
-                "UPDATE visitors SET present_until = COALESCE((SELECT MAX(expires_at) FROM presence_clients WHERE visitor_id = ?1), 0) WHERE id = ?1",
-                params![v.as_bytes()],
-            )?,
+        let (id, moved) = match holder {
+            PresenceHolder::User(u) => (
+                u,
+                self.exec(
+                    "UPDATE users SET present_until = ?2 WHERE id = ?1 AND present_until IS NOT ?2",
+                    params![u.as_bytes(), self.newest_client_expiry("user_id", u)?],
+                )?,
+            ),
+            PresenceHolder::Visitor(v) => (
+                v,
+                self.exec(
+                    "UPDATE visitors SET present_until = ?2 WHERE id = ?1 AND present_until IS NOT ?2",
+                    params![v.as_bytes(), self.newest_client_expiry("visitor_id", v)?],
+                )?,
+            ),
         };
+        if moved > 0 {
+            self.record(Change::Presence(id));
+        }
         Ok(())
+    }
+
+    /// The latest expiry of the holder's presence clients (0: none).
+    fn newest_client_expiry(&self, column: &str, holder: Uuid) -> Result<Millis> {
+        let sql = match column {
+            "user_id" => {
+                "SELECT COALESCE(MAX(expires_at), 0) FROM presence_clients WHERE user_id = ?1"
+            }
+            _ => "SELECT COALESCE(MAX(expires_at), 0) FROM presence_clients WHERE visitor_id = ?1",
+        };
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_row([holder.as_bytes()], |r| r.get(0))?)
     }
 }
 
@@ -239,6 +265,10 @@ impl DirectoryStore for SqliteTx<'_> {
                 u.updated_at
             ],
         )?;
+        // What memberships show of a user, and what an authentication rests on (deletion),
+        // may have changed: publication compares and forgets remembered tokens.
+        self.record(Change::Member(u.id));
+        self.record(Change::Credentials);
         Ok(())
     }
 
@@ -287,10 +317,14 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn delete_token(&self, user: Uuid, id: Uuid) -> Result<bool> {
-        Ok(self.exec(
+        let deleted = self.exec(
             "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
             params![id.as_bytes(), user.as_bytes()],
-        )? > 0)
+        )? > 0;
+        if deleted {
+            self.record(Change::Credentials);
+        }
+        Ok(deleted)
     }
 
     fn user_by_token(&self, token_hash: &[u8]) -> Result<Option<Uuid>> {
@@ -579,6 +613,7 @@ impl DirectoryStore for SqliteTx<'_> {
             "UPDATE visitors SET name = ?2, sensitive_data_purged_at = ?3, updated_at = ?4 WHERE id = ?1",
             params![v.id.as_bytes(), v.name, v.sensitive_data_purged_at, v.updated_at],
         )?;
+        self.record(Change::Member(v.id));
         Ok(())
     }
 
@@ -684,6 +719,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 "DELETE FROM presence_clients WHERE id = ?1",
                 [id.as_bytes()],
             )?;
+            self.record(Change::Presence(h.id()));
             self.refresh_present_until(h)?;
         }
         Ok(holder)
@@ -701,7 +737,7 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn clear_presence(&self, holder: PresenceHolder) -> Result<()> {
-        match holder {
+        let cleared = match holder {
             PresenceHolder::User(u) => self.exec(
                 "DELETE FROM presence_clients WHERE user_id = ?1",
                 [u.as_bytes()],
@@ -711,6 +747,9 @@ impl DirectoryStore for SqliteTx<'_> {
                 [v.as_bytes()],
             )?,
         };
+        if cleared > 0 {
+            self.record(Change::Presence(holder.id()));
+        }
         self.refresh_present_until(holder)
     }
 
@@ -728,6 +767,7 @@ impl DirectoryStore for SqliteTx<'_> {
         };
         let n = self.exec("DELETE FROM presence_clients WHERE expires_at <= ?1", [now])?;
         for h in holders {
+            self.record(Change::Presence(h.id()));
             self.refresh_present_until(h)?;
         }
         Ok(n)

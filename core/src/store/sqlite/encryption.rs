@@ -6,6 +6,7 @@ use crate::clock::Millis;
 use crate::crypto::{OrgKeyCheck, WrappedChatKey};
 use crate::error::Result;
 use crate::store::EncryptionStore;
+use crate::store::changes::Change;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
@@ -60,15 +61,22 @@ impl EncryptionStore for SqliteTx<'_> {
             "UPDATE chats SET encrypted_symmetric_key = ?2 WHERE pk = ?1",
             params![chat_pk, wrapped],
         )?;
+        self.record(Change::Chat(chat_pk));
         Ok(())
     }
 
     fn purge_message_texts(&self, chat_pk: i64, now: Millis) -> Result<usize> {
-        self.exec(
+        let purged = self.exec_returning(
             "UPDATE messages SET message = NULL, response_text = NULL, response_value = NULL, \
-             sensitive_data_purged_at = COALESCE(sensitive_data_purged_at, ?2) WHERE chat_pk = ?1",
+             sensitive_data_purged_at = COALESCE(sensitive_data_purged_at, ?2) WHERE chat_pk = ?1 \
+             RETURNING id",
             params![chat_pk, now],
-        )
+            |r| uuid_col(r, 0),
+        )?;
+        for &id in &purged {
+            self.record(Change::MessageChanged { chat_pk, id });
+        }
+        Ok(purged.len())
     }
 
     fn message_attachments_of_chat(&self, chat_pk: i64) -> Result<Vec<(i64, String, bool)>> {

@@ -4,9 +4,10 @@ use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::chats::ChatRecord;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::events::{Dirty, Event, NewEvent, PREFIX};
+use crate::events::{Event, NewEvent, PREFIX};
 use crate::idempotency::IdempotencyRecord;
 use crate::pagination::Keyset;
+use crate::store::changes::Change;
 use crate::store::{ChatEventState, EventStore, SnapshotOf};
 use crate::webhooks::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
@@ -61,8 +62,8 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 impl EventStore for SqliteTx<'_> {
-    fn take_dirty(&self) -> Result<Vec<Dirty>> {
-        Ok(self.changes.take_for_publication())
+    fn take_changes(&self) -> Vec<Change> {
+        self.changes.take()
     }
 
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>> {
@@ -288,9 +289,9 @@ impl EventStore for SqliteTx<'_> {
         )?;
         // Republished (with the purged values) before the purge commits.
         for (member, _, _) in self.chat_members(chat_pk)? {
-            self.changes.push(Dirty::Membership { chat_pk, member });
+            self.record(Change::Membership { chat_pk, member });
         }
-        self.changes.push(Dirty::Chat(chat_pk));
+        self.record(Change::Chat(chat_pk));
         Ok(())
     }
 

@@ -260,8 +260,8 @@ impl SqliteStore {
                 Err(e) => Outcome::Refused(ChatError::from(e)),
                 Ok(()) => {
                     open = true;
-                    // Each operation records its own changes (a failed one's are dropped here).
-                    self.changes.begin();
+                    // Each operation records its own changes in its own `SqliteTx` (a failed
+                    // one's go with it).
                     let ok = job.run(&self.tx(&w.conn));
                     if w.conn.is_autocommit() {
                         // SQLite rolled the whole transaction back (I/O error, disk full, ...).

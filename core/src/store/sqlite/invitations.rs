@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
 use crate::pagination::Keyset;
 use crate::store::InvitationStore;
+use crate::store::changes::Change;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use std::sync::LazyLock;
@@ -111,6 +112,7 @@ impl InvitationStore for SqliteTx<'_> {
                 r.expired_at
             ],
         )?;
+        self.record(Change::Invitation(r.id));
         Ok(())
     }
 
@@ -125,6 +127,7 @@ impl InvitationStore for SqliteTx<'_> {
                 r.expired_at
             ],
         )?;
+        self.record(Change::Invitation(r.id));
         Ok(())
     }
 
@@ -205,10 +208,15 @@ impl InvitationStore for SqliteTx<'_> {
     }
 
     fn expire_pending_invitations(&self, chat_pk: i64, now: Millis) -> Result<usize> {
-        self.exec(
+        let expired = self.exec_returning(
             "UPDATE chat_invitations SET expired_at = ?2, updated_at = ?2 \
-             WHERE chat_pk = ?1 AND accepted_at IS NULL AND expired_at IS NULL",
+             WHERE chat_pk = ?1 AND accepted_at IS NULL AND expired_at IS NULL RETURNING id",
             params![chat_pk, now],
-        )
+            |r| uuid_col(r, 0),
+        )?;
+        for &id in &expired {
+            self.record(Change::Invitation(id));
+        }
+        Ok(expired.len())
     }
 }

@@ -100,6 +100,7 @@ impl MembershipStore for SqliteTx<'_> {
                 m.message_count
             ],
         )?;
+        self.changes.membership(m.chat_pk, m.member.id());
         Ok(())
     }
 
@@ -118,15 +119,19 @@ impl MembershipStore for SqliteTx<'_> {
                 m.message_count
             ],
         )?;
+        self.changes.membership(m.chat_pk, m.member.id());
         Ok(())
     }
 
     fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()> {
-        self.exec(
+        if self.exec(
             "UPDATE memberships SET message_count = message_count + 1, composing_status = ?3, \
              composing_updated_at = ?4, updated_at = ?4 WHERE chat_pk = ?1 AND member_id = ?2",
             params![chat_pk, member.as_bytes(), Composing::Idle.as_str(), now],
-        )?;
+        )? > 0
+        {
+            self.changes.membership(chat_pk, member);
+        }
         Ok(())
     }
 
@@ -232,10 +237,16 @@ impl MembershipStore for SqliteTx<'_> {
     }
 
     fn settle_typing(&self, before: Millis, now: Millis) -> Result<usize> {
-        self.exec(
+        let settled = self.exec_returning(
             "UPDATE memberships SET composing_status = 'typed', updated_at = ?2 WHERE composing_status = 'typing' AND composing_updated_at <= ?1 \
-             AND EXISTS (SELECT 1 FROM chats c WHERE c.pk = memberships.chat_pk AND c.is_ended = 0)",
+             AND EXISTS (SELECT 1 FROM chats c WHERE c.pk = memberships.chat_pk AND c.is_ended = 0) \
+             RETURNING chat_pk, member_id",
             params![before, now],
-        )
+            |r| Ok((r.get::<_, i64>(0)?, uuid_col(r, 1)?)),
+        )?;
+        for &(chat_pk, member) in &settled {
+            self.changes.membership(chat_pk, member);
+        }
+        Ok(settled.len())
     }
 }

@@ -7,6 +7,7 @@ use crate::messages::{
 };
 use crate::pagination::Keyset;
 use crate::store::MessageStore;
+use crate::store::changes::Change;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
@@ -119,12 +120,6 @@ fn disabling_sql() -> &'static str {
 }
 
 impl SqliteTx<'_> {
-    /// Remembers `record` as what `message` returns for it while the connection's change
-    /// count is still `changes` (no write since).
-    fn remember_message(&self, changes: u64, record: MessageRecord) {
-        *self.message_memo.borrow_mut() = Some(super::MessageMemo { changes, record });
-    }
-
     /// Completes a page's stored rows with what [`COLUMNS`] join: the chat's ids (from the
     /// caller's record), each
     /// distinct sender once, and the rare selected suggestion or answered message per row.
@@ -223,30 +218,23 @@ impl MessageStore for SqliteTx<'_> {
                 m.response_text
             ],
         )?;
+        self.record(Change::MessageAdded {
+            chat_pk: m.chat_pk,
+            id: m.id,
+            record: None,
+        });
         Ok(())
     }
 
     fn message(&self, chat_pk: i64, id: Uuid) -> Result<Option<MessageRecord>> {
-        let changes = self.conn().total_changes();
-        if let Some(m) = self.message_memo.borrow().as_ref()
-            && m.changes == changes
-            && m.record.stored.chat_pk == chat_pk
-            && m.record.stored.id == id
-        {
-            return Ok(Some(m.record.clone()));
-        }
         let sql = const_sql!(
             "SELECT {COLUMNS} FROM messages m {JOINS} WHERE m.id = ?1 AND m.chat_pk = ?2"
         );
-        let found = self
+        Ok(self
             .conn()
             .prepare_cached(sql)?
             .query_row(params![id.as_bytes(), chat_pk], row)
-            .optional()?;
-        if let Some(record) = &found {
-            self.remember_message(changes, record.clone());
-        }
-        Ok(found)
+            .optional()?)
     }
 
     fn inserted_message(
@@ -259,7 +247,7 @@ impl MessageStore for SqliteTx<'_> {
             .complete_page(chat, vec![(m, None)])?
             .pop()
             .ok_or_else(|| crate::error::ChatError::internal("message not completed"))?;
-        self.remember_message(self.conn().total_changes(), record.clone());
+        self.changes.message_completed(&record);
         Ok(record)
     }
 
@@ -312,10 +300,14 @@ impl MessageStore for SqliteTx<'_> {
         attachments: &str,
         disables: bool,
     ) -> Result<()> {
-        self.exec(
-            "UPDATE messages SET attachments = ?3, disables_on_visitor_message = ?4 WHERE chat_pk = ?1 AND seq = ?2",
+        for id in self.exec_returning(
+            "UPDATE messages SET attachments = ?3, disables_on_visitor_message = ?4 \
+             WHERE chat_pk = ?1 AND seq = ?2 RETURNING id",
             params![chat_pk, seq, attachments, disables],
-        )?;
+            |r| uuid_col(r, 0),
+        )? {
+            self.record(Change::MessageChanged { chat_pk, id });
+        }
         Ok(())
     }
 

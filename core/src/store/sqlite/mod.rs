@@ -20,7 +20,6 @@ macro_rules! const_sql {
     }};
 }
 
-mod change_tracking;
 mod chats;
 mod directory;
 mod encryption;
@@ -34,6 +33,7 @@ mod suggestions;
 mod tags;
 
 use crate::error::{ChatError, ErrorCode, Result};
+use crate::store::changes::{Change, ChangeLog};
 use parking_lot::Condvar;
 use parking_lot::Mutex;
 use rusqlite::types::Value;
@@ -258,8 +258,6 @@ impl WriterLock {
 
 pub struct SqliteStore {
     writer: WriterLock,
-    /// The rows the writer's running transaction changed (see [`change_tracking`]).
-    changes: change_tracking::ChangeLog,
     /// Writes waiting for the thread that holds the writer connection to run them (group
     /// commit, see [`group_commit`]).
     queue: group_commit::Queue,
@@ -336,9 +334,7 @@ impl SqliteStore {
         migrate(&mut conn, latest_version())?;
         // The temp database (sorters, materialized subqueries) in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let changes = change_tracking::install(&conn)?;
         Ok(Self {
-            changes,
             writer: WriterLock(std::sync::Mutex::new(Writer {
                 conn,
                 ops: 0,
@@ -370,7 +366,6 @@ impl SqliteStore {
         let tx = w
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        self.changes.begin();
         let out = f(&self.tx(&tx))?;
         tx.commit()?;
         w.commits += 1;
@@ -381,10 +376,9 @@ impl SqliteStore {
     fn tx<'c>(&'c self, conn: &'c Connection) -> SqliteTx<'c> {
         SqliteTx {
             conn,
-            changes: &self.changes,
+            changes: Default::default(),
             #[cfg(feature = "fault-injection")]
             fault: &self.fault,
-            message_memo: Default::default(),
         }
     }
 
@@ -578,23 +572,11 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<()> {
 /// A transaction handed to the rules through the store traits.
 pub struct SqliteTx<'c> {
     conn: &'c Connection,
-    /// The writer's change log (reads never touch it).
-    changes: &'c change_tracking::ChangeLog,
+    /// What the operation changed, recorded by the write methods (one `SqliteTx` per
+    /// operation, also under group commit; reads never record).
+    changes: ChangeLog,
     #[cfg(feature = "fault-injection")]
     fault: &'c FaultPlan,
-    /// The last message read, valid while no row of the database has changed since
-    /// (`total_changes`): a send reads its new message back for its reply and again to
-    /// publish it, with nothing written in between. A
-    /// `SqliteTx` lives for one operation, inside which nothing is rolled back to a savepoint
-    /// (the one undo that does not move `total_changes`; group commit rolls a failed operation
-    /// back after its `SqliteTx` is gone).
-    message_memo: std::cell::RefCell<Option<MessageMemo>>,
-}
-
-/// A message read by [`SqliteTx`], stamped with the connection's change count at the time.
-struct MessageMemo {
-    changes: u64,
-    record: crate::messages::MessageRecord,
 }
 
 impl SqliteTx<'_> {
@@ -604,8 +586,26 @@ impl SqliteTx<'_> {
         self.fault.tick()?;
         Ok(self.conn.prepare_cached(sql)?.execute(params)?)
     }
+    /// Executes a cached write statement with a `RETURNING` clause: the rows it changed, as
+    /// `f` reads them (how a write learns which rows to record as changed).
+    fn exec_returning<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        #[cfg(feature = "fault-injection")]
+        self.fault.tick()?;
+        let mut st = self.conn.prepare_cached(sql)?;
+        let rows = st.query_map(params, f)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
+    }
     fn conn(&self) -> &Connection {
         self.conn
+    }
+    /// Records a change for publication (see [`crate::store::changes`]).
+    fn record(&self, c: Change) {
+        self.changes.record(c);
     }
 }
 

@@ -5,6 +5,7 @@ use super::{SqliteTx, blob, qualified, user_opt_at, uuid_col, uuid_opt_col};
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::SuggestionStore;
+use crate::store::changes::Change;
 use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -62,6 +63,7 @@ impl SuggestionStore for SqliteTx<'_> {
                 r.updated_at
             ],
         )?;
+        self.record(Change::Suggestion(r.id));
         Ok(())
     }
 
@@ -76,6 +78,7 @@ impl SuggestionStore for SqliteTx<'_> {
                 r.updated_at
             ],
         )?;
+        self.record(Change::Suggestion(r.id));
         Ok(())
     }
 

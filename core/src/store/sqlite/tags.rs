@@ -4,6 +4,7 @@ use super::SqliteTx;
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::TagStore;
+use crate::store::changes::Change;
 use crate::tags::TagRecord;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -22,6 +23,10 @@ impl TagStore for SqliteTx<'_> {
             "INSERT INTO chat_tags (chat_pk, name, created_at) VALUES (?1, ?2, ?3)",
             params![t.chat_pk, t.name, t.created_at],
         )?;
+        self.record(Change::TagAdded {
+            chat_pk: t.chat_pk,
+            name: t.name.clone(),
+        });
         Ok(())
     }
 
@@ -36,10 +41,17 @@ impl TagStore for SqliteTx<'_> {
     }
 
     fn delete_tag(&self, chat_pk: i64, name: &str) -> Result<bool> {
-        Ok(self.exec(
+        let deleted = self.exec(
             "DELETE FROM chat_tags WHERE chat_pk = ?1 AND name = ?2",
             params![chat_pk, name],
-        )? > 0)
+        )? > 0;
+        if deleted {
+            self.record(Change::TagRemoved {
+                chat_pk,
+                name: name.to_string(),
+            });
+        }
+        Ok(deleted)
     }
 
     fn select_tags(&self, chat_pk: i64, k: &Keyset) -> Result<Vec<TagRecord>> {

@@ -1,0 +1,93 @@
+//! What a write operation changed, as the store's write methods record it: the input of event
+//! publication (`events::publish`), which runs at the end of the same transaction.
+//!
+//! Every store method that writes something a resource shows records it here, in the order of
+//! the writes. The log is plain data, so any storage backend records the same entries by
+//! calling [`ChangeLog::record`] from its write methods; nothing depends on a database's own
+//! change notifications. An entry may name a row whose values did not actually change (an
+//! update writing equal values): publication compares each resource with its last published
+//! state and emits nothing for it.
+
+use crate::messages::MessageRecord;
+use std::cell::RefCell;
+use uuid::Uuid;
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A chat's own columns, or its memberships (counts, pending state).
+    Chat(i64),
+    /// A message added. `record`: the message as the operation completed it for its reply
+    /// ([`crate::store::MessageStore::inserted_message`]), which publication presents instead
+    /// of reading it back; None when the operation did not (a join or leave notice).
+    MessageAdded {
+        chat_pk: i64,
+        id: Uuid,
+        record: Option<Box<MessageRecord>>,
+    },
+    /// A stored message changed (its actions' disabled states, a purge).
+    MessageChanged {
+        chat_pk: i64,
+        id: Uuid,
+    },
+    Membership {
+        chat_pk: i64,
+        member: Uuid,
+    },
+    Invitation(Uuid),
+    Suggestion(Uuid),
+    TagAdded {
+        chat_pk: i64,
+        name: String,
+    },
+    TagRemoved {
+        chat_pk: i64,
+        name: String,
+    },
+    /// A user's or visitor's attributes their memberships show.
+    Member(Uuid),
+    /// A user's or visitor's presence.
+    Presence(Uuid),
+    /// Something an authentication the engine remembers may rest on (a token revoked, a user
+    /// changed or deleted).
+    Credentials,
+}
+
+/// The changes of one operation, in write order. Owned by the operation's transaction
+/// handle: a failed operation's log goes with it.
+#[derive(Debug, Default)]
+pub struct ChangeLog(RefCell<Vec<Change>>);
+
+impl ChangeLog {
+    pub fn record(&self, c: Change) {
+        self.0.borrow_mut().push(c);
+    }
+    /// A membership changed: the membership, and its chat (whose counts and pending state
+    /// follow its memberships).
+    pub fn membership(&self, chat_pk: i64, member: Uuid) {
+        let mut log = self.0.borrow_mut();
+        log.push(Change::Membership { chat_pk, member });
+        log.push(Change::Chat(chat_pk));
+    }
+    /// Attaches the completed record of a message this operation added to its entry.
+    pub fn message_completed(&self, m: &MessageRecord) {
+        let mut log = self.0.borrow_mut();
+        for c in log.iter_mut().rev() {
+            if let Change::MessageAdded {
+                chat_pk,
+                id,
+                record,
+            } = c
+                && *chat_pk == m.stored.chat_pk
+                && *id == m.stored.id
+            {
+                *record = Some(Box::new(m.clone()));
+                return;
+            }
+        }
+    }
+    /// Everything recorded so far, for publication.
+    pub fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
