@@ -350,14 +350,11 @@ fn a_since_older_than_the_retention_is_a_resync() {
     };
     // Maintenance (every 50 ms) deletes the chat's events once they are older than the
     // one-second retention: from then on the same poll answers a resync.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let polled = loop {
-        let polled = poll();
-        if polled["resync"] == true || std::time::Instant::now() > deadline {
-            break polled;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut polled = Value::Null;
+    wait_until("a resync", Duration::from_secs(30), || {
+        polled = poll();
+        polled["resync"] == true
+    });
     assert_eq!(polled["resync"], true, "{polled}");
     rt.block_on(async {
         let mut ws = connect(&s, CAT_T, false).await;
