@@ -15,6 +15,20 @@ cargo test --workspace
 echo "== an outside crate embeds chat-core with no build configuration (README example)"
 bash scripts/outside-crate.sh
 
+echo "== core unit tests with the fault-injection feature"
+# Tests behind #[cfg(feature = "fault-injection")] live in modules named fault_injection. Run
+# them explicitly (whether `cargo test --workspace` builds chat-core with the feature depends on
+# feature unification with chat-tests) and fail if none ran: they must not compile out unseen.
+out=$(cargo test -p chat-core --features fault-injection --lib 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | grep -E '^test result'
+ran=$(echo "$out" | grep -cE '^test [^ ]*::fault_injection::[^ ]* \.\.\. ok$' || true)
+if [ "$ran" -lt 1 ]; then
+    echo "$out"
+    echo "no fault-injection test ran"
+    exit 1
+fi
+echo "fault-injection tests passed: $ran"
+
 echo "== C ABI (header regeneration check, C and C++ suites, valgrind, sanitizers, install, ctypes)"
 cargo build -p chat-ffi
 git diff --exit-code -- bindings-c/include/chat_engine.h \

@@ -3,8 +3,10 @@
 # pkg-config and python3, which .ci/run installs when missing):
 #   header regeneration check, C suites with -Wall -Wextra -Werror (natively, under valgrind,
 #   with -fsanitize=address,undefined), the multithreaded test, the C++ header check, the README
-#   example, `make install` into a temporary prefix with a one-line pkg-config build, and the
-#   Python ctypes scenario against the installed shared library.
+#   example, `make install` into a temporary prefix with a one-line pkg-config build, and, against
+#   the installed shared library with Python ctypes, the example scenario and the shared
+#   scenario files of tests/scenarios/ (scenario_suite.py: every step's status and expectations,
+#   as tests/tests/scenario_suite.rs checks them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -80,5 +82,6 @@ unset PKG_CONFIG_PATH
 
 step "Python (ctypes) against the installed shared library"
 python3 bindings-c/examples/scenario.py "$WORK/prefix/lib/libchat_engine.so"
+python3 bindings-c/tests/scenario_suite.py "$WORK/prefix/lib/libchat_engine.so" tests/scenarios/*.json
 
 echo "C ABI: all passed"

@@ -55,6 +55,37 @@ fn seed_loads_everything_and_bad_seeds_change_nothing() {
     assert_eq!(e.status(), 400);
 }
 
+/// Ids are never taken twice: the same seed again, or an organization created with an id that
+/// exists, is `already_exists` (409) and changes nothing.
+#[test]
+fn an_id_that_exists_is_already_exists() {
+    let w = world();
+    let e = w
+        .engine
+        .load_seed_json(&seed_json().to_string())
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.status()),
+        (ErrorCode::AlreadyExists, 409),
+        "{e:?}"
+    );
+    assert_eq!(e.to_json()["code"], "already_exists");
+    let e = chat_core::api::call(
+        &w.engine,
+        &Actor::Admin,
+        "create_organization",
+        &json!({"body": {"id": ACME, "name": "Acme again"}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code, e.status()),
+        (ErrorCode::AlreadyExists, 409),
+        "{e:?}"
+    );
+    let org = w.engine.get_organization(&user(ANN), u(ACME)).unwrap();
+    assert_eq!(org.name, "Acme");
+}
+
 #[test]
 fn tokens_are_random_hashed_and_revocable() {
     let w = world();

@@ -82,6 +82,11 @@ struct ServeArgs {
     /// Threads running engine calls; 0: tokio's blocking pool instead (for comparison).
     #[arg(long, env = "CHAT_ENGINE_THREADS", default_value_t = 32)]
     engine_threads: usize,
+    /// How often the time-driven rules and retention run (milliseconds): idle chats end,
+    /// presences expire, events older than the retention are deleted.
+    #[arg(long, env = "CHAT_MAINTENANCE_EVERY_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    maintenance_every_ms: u64,
 }
 
 #[derive(Args)]
@@ -230,7 +235,11 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         commits: signals.subscribe(),
         calls: calls.clone(),
     });
-    let maintenance = tokio::spawn(maintenance_loop(engine.clone(), calls.clone()));
+    let maintenance = tokio::spawn(maintenance_loop(
+        engine.clone(),
+        calls.clone(),
+        Duration::from_millis(args.maintenance_every_ms),
+    ));
     let webhooks = tokio::spawn(realtime::webhook_loop(
         engine.clone(),
         signals.clone(),
@@ -270,9 +279,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Applies the time-driven rules (idle chats, task ttl, presence expiry) every second.
-async fn maintenance_loop(engine: Arc<Engine>, calls: engine_threads::Calls) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+/// Applies the time-driven rules (idle chats, task ttl, presence expiry) and retention every
+/// `every` (`--maintenance-every-ms`).
+async fn maintenance_loop(engine: Arc<Engine>, calls: engine_threads::Calls, every: Duration) {
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

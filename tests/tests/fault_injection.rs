@@ -5,7 +5,7 @@ use chat_core::chats::{ChatScope, ChatUpdate, NewChat};
 use chat_core::directory::seed::parse_visitor_id;
 use chat_core::memberships::MembershipInput;
 use chat_core::messages::NewMessage;
-use chat_core::{Actor, Engine, ErrorCode, TestClock};
+use chat_core::{Actor, Engine, ErrorCode, TestClock, api};
 use rusqlite::Connection;
 use serde_json::json;
 use uuid::Uuid;
@@ -146,4 +146,57 @@ fn every_multi_write_operation_is_all_or_nothing() {
     .to_string();
     survives_faults_at_every_write(&e, "seed", |e| e.load_seed_json(&seed));
     assert!(e.authenticate("b-token-0123456789").is_ok());
+}
+
+/// A creation that committed but whose reply could not be stored leaves its idempotency key
+/// taken with no reply to give: a retry with the key answers `already_exists` (409, once the
+/// wait for the first call's reply runs out) and creates nothing; the key with another request
+/// is `idempotency_key_reused` (422).
+#[test]
+fn a_key_whose_reply_was_never_stored_is_already_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let ann = Actor::User(ANN.parse().unwrap());
+    let create = |chat_type: &str| {
+        api::call(
+            &e,
+            &ann,
+            "create_user_chat",
+            &json!({"user_id": ANN, "body": {"chat_type": chat_type}, "idempotency_key": "k-1"}),
+        )
+    };
+    let chats = || -> i64 {
+        e.store()
+            .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM chats", [], |r| r.get(0))?))
+            .unwrap()
+    };
+    let before = chats();
+    // A fault at each write in turn, retrying with the same key, until the one that fails is
+    // the reply's (after the creation and its claim of the key committed).
+    for n in 1.. {
+        e.store().fault_plan().fail_write(n);
+        let result = create("operator");
+        e.store().fault_plan().fail_write(0);
+        let err = result.expect_err("the reply is stored by a write of its own");
+        assert_eq!(err.code, ErrorCode::Storage, "{err:?}");
+        if chats() > before {
+            break;
+        }
+    }
+    assert_eq!(chats(), before + 1);
+    let retry = create("operator").unwrap_err();
+    assert_eq!(
+        (retry.code, retry.status()),
+        (ErrorCode::AlreadyExists, 409),
+        "{retry:?}"
+    );
+    assert_eq!(retry.to_json()["code"], "already_exists");
+    assert_eq!(chats(), before + 1, "the retry created nothing");
+    let other = create("group").unwrap_err();
+    assert_eq!(
+        (other.code, other.status()),
+        (ErrorCode::IdempotencyKeyReused, 422),
+        "{other:?}"
+    );
+    assert_eq!(chats(), before + 1);
 }

@@ -1,6 +1,10 @@
 //! Group commit: concurrent writes share one transaction, each still atomic (a failing or
 //! panicking operation leaves nothing behind, the others of its group are committed) and each
 //! acknowledged only once committed.
+//!
+//! No test here sleeps for ordering: a write holding the connection waits until the others
+//! are queued behind it (`SqliteStore::queued_writes`), and the commit counter
+//! (`SqliteStore::write_stats`) shows which writes shared a transaction.
 
 use chat_core::chats::NewChat;
 use chat_core::messages::NewMessage;
@@ -9,7 +13,7 @@ use chat_core::tags::TagRecord;
 use chat_core::{Actor, ChatError, Engine, ErrorCode};
 use rusqlite::Connection;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const ORG: &str = "00000000-0000-4000-8000-00000000a000";
@@ -71,6 +75,22 @@ fn stored(path: &std::path::Path, chat: Uuid) -> (i64, i64) {
     (n, counter)
 }
 
+/// Waits until `n` writes are queued for the thread holding the writer connection.
+fn wait_until_queued(engine: &Engine, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let queued = engine.store().queued_writes();
+        if queued >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} writes never queued ({queued} did)"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Holds the writer connection with `hold` on a thread of its own (`hold` calls its argument
 /// once it holds it), and meanwhile sends one message to each chat, each from a thread of its
 /// own; every send succeeds.
@@ -105,7 +125,8 @@ fn writers_queued_behind_a_write_commit_together() {
             .store()
             .write(|_| {
                 held();
-                std::thread::sleep(Duration::from_millis(400));
+                // Holds the connection until every send is queued behind this write.
+                wait_until_queued(&engine, chats.len());
                 Ok(())
             })
             .unwrap();
@@ -117,6 +138,8 @@ fn writers_queued_behind_a_write_commit_together() {
         "expected shared commits: {} commits for 5 writes",
         commits - commits0
     );
+    // One group: the holding write ran the four queued ones in its transaction, one COMMIT.
+    assert_eq!(commits - commits0, 1, "one group for the 5 writes");
     drop(engine);
     for chat in chats {
         assert_eq!(stored(&dir.path().join("chat.db"), chat), (1, 1));
@@ -134,7 +157,7 @@ fn writes_queued_behind_a_raw_connection_user_still_run() {
             .store()
             .with_connection(|_| {
                 held();
-                std::thread::sleep(Duration::from_millis(300));
+                wait_until_queued(&engine, chats.len());
                 Ok(())
             })
             .unwrap();
@@ -151,24 +174,27 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
     let (engine, actor, ann, chats) = setup(&dir, 3);
     let (started_tx, started_rx) = mpsc::channel();
     let mut panicked = false;
+    let (ops0, commits0) = engine.store().write_stats();
     std::thread::scope(|s| {
         let e = &engine;
         let a = &actor;
         let (c0, c1, c2) = (chats[0], chats[1], chats[2]);
+        // Holds the connection until the four writes below are queued, each after the one
+        // before it: they run in that order in this write's group.
         s.spawn(move || {
             e.store()
                 .write(|_| {
                     started_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(400));
+                    wait_until_queued(e, 4);
                     Ok(())
                 })
                 .unwrap();
         });
         started_rx.recv().unwrap();
         let ok = s.spawn(move || send(e, a, ann, c0, "committed"));
+        wait_until_queued(e, 1);
         // Fails after a write that ran inside the group.
         let failing = s.spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
             e.store().write(|tx| -> chat_core::Result<()> {
                 let pk = tx.chat_by_id(c1, 0)?.unwrap().pk;
                 tx.insert_tag(&TagRecord {
@@ -180,21 +206,22 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
                 Err(ChatError::new(ErrorCode::Storage, "fails after a write"))
             })
         });
+        wait_until_queued(e, 2);
         let panicking = s.spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
             e.store()
                 .write(|_| -> chat_core::Result<()> { panic!("a bug in a rule") })
         });
-        let after = s.spawn(move || {
-            std::thread::sleep(Duration::from_millis(150));
-            send(e, a, ann, c2, "committed too")
-        });
+        wait_until_queued(e, 3);
+        let after = s.spawn(move || send(e, a, ann, c2, "committed too"));
         assert!(failing.join().unwrap().is_err());
         panicked = panicking.join().is_err();
         ok.join().unwrap().unwrap();
         after.join().unwrap().unwrap();
     });
     assert!(panicked);
+    // They all ran in the holding write's group: five operations, one COMMIT.
+    let (ops, commits) = engine.store().write_stats();
+    assert_eq!((ops - ops0, commits - commits0), (5, 1));
     // The engine still works after the panic.
     send(&engine, &actor, ann, chats[1], "later").unwrap();
     drop(engine);
@@ -217,9 +244,12 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
 fn many_concurrent_writers_with_faults_stay_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, actor, ann, chats) = setup(&dir, 8);
+    let faults = engine.store().fault_plan();
     let oks: Vec<usize> = std::thread::scope(|s| {
         let e = &engine;
         let a = &actor;
+        // Armed before any send: the first write statement fails, whatever the scheduling.
+        faults.fail_write(1);
         let handles: Vec<_> = chats
             .iter()
             .map(|&chat| {
@@ -230,15 +260,26 @@ fn many_concurrent_writers_with_faults_stay_consistent() {
                 })
             })
             .collect();
-        for k in 0..40 {
-            std::thread::sleep(Duration::from_millis(3));
-            e.store().fault_plan().fail_write(1 + k % 4);
+        // Up to 40 faults while the sends run, each armed once the one before has fired (none
+        // is overwritten unseen).
+        let mut armed = 1;
+        while armed < 40 && !handles.iter().all(|h| h.is_finished()) {
+            if faults.is_armed() {
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                faults.fail_write(1 + armed % 4);
+                armed += 1;
+            }
         }
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let (ops, commits) = engine.store().write_stats();
     assert!(commits <= ops);
     assert!(oks.iter().sum::<usize>() < 8 * 150, "some writes failed");
+    // Each fault that fired failed its own send and no other.
+    let fired = faults.fired() as usize;
+    assert!(fired >= 1);
+    assert_eq!(8 * 150 - oks.iter().sum::<usize>(), fired);
     drop(engine);
     let db = dir.path().join("chat.db");
     for (chat, ok) in chats.iter().zip(oks) {

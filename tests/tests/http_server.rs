@@ -166,7 +166,14 @@ fn authentication_schemes_and_the_admin_token() {
     // The log carries neither tokens nor message texts.
     let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("my secret order number 987654"));
     let _ = chat;
-    std::thread::sleep(Duration::from_millis(100));
+    // The visitor's message is the last request: once its line is in the log, so are the
+    // others'.
+    let messages = "path=/api/v5/public/visitors/{visitor_id}/chats/{chat_id}/messages";
+    wait_until(
+        "the message request's log line",
+        Duration::from_secs(10),
+        || s.log().contains(messages),
+    );
     let log = s.log();
     assert!(
         log.contains("path=/api/v5/users/me") && log.contains("status=200"),
@@ -235,9 +242,10 @@ fn bad_request_bodies_and_ids_are_4xx_with_error_bodies() {
     r.expect_error(413, "payload_too_large");
     // Past the drain limit the server answers 413 from the declared length without reading
     // the body and closes the connection: a client still uploading may see the reset before
-    // the answer. Either way nothing is stored and the server goes on serving.
+    // the answer. Either way nothing is stored and the server goes on serving. (On a
+    // connection of its own: the closed one must not be reused by the requests below.)
     let huge = vec![b' '; 3 * 1024 * 1024];
-    match s.try_raw("POST", &path, &json_h, Some(huge)) {
+    match s.try_raw_alone("POST", &path, &json_h, Some(huge)) {
         Ok(r) => {
             r.expect_error(413, "payload_too_large");
         }
@@ -651,7 +659,27 @@ fn sigterm_finishes_requests_and_a_restart_sees_every_acknowledged_write() {
         .expect(200);
         chats.push(id);
     }
+    // A request the server is in the middle of when the signal arrives: it has read the
+    // headers and its handler waits for the body (it asked for it with `100 Continue`).
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let in_flight_body = b"{}";
+    let mut in_flight = TcpStream::connect(&addr).unwrap();
+    in_flight
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        in_flight,
+        "POST /api/v5/users/{ANN}/chats HTTP/1.1\r\nHost: x\r\nAuthorization: Token {ANN_T}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         Connection: close\r\n\r\n",
+        in_flight_body.len()
+    )
+    .unwrap();
+    let mut continue_line = [0u8; 25];
+    in_flight.read_exact(&mut continue_line).unwrap();
+    assert_eq!(&continue_line, b"HTTP/1.1 100 Continue\r\n\r\n");
     // Requests in flight while the signal arrives either complete or are refused; none is cut.
+    let (first_ack_tx, first_ack) = std::sync::mpsc::channel();
     let base = s.base.clone();
     let writer = std::thread::spawn(move || {
         let client = reqwest::blocking::Client::new();
@@ -667,6 +695,7 @@ fn sigterm_finishes_requests_and_a_restart_sees_every_acknowledged_write() {
                     assert_eq!(r.status().as_u16(), 201);
                     let v: Value = r.json().expect("a complete JSON body");
                     acked.push(v["id"].as_str().unwrap().to_string());
+                    let _ = first_ack_tx.send(());
                 }
                 Err(e) => {
                     assert!(e.is_connect() || e.is_request(), "{e}");
@@ -676,8 +705,22 @@ fn sigterm_finishes_requests_and_a_restart_sees_every_acknowledged_write() {
         }
         acked
     });
-    std::thread::sleep(Duration::from_millis(100));
-    let status = s.terminate();
+    // The writer is under way (or has finished, if its first request failed).
+    let _ = first_ack.recv();
+    s.send_sigterm();
+    wait_until("the shutdown to begin", Duration::from_secs(20), || {
+        s.log()
+            .contains("shutting down: finishing requests in flight")
+    });
+    // The request begun before the signal completes after it.
+    in_flight.write_all(in_flight_body).unwrap();
+    let mut reply = String::new();
+    in_flight.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201 "), "{reply}");
+    let (_, reply_body) = reply.split_once("\r\n\r\n").expect("headers end");
+    let v: Value = serde_json::from_str(reply_body).expect("a complete JSON body");
+    chats.push(v["id"].as_str().unwrap().to_string());
+    let status = s.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     let acked = writer.join().unwrap();
     chats.extend(acked);

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::world::join_body;
 use support::*;
 
@@ -106,12 +106,30 @@ fn start_receiver(rx: Arc<Receiver>) -> String {
     format!("http://{addr}/hook")
 }
 
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The webhook's deliveries as the server records them.
+fn deliveries(s: &Server, hook: &str) -> Vec<Value> {
+    s.get(
+        &format!("/api/v5/orgs/{ORG_A}/webhooks/{hook}/deliveries"),
+        ANN_T,
+    )
+    .expect(200)["results"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits until the server has recorded at least `n` deliveries of `hook`, every one of them
+/// delivered: nothing is left to send, so the receiver has everything it will ever get (it
+/// records a body before answering, the server records the answer after).
+fn wait_until_all_delivered(s: &Server, hook: &str, n: usize) {
+    wait_until(
+        &format!("{n} deliveries recorded as delivered"),
+        Duration::from_secs(60),
+        || {
+            let d = deliveries(s, hook);
+            d.len() >= n && d.iter().all(|d| d["is_delivered"] == true)
+        },
+    );
 }
 
 fn create_hook(s: &Server, url: &str) -> String {
@@ -155,10 +173,10 @@ fn deliveries_are_signed_retried_and_arrive_once_in_order() {
         join_body(),
     )
     .expect(201);
-    wait_for("8 deliveries", Duration::from_secs(30), || {
+    wait_until("8 deliveries", Duration::from_secs(30), || {
         rx.got.lock().unwrap().len() >= 8
     });
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_all_delivered(&s, &hook, 8);
     let got = rx.got.lock().unwrap().clone();
     assert_eq!(got.len(), 8, "{got:#?}");
     assert_eq!(rx.failed.load(Ordering::SeqCst), 2);
@@ -180,11 +198,7 @@ fn deliveries_are_signed_retried_and_arrive_once_in_order() {
     );
 
     // The history: all delivered; the first took three attempts.
-    let hist = s.get(
-        &format!("/api/v5/orgs/{ORG_A}/webhooks/{hook}/deliveries"),
-        ANN_T,
-    );
-    let results = hist.expect(200)["results"].as_array().unwrap().clone();
+    let results = deliveries(&s, &hook);
     assert_eq!(results.len(), 8);
     assert!(results.iter().all(|d| d["is_delivered"] == true));
     assert_eq!(results.last().unwrap()["attempts"], 3);
@@ -211,18 +225,18 @@ fn a_server_restarted_between_retries_still_delivers() {
     rx.down.store(true, Ordering::SeqCst);
     let url = start_receiver(rx.clone());
     let mut s = Server::with_seed(&seed());
-    create_hook(&s, &url);
+    let hook = create_hook(&s, &url);
     let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("Hello"));
-    wait_for("a failed attempt", Duration::from_secs(30), || {
+    wait_until("a failed attempt", Duration::from_secs(30), || {
         rx.failed.load(Ordering::SeqCst) >= 1
     });
     // Restarted allowing only the receiver: the queued deliveries go there as before.
     s.restart(&["--webhook-allow", &url]);
     rx.down.store(false, Ordering::SeqCst);
-    wait_for("4 deliveries", Duration::from_secs(60), || {
+    wait_until("4 deliveries", Duration::from_secs(60), || {
         rx.got.lock().unwrap().len() >= 4
     });
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_all_delivered(&s, &hook, 4);
     let got = rx.got.lock().unwrap().clone();
     assert_eq!(got.len(), 4, "{got:#?}");
     assert!(

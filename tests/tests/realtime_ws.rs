@@ -326,17 +326,35 @@ fn a_since_older_than_the_retention_is_a_resync() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let s = Server::start_in(dir, db, "serve", &["--event-retention-secs", "1"]);
-    s.visitor_chat(ORG_A, ROOM_A2, Some("Old news"));
-    // Maintenance (every second) drops events older than one second.
-    std::thread::sleep(Duration::from_millis(3500));
-    let ch = format!("/api/v5/users/{CAT}/*");
-    let polled = s.post(
-        "/api/v5/events",
-        CAT_T,
-        json!({"channels": [ch], "since": 0}),
+    let s = Server::start_in(
+        dir,
+        db,
+        "serve",
+        &[
+            "--event-retention-secs",
+            "1",
+            "--maintenance-every-ms",
+            "50",
+        ],
     );
-    let polled = polled.expect(200).clone();
+    s.visitor_chat(ORG_A, ROOM_A2, Some("Old news"));
+    let ch = format!("/api/v5/users/{CAT}/*");
+    let poll = || {
+        s.post(
+            "/api/v5/events",
+            CAT_T,
+            json!({"channels": [ch], "since": 0}),
+        )
+        .expect(200)
+        .clone()
+    };
+    // Maintenance (every 50 ms) deletes the chat's events once they are older than the
+    // one-second retention: from then on the same poll answers a resync.
+    let mut polled = Value::Null;
+    wait_until("a resync", Duration::from_secs(30), || {
+        polled = poll();
+        polled["resync"] == true
+    });
     assert_eq!(polled["resync"], true, "{polled}");
     rt.block_on(async {
         let mut ws = connect(&s, CAT_T, false).await;

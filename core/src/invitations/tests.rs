@@ -791,35 +791,42 @@ fn a_second_pending_invitation_of_a_party_is_refused_by_the_schema() {
     assert_eq!(r.unwrap_err().code, EC::Storage);
 }
 
+/// Tests that need the `fault-injection` feature. `scripts/test.sh` runs them with it
+/// (`cargo test -p chat-core --features fault-injection --lib fault_injection`) and fails if
+/// none ran, so that they cannot compile out unnoticed.
 #[cfg(feature = "fault-injection")]
-#[test]
-fn a_failed_accept_leaves_nothing_half_written() {
-    let w = world();
-    let chat = w.ann_chat();
-    let (inv, _) = send(&w, ANN, chat, invite_user(BOB));
-    let snapshot = |w: &World| {
-        (
-            count(&w.engine, "SELECT COUNT(*) FROM memberships"),
-            count(&w.engine, "SELECT COUNT(*) FROM messages"),
-            count(
-                &w.engine,
-                "SELECT COUNT(*) FROM chat_invitations WHERE accepted_at IS NOT NULL",
-            ),
-        )
-    };
-    let before = snapshot(&w);
-    // Accepting writes a membership, a join event, the chat and the invitation.
-    for n in 1..=4 {
-        w.engine.store().fault_plan().fail_write(n);
-        let r = w
-            .engine
-            .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body());
-        assert_eq!(r.unwrap_err().code, EC::Storage, "write {n}");
-        assert_eq!(snapshot(&w), before, "write {n}");
+mod fault_injection {
+    use super::*;
+
+    #[test]
+    fn a_failed_accept_leaves_nothing_half_written() {
+        let w = world();
+        let chat = w.ann_chat();
+        let (inv, _) = send(&w, ANN, chat, invite_user(BOB));
+        let snapshot = |w: &World| {
+            (
+                count(&w.engine, "SELECT COUNT(*) FROM memberships"),
+                count(&w.engine, "SELECT COUNT(*) FROM messages"),
+                count(
+                    &w.engine,
+                    "SELECT COUNT(*) FROM chat_invitations WHERE accepted_at IS NOT NULL",
+                ),
+            )
+        };
+        let before = snapshot(&w);
+        // Accepting writes a membership, a join event, the chat and the invitation.
+        for n in 1..=4 {
+            w.engine.store().fault_plan().fail_write(n);
+            let r =
+                w.engine
+                    .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body());
+            assert_eq!(r.unwrap_err().code, EC::Storage, "write {n}");
+            assert_eq!(snapshot(&w), before, "write {n}");
+        }
+        w.engine.store().fault_plan().fail_write(0);
+        w.engine
+            .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body())
+            .unwrap();
+        assert_ne!(snapshot(&w), before);
     }
-    w.engine.store().fault_plan().fail_write(0);
-    w.engine
-        .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body())
-        .unwrap();
-    assert_ne!(snapshot(&w), before);
 }

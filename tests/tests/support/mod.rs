@@ -16,6 +16,18 @@ use std::time::{Duration, Instant};
 
 pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 
+/// Polls `condition` until it holds; fails the test after `timeout`. For what a test cannot be
+/// told directly (another process's log, a delivery on its own schedule): the deadline is
+/// generous, and the test goes on as soon as the condition holds.
+#[track_caller]
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn server_bin() -> PathBuf {
     if let Ok(p) = std::env::var("CHAT_SERVER_BIN") {
         return p.into();
@@ -238,8 +250,37 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<Resp, reqwest::Error> {
+        self.request_on(&self.client, method, path, headers, body)
+    }
+
+    /// Like [`Server::try_raw`], on a connection of its own that no later request reuses: for
+    /// a request after which the server closes the connection (the shared client's pool could
+    /// otherwise hand that closed connection to the next request).
+    pub fn try_raw_alone(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Resp, reqwest::Error> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        self.request_on(&client, method, path, headers, body)
+    }
+
+    fn request_on(
+        &self,
+        client: &reqwest::blocking::Client,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Resp, reqwest::Error> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(m, self.url(path));
+        let mut req = client.request(m, self.url(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -275,11 +316,21 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM (the server logs "shutting down" once it has it).
+    pub fn send_sigterm(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(ok.success());
+    }
+
+    /// Waits (at most 20 s) for the server to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().expect("wait") {

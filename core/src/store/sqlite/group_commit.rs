@@ -139,6 +139,11 @@ impl Ticket {
 pub(super) struct Queue(std::sync::Mutex<VecDeque<Ticket>>);
 
 impl Queue {
+    /// Writes waiting now.
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Ticket>> {
         self.0
             .lock()

@@ -431,6 +431,13 @@ impl SqliteStore {
         (w.ops, w.commits)
     }
 
+    /// Writes queued right now for the thread holding the writer connection (group commit):
+    /// each will run in that thread's next group transaction. An observation for tests and
+    /// monitoring (it may change as soon as it is read); 0 without group commit.
+    pub fn queued_writes(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Sets `wal_autocheckpoint` (pages): the WAL size past which a commit checkpoints inline.
     /// 0 turns inline checkpoints off — but with checkpoints running beside writes that never
     /// pause, the WAL then never starts over and grows without end (measured: 50 MB/s at c=1):
@@ -615,6 +622,7 @@ impl SqliteTx<'_> {
 #[derive(Default)]
 pub struct FaultPlan {
     remaining: std::sync::atomic::AtomicI64,
+    fired: std::sync::atomic::AtomicU64,
 }
 
 #[cfg(feature = "fault-injection")]
@@ -622,6 +630,15 @@ impl FaultPlan {
     /// The `n`-th write from now fails (1: the next one). 0 disarms.
     pub fn fail_write(&self, n: i64) {
         self.remaining.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Whether a fault is armed and has not fired yet (a test arms the next one only once the
+    /// previous one fired, so that none is overwritten unseen).
+    pub fn is_armed(&self) -> bool {
+        self.remaining.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+    /// Faults that fired (failed a write statement) since the store was opened.
+    pub fn fired(&self) -> u64 {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
     }
     fn tick(&self) -> Result<()> {
         use std::sync::atomic::Ordering;
@@ -631,6 +648,7 @@ impl FaultPlan {
         }
         self.remaining.store(before - 1, Ordering::SeqCst);
         if before == 1 {
+            self.fired.fetch_add(1, Ordering::SeqCst);
             return Err(ChatError::new(ErrorCode::Storage, "injected fault"));
         }
         Ok(())
