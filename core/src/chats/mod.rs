@@ -414,13 +414,14 @@ pub enum ChatSelection {
         org: Uuid,
         all_shared: bool,
     },
+    /// Pending chats of rooms the user may see ([`ChatRecord::is_pending`],
+    /// [`crate::directory::RoomReach::is_accessible_to`]).
     UserPending {
         user: Uuid,
-        org: Uuid,
     },
+    /// Chats of rooms routed to the user ([`crate::directory::RoomReach::routes_to`]).
     UserRouted {
         user: Uuid,
-        org: Uuid,
     },
     UserMember(Uuid),
     /// Every chat (maintenance and consistency checks).

@@ -127,25 +127,11 @@ pub fn resolve(s: &dyn Store, actor: &Actor, scope: ChatScope) -> Result<Resolve
         }
         ChatScope::UserPending { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;
-            (
-                ChatSelection::UserPending {
-                    user: t.user.id,
-                    org: t.org.id,
-                },
-                me,
-                t,
-            )
+            (ChatSelection::UserPending { user: t.user.id }, me, t)
         }
         ChatScope::UserRouted { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;
-            (
-                ChatSelection::UserRouted {
-                    user: t.user.id,
-                    org: t.org.id,
-                },
-                me,
-                t,
-            )
+            (ChatSelection::UserRouted { user: t.user.id }, me, t)
         }
         ChatScope::UserChats { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;

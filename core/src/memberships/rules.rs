@@ -58,10 +58,10 @@ fn chat_for(
     match chat_in(s, env, &r.selection, chat_id) {
         Ok(c) => Ok(c),
         Err(e) if e.code == ErrorCode::NotFound => {
-            if let ChatSelection::UserPending { user, org } = r.selection
+            if let ChatSelection::UserPending { user } = r.selection
                 && let Some(c) = s.chat_by_id(chat_id, env.now)?
                 && let Some(room) = c.room_id
-                && s.room_accessible_to_user(room, user, org)?
+                && s.room_accessible_to_user(room, user)?
             {
                 let why = if c.is_ended {
                     "The chat has ended."

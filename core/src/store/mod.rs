@@ -61,11 +61,11 @@ pub trait DirectoryStore {
     fn room_allowed_tags(&self, room: Uuid) -> Result<Vec<(String, Millis)>>;
     fn share_room(&self, room: Uuid, org: Uuid) -> Result<()>;
     fn room_shares(&self, room: Uuid) -> Result<Vec<Uuid>>;
-    /// Whether the room is routed to the user: by its router (directly or via a team) or by a
-    /// share with the user's organization.
-    fn room_routed_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
-    /// Whether the user may see the room's waiting chats (see `directory` docs).
-    fn room_accessible_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
+    /// Whether the room is routed to the user ([`crate::directory::RoomReach::routes_to`]).
+    fn room_routed_to_user(&self, room: Uuid, user: Uuid) -> Result<bool>;
+    /// Whether the user may see the room's waiting chats
+    /// ([`crate::directory::RoomReach::is_accessible_to`]).
+    fn room_accessible_to_user(&self, room: Uuid, user: Uuid) -> Result<bool>;
 
     fn insert_visitor(&self, visitor: &VisitorRecord, secret_hash: Option<&[u8]>) -> Result<()>;
     fn update_visitor(&self, visitor: &VisitorRecord) -> Result<()>;

@@ -6,6 +6,7 @@ use crate::chats::{
     derived_counts_sql, pending_sql,
 };
 use crate::clock::Millis;
+use crate::directory::{ROOM_ROUTING_SQL, room_access_sql};
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::ChatStore;
@@ -92,20 +93,6 @@ fn derived_per_row() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
-/// by a share with the organization.
-pub(crate) const ROUTED_ROOMS_SQL: &str = "SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
-        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
-     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
-
-/// Rooms whose waiting chats user `?2` of organization `?3` may see.
-pub(crate) const ACCESSIBLE_ROOMS_SQL: &str = "SELECT id FROM rooms WHERE organization_id = ?3 AND router_id IS NULL \
-     UNION SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
-        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
-     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
 
 /// A chat's stored columns and its room's name; [`chat_row`] reads them, then the four derived
 /// counts.
@@ -311,16 +298,22 @@ impl ChatStore for SqliteTx<'_> {
                     Value::Integer(i64::from(*all_shared)),
                 ],
             ),
-            ChatSelection::UserPending { user, org } => {
-                // ?2/?3 inside the room subquery are the user and organization: bind them first.
-                sql = format!("WHERE c.room_id IN ({ACCESSIBLE_ROOMS_SQL}) AND {pending}");
+            ChatSelection::UserPending { user } => {
+                // ?2 (the user) comes first: bind it before the other conditions' parameters.
+                sql = const_sql!(
+                    "WHERE c.room_id IN (SELECT room_id FROM ({}) WHERE user_id = ?2) AND {}",
+                    room_access_sql(),
+                    pending_sql()
+                )
+                .to_string();
                 p.push(blob(*user));
-                p.push(blob(*org));
             }
-            ChatSelection::UserRouted { user, org } => {
-                sql = const_sql!("WHERE c.room_id IN ({ROUTED_ROOMS_SQL})").to_string();
+            ChatSelection::UserRouted { user } => {
+                sql = const_sql!(
+                    "WHERE c.room_id IN (SELECT room_id FROM ({ROOM_ROUTING_SQL}) WHERE user_id = ?2)"
+                )
+                .to_string();
                 p.push(blob(*user));
-                p.push(blob(*org));
             }
             ChatSelection::UserMember(user) => and(
                 &mut sql,
