@@ -1,5 +1,11 @@
 //! The storage interface. Domain rules see only these traits and record types; all SQL lives
 //! behind them (in [`sqlite`]), so another backend can implement the same traits.
+//!
+//! A rule that a query must evaluate to select its rows is not written here: it is defined in
+//! Rust in its resource module with its SQL beside it, and the queries are composed from that
+//! SQL — pending, idle/ttl and the derived counts in [`crate::chats`] (and a member's presence
+//! in [`crate::memberships`]), routing and room access in [`crate::directory`]. Property tests
+//! (`core/tests/rules_in_sql.rs`) hold each SQL form to its Rust definition.
 
 pub mod sqlite;
 
