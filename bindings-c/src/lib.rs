@@ -63,9 +63,12 @@ pub enum chat_result {
     CHAT_CHAT_ALREADY_ENDED = 11,
     /// 409: the user is not present.
     CHAT_USER_NOT_PRESENT = 12,
-    /// 409: someone else already has a chat with the visitor.
+    /// 409: no longer returned: resuming a visitor's chat that someone else serves answers
+    /// CHAT_PRIVATE_CHAT_TAKEN. Kept so that the number keeps its meaning and code naming it
+    /// still builds.
     CHAT_VISITOR_HAS_CHAT = 13,
-    /// 409: private chats: another present user already serves the chat.
+    /// 409: private chats: another present user already serves the chat (joining a routed
+    /// chat, or resuming a visitor's chat in a room).
     CHAT_PRIVATE_CHAT_TAKEN = 14,
     /// 400: the invitation has already expired.
     CHAT_INVITATION_EXPIRED = 15,

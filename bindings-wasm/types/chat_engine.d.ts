@@ -41,6 +41,7 @@ export type ErrorCodeName =
   | "chat_ended"
   | "chat_already_ended"
   | "user_not_present"
+  /** No longer returned (a served private chat answers `private_chat_taken`). */
   | "visitor_has_chat"
   | "private_chat_taken"
   | "invitation_expired"

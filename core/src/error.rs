@@ -33,9 +33,12 @@ pub enum ErrorCode {
     ChatAlreadyEnded = 11,
     /// 409: the user is not present.
     UserNotPresent = 12,
-    /// 409: someone else already has a chat with the visitor.
+    /// 409: no longer returned: resuming a visitor's chat that someone else serves answers
+    /// [`ErrorCode::PrivateChatTaken`], like every way into a served private chat. Kept so that
+    /// the number keeps its meaning and code naming it still builds.
     VisitorHasChat = 13,
-    /// 409: private chats: another present user already serves the chat.
+    /// 409: private chats: another present user already serves the chat (joining a routed
+    /// chat, or resuming a visitor's chat in a room).
     PrivateChatTaken = 14,
     /// 400: the invitation has already expired.
     InvitationExpired = 15,

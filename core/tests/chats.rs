@@ -666,7 +666,20 @@ fn create_visitor_chat_creates_then_resumes_and_respects_private_chats() {
         .engine
         .create_visitor_chat(&user(CAT), u(CAT), u(SUPPORT), v(V1), NewChat::default())
         .unwrap_err();
-    assert_eq!((e.status(), e.code), (409, ErrorCode::VisitorHasChat));
+    assert_eq!((e.status(), e.code), (409, ErrorCode::PrivateChatTaken));
+    // The reports permission is exempt, as for routed chats: Ann enters a chat Bob serves.
+    let (served, created) = w
+        .engine
+        .create_visitor_chat(&user(BOB), u(BOB), u(SUPPORT), v(V3), NewChat::default())
+        .unwrap();
+    assert!(created);
+    let (entered, created) = w
+        .engine
+        .create_visitor_chat(&user(ANN), u(ANN), u(SUPPORT), v(V3), NewChat::default())
+        .unwrap();
+    assert!(!created);
+    assert_eq!(entered.id, served.id);
+    assert_eq!(entered.present_user_participant_count, 2);
     // Errors: room not reachable (403), visitor unknown (404), other user's path (403).
     let e = w
         .engine

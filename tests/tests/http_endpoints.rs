@@ -655,7 +655,7 @@ fn cases_for(
                 ("visitor_id", s(VIS_H)),
             ],
             409,
-            &["visitor_has_chat"],
+            &["private_chat_taken"],
         )]
     } else if r.contains("already a present user member") {
         vec![case(
@@ -1057,7 +1057,7 @@ fn chat_creation_and_updates() {
         HAL_T,
         json!({}),
     );
-    h.expect_error(409, "visitor_has_chat");
+    h.expect_error(409, "private_chat_taken");
 
     // An empty operator chat.
     let op = s

@@ -6,7 +6,9 @@ mod rules;
 pub use rules::*;
 
 use crate::clock::Millis;
+use crate::directory::{OrgRecord, RoomRecord};
 use crate::error::{ChatError, Result};
+use crate::memberships::{MemberRef, MembershipRecord, present_member_sql};
 use crate::time::{format_ms, format_opt, parse_iso, secs};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -57,10 +59,163 @@ pub struct ChatRecord {
 pub type NewChatRecord = ChatRecord;
 
 impl ChatRecord {
-    /// Waiting, not ended, and no present participating user member.
+    /// Pending (waiting for an operator to take it): the chat is waiting, not ended, and none of
+    /// its user members is present ([`DerivedCounts::present_users`] is 0). SQL:
+    /// `pending_sql`.
     pub fn is_pending(&self) -> bool {
         self.is_waiting && !self.is_ended && self.present_users == 0
     }
+
+    /// The counts derived from the chat's memberships, as the record holds them.
+    pub fn derived_counts(&self) -> DerivedCounts {
+        DerivedCounts {
+            present_users: self.present_users,
+            present_visitors: self.present_visitors,
+            user_members: self.user_members,
+            visitor_members: self.visitor_members,
+        }
+    }
+}
+
+/// [`ChatRecord::is_pending`] in SQL, for a chat `c`; `?1` is now. "No user member present" as
+/// a `NOT EXISTS` over the chat's memberships: the same memberships
+/// [`DerivedCounts::present_users`] counts ([`present_user_sql`]).
+pub(crate) fn pending_sql() -> String {
+    format!(
+        "c.is_waiting = 1 AND c.is_ended = 0 AND NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id \
+         WHERE m.chat_pk = c.pk AND {})",
+        present_user_sql()
+    )
+}
+
+impl ChatRecord {
+    /// Due to end at `now` (maintenance ends it): an open chat that is idle — not an `external`
+    /// chat, and without activity (`last_activity_at`) for its organization's idle timeout
+    /// (`chat_idle_timeout_s`) — or a `task` chat whose room has a ttl (`ttl_s`) that has
+    /// passed since the chat was created. `org` is the chat's room organization
+    /// (`room_organization_id`) and `room` its room, if it has one. SQL: `IDLE_SQL` and
+    /// `TTL_PASSED_SQL`, one branch each.
+    pub fn is_due_to_end(&self, org: &OrgRecord, room: Option<&RoomRecord>, now: Millis) -> bool {
+        // In i128 the sums cannot overflow (in SQLite they would turn to floating point).
+        let at = |t: Millis, secs: i64| i128::from(t) + i128::from(secs) * 1000 <= i128::from(now);
+        let idle =
+            self.chat_type != "external" && at(self.last_activity_at, org.chat_idle_timeout_s);
+        let ttl_passed = self.chat_type == "task"
+            && room
+                .and_then(|r| r.ttl_s)
+                .is_some_and(|ttl| at(self.created_at, ttl));
+        !self.is_ended && (idle || ttl_passed)
+    }
+}
+
+/// The idle branch of [`ChatRecord::is_due_to_end`] in SQL, for a chat `c` whose room
+/// organization is `o`; `?1` is now.
+pub(crate) const IDLE_SQL: &str = "c.is_ended = 0 AND c.chat_type <> 'external' \
+     AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1";
+
+/// The ttl branch of [`ChatRecord::is_due_to_end`] in SQL, for a chat `c` whose room is `r`;
+/// `?1` is now.
+pub(crate) const TTL_PASSED_SQL: &str = "r.ttl_s IS NOT NULL AND c.chat_type = 'task' AND c.is_ended = 0 \
+     AND c.created_at + r.ttl_s * 1000 <= ?1";
+
+/// The counts a chat derives from its memberships each time it is read (they depend on
+/// presence, which expires with time, so they are never stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DerivedCounts {
+    /// User members who are present ([`MembershipRecord::is_present`]: participating, with
+    /// unexpired presence): `present_user_participant_count`.
+    pub present_users: i64,
+    /// Visitor members who are present: `present_visitor_participant_count`.
+    pub present_visitors: i64,
+    /// User members who have sent a message: `user_member_count`.
+    pub user_members: i64,
+    /// Visitor members, whether or not they sent anything: `visitor_member_count`.
+    pub visitor_members: i64,
+}
+
+impl DerivedCounts {
+    /// The counts over a chat's memberships at `now`. SQL: `derived_counts_sql`.
+    pub fn of<'a>(members: impl IntoIterator<Item = &'a MembershipRecord>, now: Millis) -> Self {
+        let mut counts = Self::default();
+        for m in members {
+            match m.member {
+                MemberRef::User(_) => {
+                    counts.present_users += i64::from(m.is_present(now));
+                    counts.user_members += i64::from(m.message_count > 0);
+                }
+                MemberRef::Visitor(_) => {
+                    counts.present_visitors += i64::from(m.is_present(now));
+                    counts.visitor_members += 1;
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// One of the [`DerivedCounts`] in SQL: which memberships of a chat it counts.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CountSql {
+    /// The count's name (its [`DerivedCounts`] field).
+    pub name: &'static str,
+    /// The member's row the condition reads, if any (else the membership alone).
+    pub reads: Option<MemberRows>,
+    /// The condition on a membership `m` of the chat; `?1` is now.
+    pub condition: String,
+}
+
+/// [`DerivedCounts::of`] in SQL, in the order of the fields.
+pub(crate) fn derived_counts_sql() -> [CountSql; 4] {
+    [
+        CountSql {
+            name: "present_users",
+            reads: Some(USER_ROWS),
+            condition: present_user_sql(),
+        },
+        CountSql {
+            name: "present_visitors",
+            reads: Some(VISITOR_ROWS),
+            condition: format!("m.member_type = 'visitor' AND {}", present_member_sql("v")),
+        },
+        CountSql {
+            name: "user_members",
+            reads: None,
+            condition: "m.member_type = 'user' AND m.message_count > 0".to_string(),
+        },
+        CountSql {
+            name: "visitor_members",
+            reads: None,
+            condition: "m.member_type = 'visitor'".to_string(),
+        },
+    ]
+}
+
+/// The rows of one member type, as the SQL of [`DerivedCounts`] names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemberRows {
+    /// The membership's `member_type`.
+    pub kind: &'static str,
+    pub table: &'static str,
+    pub alias: &'static str,
+}
+
+/// A user member's row: `u`.
+pub(crate) const USER_ROWS: MemberRows = MemberRows {
+    kind: "user",
+    table: "users",
+    alias: "u",
+};
+
+/// A visitor member's row: `v`.
+pub(crate) const VISITOR_ROWS: MemberRows = MemberRows {
+    kind: "visitor",
+    table: "visitors",
+    alias: "v",
+};
+
+/// A present user member, for a membership `m` with its user's row `u`; `?1` is now.
+pub(crate) fn present_user_sql() -> String {
+    format!("m.member_type = 'user' AND {}", present_member_sql("u"))
 }
 
 /// The chat resource exactly as the reference shows it.
@@ -260,13 +415,14 @@ pub enum ChatSelection {
         org: Uuid,
         all_shared: bool,
     },
+    /// Pending chats of rooms the user may see ([`ChatRecord::is_pending`],
+    /// [`crate::directory::RoomReach::is_accessible_to`]).
     UserPending {
         user: Uuid,
-        org: Uuid,
     },
+    /// Chats of rooms routed to the user ([`crate::directory::RoomReach::routes_to`]).
     UserRouted {
         user: Uuid,
-        org: Uuid,
     },
     UserMember(Uuid),
     /// Every chat (maintenance and consistency checks).

@@ -127,25 +127,11 @@ pub fn resolve(s: &dyn Store, actor: &Actor, scope: ChatScope) -> Result<Resolve
         }
         ChatScope::UserPending { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;
-            (
-                ChatSelection::UserPending {
-                    user: t.user.id,
-                    org: t.org.id,
-                },
-                me,
-                t,
-            )
+            (ChatSelection::UserPending { user: t.user.id }, me, t)
         }
         ChatScope::UserRouted { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;
-            (
-                ChatSelection::UserRouted {
-                    user: t.user.id,
-                    org: t.org.id,
-                },
-                me,
-                t,
-            )
+            (ChatSelection::UserRouted { user: t.user.id }, me, t)
         }
         ChatScope::UserChats { user_id } => {
             let (me, t) = access_user(s, actor, user_id)?;
@@ -439,19 +425,9 @@ pub fn create_visitor_chat(
         .filter(|v| v.organization_id == room.organization_id)
         .ok_or_else(|| ChatError::not_found("Visitor"))?;
     let participating = input.is_participating.unwrap_or(true);
-    let room_org = s
-        .org(room.organization_id)?
-        .ok_or_else(|| ChatError::internal("room organization missing"))?;
     if let Some(mut chat) = s.open_visitor_chat(visitor.id, room.id, env.now)? {
         if !s.is_member(chat.pk, user_id)? {
-            if room_org.private_chats
-                && s.present_user_members(chat.pk, Some(user_id), env.now)? > 0
-            {
-                return Err(ChatError::new(
-                    ErrorCode::VisitorHasChat,
-                    "Someone else already has a chat with the visitor.",
-                ));
-            }
+            memberships::ensure_private_chat_free(s, env, &chat, &target.user)?;
             memberships::add_member(
                 s,
                 env,

@@ -1,9 +1,10 @@
 //! The world around chats: organizations and partners, users and their permissions, teams,
 //! rooms (with allowed tags, ttl, shares and a router), routers, visitors and presence.
 //!
-//! Room access (decided here, documented in `docs/DECISIONS.md`): a user may see the waiting
-//! chats of a room of their own organization that has no router, of a room whose router names
-//! them (directly or through a team), and of a room shared with their organization.
+//! Routing and room access are decided here ([`RoomReach`], documented in `docs/DECISIONS.md`):
+//! a room is routed to a user whose router names them (directly or through a team) or shared
+//! with their organization; a user may see the waiting chats of a room routed to them and of a
+//! room of their own organization that has no router.
 
 pub(crate) mod operations;
 mod ops;
@@ -121,6 +122,60 @@ pub struct RoomRecord {
     pub router_id: Option<Uuid>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// Who a room reaches: the room, the steps of its router, and the organizations it is shared
+/// with. The rules below are evaluated in SQL too, as relations of (room, user) pairs that a
+/// query restricts by room, by user or both: `ROOM_ROUTING_SQL` and `room_access_sql`.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomReach<'a> {
+    pub room: &'a RoomRecord,
+    /// The steps of the room's router (none when the room has no router).
+    pub steps: &'a [RouterStep],
+    /// The organizations the room is shared with.
+    pub shared_with: &'a [Uuid],
+}
+
+impl RoomReach<'_> {
+    /// Routing: the room is routed to `user` when a step of its router names them, directly or
+    /// through one of `teams` (the teams the user is a member of), or when the room is shared
+    /// with the user's organization. Every step at once: steps are not escalated over time.
+    pub fn routes_to(&self, user: &UserRecord, teams: &[Uuid]) -> bool {
+        let by_router = self.room.router_id.is_some()
+            && self.steps.iter().any(|step| {
+                step.user_ids.contains(&user.id) || step.team_ids.iter().any(|t| teams.contains(t))
+            });
+        by_router || self.shared_with.contains(&user.organization_id)
+    }
+
+    /// Room access: `user` may see the room's waiting chats (they are pending for the user)
+    /// when the room is routed to them ([`RoomReach::routes_to`]) or is a room of their own
+    /// organization that has no router.
+    pub fn is_accessible_to(&self, user: &UserRecord, teams: &[Uuid]) -> bool {
+        (self.room.router_id.is_none() && self.room.organization_id == user.organization_id)
+            || self.routes_to(user, teams)
+    }
+}
+
+/// [`RoomReach::routes_to`] in SQL: every (room, user) pair with the room routed to the user,
+/// as columns `room_id` and `user_id`, one branch per way of routing. Select from it by room,
+/// by user, or both: SQLite pushes the condition into each branch, whose tables it then
+/// searches by index. (`CROSS JOIN` keeps a user's team branch on the rooms' primary key:
+/// left free, SQLite built an automatic index on `rooms.router_id` for every run.)
+pub(crate) const ROOM_ROUTING_SQL: &str = "SELECT r.id AS room_id, st.member_id AS user_id \
+       FROM rooms r JOIN router_steps st ON st.router_id = r.router_id WHERE st.member_kind = 'user' \
+     UNION ALL SELECT r.id, tm.user_id FROM rooms r CROSS JOIN router_steps st ON st.router_id = r.router_id \
+       CROSS JOIN team_members tm ON tm.team_id = st.member_id WHERE st.member_kind = 'team' \
+     UNION ALL SELECT rs.room_id, u.id FROM room_shares rs JOIN users u ON u.organization_id = rs.organization_id";
+
+/// [`RoomReach::is_accessible_to`] in SQL: the pairs of [`ROOM_ROUTING_SQL`] and those of the
+/// rooms without a router with their organization's users, as `room_id` and `user_id`.
+pub(crate) fn room_access_sql() -> String {
+    format!(
+        "SELECT r.id AS room_id, u.id AS user_id FROM rooms r JOIN users u ON u.organization_id = r.organization_id \
+         WHERE r.router_id IS NULL \
+         UNION ALL {ROOM_ROUTING_SQL}"
+    )
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -103,9 +103,17 @@ impl MembershipRecord {
             self.composing_status
         }
     }
+    /// Present: the member participates in the chat and their presence (a user's or a
+    /// visitor's, `present_until`) has not expired at `now`. SQL: `present_member_sql`.
     pub fn is_present(&self, now: Millis) -> bool {
         self.is_participating && self.info.present_until > now
     }
+}
+
+/// [`MembershipRecord::is_present`] in SQL, for a membership `m` whose member's row (in `users`
+/// or `visitors`) is `holder`; `?1` is now.
+pub(crate) fn present_member_sql(holder: &str) -> String {
+    format!("m.is_participating = 1 AND {holder}.present_until > ?1")
 }
 
 /// Which memberships a listing holds.

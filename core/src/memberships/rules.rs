@@ -5,6 +5,7 @@ use super::*;
 use crate::Env;
 use crate::auth::{Actor, access_user};
 use crate::chats::{ChatRecord, ChatScope, ChatSelection, chat_in, resolve};
+use crate::directory::UserRecord;
 use crate::error::{ChatError, ErrorCode, Result, Validator};
 use crate::messages;
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
@@ -57,10 +58,10 @@ fn chat_for(
     match chat_in(s, env, &r.selection, chat_id) {
         Ok(c) => Ok(c),
         Err(e) if e.code == ErrorCode::NotFound => {
-            if let ChatSelection::UserPending { user, org } = r.selection
+            if let ChatSelection::UserPending { user } = r.selection
                 && let Some(c) = s.chat_by_id(chat_id, env.now)?
                 && let Some(room) = c.room_id
-                && s.room_accessible_to_user(room, user, org)?
+                && s.room_accessible_to_user(room, user)?
             {
                 let why = if c.is_ended {
                     "The chat has ended."
@@ -341,6 +342,35 @@ pub fn join_pending(
     reload(s, env, chat.pk, user_id)
 }
 
+/// Private chats: when the chat's organization has private chats on, a user without the
+/// reports permission may not join a chat that another present, participating user already
+/// serves (409 `private_chat_taken`). One rule for every way into a served chat: joining it as
+/// a routed chat, and resuming a visitor's open chat in a room
+/// ([`crate::chats::create_visitor_chat`]). The reference spells it out for routed chats ("there
+/// is already a present user member in the chat AND the organization has private chats enabled
+/// AND the joining user does not have the reports permission"); resuming a visitor's chat is
+/// governed by the same setting.
+pub(crate) fn ensure_private_chat_free(
+    s: &dyn Store,
+    env: &Env,
+    chat: &ChatRecord,
+    user: &UserRecord,
+) -> Result<()> {
+    if user.perm_reports {
+        return Ok(());
+    }
+    let org = s
+        .org(chat.room_organization_id)?
+        .ok_or_else(|| ChatError::internal("room organization missing"))?;
+    if org.private_chats && s.present_user_members(chat.pk, Some(user.id), env.now)? > 0 {
+        return Err(ChatError::new(
+            ErrorCode::PrivateChatTaken,
+            "The chat is private and another user is already present in it.",
+        ));
+    }
+    Ok(())
+}
+
 /// POST `/users/<u>/routed_chats/<c>/memberships`.
 pub fn join_routed(
     s: &dyn Store,
@@ -356,18 +386,7 @@ pub fn join_routed(
     if chat.is_ended {
         return Err(ChatError::new(ErrorCode::NotFound, "The chat has ended."));
     }
-    let room_org = s
-        .org(chat.room_organization_id)?
-        .ok_or_else(|| ChatError::internal("room organization missing"))?;
-    if room_org.private_chats
-        && !target.user.perm_reports
-        && s.present_user_members(chat.pk, Some(user_id), env.now)? > 0
-    {
-        return Err(ChatError::new(
-            ErrorCode::PrivateChatTaken,
-            "The chat is private and another user is already present in it.",
-        ));
-    }
+    ensure_private_chat_free(s, env, &chat, &target.user)?;
     join(s, env, &mut chat, user_id, &c)?;
     reload(s, env, chat.pk, user_id)
 }

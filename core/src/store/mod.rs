@@ -1,5 +1,11 @@
 //! The storage interface. Domain rules see only these traits and record types; all SQL lives
 //! behind them (in [`sqlite`]), so another backend can implement the same traits.
+//!
+//! A rule that a query must evaluate to select its rows is not written here: it is defined in
+//! Rust in its resource module with its SQL beside it, and the queries are composed from that
+//! SQL — pending, idle/ttl and the derived counts in [`crate::chats`] (and a member's presence
+//! in [`crate::memberships`]), routing and room access in [`crate::directory`]. Property tests
+//! (`core/tests/rules_in_sql.rs`) hold each SQL form to its Rust definition.
 
 pub mod changes;
 pub mod sqlite;
@@ -62,11 +68,11 @@ pub trait DirectoryStore {
     fn room_allowed_tags(&self, room: Uuid) -> Result<Vec<(String, Millis)>>;
     fn share_room(&self, room: Uuid, org: Uuid) -> Result<()>;
     fn room_shares(&self, room: Uuid) -> Result<Vec<Uuid>>;
-    /// Whether the room is routed to the user: by its router (directly or via a team) or by a
-    /// share with the user's organization.
-    fn room_routed_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
-    /// Whether the user may see the room's waiting chats (see `directory` docs).
-    fn room_accessible_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool>;
+    /// Whether the room is routed to the user ([`crate::directory::RoomReach::routes_to`]).
+    fn room_routed_to_user(&self, room: Uuid, user: Uuid) -> Result<bool>;
+    /// Whether the user may see the room's waiting chats
+    /// ([`crate::directory::RoomReach::is_accessible_to`]).
+    fn room_accessible_to_user(&self, room: Uuid, user: Uuid) -> Result<bool>;
 
     fn insert_visitor(&self, visitor: &VisitorRecord, secret_hash: Option<&[u8]>) -> Result<()>;
     fn update_visitor(&self, visitor: &VisitorRecord) -> Result<()>;

@@ -1,8 +1,12 @@
 //! SQL of chats.
 
 use super::{SqliteTx, blob, uuid_col, uuid_opt_col};
-use crate::chats::{ChatFilter, ChatRecord, ChatSelection};
+use crate::chats::{
+    ChatFilter, ChatRecord, ChatSelection, IDLE_SQL, MemberRows, TTL_PASSED_SQL,
+    derived_counts_sql, pending_sql,
+};
 use crate::clock::Millis;
+use crate::directory::{ROOM_ROUTING_SQL, room_access_sql};
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::ChatStore;
@@ -26,50 +30,70 @@ pub(super) fn one_chat_sql(key: ChatKey, more: &str) -> String {
         ChatKey::Id => ("c.id", "(SELECT pk FROM chats WHERE id = ?2)"),
     };
     format!(
-        "SELECT {CHAT_BASE_COLS}, {DERIVED_OF_ONE}{more} FROM {} CROSS JOIN chats c \
+        "SELECT {CHAT_BASE_COLS}, {}{more} FROM {} CROSS JOIN chats c \
          LEFT JOIN rooms r ON r.id = c.room_id WHERE {key} = ?2",
+        derived_of_one_cols(),
         derived_of_one(chat_pk)
     )
 }
 
 /// The four derived counts of one chat whose pk is `chat_pk` (SQL), in one pass over its
-/// memberships, as the subquery `d` ([`DERIVED_OF_ONE`] reads it). Placed first in the FROM
-/// list, SQLite runs it as a co-routine (placed after `chats` it materialized it in an
-/// ephemeral table). The same counts as [`DERIVED_CORRELATED`], which lists use (per row):
-/// four scans of the chat's memberships. The counts were ≈ 13 k instructions of each chat
-/// read of a message send (`send_loop`); in one pass, the publication's read costs ≈ 4 k less
-/// (`docs/PERFORMANCE.md`).
+/// memberships, as the subquery `d` ([`derived_of_one_cols`] reads it). Placed first in the
+/// FROM list, SQLite runs it as a co-routine (placed after `chats` it materialized it in an
+/// ephemeral table). The same counts as [`derived_per_row`], which lists use (per row): four
+/// scans of the chat's memberships. The counts were ≈ 13 k instructions of each chat read of a
+/// message send (`send_loop`); in one pass, the publication's read costs ≈ 4 k less
+/// (`docs/PERFORMANCE.md`). Both forms are built from
+/// [`crate::chats::derived_counts_sql`].
 fn derived_of_one(chat_pk: &str) -> String {
-    format!(
-        "(SELECT \
-            count(*) FILTER (WHERE m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1) AS present_users, \
-            count(*) FILTER (WHERE m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?1) AS present_visitors, \
-            count(*) FILTER (WHERE m.member_type = 'user' AND m.message_count > 0) AS user_members, \
-            count(*) FILTER (WHERE m.member_type = 'visitor') AS visitor_members \
-          FROM memberships m \
-          LEFT JOIN users u ON m.member_type = 'user' AND u.id = m.member_id \
-          LEFT JOIN visitors v ON m.member_type = 'visitor' AND v.id = m.member_id \
-          WHERE m.chat_pk = {chat_pk}) d"
-    )
+    let counts = derived_counts_sql();
+    let filtered = counts
+        .iter()
+        .map(|c| format!("count(*) FILTER (WHERE {}) AS {}", c.condition, c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rows: Vec<MemberRows> = counts.iter().filter_map(|c| c.reads).collect();
+    rows.dedup();
+    let joins: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                " LEFT JOIN {} {a} ON m.member_type = '{}' AND {a}.id = m.member_id",
+                r.table,
+                r.kind,
+                a = r.alias
+            )
+        })
+        .collect();
+    format!("(SELECT {filtered} FROM memberships m{joins} WHERE m.chat_pk = {chat_pk}) d")
 }
 
 /// The derived counts as [`derived_of_one`]'s `d` gives them.
-const DERIVED_OF_ONE: &str =
-    "d.present_users, d.present_visitors, d.user_members, d.visitor_members";
+fn derived_of_one_cols() -> String {
+    derived_counts_sql()
+        .iter()
+        .map(|c| format!("d.{}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
-/// Rooms routed to user `?2` of organization `?3`: by router step (directly or via a team) or
-/// by a share with the organization.
-pub(crate) const ROUTED_ROOMS_SQL: &str = "SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
-        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
-     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
-
-/// Rooms whose waiting chats user `?2` of organization `?3` may see.
-pub(crate) const ACCESSIBLE_ROOMS_SQL: &str = "SELECT id FROM rooms WHERE organization_id = ?3 AND router_id IS NULL \
-     UNION SELECT r.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-     WHERE (st.member_kind = 'user' AND st.member_id = ?2) \
-        OR (st.member_kind = 'team' AND st.member_id IN (SELECT team_id FROM team_members WHERE user_id = ?2)) \
-     UNION SELECT room_id FROM room_shares WHERE organization_id = ?3";
+/// The derived counts of the chat `c` of each row (`?1`: now), each a correlated count of its
+/// memberships.
+fn derived_per_row() -> String {
+    derived_counts_sql()
+        .iter()
+        .map(|c| {
+            let join = c.reads.map_or(String::new(), |r| {
+                format!(" JOIN {} {a} ON {a}.id = m.member_id", r.table, a = r.alias)
+            });
+            format!(
+                "(SELECT COUNT(*) FROM memberships m{join} WHERE m.chat_pk = c.pk AND {})",
+                c.condition
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A chat's stored columns and its room's name; [`chat_row`] reads them, then the four derived
 /// counts.
@@ -79,19 +103,6 @@ const CHAT_BASE_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.c
      c.first_visitor_message_url, c.first_visitor_message_url_title, c.autosuggest_url, c.autosuggest_url_title, \
      c.first_visitor_msg_at, c.first_reply_at, c.first_msg_at, c.last_msg_at, c.active_ms, c.last_activity_at, \
      c.next_message_seq, c.token, r.name";
-
-/// The derived counts of the chat `c` of each row (`?1`: now): present participating users,
-/// present participating visitors, users who sent a message, visitor members.
-const DERIVED_CORRELATED: &str = "(SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
-        WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1), \
-     (SELECT COUNT(*) FROM memberships m JOIN visitors v ON v.id = m.member_id \
-        WHERE m.chat_pk = c.pk AND m.member_type = 'visitor' AND m.is_participating = 1 AND v.present_until > ?1), \
-     (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.message_count > 0), \
-     (SELECT COUNT(*) FROM memberships m WHERE m.chat_pk = c.pk AND m.member_type = 'visitor')";
-
-/// No present, participating user member (with `is_waiting` and open: the pending rule).
-const NO_PRESENT_USER: &str = "NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id \
-     WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1)";
 
 pub(super) fn chat_row(r: &Row<'_>) -> rusqlite::Result<ChatRecord> {
     Ok(ChatRecord {
@@ -252,7 +263,7 @@ impl ChatStore for SqliteTx<'_> {
         let single = f.only_id.is_some();
         let mut sql = "WHERE 1".to_string();
         let mut p: Vec<Value> = vec![Value::Integer(now)];
-        let pending = const_sql!("c.is_waiting = 1 AND c.is_ended = 0 AND {NO_PRESENT_USER}");
+        let pending = const_sql!("{}", pending_sql());
         match sel {
             ChatSelection::Room(room) => and(&mut sql, &mut p, "c.room_id = ?", [blob(*room)]),
             ChatSelection::RoomPending(room) => and(
@@ -291,16 +302,22 @@ impl ChatStore for SqliteTx<'_> {
                     Value::Integer(i64::from(*all_shared)),
                 ],
             ),
-            ChatSelection::UserPending { user, org } => {
-                // ?2/?3 inside the room subquery are the user and organization: bind them first.
-                sql = format!("WHERE c.room_id IN ({ACCESSIBLE_ROOMS_SQL}) AND {pending}");
+            ChatSelection::UserPending { user } => {
+                // ?2 (the user) comes first: bind it before the other conditions' parameters.
+                sql = const_sql!(
+                    "WHERE c.room_id IN (SELECT room_id FROM ({}) WHERE user_id = ?2) AND {}",
+                    room_access_sql(),
+                    pending_sql()
+                )
+                .to_string();
                 p.push(blob(*user));
-                p.push(blob(*org));
             }
-            ChatSelection::UserRouted { user, org } => {
-                sql = const_sql!("WHERE c.room_id IN ({ROUTED_ROOMS_SQL})").to_string();
+            ChatSelection::UserRouted { user } => {
+                sql = const_sql!(
+                    "WHERE c.room_id IN (SELECT room_id FROM ({ROOM_ROUTING_SQL}) WHERE user_id = ?2)"
+                )
+                .to_string();
                 p.push(blob(*user));
-                p.push(blob(*org));
             }
             ChatSelection::UserMember(user) => and(
                 &mut sql,
@@ -383,7 +400,8 @@ impl ChatStore for SqliteTx<'_> {
             // The counts as in lists: in one pass (`derived_of_one`) they would need the
             // chat's id as a parameter ahead of the conditions', some of which are numbered.
             let head = const_sql!(
-                "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id "
+                "SELECT {CHAT_BASE_COLS}, {} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id ",
+                derived_per_row()
             );
             let mut q = String::with_capacity(head.len() + sql.len() + 32);
             q.push_str(head);
@@ -393,10 +411,11 @@ impl ChatStore for SqliteTx<'_> {
             q
         } else {
             // `?1` (now) is bound in both phases; the other parameters keep their textual order.
-            format!(
-                "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
-                 WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}"
-            )
+            let head = const_sql!(
+                "SELECT {CHAT_BASE_COLS}, {} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id",
+                derived_per_row()
+            );
+            format!("{head} WHERE c.pk IN (SELECT c.pk FROM chats c {sql} {order}) {order}")
         };
         let mut st = self.conn().prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(p), chat_row)?;
@@ -410,8 +429,9 @@ impl ChatStore for SqliteTx<'_> {
         now: Millis,
     ) -> Result<Option<ChatRecord>> {
         let sql = const_sql!(
-            "SELECT {CHAT_BASE_COLS}, {DERIVED_CORRELATED} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
-             WHERE c.visitor_id = ?2 AND c.room_id = ?3 AND c.is_ended = 0 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
+            "SELECT {CHAT_BASE_COLS}, {} FROM chats c LEFT JOIN rooms r ON r.id = c.room_id \
+             WHERE c.visitor_id = ?2 AND c.room_id = ?3 AND c.is_ended = 0 ORDER BY c.created_at DESC, c.id DESC LIMIT 1",
+            derived_per_row()
         );
         Ok(self
             .conn()
@@ -421,21 +441,24 @@ impl ChatStore for SqliteTx<'_> {
     }
 
     fn chats_due_to_end(&self, now: Millis, limit: usize) -> Result<Vec<i64>> {
-        // Two indexed branches instead of a scan of every chat: idle chats through the open-
-        // activity index (bounded by the shortest idle timeout of any organization), tasks past
-        // their ttl through the rooms that have one. `INDEXED BY`: for the UNION's merge the
-        // bundled SQLite (3.54, planner stability on) preferred scanning every chat in `pk`
-        // order to sorting the few the index range yields (4.6 ms per run at 1M messages).
-        let sql = "SELECT pk FROM ( \
+        // The rule's two branches (`IDLE_SQL`, `TTL_PASSED_SQL`), each indexed, instead of a
+        // scan of every chat: idle chats through the open-activity index (bounded by the
+        // shortest idle timeout of any organization, `?3`, which the idle condition implies),
+        // tasks past their ttl through the rooms that have one. `INDEXED BY`: for the UNION's
+        // merge the bundled SQLite (3.54, planner stability on) preferred scanning every chat
+        // in `pk` order to sorting the few the index range yields (4.6 ms per run at 1M
+        // messages).
+        let sql = const_sql!(
+            "SELECT pk FROM ( \
                SELECT c.pk FROM chats c INDEXED BY chats_open_activity \
                JOIN organizations o ON o.id = c.room_organization_id \
-               WHERE c.is_ended = 0 AND c.chat_type <> 'external' \
+               WHERE {IDLE_SQL} \
                  AND c.activity_minute <= ?3 / 60000 AND c.last_activity_at <= ?3 \
-                 AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1 \
                UNION \
                SELECT c.pk FROM rooms r CROSS JOIN chats c ON c.room_id = r.id \
-               WHERE r.ttl_s IS NOT NULL AND c.chat_type = 'task' AND c.is_ended = 0 AND c.created_at + r.ttl_s * 1000 <= ?1) \
-             ORDER BY pk LIMIT ?2";
+               WHERE {TTL_PASSED_SQL}) \
+             ORDER BY pk LIMIT ?2"
+        );
         // The shortest idle timeout bounds the index range (a bound parameter, so that the
         // planner uses the index whatever the SQLite version).
         let shortest: Option<i64> = self

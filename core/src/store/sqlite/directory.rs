@@ -3,7 +3,8 @@
 use super::{SqliteTx, blob, qualified, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
 use crate::directory::{
-    OrgRecord, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord, VisitorRecord,
+    OrgRecord, ROOM_ROUTING_SQL, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord,
+    VisitorRecord, room_access_sql,
 };
 use crate::error::Result;
 use crate::pagination::Keyset;
@@ -571,33 +572,25 @@ impl DirectoryStore for SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn room_routed_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool> {
-        let sql = const_sql!("SELECT 1 WHERE ?1 IN ({})", super::chats::ROUTED_ROOMS_SQL);
-        Ok(self
-            .conn()
-            .prepare_cached(sql)?
-            .query_row(
-                params![room.as_bytes(), user.as_bytes(), user_org.as_bytes()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    }
-
-    fn room_accessible_to_user(&self, room: Uuid, user: Uuid, user_org: Uuid) -> Result<bool> {
+    fn room_routed_to_user(&self, room: Uuid, user: Uuid) -> Result<bool> {
         let sql = const_sql!(
-            "SELECT 1 WHERE ?1 IN ({})",
-            super::chats::ACCESSIBLE_ROOMS_SQL
+            "SELECT 1 FROM ({ROOM_ROUTING_SQL}) WHERE room_id = ?1 AND user_id = ?2 LIMIT 1"
         );
         Ok(self
             .conn()
             .prepare_cached(sql)?
-            .query_row(
-                params![room.as_bytes(), user.as_bytes(), user_org.as_bytes()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .exists(params![room.as_bytes(), user.as_bytes()])?)
+    }
+
+    fn room_accessible_to_user(&self, room: Uuid, user: Uuid) -> Result<bool> {
+        let sql = const_sql!(
+            "SELECT 1 FROM ({}) WHERE room_id = ?1 AND user_id = ?2 LIMIT 1",
+            room_access_sql()
+        );
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .exists(params![room.as_bytes(), user.as_bytes()])?)
     }
 
     fn insert_visitor(&self, v: &VisitorRecord, secret_hash: Option<&[u8]>) -> Result<()> {

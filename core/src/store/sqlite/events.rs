@@ -296,21 +296,14 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>> {
-        // The users for whom the room is accessible (`ACCESSIBLE_ROOMS_SQL`, inverted): its
-        // organization's users when it has no router, the users of its router's steps
-        // (directly or through a team), and the users of organizations it is shared with.
-        let mut st = self.conn().prepare_cached(
+        // The users for whom the room is accessible: the room-access relation restricted to
+        // the room.
+        let mut st = self.conn().prepare_cached(const_sql!(
             "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
-               SELECT u.id FROM users u JOIN rooms r ON r.organization_id = u.organization_id \
-                 WHERE r.id = ?1 AND r.router_id IS NULL \
-               UNION SELECT st.member_id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-                 WHERE r.id = ?1 AND st.member_kind = 'user' \
-               UNION SELECT tm.user_id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-                 JOIN team_members tm ON tm.team_id = st.member_id WHERE r.id = ?1 AND st.member_kind = 'team' \
-               UNION SELECT u.id FROM users u JOIN room_shares rs ON rs.organization_id = u.organization_id \
-                 WHERE rs.room_id = ?1) \
+               SELECT user_id FROM ({}) WHERE room_id = ?1) \
              ORDER BY id",
-        )?;
+            crate::directory::room_access_sql()
+        ))?;
         Ok(st
             .query_map([room.as_bytes()], |r| {
                 Ok((uuid_col(r, 0)?, uuid_col(r, 1)?))

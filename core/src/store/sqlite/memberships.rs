@@ -227,13 +227,15 @@ impl MembershipStore for SqliteTx<'_> {
 
     fn present_user_members(&self, chat_pk: i64, except: Option<Uuid>, now: Millis) -> Result<i64> {
         let except = except.map(|e| e.as_bytes().to_vec()).unwrap_or_default();
+        let sql = const_sql!(
+            "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
+             WHERE m.chat_pk = ?2 AND {} AND m.member_id <> ?3",
+            crate::chats::present_user_sql()
+        );
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.member_id \
-                 WHERE m.chat_pk = ?1 AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?2 AND m.member_id <> ?3",
-            )?
-            .query_row(params![chat_pk, now, except], |r| r.get(0))?)
+            .prepare_cached(sql)?
+            .query_row(params![now, chat_pk, except], |r| r.get(0))?)
     }
 
     fn settle_typing(&self, before: Millis, now: Millis) -> Result<usize> {
