@@ -64,13 +64,42 @@ pub fn pages_written(engine: &chat_core::Engine) -> i32 {
         .unwrap()
 }
 
-/// Builds (or reuses) the dataset at `dir/dataset-<chats>x<per_chat>.db`.
+/// How many of each thing a dataset holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetSize {
+    pub rooms: usize,
+    pub operators: usize,
+    pub chats: usize,
+    /// Messages per chat.
+    pub per_chat: usize,
+}
+
+impl DatasetSize {
+    /// The reference dataset scaled by `CHAT_BENCH_SCALE`.
+    pub fn scaled() -> Self {
+        let s = scale();
+        DatasetSize {
+            rooms: ((100.0 * s).ceil() as usize).clamp(1, 100),
+            operators: ((200.0 * s).ceil() as usize).clamp(2, 200),
+            chats: ((10_000.0 * s).ceil() as usize).max(10),
+            per_chat: 100,
+        }
+    }
+}
+
+/// Builds (or reuses) the dataset of `CHAT_BENCH_SCALE` in `dir`.
 pub fn dataset(dir: &Path) -> Dataset {
-    let s = scale();
-    let n_rooms = ((100.0 * s).ceil() as usize).clamp(1, 100);
-    let n_ops = ((200.0 * s).ceil() as usize).clamp(2, 200);
-    let n_chats = ((10_000.0 * s).ceil() as usize).max(10);
-    let per_chat = 100;
+    dataset_of(dir, DatasetSize::scaled())
+}
+
+/// Builds (or reuses) a dataset of `size` at `dir/dataset-<chats>x<per_chat>-...db`.
+pub fn dataset_of(dir: &Path, size: DatasetSize) -> Dataset {
+    let DatasetSize {
+        rooms: n_rooms,
+        operators: n_ops,
+        chats: n_chats,
+        per_chat,
+    } = size;
     std::fs::create_dir_all(dir).unwrap();
     // Named by the schema (a hash of the migrations) too: a dataset built by another schema is
     // rebuilt, not migrated (the raw baselines open their copy without the engine).
@@ -83,7 +112,7 @@ pub fn dataset(dir: &Path) -> Dataset {
     // `LAYOUT` names how the file was built: a change to the build rebuilds the dataset.
     const LAYOUT: &str = "organic";
     let path = dir.join(format!(
-        "dataset-{n_chats}x{per_chat}-{schema:08x}-{LAYOUT}.db"
+        "dataset-{n_chats}x{per_chat}-{n_rooms}r{n_ops}o-{schema:08x}-{LAYOUT}.db"
     ));
     let rooms: Vec<Uuid> = (0..n_rooms).map(room_id).collect();
     let operators: Vec<Uuid> = (0..n_ops).map(operator_id).collect();
