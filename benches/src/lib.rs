@@ -4,7 +4,10 @@
 //! Size: `CHAT_BENCH_SCALE` (default 1.0) scales the reference dataset of 100 rooms,
 //! 200 operators, 10 000 chats and 1 000 000 messages (100 per chat).
 
+pub mod raw_events;
 pub mod raw_join;
+pub mod raw_ops;
+pub mod raw_resources;
 pub mod raw_send;
 
 use chat_core::chats::NewChat;

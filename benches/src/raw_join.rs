@@ -2,7 +2,7 @@
 //! group): the join's essential reads and writes, and the same plus the events a hand-written
 //! implementation publishes.
 
-use crate::raw_send::{RawChange, move_idle_minute, write_changes};
+use crate::raw_send::move_idle_minute;
 use rusqlite::params;
 use uuid::Uuid;
 
@@ -66,118 +66,11 @@ pub fn raw_join(raw: &rusqlite::Connection, pk: i64, op: Uuid, now: i64) {
     tx.commit().unwrap();
 }
 
-/// Raw + events: [`raw_join`] plus the events a hand-written implementation must publish in the
-/// same transaction: the join message to the chat's user member, the new membership, the chat
-/// changed for its owner organization and added to the operator's chats, and `removed` from the
-/// pending chats of every user the chat was pending for (its room organization's users: the
-/// dataset's rooms have no router) — one `event_changes` row each, chained through the chat
-/// row, JSON built with `format!`.
+/// Raw + events: a join as hand-written code must do it ([`crate::raw_ops::join_pending_chat`]):
+/// [`raw_join`]'s reads and writes plus the room access and pending checks, and the events
+/// written in the same transaction: the join notice, the membership, the chat changed for its
+/// organization and added to the user's chats, and removed from the pending chats of the
+/// room's audience (200 users in the dataset, whose rooms have no router).
 pub fn raw_join_events(raw: &rusqlite::Connection, pk: i64, op: Uuid, now: i64) {
-    let tx = raw.unchecked_transaction().unwrap();
-    type ChatRow = (Vec<u8>, Option<Vec<u8>>, Vec<u8>, i64, Option<i64>, i64);
-    let (chat, room, org, seq, head, created): ChatRow = tx
-        .prepare_cached(
-            "SELECT id, room_id, room_organization_id, next_message_seq, last_event_seq, created_at \
-             FROM chats WHERE pk = ?1 AND is_ended = 0 AND is_waiting = 1",
-        )
-        .unwrap()
-        .query_row([pk], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })
-        .unwrap();
-    let (first, last, _present): (Option<String>, Option<String>, i64) = tx
-        .prepare_cached("SELECT first_name, last_name, present_until FROM users WHERE id = ?1")
-        .unwrap()
-        .query_row([op.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap();
-    let uuid_of = |b: &[u8]| Uuid::from_slice(b).unwrap();
-    let (chat, org) = (uuid_of(&chat), uuid_of(&org));
-    let room = room.map(|r| uuid_of(&r));
-    let pending: Vec<Uuid> = tx
-        .prepare_cached("SELECT id FROM users WHERE organization_id = ?1 AND is_deleted = 0")
-        .unwrap()
-        .query_map([org.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
-        .unwrap()
-        .map(|b| uuid_of(&b.unwrap()))
-        .collect();
-    let id = write_join(&tx, pk, seq, op, now);
-
-    let at = chat_core::time::format_ms(now);
-    let since = chat_core::time::format_ms(created);
-    let name = serde_json::to_string(&format!(
-        "{} {}",
-        first.unwrap_or_default(),
-        last.unwrap_or_default()
-    ))
-    .unwrap();
-    let room_json = room.map(|r| format!("\"{r}\"")).unwrap_or("null".into());
-    let message = format!(
-        "{{\"id\":\"{id}\",\"type\":\"join\",\"chat_id\":\"{chat}\",\"room_id\":{room_json},\"created_at\":\"{at}\",\
-         \"sender_type\":\"user\",\"sender_id\":\"{op}\",\"sender_public_name\":{name},\"sender_name\":{name},\
-         \"sender_avatar\":null,\"message\":null,\"is_encrypted\":false,\"sensitive_data_purged_at\":null,\
-         \"selected_reply_suggestion_id\":null,\"selected_reply_suggestion\":null,\"attachments\":[],\
-         \"attachment_template\":null,\"response_to_message_id\":null,\"response_to_attachment_id\":null,\
-         \"response_to_attachment\":null,\"response_to_action_id\":null,\"response_to_action\":null,\
-         \"response_value\":null,\"response_text\":null}}"
-    );
-    let membership = format!(
-        "{{\"member_id\":\"{op}\",\"member_type\":\"user\",\"member_name\":{name},\"member_public_name\":{name},\
-         \"member_avatar\":null,\"member_organization_id\":\"{org}\",\"chat_id\":\"{chat}\",\"room_id\":{room_json},\
-         \"room_organization_id\":\"{org}\",\"created_at\":\"{at}\",\"last_seen_at\":null,\"updated_at\":\"{at}\",\
-         \"chat_created_at\":\"{since}\",\"is_bot\":false,\"is_user_deleted\":false,\"is_participating\":true,\
-         \"is_present\":true,\"composing_status\":\"idle\",\"message_count\":0,\"legacy_member_id\":null}}"
-    );
-    let whole_chat = format!(
-        "{{\"id\":\"{chat}\",\"token\":\"t\",\"created_at\":\"{since}\",\"ended_at\":null,\"waiting_started_at\":null,\
-         \"updated_at\":\"{at}\",\"room_id\":{room_json},\"room_name\":null,\"room_organization_id\":\"{org}\",\
-         \"chat_type\":\"visitor\",\"is_private\":false,\"is_real_conversation\":false,\"is_autosuggested\":false,\
-         \"is_encrypted\":false,\"encrypted_symmetric_key\":null,\"message_count\":0,\"user_message_count\":0,\
-         \"visitor_message_count\":0,\"has_messages\":false,\"has_user_messages\":false,\"has_visitor_messages\":false,\
-         \"first_visitor_message_url\":null,\"first_visitor_message_url_title\":null,\"autosuggest_url\":null,\
-         \"autosuggest_url_title\":null,\"tag_count\":0,\"is_waiting\":true,\"is_pending\":false,\"is_ended\":false,\
-         \"member_count\":1,\"user_member_count\":1,\"visitor_member_count\":0,\"present_participant_count\":1,\
-         \"present_user_participant_count\":1,\"present_visitor_participant_count\":0,\"visitor_wait_time\":null,\
-         \"duration\":null,\"active_duration\":0,\"legacy_conversation_state\":\"waiting\",\"legacy_room_id\":null}}"
-    );
-    let changed_chat = format!(
-        "{{\"updated_at\":\"{at}\",\"is_pending\":false,\"member_count\":1,\"user_member_count\":1,\
-         \"present_participant_count\":1,\"present_user_participant_count\":1}}"
-    );
-    let changes: Vec<RawChange> = vec![
-        (
-            vec![format!("users/{op}/chats/{chat}/messages")],
-            "added",
-            id.to_string(),
-            Some(message),
-        ),
-        (
-            vec![format!("users/{op}/chats/{chat}/memberships")],
-            "added",
-            op.to_string(),
-            Some(membership),
-        ),
-        (
-            vec![format!("orgs/{org}/owned_chats")],
-            "changed",
-            chat.to_string(),
-            Some(changed_chat),
-        ),
-        (
-            vec![format!("users/{op}/chats")],
-            "added",
-            chat.to_string(),
-            Some(whole_chat),
-        ),
-        (
-            pending
-                .iter()
-                .map(|u| format!("users/{u}/pending_chats"))
-                .collect(),
-            "removed",
-            chat.to_string(),
-            None,
-        ),
-    ];
-    write_changes(&tx, org, pk, head, now, changes);
-    tx.commit().unwrap();
+    crate::raw_ops::join_pending_chat(raw, crate::raw_resources::ChatKey::Pk(pk), op, now);
 }

@@ -89,13 +89,12 @@ pub fn raw_send(
     tx.commit().unwrap();
 }
 
-/// Raw + events: `raw_send`'s reads and writes plus the events a hand-written implementation
-/// of the product must write in the same transaction (no change without its events): the
-/// message to the chat's users and its visitor (one row: the visitor view is derived when
-/// read), the sender's membership and the chat changed, one `event_changes` row each with its
-/// channel list, chained through the chat row (`prev_seq`, `chats.last_event_seq`). The JSON
-/// is built by hand with `format!` and no last published state is read: hand-written code
-/// knows which attributes a send changes.
+/// Raw + events: a send as hand-written code must do it ([`crate::raw_ops::send_message`]):
+/// `raw_send`'s reads and writes, the chat's state the send moves (waiting, first reply,
+/// durations) and the events written in the same transaction (no change without its event):
+/// the message to the chat's users and its visitor (one row: the visitor view is derived when
+/// read), the sender's membership and the chat changed, and the chat for its room's pending
+/// audience when it starts or stops waiting for a user.
 pub fn raw_send_events(
     raw: &rusqlite::Connection,
     chat: Uuid,
@@ -104,182 +103,14 @@ pub fn raw_send_events(
     now: i64,
     body: &str,
 ) {
-    let tx = raw.unchecked_transaction().unwrap();
-    let sender_name: String = if is_user {
-        let (org, first, last): (Vec<u8>, Option<String>, Option<String>) = tx
-            .prepare_cached(
-                "SELECT organization_id, first_name, last_name FROM users WHERE id = ?1 AND is_deleted = 0",
-            )
-            .unwrap()
-            .query_row([sender.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap();
-        read_subscription(&tx, &org);
-        format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
-    } else {
-        tx.prepare_cached("SELECT name FROM visitors WHERE id = ?1")
-            .unwrap()
-            .query_row([sender.as_bytes()], |r| r.get::<_, Option<String>>(0))
-            .unwrap()
-            .unwrap_or_default()
-    };
-    type ChatRow = (
-        i64,
-        i64,
-        Vec<u8>,
-        Option<Vec<u8>>,
-        Option<i64>,
-        i64,
-        i64,
-        i64,
+    crate::raw_ops::send_message(
+        raw,
+        crate::raw_resources::ChatKey::Id(chat),
+        sender,
+        is_user,
+        now,
+        body,
     );
-    let (pk, seq, org, room, head, count, users_n, visitors_n): ChatRow = tx
-        .prepare_cached(
-            "SELECT pk, next_message_seq, room_organization_id, room_id, last_event_seq, message_count, \
-             user_message_count, visitor_message_count FROM chats WHERE id = ?1 AND is_ended = 0",
-        )
-        .unwrap()
-        .query_row([chat.as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
-        })
-        .unwrap();
-    let mine = membership_count(&tx, pk, sender);
-    let members: Vec<(Vec<u8>, bool)> = tx
-        .prepare_cached(
-            "SELECT member_id, member_type = 'user' FROM memberships WHERE chat_pk = ?1",
-        )
-        .unwrap()
-        .query_map([pk], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let id = Uuid::now_v7();
-    write_message(&tx, pk, seq, id, sender, is_user, now, body);
-
-    // The events.
-    let at = chat_core::time::format_ms(now);
-    let js = |v: &str| serde_json::to_string(v).unwrap();
-    let uuid_of = |b: &[u8]| Uuid::from_slice(b).unwrap();
-    let users: Vec<Uuid> = members
-        .iter()
-        .filter(|m| m.1)
-        .map(|m| uuid_of(&m.0))
-        .collect();
-    let visitors: Vec<Uuid> = members
-        .iter()
-        .filter(|m| !m.1)
-        .map(|m| uuid_of(&m.0))
-        .collect();
-    let org = uuid_of(&org);
-    let room = room
-        .map(|r| format!("\"{}\"", uuid_of(&r)))
-        .unwrap_or("null".into());
-    let sender_type = if is_user { "user" } else { "visitor" };
-    // One row for the users' and the visitors' channels: the visitor view (no `sender_name`)
-    // is derived as events are read, as the engine does.
-    let message = format!(
-        "{{\"id\":\"{id}\",\"type\":\"msg\",\"chat_id\":\"{chat}\",\"room_id\":{room},\"created_at\":\"{at}\",\
-         \"sender_type\":\"{sender_type}\",\"sender_id\":\"{sender}\",\"sender_public_name\":{n},\"sender_name\":{n},\"sender_avatar\":null,\
-         \"message\":{},\"is_encrypted\":false,\"sensitive_data_purged_at\":null,\"selected_reply_suggestion_id\":null,\
-         \"selected_reply_suggestion\":null,\"attachments\":[],\"attachment_template\":null,\"response_to_message_id\":null,\
-         \"response_to_attachment_id\":null,\"response_to_attachment\":null,\"response_to_action_id\":null,\
-         \"response_to_action\":null,\"response_value\":null,\"response_text\":null}}",
-        js(body),
-        n = js(&sender_name),
-    );
-    let mut message_channels: Vec<String> = users
-        .iter()
-        .map(|u| format!("users/{u}/chats/{chat}/messages"))
-        .collect();
-    message_channels.extend(
-        visitors
-            .iter()
-            .map(|v| format!("public/visitors/{}/chats/{chat}/messages", v.simple())),
-    );
-    let mut changes: Vec<RawChange> =
-        vec![(message_channels, "added", id.to_string(), Some(message))];
-    if is_user {
-        changes.push((
-            users
-                .iter()
-                .map(|u| format!("users/{u}/chats/{chat}/memberships"))
-                .collect(),
-            "changed",
-            sender.to_string(),
-            Some(format!(
-                "{{\"composing_status\":\"idle\",\"message_count\":{},\"updated_at\":\"{at}\"}}",
-                mine + 1
-            )),
-        ));
-    }
-    let mut chat_channels = vec![format!("orgs/{org}/owned_chats")];
-    chat_channels.extend(users.iter().map(|u| format!("users/{u}/chats")));
-    changes.push((
-        chat_channels,
-        "changed",
-        chat.to_string(),
-        Some(format!(
-            "{{\"updated_at\":\"{at}\",\"message_count\":{},\"user_message_count\":{},\"visitor_message_count\":{},\
-             \"last_message_at\":\"{at}\",\"is_waiting\":false}}",
-            count + 1,
-            users_n + i64::from(is_user),
-            visitors_n + i64::from(!is_user)
-        )),
-    ));
-    write_changes(&tx, org, pk, head, now, changes);
-    tx.commit().unwrap();
-}
-
-/// A change a hand-written baseline publishes: (channels without `/api/v5/`, action,
-/// resource id, resource JSON).
-pub type RawChange = (Vec<String>, &'static str, String, Option<String>);
-
-/// Writes the changes as `event_changes` rows (one per change, numbered after the newest
-/// event, chained from the chat's previous head `head`) and moves the chat's head, as the
-/// engine stores them.
-pub fn write_changes(
-    tx: &rusqlite::Transaction,
-    org: Uuid,
-    pk: i64,
-    head: Option<i64>,
-    now: i64,
-    changes: Vec<RawChange>,
-) {
-    let mut last: i64 = tx
-        .prepare_cached(
-            "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
-             (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
-        )
-        .unwrap()
-        .query_row([], |r| r.get(0))
-        .unwrap();
-    let mut prev = head;
-    for (channels, action, resource_id, resource) in changes.into_iter().filter(|c| !c.0.is_empty())
-    {
-        last += channels.len() as i64;
-        tx.prepare_cached(
-            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .unwrap()
-        .execute(params![
-            last,
-            channels.len() as i64,
-            org.as_bytes(),
-            pk,
-            serde_json::to_string(&channels).unwrap(),
-            action,
-            resource_id,
-            resource,
-            now,
-            prev
-        ])
-        .unwrap();
-        prev = Some(last);
-    }
-    tx.prepare_cached("UPDATE chats SET last_event_seq = ?2 WHERE pk = ?1")
-        .unwrap()
-        .execute(params![pk, last])
-        .unwrap();
 }
 
 /// Pages a connection has written to its WAL so far (`SQLITE_DBSTATUS_CACHE_WRITE`).
