@@ -9,6 +9,7 @@ pub mod raw_join;
 pub mod raw_ops;
 pub mod raw_resources;
 pub mod raw_send;
+pub mod write_ops;
 
 use chat_core::chats::NewChat;
 use chat_core::directory::seed::parse_visitor_id;
