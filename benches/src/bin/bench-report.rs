@@ -4,7 +4,9 @@
 //! 1. Core vs raw: reads criterion's estimates (`<target>/criterion/<group>/{core,raw}/new/
 //!    estimates.json`) left by `cargo bench -p chat-benches --bench core`.
 //!    Then user sends through core, raw and raw + events in alternating blocks (pages written
-//!    and time per send; `CHAT_INTERLEAVED_SENDS`).
+//!    and time per send; `CHAT_INTERLEAVED_SENDS`). Then every write operation of a
+//!    customer-service conversation through core and its raw + events baseline, in
+//!    alternating blocks (`CHAT_INTERLEAVED_OPS` conversations; `--ops-only` runs this alone).
 //! 2. HTTP load over loopback: starts `chat-server` (next to this binary) on a copy of the
 //!    benchmark dataset, and this binary's own minimal axum servers (`ceiling` subcommand: one
 //!    SQLite insert per POST, a fixed JSON body per GET), then drives each with a Rust load
@@ -13,8 +15,8 @@
 //!    without group commit run at once (each on its own copy) and take one-second turns
 //!    (`CHAT_ALTERNATE_ROUNDS`, default 4): the POST ratios least moved by the machine's drift.
 //!
-//! Usage: `bench-report [--no-load] [--load-only]`; `CHAT_LOAD_SECS` (default 3) bounds each
-//! load step, `CHAT_RATE_SECS` (default 8) each fixed-rate step, `CHAT_LOAD_MAX` (default
+//! Usage: `bench-report [--no-load] [--load-only] [--ops-only]`; `CHAT_LOAD_SECS` (default 3)
+//! bounds each load step, `CHAT_RATE_SECS` (default 8) each fixed-rate step, `CHAT_LOAD_MAX` (default
 //! 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
 //! `bench-report drive <url> <c> [post|get] [rate]` loads a server started by hand;
 //! `bench-report dataset` prints the dataset's path (building it if missing).
@@ -152,6 +154,48 @@ fn interleaved_report() -> Value {
         "core_us": r.micros[0], "raw_us": r.micros[1], "raw_events_us": r.micros[2],
         "core_pages": r.pages[0], "raw_pages": r.pages[1], "raw_events_pages": r.pages[2],
         "ratio_vs_raw": vs_raw, "ratio_vs_raw_events": vs_events})
+}
+
+/// The write operations of a conversation through the engine and through their `raw + events`
+/// baselines, in alternating blocks on two copies of the dataset (see
+/// `chat_benches::write_ops`). `CHAT_INTERLEAVED_OPS` (default 500) conversations.
+fn write_ops_report() -> Value {
+    let conversations = env_num("CHAT_INTERLEAVED_OPS", 500) as usize;
+    let block = 50;
+    let dir = chat_benches::bench_dir();
+    let ds = dataset(&dir);
+    let figures = chat_benches::write_ops::interleaved_ops(&ds, &dir, conversations, block);
+    println!(
+        "\nWrite operations, interleaved in blocks of {block} conversations ({conversations} each; raw + events: hand-written SQL writing the same rows and events)"
+    );
+    println!(
+        "{:<44} | {:>10} | {:>12} | ratio (core/(raw + events) throughput)",
+        "operation", "core µs/op", "raw+ev µs/op"
+    );
+    println!("{}", "-".repeat(110));
+    let mut rows = Vec::new();
+    for f in &figures {
+        println!(
+            "{:<44} | {:>10.1} | {:>12.1} | {:.2}",
+            f.step.name(),
+            f.core_us,
+            f.raw_events_us,
+            f.ratio()
+        );
+        rows.push(
+            json!({"operation": f.step.name(), "ops": f.ops, "core_us": f.core_us,
+            "raw_events_us": f.raw_events_us, "ratio": f.ratio()}),
+        );
+    }
+    let (core, raw): (f64, f64) = figures
+        .iter()
+        .fold((0.0, 0.0), |(c, r), f| (c + f.core_us, r + f.raw_events_us));
+    println!(
+        "whole conversation: core {core:.0} µs, raw + events {raw:.0} µs, ratio {:.2}",
+        raw / core
+    );
+    json!({"conversations": conversations, "block": block, "operations": rows,
+        "conversation_core_us": core, "conversation_raw_events_us": raw, "conversation_ratio": raw / core})
 }
 
 // ---- the ceiling servers ---------------------------------------------------------------------
@@ -969,6 +1013,7 @@ fn main() {
     }
     let no_load = args.iter().any(|a| a == "--no-load");
     let load_only = args.iter().any(|a| a == "--load-only");
+    let ops_only = args.iter().any(|a| a == "--ops-only");
     let out = target_dir().join("bench-report.json");
     // A partial run (--no-load, --load-only) keeps the other part of the previous report.
     let mut report: Value = std::fs::read_to_string(&out)
@@ -977,11 +1022,15 @@ fn main() {
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     report["scale"] = json!(chat_benches::scale());
-    if !load_only {
+    if ops_only {
+        report["write_ops_interleaved"] = write_ops_report();
+    }
+    if !load_only && !ops_only {
         report["core_vs_raw"] = Value::Array(core_report());
         report["send_interleaved"] = interleaved_report();
+        report["write_ops_interleaved"] = write_ops_report();
     }
-    if !no_load {
+    if !no_load && !ops_only {
         report["http"] = load_report();
     }
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
