@@ -703,51 +703,96 @@ pub fn join_pending_chat(raw: &rusqlite::Connection, chat: ChatKey, user: Uuid, 
     tx.commit().unwrap();
 }
 
-/// `update_user_membership` setting `is_participating`: a leave or join notice when it
-/// changes, the membership and the chat changed.
-pub fn update_user_membership(
+/// A membership change a member makes to their own membership.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnMembership<'a> {
+    pub participating: Option<bool>,
+    /// `idle`, `typing` or `typed`.
+    pub composing: Option<&'a str>,
+}
+
+/// `update_user_membership` (`is_user`) or `visitor_update_membership`: the member's own
+/// membership of an open chat. A user's participation change writes a join or leave notice.
+/// Events: the notice, the membership changed, the chat changed (its present counts).
+pub fn update_own_membership(
     raw: &rusqlite::Connection,
     chat: Uuid,
-    user: Uuid,
-    participating: bool,
+    member: Uuid,
+    is_user: bool,
+    change: OwnMembership<'_>,
     now: i64,
 ) {
     let tx = raw.unchecked_transaction().unwrap();
-    let (u, before, members) = member_chat(&tx, user, ChatKey::Id(chat), now);
-    let me = members.iter().position(|m| m.id == user).unwrap();
+    let user = if is_user {
+        Some(read_user(&tx, member).expect("the user exists"))
+    } else {
+        tx.prepare_cached("SELECT 1 FROM visitors WHERE id = ?1")
+            .unwrap()
+            .query_row([member.as_bytes()], |_| Ok(()))
+            .unwrap();
+        None
+    };
+    let before = read_chat(&tx, ChatKey::Id(chat)).expect("the chat exists");
+    assert!(!before.is_ended);
+    let members = read_members(&tx, before.pk, now);
+    let me = members
+        .iter()
+        .position(|m| m.id == member)
+        .expect("a member");
+    if change.participating == Some(true) {
+        assert!(user.as_ref().is_none_or(|u| u.is_present(now)), "present");
+    }
     let mut after = before.clone();
     let mut members_after = members.clone();
-    members_after[me].participating = participating;
     let mut changes = Vec::new();
-    if members[me].participating != participating {
-        let kind = if participating { "join" } else { "leave" };
-        let notice = user_notice(&tx, &mut after, kind, user, now);
-        save_chat(&tx, &before, &after);
-        changes.push(notice_change(notice, kind, &after, &members_after, &u, now));
+    if let Some(p) = change.participating {
+        members_after[me].participating = p;
+        if let (Some(u), true) = (&user, members[me].participating != p) {
+            let kind = if p { "join" } else { "leave" };
+            let notice = user_notice(&tx, &mut after, kind, member, now);
+            save_chat(&tx, &before, &after);
+            changes.push(notice_change(notice, kind, &after, &members_after, u, now));
+        }
+    }
+    if let Some(c) = change.composing {
+        members_after[me].composing = c.to_string();
     }
     tx.prepare_cached(
-        "UPDATE memberships SET is_participating = ?3, updated_at = ?4 WHERE chat_pk = ?1 AND member_id = ?2",
+        "UPDATE memberships SET is_participating = ?3, composing_status = ?4,          composing_updated_at = CASE WHEN ?5 THEN ?6 ELSE composing_updated_at END, updated_at = ?6          WHERE chat_pk = ?1 AND member_id = ?2",
     )
     .unwrap()
-    .execute(params![before.pk, user.as_bytes(), participating, now])
+    .execute(params![
+        before.pk,
+        member.as_bytes(),
+        members_after[me].participating,
+        members_after[me].composing,
+        change.composing.is_some(),
+        now
+    ])
     .unwrap();
     let at = chat_core::time::format_ms(now);
+    let (was, is) = (&members[me], &members_after[me]);
     let mut membership = format!("{{\"updated_at\":\"{at}\"");
-    if members[me].participating != participating {
-        membership.push_str(&format!(",\"is_participating\":{participating}"));
+    if was.participating != is.participating {
+        membership.push_str(&format!(",\"is_participating\":{}", is.participating));
     }
-    if members[me].present_here() != members_after[me].present_here() {
-        membership.push_str(&format!(
-            ",\"is_present\":{}",
-            members_after[me].present_here()
-        ));
+    if was.present_here() != is.present_here() {
+        membership.push_str(&format!(",\"is_present\":{}", is.present_here()));
+    }
+    if was.composing != is.composing {
+        membership.push_str(&format!(",\"composing_status\":\"{}\"", is.composing));
     }
     membership.push('}');
     let users = user_ids(&members);
+    let member_id = if is_user {
+        member.to_string()
+    } else {
+        member.simple().to_string()
+    };
     changes.push(RawChange::to(
         membership_channels(chat, &users),
         "changed",
-        user.to_string(),
+        member_id,
         Some(membership),
     ));
     changes.extend(chat_changes(&ChatTransition {

@@ -2,7 +2,7 @@
 //! through its `raw + events` baseline ([`crate::raw_ops`]), on two copies of one dataset.
 //!
 //! One conversation runs [`STEPS`] in order: a visitor arrives, starts a chat and writes, an
-//! operator joins and answers, steps out and back, tags and untags it, suggests a reply,
+//! operator joins, both type, the operator answers, steps out and back, tags and untags it, suggests a reply,
 //! invites a colleague who accepts, ends it; the operator's presence client comes and goes, a
 //! conversation starter is written and deleted; and a message each way in one of the
 //! dataset's ongoing chats. Conversation `k` takes room `k % rooms`, operator `k % operators`
@@ -33,7 +33,9 @@ pub enum Step {
     VisitorStartChat,
     FirstVisitorMessage,
     JoinPending,
+    VisitorTyping,
     NotWaiting,
+    OperatorTyping,
     FirstReply,
     Leave,
     Rejoin,
@@ -59,7 +61,9 @@ pub const STEPS: &[Step] = &[
     Step::VisitorStartChat,
     Step::FirstVisitorMessage,
     Step::JoinPending,
+    Step::VisitorTyping,
     Step::NotWaiting,
+    Step::OperatorTyping,
     Step::FirstReply,
     Step::Leave,
     Step::Rejoin,
@@ -87,7 +91,9 @@ impl Step {
             Step::VisitorStartChat => "visitor_start_chat",
             Step::FirstVisitorMessage => "visitor_send_message (chat starts waiting)",
             Step::JoinPending => "join_pending_chat",
+            Step::VisitorTyping => "visitor_update_membership (typing)",
             Step::NotWaiting => "update_chat (is_waiting false)",
+            Step::OperatorTyping => "update_user_membership (typing)",
             Step::FirstReply => "send_user_message (first reply)",
             Step::Leave => "update_user_membership (leave)",
             Step::Rejoin => "update_user_membership (rejoin)",
@@ -110,6 +116,10 @@ impl Step {
 
 const TAG: &str = "Lead";
 const PRESENCE_TTL_S: i64 = 60;
+const TYPING: raw_ops::OwnMembership<'static> = raw_ops::OwnMembership {
+    participating: None,
+    composing: Some("typing"),
+};
 const STARTER: &str = "Hello! How can I help you today?";
 const SUGGESTION: &str = "You can change your delivery address under Orders.";
 
@@ -193,6 +203,10 @@ impl Side for CoreSide {
             is_participating: Some(p),
             ..Default::default()
         };
+        let typing = || MembershipInput {
+            composing_status: Some("typing".into()),
+            ..Default::default()
+        };
         let presence = chat_core::directory::PresenceInput {
             presence_expires_in: Some(PRESENCE_TTL_S),
         };
@@ -233,6 +247,14 @@ impl Side for CoreSide {
             }
             Step::FirstReply => {
                 e.send_user_message(&op, c.op, conv.chat, msg(text(k)))
+                    .unwrap();
+            }
+            Step::VisitorTyping => {
+                e.visitor_update_membership(&visitor, v, conv.chat, typing(), true)
+                    .unwrap();
+            }
+            Step::OperatorTyping => {
+                e.update_user_membership(&op, c.op, conv.chat, typing(), true)
                     .unwrap();
             }
             Step::Leave | Step::Rejoin => {
@@ -339,8 +361,19 @@ impl Side for RawSide {
             Step::FirstReply => {
                 raw_ops::send_message(raw, ChatKey::Id(conv.chat), c.op, true, now, &text(k));
             }
-            Step::Leave => raw_ops::update_user_membership(raw, conv.chat, c.op, false, now),
-            Step::Rejoin => raw_ops::update_user_membership(raw, conv.chat, c.op, true, now),
+            Step::VisitorTyping => {
+                raw_ops::update_own_membership(raw, conv.chat, conv.visitor, false, TYPING, now)
+            }
+            Step::OperatorTyping => {
+                raw_ops::update_own_membership(raw, conv.chat, c.op, true, TYPING, now)
+            }
+            Step::Leave | Step::Rejoin => {
+                let change = raw_ops::OwnMembership {
+                    participating: Some(step == Step::Rejoin),
+                    composing: None,
+                };
+                raw_ops::update_own_membership(raw, conv.chat, c.op, true, change, now)
+            }
             Step::AddTag => raw_ops::add_tag(raw, conv.chat, c.op, TAG, now),
             Step::RemoveTag => raw_ops::remove_tag(raw, conv.chat, c.op, TAG, now),
             Step::CreateSuggestion => {
@@ -386,7 +419,8 @@ impl Side for RawSide {
 }
 
 /// Both sides, each on its own copy of `ds` in `dir` (`<name>-core.db`, `<name>-raw.db`),
-/// their clocks just after the dataset's newest write, SQLite's default inline checkpoints.
+/// their clocks just after the dataset's newest write, without inline checkpoints (see
+/// [`interleaved_ops`]).
 fn sides(ds: &Dataset, dir: &Path, name: &str) -> (CoreSide, RawSide, [std::path::PathBuf; 2]) {
     let paths = [
         copy_of(ds, dir, &format!("{name}-core")),
@@ -398,7 +432,7 @@ fn sides(ds: &Dataset, dir: &Path, name: &str) -> (CoreSide, RawSide, [std::path
         .clock(clock.clone())
         .open(&paths[0])
         .unwrap();
-    let checkpoints = "PRAGMA wal_autocheckpoint = 1000";
+    let checkpoints = "PRAGMA wal_autocheckpoint = 0";
     engine
         .store()
         .with_connection(|c| Ok(c.execute_batch(checkpoints)?))
@@ -431,6 +465,9 @@ pub struct StepFigures {
     /// µs per operation: the engine, the baseline.
     pub core_us: f64,
     pub raw_events_us: f64,
+    /// Pages written per operation (WAL frames): the engine, the baseline.
+    pub core_pages: f64,
+    pub raw_events_pages: f64,
 }
 
 impl StepFigures {
@@ -442,7 +479,9 @@ impl StepFigures {
 
 /// Runs `conversations` conversations on both sides, in blocks of `block` conversations: each
 /// step of a block runs on one side then the other (the side going first alternates), timed
-/// per step.
+/// per step. Both WALs are checkpointed between blocks, outside the timing: an inline
+/// checkpoint inside a block would fall on whichever operation's commit crossed the
+/// threshold, adding its sync to that operation alone.
 pub fn interleaved_ops(
     ds: &Dataset,
     dir: &Path,
@@ -451,6 +490,7 @@ pub fn interleaved_ops(
 ) -> Vec<StepFigures> {
     let (mut core, mut raw, paths) = sides(ds, dir, "ops");
     let mut spent = vec![[Duration::ZERO; 2]; STEPS.len()];
+    let mut pages = vec![[0i64; 2]; STEPS.len()];
     let mut start = 0;
     let mut round = 0;
     while start < conversations {
@@ -458,6 +498,14 @@ pub fn interleaved_ops(
         for (i, &step) in STEPS.iter().enumerate() {
             for turn in 0..2 {
                 let side = (turn + round) % 2;
+                let written = |core: &CoreSide, raw: &RawSide| {
+                    i64::from(if side == 0 {
+                        crate::pages_written(&core.engine)
+                    } else {
+                        crate::raw_send::conn_pages_written(&raw.conn)
+                    })
+                };
+                let before = written(&core, &raw);
                 let t = Instant::now();
                 for k in start..end {
                     let c = cast(ds, k);
@@ -468,8 +516,15 @@ pub fn interleaved_ops(
                     }
                 }
                 spent[i][side] += t.elapsed();
+                pages[i][side] += written(&core, &raw) - before;
             }
         }
+        let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
+        core.engine
+            .store()
+            .with_connection(|c| Ok(c.execute_batch(checkpoint)?))
+            .unwrap();
+        raw.conn.execute_batch(checkpoint).unwrap();
         start = end;
         round += 1;
     }
@@ -477,15 +532,17 @@ pub fn interleaved_ops(
     for p in &paths {
         crate::remove_db(p);
     }
-    let per_op = |d: Duration| d.as_secs_f64() * 1e6 / conversations.max(1) as f64;
+    let n = conversations.max(1) as f64;
     STEPS
         .iter()
-        .zip(spent)
-        .map(|(&step, [c, r])| StepFigures {
+        .zip(spent.into_iter().zip(pages))
+        .map(|(&step, ([c, r], [cp, rp]))| StepFigures {
             step,
             ops: conversations,
-            core_us: per_op(c),
-            raw_events_us: per_op(r),
+            core_us: c.as_secs_f64() * 1e6 / n,
+            raw_events_us: r.as_secs_f64() * 1e6 / n,
+            core_pages: cp as f64 / n,
+            raw_events_pages: rp as f64 / n,
         })
         .collect()
 }

@@ -166,32 +166,35 @@ fn write_ops_report() -> Value {
     let ds = dataset(&dir);
     let figures = chat_benches::write_ops::interleaved_ops(&ds, &dir, conversations, block);
     println!(
-        "\nWrite operations, interleaved in blocks of {block} conversations ({conversations} each; raw + events: hand-written SQL writing the same rows and events)"
+        "\nWrite operations, interleaved in blocks of {block} conversations ({conversations} each; raw + events: hand-written SQL writing the same rows and events; WALs checkpointed between blocks, untimed)"
     );
     println!(
-        "{:<44} | {:>10} | {:>12} | ratio (core/(raw + events) throughput)",
-        "operation", "core µs/op", "raw+ev µs/op"
+        "{:<44} | {:>10} | {:>12} | {:>5} | {:>10} | {:>12}",
+        "operation", "core µs/op", "raw+ev µs/op", "ratio", "core pages", "raw+ev pages"
     );
     println!("{}", "-".repeat(110));
     let mut rows = Vec::new();
     for f in &figures {
         println!(
-            "{:<44} | {:>10.1} | {:>12.1} | {:.2}",
+            "{:<44} | {:>10.1} | {:>12.1} | {:>5.2} | {:>10.2} | {:>12.2}",
             f.step.name(),
             f.core_us,
             f.raw_events_us,
-            f.ratio()
+            f.ratio(),
+            f.core_pages,
+            f.raw_events_pages
         );
         rows.push(
             json!({"operation": f.step.name(), "ops": f.ops, "core_us": f.core_us,
-            "raw_events_us": f.raw_events_us, "ratio": f.ratio()}),
+            "raw_events_us": f.raw_events_us, "ratio": f.ratio(),
+            "core_pages": f.core_pages, "raw_events_pages": f.raw_events_pages}),
         );
     }
     let (core, raw): (f64, f64) = figures
         .iter()
         .fold((0.0, 0.0), |(c, r), f| (c + f.core_us, r + f.raw_events_us));
     println!(
-        "whole conversation: core {core:.0} µs, raw + events {raw:.0} µs, ratio {:.2}",
+        "whole conversation: core {core:.0} µs, raw + events {raw:.0} µs, ratio {:.2} (core/(raw + events) throughput)",
         raw / core
     );
     json!({"conversations": conversations, "block": block, "operations": rows,
