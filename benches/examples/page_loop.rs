@@ -1,6 +1,6 @@
 //! Diagnostic: the newest 50 messages of chats of the benchmark dataset in a loop, as the
 //! criterion benchmark `messages_newest_50` reads them, for instruction counts.
-//! `valgrind --tool=callgrind --toggle-collect='chat_core::engine::Engine::list_messages'
+//! `valgrind --tool=callgrind --toggle-collect='chat_core::messages::operations::<impl chat_core::engine::Engine>::list_messages'
 //! target/release/examples/page_loop [pages]`.
 fn main() {
     let pages: usize = std::env::args()

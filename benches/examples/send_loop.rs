@@ -1,5 +1,5 @@
 //! Diagnostic: user message sends in a loop, nothing else, for instruction counts.
-//! `valgrind --tool=callgrind --toggle-collect='chat_core::engine::Engine::send_user_message'
+//! `valgrind --tool=callgrind --toggle-collect='chat_core::messages::operations::<impl chat_core::engine::Engine>::send_user_message'
 //! target/release/examples/send_loop [sends] [--dataset]`: on one chat of a fresh database, or
 //! (`--dataset`) round the chats of a copy of the benchmark dataset (`CHAT_BENCH_SCALE`).
 //! Instructions divided by the sends are comparable between builds: callgrind counts the same
@@ -7,7 +7,7 @@
 //! baselines of the criterion benchmark instead, on their own copy (toggle on
 //! `chat_benches::raw_send::raw_send` or `chat_benches::raw_send::raw_send_events`).
 //! `--visitor`: visitor messages round the chats of a copy of the dataset instead (toggle on
-//! `chat_core::engine::Engine::send_visitor_message`).
+//! `chat_core::messages::operations::<impl chat_core::engine::Engine>::visitor_send_message`).
 
 fn main() {
     let sends: usize = std::env::args()
