@@ -255,15 +255,14 @@ pub fn write_changes(
     let mut prev = head;
     for (channels, action, resource_id, resource) in changes.into_iter().filter(|c| !c.0.is_empty())
     {
-        last += channels.len() as i64;
+        last += 1;
         tx.prepare_cached(
-            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO event_changes (seq, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .unwrap()
         .execute(params![
             last,
-            channels.len() as i64,
             org.as_bytes(),
             pk,
             serde_json::to_string(&channels).unwrap(),

@@ -161,9 +161,16 @@ pub trait ChatStore {
 pub trait MembershipStore {
     fn insert_membership(&self, m: &MembershipRecord) -> Result<()>;
     fn update_membership(&self, m: &MembershipRecord) -> Result<()>;
-    /// Counts a message of the member (if they are one): one more `message_count`, composing
-    /// back to idle, updated now. One statement, no read (every send does it).
-    fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()>;
+    /// One more `message_count` for the member (if they are one), with this composing status,
+    /// updated at `now`: one statement, no read ([`crate::memberships`]' `count_message` is
+    /// the rule).
+    fn add_member_message(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+        composing: crate::memberships::Composing,
+        now: Millis,
+    ) -> Result<()>;
     /// Whether `member` has a membership in the chat (without reading it).
     fn is_member(&self, chat_pk: i64, member: Uuid) -> Result<bool>;
     fn membership(
@@ -346,24 +353,25 @@ pub trait EventStore {
         snapshot: Option<&[u8]>,
         head: Option<i64>,
     ) -> Result<()>;
-    /// Appends a change published on its channels; `seq` is the number of its last channel's
-    /// event (the channels' events have consecutive numbers ending there), after
-    /// [`EventStore::last_event_seq`].
-    fn insert_change(&self, e: &crate::events::NewEvent, seq: i64) -> Result<()>;
-    /// Events of the organization after `after` whose channel matches one of the GLOB
-    /// patterns, oldest first.
-    fn select_events(
+    /// Appends a change with its number `seq` (one number per change, after
+    /// [`EventStore::last_event_seq`]).
+    fn insert_change(&self, e: &crate::events::records::NewEvent, seq: i64) -> Result<()>;
+    /// Changes of the organization after `after`, oldest first, at most `limit`: those with a
+    /// named channel matching one of the GLOB patterns, and those on one of `rooms`'
+    /// collections (room, collection).
+    fn select_changes(
         &self,
         org: Uuid,
         after: i64,
         patterns: &[String],
+        rooms: &[(Uuid, crate::events::records::RoomChannel)],
         limit: usize,
-    ) -> Result<Vec<crate::events::Event>>;
+    ) -> Result<Vec<crate::events::records::StoredChange>>;
     /// The newest `seq` ever given (0 when none).
     fn last_event_seq(&self) -> Result<i64>;
     /// The newest `seq` retention has deleted (0 when none).
     fn event_floor(&self) -> Result<i64>;
-    /// Deletes events created before `before` (raising the floor); returns how many.
+    /// Deletes the changes created before `before` (raising the floor); returns how many.
     fn delete_events_before(&self, before: Millis) -> Result<usize>;
     /// Removes the resources of a chat's events and their queued deliveries (a purge), and
     /// marks the chat and its memberships for republishing.
@@ -371,8 +379,8 @@ pub trait EventStore {
     /// The users (not deleted) that see a room's waiting chats as pending: those for whom
     /// `room_accessible_to_user` holds, with their organizations.
     fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
-    /// (user, organization) of each of these users that exists, in one read.
-    fn users_organizations(&self, users: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
+    /// The rooms accessible to a user (`room_accessible_to_user` holds), in id order.
+    fn rooms_accessible_to(&self, user: Uuid) -> Result<Vec<Uuid>>;
     /// (member id, is a user, the user's organization) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.

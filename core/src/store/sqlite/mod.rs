@@ -81,6 +81,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_idle_index_by_minute",
         include_str!("../../../migrations/0009_idle_index_by_minute.sql"),
     ),
+    (
+        "0010_event_audience",
+        include_str!("../../../migrations/0010_event_audience.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
