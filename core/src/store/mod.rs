@@ -1,5 +1,8 @@
 //! The storage interface. Domain rules see only these traits and record types; all SQL lives
-//! behind them (in [`sqlite`]), so another backend can implement the same traits.
+//! behind them (in [`sqlite`]), so another backend can implement the same traits. The record
+//! types come from their resources: the data part of each resource module, or the `records`
+//! module of [`crate::crypto`], [`crate::webhooks`] and [`crate::idempotency`], which imports
+//! nothing of their rules.
 //!
 //! A rule that a query must evaluate to select its rows is not written here: it is defined in
 //! Rust in its resource module with its SQL beside it, and the queries are composed from that
@@ -12,10 +15,12 @@ pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
 use crate::clock::Millis;
+use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
 use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
 };
 use crate::error::Result;
+use crate::idempotency::records::IdempotencyRecord;
 use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
 use crate::memberships::{MembershipRecord, MembershipSelection};
 use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord};
@@ -23,6 +28,7 @@ use crate::pagination::Keyset;
 use crate::starters::StarterRecord;
 use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use crate::tags::TagRecord;
+use crate::webhooks::records::{DeliveryRecord, WebhookRecord};
 use uuid::Uuid;
 
 /// Organizations, people, rooms, routing, presence and credentials.
@@ -286,12 +292,12 @@ pub trait SuggestionStore {
 
 /// Organization key checks, rewrapping of chat keys, and the purge of sensitive data.
 pub trait EncryptionStore {
-    fn org_key_check(&self, org: Uuid) -> Result<Option<crate::crypto::OrgKeyCheck>>;
+    fn org_key_check(&self, org: Uuid) -> Result<Option<OrgKeyCheck>>;
     /// Records (or replaces) the key check of the organization's key; clears `purged_at`.
     fn put_org_key_check(&self, org: Uuid, check: &str, now: Millis) -> Result<()>;
     /// Marks the organization's key purged; false if it never had one.
     fn mark_org_key_purged(&self, org: Uuid, now: Millis) -> Result<bool>;
-    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<crate::crypto::WrappedChatKey>>;
+    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<WrappedChatKey>>;
     fn set_chat_wrapped_key(&self, chat_pk: i64, wrapped: &str) -> Result<()>;
     /// Nulls the texts (message, response text and value) of every message of the chat and
     /// sets `sensitive_data_purged_at` where it is not set; returns how many messages.
@@ -386,40 +392,24 @@ pub trait EventStore {
     /// Open chats the user or visitor is a member of.
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
 
-    fn insert_webhook(
-        &self,
-        w: &crate::webhooks::WebhookRecord,
-        app_token_id: Option<Uuid>,
-    ) -> Result<()>;
-    fn update_webhook(&self, w: &crate::webhooks::WebhookRecord) -> Result<()>;
+    fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()>;
+    fn update_webhook(&self, w: &WebhookRecord) -> Result<()>;
     /// Deletes a webhook with its deliveries; returns the id of its app token, if any.
     fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>>;
-    fn webhook(&self, id: Uuid) -> Result<Option<crate::webhooks::WebhookRecord>>;
-    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<crate::webhooks::WebhookRecord>>;
+    fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>>;
+    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<WebhookRecord>>;
     fn insert_delivery(&self, webhook: Uuid, seq: i64, body: &str, now: Millis) -> Result<()>;
     /// The oldest undelivered delivery of each webhook, when its next attempt is due.
-    fn deliveries_due(
-        &self,
-        now: Millis,
-        limit: usize,
-    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>>;
     /// When the earliest next attempt is due (None: nothing to deliver).
     fn next_delivery_due_at(&self) -> Result<Option<Millis>>;
-    fn delivery(&self, id: i64) -> Result<Option<crate::webhooks::DeliveryRecord>>;
-    fn update_delivery(&self, d: &crate::webhooks::DeliveryRecord) -> Result<()>;
+    fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>>;
+    fn update_delivery(&self, d: &DeliveryRecord) -> Result<()>;
     /// A webhook's deliveries by id, in keyset pages.
-    fn deliveries_of_webhook(
-        &self,
-        webhook: Uuid,
-        keyset: &Keyset,
-    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    fn deliveries_of_webhook(&self, webhook: Uuid, keyset: &Keyset) -> Result<Vec<DeliveryRecord>>;
     fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
 
-    fn idempotency(
-        &self,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<crate::idempotency::IdempotencyRecord>>;
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
     /// Records the key (dropping one older than `stale_before`); false if it is taken.
     fn claim_idempotency(
         &self,

@@ -428,6 +428,11 @@ impl SqliteStore {
             .store(on && !self.readers.is_empty(), Ordering::Relaxed);
     }
 
+    /// Whether concurrent writes are committed together now (see [`Self::set_group_commit`]).
+    pub fn group_commit_on(&self) -> bool {
+        self.group_commit.load(Ordering::Relaxed)
+    }
+
     /// Write operations run and transactions committed since the store was opened: with group
     /// commit, fewer commits than operations.
     pub fn write_stats(&self) -> (u64, u64) {
