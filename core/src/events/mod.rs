@@ -24,7 +24,7 @@ mod snapshot;
 mod tests;
 
 pub use publish::{Published, publish};
-pub use records::{Event, NewEvent, RoomChannel, RoomReader, StoredChange};
+pub use records::{Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange};
 
 use crate::Env;
 use crate::auth::{Actor, access_org, access_user, require_history};
@@ -36,8 +36,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The path prefix of every channel.
-pub const PREFIX: &str = "/api/v5/";
 /// At most this many channels (or patterns) per read or subscription.
 pub const MAX_CHANNELS: usize = 100;
 /// At most this many events per read.

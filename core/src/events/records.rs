@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// The path prefix of every channel.
+pub const PREFIX: &str = "/api/v5/";
+
 /// One event as every surface shows it. `resource` is absent for `removed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
