@@ -298,7 +298,7 @@ fn pending(c: &mut Criterion) {
             .unwrap();
     }
     // The baseline reads the same data: a copy of the core database with the waiting chats.
-    f.engine.store().checkpoint_truncate().unwrap();
+    f.engine.checkpoint().unwrap();
     let raw_path = bench_dir().join("pending-raw.db");
     drop(std::mem::replace(
         &mut f.raw,

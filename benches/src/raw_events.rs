@@ -2,10 +2,11 @@
 //! [`write_changes`] and nothing else touches the event tables, so that a change of the event
 //! table's layout is made here once for all of them.
 //!
-//! Layout written (migrations 0005 and 0006): one `event_changes` row per change, holding the
-//! JSON list of its `n` channels, numbered by the `n` consecutive numbers ending at its `seq`
-//! (the next change continues after `max(seq, floor)`), chained to the previous change row of
-//! the same chat (`prev_seq`, `chats.last_event_seq`).
+//! Layout written (migration 0010): one `event_changes` row and one `seq` per change (the next
+//! change continues after `max(seq, floor)`), holding the JSON list of its explicit readers'
+//! channels and, for the pending-chats audience, the room (`room_id`, `room_channel`; one row
+//! per organization the room reaches), chained to the previous change row of the same chat
+//! (`prev_seq`, `chats.last_event_seq`).
 
 use rusqlite::params;
 use uuid::Uuid;
@@ -63,50 +64,56 @@ pub fn write_changes(
     let mut last: Option<i64> = None;
     let mut prev = chat.and_then(|c| c.head);
     for change in changes {
-        let mut channels = change.channels;
-        if let Some(room) = change.pending_room {
-            // This layout lists the audience's channels in the row: resolved now.
-            channels.extend(
-                pending_audience(tx, room)
-                    .into_iter()
-                    .map(|u| format!("users/{u}/pending_chats")),
-            );
-        }
-        if channels.is_empty() {
-            continue;
-        }
-        let newest = match last {
-            Some(l) => l,
-            None => tx
-                .prepare_cached(
-                    "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
-                     (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
-                )
-                .unwrap()
-                .query_row([], |r| r.get(0))
-                .unwrap(),
+        // One row per organization the room reaches (the room's own first), or one row.
+        let rooms: Vec<(Uuid, Option<Uuid>)> = match change.pending_room {
+            Some(room) => {
+                let mut orgs = vec![org];
+                orgs.extend(room_shares(tx, room).into_iter().filter(|o| *o != org));
+                orgs.into_iter().map(|o| (o, Some(room))).collect()
+            }
+            None if change.channels.is_empty() => Vec::new(),
+            None => vec![(org, None)],
         };
-        let seq = newest + channels.len() as i64;
-        tx.prepare_cached(
-            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .unwrap()
-        .execute(params![
-            seq,
-            channels.len() as i64,
-            org.as_bytes(),
-            chat.map(|c| c.pk),
-            serde_json::to_string(&channels).unwrap(),
-            change.action,
-            change.resource_id,
-            change.resource,
-            now,
-            if chat.is_some() { prev } else { None }
-        ])
-        .unwrap();
-        last = Some(seq);
-        prev = Some(seq);
+        for (row_org, room) in rooms {
+            let newest = match last {
+                Some(l) => l,
+                None => tx
+                    .prepare_cached(
+                        "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+                         (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
+                    )
+                    .unwrap()
+                    .query_row([], |r| r.get(0))
+                    .unwrap(),
+            };
+            let seq = newest + 1;
+            let channels = if room.is_some() {
+                Vec::new()
+            } else {
+                change.channels.clone()
+            };
+            tx.prepare_cached(
+                "INSERT INTO event_changes (seq, organization_id, chat_pk, channels, room_id, room_channel, action, resource_id, resource, created_at, prev_seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .unwrap()
+            .execute(params![
+                seq,
+                row_org.as_bytes(),
+                chat.map(|c| c.pk),
+                serde_json::to_string(&channels).unwrap(),
+                room.map(|r| r.as_bytes().to_vec()),
+                room.map(|_| "pending_chats"),
+                change.action,
+                change.resource_id,
+                change.resource,
+                now,
+                if chat.is_some() { prev } else { None }
+            ])
+            .unwrap();
+            last = Some(seq);
+            prev = Some(seq);
+        }
     }
     if let (Some(chat), Some(seq)) = (chat, last) {
         tx.prepare_cached("UPDATE chats SET last_event_seq = ?2 WHERE pk = ?1")
@@ -116,25 +123,12 @@ pub fn write_changes(
     }
 }
 
-/// The users a room's waiting chats are pending for, in id order: the organization's users
-/// when the room has no router, else its router's users and teams' members, and the users of
-/// the organizations the room is shared with.
-fn pending_audience(tx: &rusqlite::Transaction, room: Uuid) -> Vec<Uuid> {
-    tx.prepare_cached(
-        "SELECT u.id FROM rooms r JOIN users u ON u.organization_id = r.organization_id \
-           WHERE r.id = ?1 AND r.router_id IS NULL AND u.is_deleted = 0 \
-         UNION SELECT u.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-           JOIN users u ON u.id = st.member_id WHERE r.id = ?1 AND st.member_kind = 'user' AND u.is_deleted = 0 \
-         UNION SELECT u.id FROM rooms r JOIN router_steps st ON st.router_id = r.router_id \
-           JOIN team_members tm ON tm.team_id = st.member_id JOIN users u ON u.id = tm.user_id \
-           WHERE r.id = ?1 AND st.member_kind = 'team' AND u.is_deleted = 0 \
-         UNION SELECT u.id FROM room_shares rs JOIN users u ON u.organization_id = rs.organization_id \
-           WHERE rs.room_id = ?1 AND u.is_deleted = 0 \
-         ORDER BY 1",
-    )
-    .unwrap()
-    .query_map([room.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
-    .unwrap()
-    .map(|b| Uuid::from_slice(&b.unwrap()).unwrap())
-    .collect()
+/// The organizations a room is shared with (their users read its pending chats too).
+fn room_shares(tx: &rusqlite::Transaction, room: Uuid) -> Vec<Uuid> {
+    tx.prepare_cached("SELECT organization_id FROM room_shares WHERE room_id = ?1")
+        .unwrap()
+        .query_map([room.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| Uuid::from_slice(&b.unwrap()).unwrap())
+        .collect()
 }

@@ -613,8 +613,9 @@ pub fn db_state(c: &rusqlite::Connection) -> DbState {
     DbState { tables, last_event }
 }
 
-/// An event row with its ids blanked (each side creates its own): action, channels (sorted),
-/// resource id, the resource's attribute names (sorted).
+/// An event row with its ids blanked (each side creates its own): action, channels (sorted;
+/// a room audience as `<room>/<collection>`), resource id, the resource's attribute names
+/// (sorted).
 pub type EventShape = (String, Vec<String>, String, Vec<String>);
 
 /// What a write did: per table it changed, the change in its row count; and its event rows.
@@ -647,7 +648,9 @@ pub fn written_since(c: &rusqlite::Connection, before: &DbState) -> Written {
         .map(|(name, (n, _))| (name.clone(), n - before.tables.get(name).map_or(0, |b| b.0)))
         .collect();
     let mut events: Vec<EventShape> = c
-        .prepare("SELECT action, channels, resource_id, resource FROM event_changes WHERE seq > ?1")
+        .prepare(
+            "SELECT action, channels, resource_id, resource, room_channel FROM event_changes WHERE seq > ?1",
+        )
         .unwrap()
         .query_map([before.last_event], |r| {
             Ok((
@@ -655,15 +658,17 @@ pub fn written_since(c: &rusqlite::Connection, before: &DbState) -> Written {
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .unwrap()
         .map(|row| {
-            let (action, channels, id, resource) = row.unwrap();
+            let (action, channels, id, resource, room_channel) = row.unwrap();
             let mut channels: Vec<String> = serde_json::from_str::<Vec<String>>(&channels)
                 .unwrap()
                 .iter()
                 .map(|ch| blank_ids(ch))
+                .chain(room_channel.map(|c| format!("<room>/{c}")))
                 .collect();
             channels.sort();
             let mut keys: Vec<String> = resource

@@ -73,6 +73,7 @@ pub struct EngineBuilder {
     webhook_allow: Vec<String>,
     on_commit: Option<CommitHook>,
     checkpoints: Option<CheckpointPolicy>,
+    group_commit: Option<bool>,
 }
 
 impl Default for EngineBuilder {
@@ -84,6 +85,7 @@ impl Default for EngineBuilder {
             webhook_allow: Vec::new(),
             on_commit: None,
             checkpoints: None,
+            group_commit: None,
         }
     }
 }
@@ -128,6 +130,13 @@ impl EngineBuilder {
     /// writes).
     pub fn background_checkpoints(mut self, policy: CheckpointPolicy) -> Self {
         self.checkpoints = Some(policy);
+        self
+    }
+    /// Whether concurrent writes on a file database are committed together (group commit:
+    /// on by default), or each in a transaction of its own (`false`, for comparison). In
+    /// memory there is one connection and group commit stays off.
+    pub fn group_commit(mut self, on: bool) -> Self {
+        self.group_commit = Some(on);
         self
     }
     /// Applies options given as data (see [`EngineOptions`]); a value out of range is a
@@ -189,6 +198,9 @@ impl EngineBuilder {
         self.finish(SqliteStore::open_in_memory()?)
     }
     fn finish(self, store: SqliteStore) -> Result<Engine> {
+        if let Some(on) = self.group_commit {
+            store.set_group_commit(on);
+        }
         let head = store.read(|s| s.last_event_seq())?;
         let checkpoints = match self.checkpoints {
             Some(policy) => store.start_background_checkpoints(policy)?,
@@ -300,7 +312,17 @@ impl Engine {
         self.checkpoints.as_ref().map(BackgroundCheckpoints::passes)
     }
 
-    /// The storage backend (maintenance tasks, tests).
+    /// Copies the write-ahead log into the database file and truncates it to zero bytes (a
+    /// host does it after loading a seed or before copying the file; a purge does it so that
+    /// no purged text stays in the `-wal` file). Returns whether it completed: false for an
+    /// in-memory database, or when a reader kept it from finishing.
+    pub fn checkpoint(&self) -> Result<bool> {
+        self.store.checkpoint_truncate()
+    }
+
+    /// The storage backend, for tests and benchmarks that observe or drive it below the
+    /// operations (write statistics, fault injection, raw statements). Hosts need only the
+    /// engine's own methods.
     pub fn store(&self) -> &SqliteStore {
         &self.store
     }

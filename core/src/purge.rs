@@ -8,7 +8,7 @@ use crate::Env;
 use crate::auth::{self, Actor};
 use crate::chats::ChatRecord;
 use crate::error::{ChatError, Result};
-use crate::messages::{Attachment, Message};
+use crate::messages::Attachment;
 use crate::store::Store;
 use serde::Serialize;
 use uuid::Uuid;
@@ -104,14 +104,4 @@ fn purge_chat_record(s: &dyn Store, env: &Env, chat: &mut ChatRecord) -> Result<
     chat.updated_at = env.now;
     s.update_chat(chat)?;
     Ok(n)
-}
-
-/// A purged visitor message shows no sender names (the reference's `sensitive_data_purged_at`).
-pub(crate) fn redact_purged_sender(out: &mut Message) {
-    if out.sensitive_data_purged_at.is_some() && out.sender_type == "visitor" {
-        out.sender_public_name = None;
-        if out.sender_name.is_some() {
-            out.sender_name = Some(None);
-        }
-    }
 }

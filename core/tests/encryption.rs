@@ -383,7 +383,7 @@ fn database_files_hold_no_plaintext_of_an_encrypted_chat() {
         assert!(!holds(&bytes, s), "{s:?} is readable in the database files");
     }
     // Also after everything is checkpointed into the main file.
-    w.engine.store().checkpoint_truncate().unwrap();
+    w.engine.checkpoint().unwrap();
     let bytes = file_bytes(&w.path);
     assert!(holds(&bytes, "capybara"));
     for s in &sentences {
@@ -737,7 +737,7 @@ fn purge_of_a_chat_nulls_texts_and_leaves_nothing_in_the_files() {
         "ocelot refund",
         "purge-me-lemur-url",
     ];
-    w.engine.store().checkpoint_truncate().unwrap();
+    w.engine.checkpoint().unwrap();
     let bytes = file_bytes(&w.path);
     for s in sentences {
         assert!(holds(&bytes, s), "{s:?} should be stored before the purge");
@@ -856,7 +856,7 @@ fn purge_of_a_visitor_nulls_names_and_every_chat() {
         Some(ZEB_NAME)
     );
 
-    w.engine.store().checkpoint_truncate().unwrap();
+    w.engine.checkpoint().unwrap();
     let bytes = file_bytes(&w.path);
     for s in [ZEB_NAME, "jackal hotline", "zebulon@quixote.example"] {
         assert!(holds(&bytes, s), "{s:?} should be stored before the purge");

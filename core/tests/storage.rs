@@ -45,8 +45,8 @@ fn hot_constraint_checks_build_no_ephemeral_table_and_still_refuse_bad_values() 
             "composing_status",
         ),
         (
-            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, \
-             created_at) VALUES (1, 1, x'01', '[]', 'bogus', 'r', 0)",
+            "INSERT INTO event_changes (seq, organization_id, channels, action, resource_id, \
+             created_at) VALUES (1, x'01', '[]', 'bogus', 'r', 0)",
             "action",
         ),
         (
@@ -133,18 +133,18 @@ fn events_and_snapshots_of_a_version_4_database_are_carried_over() {
     let engine = Engine::open(&path).unwrap();
     assert_eq!(engine.last_event_seq(), 9);
     let conn = Connection::open(&path).unwrap();
-    let rows: Vec<(i64, i64, String)> = conn
-        .prepare("SELECT seq, n, channels FROM event_changes ORDER BY seq")
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, channels FROM event_changes ORDER BY seq")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     assert_eq!(
         rows,
         vec![
-            (5, 1, r#"["orgs/x/owned_chats"]"#.to_string()),
-            (9, 1, r#"["users/y/chats"]"#.to_string())
+            (5, r#"["orgs/x/owned_chats"]"#.to_string()),
+            (9, r#"["users/y/chats"]"#.to_string())
         ]
     );
     // Snapshots of a chat and a membership move into their rows (0006); these belonged to no
@@ -239,6 +239,56 @@ fn snapshots_and_event_chains_of_a_version_5_database_move_into_the_chat_rows() 
     assert_eq!(
         chain,
         vec![(2, None), (4, Some(2)), (5, None), (6, None), (7, Some(4))]
+    );
+}
+
+/// Rows of several channels (n numbers each) become one row per channel with the numbers
+/// their events had, chained in the chat's order, so resuming from any number given before
+/// neither misses nor repeats an event.
+#[test]
+fn change_rows_of_a_version_9_database_keep_their_event_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.db");
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, 9).unwrap();
+    let org = uuid::Uuid::from_u128(7);
+    // Chat 12: a change on 3 channels (numbers 3, 4, 5), then one on 1 channel (6).
+    for (seq, n, channels, prev) in [
+        (
+            5,
+            3,
+            r#"["orgs/x/owned_chats","users/a/chats","users/b/chats"]"#,
+            None,
+        ),
+        (6, 1, r#"["users/a/pending_chats"]"#, Some(5)),
+    ] {
+        conn.execute(
+            "INSERT INTO event_changes (seq, n, organization_id, chat_pk, channels, action, resource_id, resource, created_at, prev_seq) \
+             VALUES (?1, ?2, ?3, 12, ?4, 'changed', 'r', '{}', 0, ?5)",
+            rusqlite::params![seq, n, org.as_bytes(), channels, prev],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let engine = Engine::open(&path).unwrap();
+    assert_eq!(engine.last_event_seq(), 6);
+    drop(engine);
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<(i64, String, Option<i64>)> = conn
+        .prepare("SELECT seq, channels, prev_seq FROM event_changes ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (3, r#"["orgs/x/owned_chats"]"#.to_string(), None),
+            (4, r#"["users/a/chats"]"#.to_string(), Some(3)),
+            (5, r#"["users/b/chats"]"#.to_string(), Some(4)),
+            (6, r#"["users/a/pending_chats"]"#.to_string(), Some(5)),
+        ]
     );
 }
 

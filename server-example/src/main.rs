@@ -151,7 +151,7 @@ fn seed(args: &SeedArgs) -> Result<(), String> {
 
 /// Moves the WAL into the database file (the close of the last connection does it too).
 fn checkpoint(engine: &Engine) {
-    if let Err(e) = engine.store().checkpoint_truncate() {
+    if let Err(e) = engine.checkpoint() {
         tracing::warn!(error = %e, "WAL checkpoint failed");
     }
 }
@@ -179,6 +179,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
+    let group_commit = args.group_commit;
     let checkpoints = CheckpointPolicy {
         every: Duration::from_millis(args.checkpoint_every_ms),
         inline_above_pages: args.wal_inline_checkpoint_pages,
@@ -193,12 +194,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             // WAL checkpoints off the request path (a passive checkpoint on a connection of
             // its own; inline only past the threshold).
             .background_checkpoints(checkpoints)
+            .group_commit(group_commit)
             .open(&db)
     })
     .await
     .map_err(|e| format!("cannot open the database: {e}"))?
     .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
-    engine.store().set_group_commit(args.group_commit);
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

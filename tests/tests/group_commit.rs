@@ -146,6 +146,23 @@ fn writers_queued_behind_a_write_commit_together() {
     }
 }
 
+#[test]
+fn the_builder_turns_group_commit_off_and_memory_never_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    assert!(Engine::open(&path).unwrap().store().group_commit_on());
+    let off = Engine::builder().group_commit(false).open(&path).unwrap();
+    assert!(!off.store().group_commit_on());
+    drop(off);
+    let on = Engine::builder().group_commit(true).open(&path).unwrap();
+    assert!(on.store().group_commit_on());
+    let memory = Engine::builder()
+        .group_commit(true)
+        .open_in_memory()
+        .unwrap();
+    assert!(!memory.store().group_commit_on());
+}
+
 /// Writes queued while the writer connection is held by something that is not a write (a
 /// maintenance task through `with_connection`) are not stranded: they run once it is free.
 #[test]

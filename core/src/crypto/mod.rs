@@ -20,6 +20,7 @@ mod export;
 mod keys;
 pub(crate) mod operations;
 pub(crate) mod org_keys;
+pub(crate) mod records;
 #[cfg(test)]
 mod tests;
 
@@ -27,10 +28,10 @@ pub use envelope::{Binding, Field};
 pub use export::{decrypt_export, decrypt_export_field, unwrap_chat_key};
 pub use keys::{KEY_LEN, KeyRing, SecretKey};
 pub use org_keys::RotationReport;
+pub use records::{OrgKeyCheck, WrappedChatKey};
 
 use crate::Env;
 use crate::chats::{Chat, ChatRecord};
-use crate::clock::Millis;
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::messages::{Attachment, Message, MessageRecord, NewMessageRecord, Viewer};
 use uuid::Uuid;
@@ -64,21 +65,6 @@ impl From<CryptoError> for ChatError {
             ),
         }
     }
-}
-
-/// The stored key check of an organization key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrgKeyCheck {
-    pub check: String,
-    pub purged_at: Option<Millis>,
-}
-
-/// An encrypted chat's wrapped key, as rotation reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WrappedChatKey {
-    pub chat_pk: i64,
-    pub chat_id: Uuid,
-    pub wrapped: Option<String>,
 }
 
 pub(crate) fn key_unavailable() -> ChatError {
@@ -282,7 +268,7 @@ impl ChatCipher {
                 out
             }
         };
-        crate::purge::redact_purged_sender(&mut out);
+        out.redact_purged_sender();
         out
     }
 

@@ -117,7 +117,7 @@ operations! {
         parse: {} (id(args, "chat_id")?),
         run: {
             let mut report = engine.write(None, |s, env| purge::purge_chat(s, env, actor, chat))?;
-            report.wal_truncated = engine.store().checkpoint_truncate()?;
+            report.wal_truncated = engine.checkpoint()?;
             Ok(report)
         },
     }
@@ -135,7 +135,7 @@ operations! {
         run: {
             let mut report =
                 engine.write(None, |s, env| purge::purge_visitor(s, env, actor, visitor))?;
-            report.wal_truncated = engine.store().checkpoint_truncate()?;
+            report.wal_truncated = engine.checkpoint()?;
             Ok(report)
         },
     }

@@ -2,22 +2,29 @@
 //! resource, seq}` written in the same transaction as the change (see `docs/DECISIONS.md`,
 //! "Events, webhooks, idempotency", for the channel map).
 //!
-//! How: the writer connection's pre-update hook records which rows a transaction touched
-//! (in memory: no database page, see `store::sqlite::change_tracking`); before the
-//! transaction commits, [`publish`] turns them into events by comparing each touched
-//! resource with its last published state (a fingerprint kept in the chat's and membership's
-//! rows, `event_snapshots` for the rest): new resources are `added`,
-//! changed ones `changed` with only the changed attributes, and the users a chat is pending
-//! for are diffed to give `pending_chats` `added`/`removed`. Webhook deliveries of each event
-//! are queued in the same transaction ([`crate::webhooks`]). A change published on several
-//! channels is stored once with its channel list; each channel's event has its own `seq`.
+//! How: the store's write methods record what a transaction changed
+//! ([`crate::store::changes`]); before the transaction commits, [`publish`] turns that into
+//! events by comparing each touched resource with its last published state (a fingerprint
+//! kept in the chat's and membership's rows, `event_snapshots` for the rest): new resources
+//! are `added`, changed ones `changed` with only the changed attributes, and a chat that
+//! starts or stops waiting in a room is `added`/`removed` on the `pending_chats` of the users
+//! the room reaches. Webhook deliveries of each event are queued in the same transaction
+//! ([`crate::webhooks`]).
+//!
+//! A change is stored once, with one `seq`, whatever the size of its audience
+//! ([`NewEvent`]): the readers it names (the organization, the chat's members, its visitor)
+//! and, for room collections, the room; who the room reaches is resolved when events are
+//! read ([`events_since`]) or queued for a webhook. Each reader's events of one change are on
+//! distinct channels of distinct rows, so a reader never sees two events with one number.
 
 mod publish;
+pub mod records;
 mod snapshot;
 #[cfg(test)]
 mod tests;
 
 pub use publish::{Published, publish};
+pub use records::{Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange};
 
 use crate::Env;
 use crate::auth::{Actor, access_org, access_user, require_history};
@@ -25,29 +32,16 @@ use crate::clock::Millis;
 use crate::directory::seed::parse_visitor_id;
 use crate::error::{ChatError, Result};
 use crate::store::Store;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The path prefix of every channel.
-pub const PREFIX: &str = "/api/v5/";
 /// At most this many channels (or patterns) per read or subscription.
 pub const MAX_CHANNELS: usize = 100;
 /// At most this many events per read.
 pub const MAX_LIMIT: usize = 1000;
 /// Events kept by default (see `EngineBuilder::event_retention`).
 pub const DEFAULT_RETENTION_MS: Millis = 7 * 24 * 3600 * 1000;
-
-/// One event as every surface shows it. `resource` is absent for `removed`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    pub channel: String,
-    pub action: String,
-    pub resource_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<Value>,
-    pub seq: i64,
-}
 
 /// Makes an event's resource the one its channel's audience sees. A change is stored once for
 /// all its channels, so a message added (or changed) in a chat with users and visitors is one
@@ -64,20 +58,6 @@ pub fn present_for_channel(event: &mut Event) {
     {
         crate::messages::make_visitor_view(r);
     }
-}
-
-/// A change to append: one event per channel, with consecutive numbers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub organization_id: Uuid,
-    pub chat_pk: Option<i64>,
-    pub channels: Vec<String>,
-    pub action: &'static str,
-    pub resource_id: String,
-    pub resource: Option<String>,
-    pub created_at: Millis,
-    /// The chat's previous change row (its chain, which a purge walks; see 0006).
-    pub prev_seq: Option<i64>,
 }
 
 /// The answer to a read of events after a `seq`.
@@ -181,6 +161,10 @@ fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String
 
 /// Events after `since` on the channels (see [`EventPage`]). `since: None` starts at the
 /// newest event (no history).
+///
+/// A change is stored once with one number ([`NewEvent`]); it is read as one event per
+/// channel read that it is on, all with its number. A page holds whole changes (at most
+/// `limit` of them), so resuming from the last number given never splits a change.
 pub fn events_since(
     s: &dyn Store,
     _env: &Env,
@@ -209,18 +193,101 @@ pub fn events_since(
         });
     }
     let limit = limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
-    let mut events = s.select_events(org, since, &globs, limit)?;
-    events.iter_mut().for_each(present_for_channel);
-    let last_seq = if events.len() == limit {
-        events.last().map(|e| e.seq).unwrap_or(head)
-    } else {
-        head
+    let readers = room_readers(s, &globs)?;
+    let mut rooms: Vec<(Uuid, RoomChannel)> = readers.iter().map(|r| (r.room, r.channel)).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let changes = s.select_changes(org, since, &globs, &rooms, limit)?;
+    let last_seq = match changes.last() {
+        Some(c) if changes.len() == limit => c.seq,
+        _ => head,
     };
+    let mut events = Vec::with_capacity(changes.len());
+    for c in changes {
+        events_of_change(c, &globs, &readers, &mut events);
+    }
+    events.iter_mut().for_each(present_for_channel);
     Ok(EventPage {
         events,
         last_seq,
         resync: false,
     })
+}
+
+/// The readers of room collections among the patterns: for each pattern of a user's own
+/// channels (`/users/<u>/...`) that matches one of [`RoomChannel`]'s collections, every room
+/// that reaches the user in that collection's relation.
+fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
+    let users_prefix = format!("{PREFIX}users/");
+    let mut rooms_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut readers = Vec::new();
+    for glob in globs {
+        let Some(user) = glob
+            .strip_prefix(&users_prefix)
+            .and_then(|rest| rest.get(..36))
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        for channel in RoomChannel::ALL {
+            if !pattern_matches(glob, &room_channel_path(user, channel)) {
+                continue;
+            }
+            let rooms = match rooms_of.get(&user) {
+                Some(r) => r,
+                None => {
+                    let r = s.rooms_accessible_to(user)?;
+                    rooms_of.entry(user).or_insert(r)
+                }
+            };
+            for &room in rooms {
+                let r = RoomReader {
+                    room,
+                    channel,
+                    user,
+                };
+                if !readers.contains(&r) {
+                    readers.push(r);
+                }
+            }
+        }
+    }
+    Ok(readers)
+}
+
+/// `/api/v5/users/<user>/<channel>`.
+pub(crate) fn room_channel_path(user: Uuid, channel: RoomChannel) -> String {
+    format!("{PREFIX}users/{user}/{}", channel.path())
+}
+
+/// The events of one stored change on the channels read: its named channels that match a
+/// pattern, then its room collection of each reader the room reaches.
+fn events_of_change(
+    c: StoredChange,
+    globs: &[String],
+    readers: &[RoomReader],
+    out: &mut Vec<Event>,
+) {
+    let event = |channel: String| Event {
+        channel,
+        action: c.action.clone(),
+        resource_id: c.resource_id.clone(),
+        resource: c.resource.clone(),
+        seq: c.seq,
+    };
+    for ch in &c.channels {
+        if globs.iter().any(|g| pattern_matches(g, ch)) {
+            out.push(event(ch.clone()));
+        }
+    }
+    if let Some((room, channel)) = c.room {
+        for r in readers
+            .iter()
+            .filter(|r| r.room == room && r.channel == channel)
+        {
+            out.push(event(room_channel_path(r.user, channel)));
+        }
+    }
 }
 
 /// Whether a channel matches a pattern where `*` matches any run of characters.

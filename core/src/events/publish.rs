@@ -1,7 +1,8 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
+use super::PREFIX;
+use super::records::{Event, NewEvent, RoomChannel};
 use super::snapshot::{Serialized, Snapshot};
-use super::{NewEvent, PREFIX};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
 use crate::chats::ChatRecord;
@@ -20,11 +21,12 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// An event row being gathered: one resource state published on several channels.
+/// A change row being gathered: one resource state published on several channels.
 struct Gathering {
     organization_id: Uuid,
     chat_pk: Option<i64>,
     channels: Vec<String>,
+    room: Option<(Uuid, RoomChannel)>,
     action: &'static str,
     resource_id: String,
     /// The resource as JSON text (serialized once per change, compared as text).
@@ -104,11 +106,16 @@ impl Emitter<'_, '_> {
         resource: Option<&str>,
     ) -> Result<()> {
         if let Some(p) = self.pending.as_mut()
+            && p.room.is_none()
             && p.organization_id == org
             && p.chat_pk == Some(chat_pk)
             && p.action == action
             && p.resource_id == resource_id
             && p.resource.as_deref() == resource
+            && !p
+                .channels
+                .iter()
+                .any(|c| reader_of(c) == reader_of(&channel))
         {
             p.channels.push(channel);
             return Ok(());
@@ -118,10 +125,46 @@ impl Emitter<'_, '_> {
             organization_id: org,
             chat_pk: Some(chat_pk),
             channels: vec![channel],
+            room: None,
             action,
             resource_id: resource_id.to_string(),
             resource: resource.map(str::to_string),
         });
+        Ok(())
+    }
+
+    /// Publishes `resource` on the room collection `channel` of every user `room` reaches:
+    /// one row per organization whose users it reaches (the room's, and those it is shared
+    /// with), naming the room, not the users ([`NewEvent::room`]).
+    fn emit_to_room(
+        &mut self,
+        c: &ChatRecord,
+        (room, channel): (Uuid, RoomChannel),
+        action: &'static str,
+        resource_id: &str,
+        resource: Option<&str>,
+    ) -> Result<()> {
+        let (chat_pk, room_org) = (c.pk, c.room_organization_id);
+        self.flush()?;
+        let mut orgs = vec![room_org];
+        orgs.extend(
+            self.s
+                .room_shares(room)?
+                .into_iter()
+                .filter(|o| *o != room_org),
+        );
+        for org in orgs {
+            self.pending = Some(Gathering {
+                organization_id: org,
+                chat_pk: Some(chat_pk),
+                channels: Vec::new(),
+                room: Some((room, channel)),
+                action,
+                resource_id: resource_id.to_string(),
+                resource: resource.map(str::to_string),
+            });
+            self.flush()?;
+        }
         Ok(())
     }
 
@@ -130,31 +173,33 @@ impl Emitter<'_, '_> {
         let Some(c) = self.pending.take() else {
             return Ok(());
         };
-        let mut ev = NewEvent {
+        let ev = NewEvent {
             organization_id: c.organization_id,
             chat_pk: c.chat_pk,
             channels: c.channels,
+            room: c.room,
             action: c.action,
             resource_id: c.resource_id,
             resource: c.resource,
             created_at: self.env.now,
-            prev_seq: None,
+            prev_seq: match c.chat_pk {
+                Some(pk) => match self.heads.get(&pk) {
+                    Some(&newest) => Some(newest),
+                    None => self.chat_state(pk)?.head,
+                },
+                None => None,
+            },
         };
         // Numbers continue after the newest one: read once per transaction, then counted here.
-        let head = match self.last {
+        let seq = match self.last {
             Some(last) => last,
             None => self.s.last_event_seq()?,
-        };
-        let last = head + ev.channels.len() as i64;
+        } + 1;
         if let Some(pk) = ev.chat_pk {
-            ev.prev_seq = match self.heads.get(&pk) {
-                Some(&newest) => Some(newest),
-                None => self.chat_state(pk)?.head,
-            };
-            self.heads.insert(pk, last);
+            self.heads.insert(pk, seq);
         }
-        self.s.insert_change(&ev, last)?;
-        self.last = Some(last);
+        self.s.insert_change(&ev, seq)?;
+        self.last = Some(seq);
         let org = ev.organization_id;
         let hooks = match self.hooks.get(&org) {
             Some(h) => h,
@@ -163,44 +208,37 @@ impl Emitter<'_, '_> {
                 self.hooks.entry(org).or_insert(h)
             }
         };
-        if !hooks.is_empty() {
-            let resource: Option<Value> = ev
-                .resource
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?;
-            let first = last - ev.channels.len() as i64 + 1;
-            for (k, channel) in ev.channels.into_iter().enumerate() {
-                let mut event = super::Event {
-                    channel,
-                    action: ev.action.to_string(),
-                    resource_id: ev.resource_id.clone(),
-                    resource: resource.clone(),
-                    seq: first + k as i64,
-                };
-                super::present_for_channel(&mut event);
-                self.deliveries += webhooks::enqueue(self.s, self.env, hooks, &event)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Looks up, in one read, the organizations of those of `users` not known yet (before a
-    /// fan-out to them: one lookup each would be one statement per user).
-    fn learn_user_orgs(&mut self, users: &[Uuid]) -> Result<()> {
-        let unknown: Vec<Uuid> = users
-            .iter()
-            .filter(|u| !self.user_orgs.contains_key(u))
-            .copied()
-            .collect();
-        if unknown.is_empty() {
+        if hooks.is_empty() {
             return Ok(());
         }
-        for u in &unknown {
-            self.user_orgs.insert(*u, None);
+        let mut channels = ev.channels;
+        if let Some((room, channel)) = ev.room {
+            // Who the room reaches, resolved now for the webhooks that want it.
+            let users = match channel {
+                RoomChannel::PendingChats => self.s.room_pending_audience(room)?,
+            };
+            channels.extend(
+                users
+                    .into_iter()
+                    .filter(|(_, user_org)| *user_org == org)
+                    .map(|(user, _)| super::room_channel_path(user, channel)),
+            );
         }
-        for (user, org) in self.s.users_organizations(&unknown)? {
-            self.user_orgs.insert(user, Some(org));
+        let resource: Option<Value> = ev
+            .resource
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?;
+        for channel in channels {
+            let mut event = Event {
+                channel,
+                action: ev.action.to_string(),
+                resource_id: ev.resource_id.clone(),
+                resource: resource.clone(),
+                seq,
+            };
+            super::present_for_channel(&mut event);
+            self.deliveries += webhooks::enqueue(self.s, self.env, hooks, &event)?;
         }
         Ok(())
     }
@@ -237,6 +275,18 @@ impl Emitter<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The reader a channel path belongs to: its owner segment (`.../users/<id>`,
+/// `.../orgs/<id>`, `.../public/visitors/<id>`). A change row names each reader once.
+fn reader_of(channel: &str) -> &str {
+    let rest = channel.strip_prefix(PREFIX).unwrap_or(channel);
+    let segments = if rest.starts_with("public/") { 3 } else { 2 };
+    let end = rest
+        .match_indices('/')
+        .nth(segments - 1)
+        .map_or(rest.len(), |(i, _)| i);
+    &channel[..channel.len() - rest.len() + end]
 }
 
 /// `head`, the hyphenated `id`, then `tail`: a channel path built without `format!` (a send
@@ -366,21 +416,6 @@ fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
         .collect()
 }
 
-/// Users a chat is pending for: its room's users that may see its waiting chats. Their
-/// organizations (the channels' event organization) come with them: no lookup per user.
-fn pending_users(e: &mut Emitter, c: &ChatRecord) -> Result<Vec<Uuid>> {
-    let Some(room) = c.room_id.filter(|_| c.is_pending()) else {
-        return Ok(Vec::new());
-    };
-    let audience = e.s.room_pending_audience(room)?;
-    let mut users = Vec::with_capacity(audience.len());
-    for (user, org) in audience {
-        e.user_orgs.insert(user, Some(org));
-        users.push(user);
-    }
-    Ok(users)
-}
-
 /// Events never hold the plaintext of an encrypted chat: its resources are presented as
 /// without the organization key (`message: null`, `encrypted_message`), as reads show them
 /// once the key is purged.
@@ -403,7 +438,9 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         Serialized::of(&present_chat(e.env, &c))?
     };
     let members = users_of(&e.members(pk)?);
-    let pending = pending_users(e, &c)?;
+    // The room the chat waits in (its pending audience is who that room reaches).
+    let pending_in = c.room_id.filter(|_| c.is_pending());
+    let pending: Vec<Uuid> = pending_in.into_iter().collect();
     let before = match &e.chat_state(pk)?.snapshot {
         Some(b) => Some(Snapshot::decode(b, true)?),
         None => None,
@@ -416,13 +453,11 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         .and_then(|b| resource.changed_since(b, &hashes));
     let changed = changed.as_deref();
     let has_change = changed.is_some();
-    let (was_members, was_pending): (HashSet<Uuid>, HashSet<Uuid>) = match &before {
-        Some(b) => (
-            b.members.iter().copied().collect(),
-            b.pending.iter().copied().collect(),
-        ),
-        None => (HashSet::new(), HashSet::new()),
+    let was_members: HashSet<Uuid> = match &before {
+        Some(b) => b.members.iter().copied().collect(),
+        None => HashSet::new(),
     };
+    let was_pending = before.as_ref().is_some_and(|b| !b.pending.is_empty());
     let whole = Some(resource.text());
     let org = c.room_organization_id;
     let owned = path_of(&[PREFIX, "orgs/"], org, &["/owned_chats"]);
@@ -438,19 +473,18 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             e.for_user(pk, u, "chats", "changed", &id, changed)?;
         }
     }
-    for &u in &pending {
-        if !was_pending.contains(&u) {
-            e.for_user(pk, u, "pending_chats", "added", &id, whole)?;
-        } else if has_change {
-            e.for_user(pk, u, "pending_chats", "changed", &id, changed)?;
+    let pending_chats = |room| (room, RoomChannel::PendingChats);
+    match (was_pending, pending_in, c.room_id) {
+        (false, Some(room), _) => {
+            e.emit_to_room(&c, pending_chats(room), "added", &id, whole)?;
         }
-    }
-    let now_pending: HashSet<Uuid> = pending.iter().copied().collect();
-    let mut gone: Vec<Uuid> = was_pending.difference(&now_pending).copied().collect();
-    gone.sort();
-    e.learn_user_orgs(&gone)?;
-    for u in gone {
-        e.for_user(pk, u, "pending_chats", "removed", &id, None)?;
+        (true, Some(room), _) if has_change => {
+            e.emit_to_room(&c, pending_chats(room), "changed", &id, changed)?;
+        }
+        (true, None, Some(room)) => {
+            e.emit_to_room(&c, pending_chats(room), "removed", &id, None)?;
+        }
+        _ => {}
     }
     let unchanged = before
         .as_ref()

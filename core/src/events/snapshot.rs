@@ -5,10 +5,12 @@
 //! which the new resource has; the old values were only ever compared. That keeps a chat's
 //! snapshot inside its b-tree page (a JSON copy of the chat resource spilled to overflow pages,
 //! rewritten by every message) and spares parsing it back on every change. A chat's snapshot
-//! also lists the users it was pending for and its user members.
+//! also lists the room it was waiting in (its pending audience is who that room reaches; in
+//! snapshots of databases older than the event log's schema version 10, the users it was
+//! pending for: either way, a non-empty list means the chat was pending) and its user members.
 //!
 //! Encoding (BLOB): version byte 1, then three length-prefixed (u32, big-endian) arrays: the
-//! sorted attribute hashes (u64 BE), pending users and members (16-byte UUIDs). Snapshots
+//! sorted attribute hashes (u64 BE), the pending list and members (16-byte UUIDs). Snapshots
 //! written before this format are JSON text (`{"r": resource, "p": [...], "m": [...]}` for
 //! chats, the bare resource otherwise) and are read as such.
 
@@ -23,7 +25,7 @@ const VERSION: u8 = 1;
 pub(super) struct Snapshot {
     /// Sorted hashes of (attribute name, attribute value).
     attrs: Vec<u64>,
-    /// Users the chat was pending for (chats only).
+    /// The room the chat was pending in (chats only; see the module docs).
     pub pending: Vec<Uuid>,
     /// User members (chats only).
     pub members: Vec<Uuid>,

@@ -306,6 +306,14 @@ fn join(s: &dyn Store, env: &Env, chat: &mut ChatRecord, user: Uuid, c: &Checked
 /// Makes `user` a participating member of `chat` (a new membership, or participating again
 /// with a join event) and saves the chat; used when an invitation is accepted. Returns whether
 /// a membership was created.
+/// A member's message: their `message_count` grows by one and their composing status goes
+/// back to idle (sending ends typing), updated now. Applied by the store in one statement
+/// without reading the membership: every send does it. Nothing for a sender who is not a
+/// member.
+pub(crate) fn count_message(s: &dyn Store, chat_pk: i64, member: Uuid, now: Millis) -> Result<()> {
+    s.add_member_message(chat_pk, member, Composing::Idle, now)
+}
+
 pub(crate) fn join_participating(
     s: &dyn Store,
     env: &Env,

@@ -224,6 +224,17 @@ impl Message {
             response_text: st.response_text,
         }
     }
+
+    /// A purged visitor message shows no sender names (the reference's
+    /// `sensitive_data_purged_at`).
+    pub(crate) fn redact_purged_sender(&mut self) {
+        if self.sensitive_data_purged_at.is_some() && self.sender_type == "visitor" {
+            self.sender_public_name = None;
+            if self.sender_name.is_some() {
+                self.sender_name = Some(None);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

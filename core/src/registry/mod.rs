@@ -1,20 +1,22 @@
-//! The operation registry: every operation is declared once, beside its resource (the
-//! `operations.rs` of `chats/`, `memberships/`, `messages/`, ...), with the `operations!`
-//! macro. One declaration gives
+//! The operation registry's vocabulary: every operation is declared once, beside its resource
+//! (the `operations.rs` of `chats/`, `memberships/`, `messages/`, ...), with the `operations!`
+//! macro defined here. One declaration gives
 //!
 //! - the public Rust method on [`Engine`] (same name as the operation),
-//! - the entry of [`OPERATIONS`] that [`crate::api::call`] looks up by name: how the JSON
-//!   arguments become the method's arguments, and the reply's success status,
+//! - an [`Operation`]: how the JSON arguments become the method's arguments, and the reply's
+//!   success status,
 //! - what every surface reads from that entry: kind (read, write, creating — the idempotency
 //!   key applies to creating ones), who may call it, its query parameters and the HTTP routes
 //!   it is served at (the example server's router and OpenAPI document, the C operation list,
 //!   the WebAssembly typings' check).
+//!
+//! The resources import this module; the table of every operation, `crate::api::OPERATIONS`,
+//! is assembled above them, in `api`, so that nothing here depends on a resource.
 
 pub mod args;
 #[cfg(test)]
 mod tests;
 
-use crate::api::Reply;
 use crate::auth::Actor;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -119,6 +121,13 @@ pub struct QueryParam {
     pub ty: &'static str,
 }
 
+/// The result of a call: the HTTP-equivalent status and the JSON body (`null` for 204).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
 /// How the registry runs an operation: the parsed JSON arguments, the actor, and the
 /// idempotency claim of a creating call (see [`crate::idempotency`]).
 pub(crate) type Handler = fn(&Engine, &Actor, &Value, Option<&mut Claim>) -> Result<Reply>;
@@ -161,62 +170,6 @@ impl Operation {
     }
 }
 
-/// The operations of each resource, in documentation order.
-const GROUPS: &[&[Operation]] = &[
-    crate::chats::operations::CHATS,
-    crate::memberships::operations::MEMBERSHIPS,
-    crate::messages::operations::MESSAGES,
-    crate::directory::operations::VISITORS,
-    crate::chats::operations::VISITOR_CHATS,
-    crate::messages::operations::VISITOR_MESSAGES,
-    crate::memberships::operations::VISITOR_MEMBERSHIPS,
-    crate::directory::operations::MANAGEMENT,
-    crate::invitations::operations::INVITATIONS,
-    crate::tags::operations::TAGS,
-    crate::tags::operations::ROOM_TAGS,
-    crate::starters::operations::STARTERS,
-    crate::suggestions::operations::SUGGESTIONS,
-    crate::crypto::operations::KEYS_AND_PURGE,
-    crate::directory::operations::HOST,
-    crate::webhooks::operations::EVENTS,
-    crate::webhooks::operations::WEBHOOKS,
-];
-
-const fn total(groups: &[&[Operation]]) -> usize {
-    let (mut n, mut g) = (0, 0);
-    while g < groups.len() {
-        n += groups[g].len();
-        g += 1;
-    }
-    n
-}
-
-const fn concat<const N: usize>(groups: &[&[Operation]]) -> [Operation; N] {
-    let mut out = [groups[0][0]; N];
-    let (mut n, mut g) = (0, 0);
-    while g < groups.len() {
-        let mut i = 0;
-        while i < groups[g].len() {
-            out[n] = groups[g][i];
-            n += 1;
-            i += 1;
-        }
-        g += 1;
-    }
-    out
-}
-
-static ALL: [Operation; total(GROUPS)] = concat(GROUPS);
-
-/// Every operation [`crate::api::call`] accepts.
-pub static OPERATIONS: &[Operation] = &ALL;
-
-/// The operation of a name: a scan of the registry (a few dozen short names), with no lookup
-/// table that a leak checker (the C suites run under valgrind) would report as never freed.
-pub fn find(name: &str) -> Option<&'static Operation> {
-    OPERATIONS.iter().find(|o| o.name == name)
-}
-
 /// The first line of a doc comment, without its leading space.
 pub(crate) const fn summary(doc: &'static str) -> &'static str {
     doc.trim_ascii()
@@ -224,7 +177,7 @@ pub(crate) const fn summary(doc: &'static str) -> &'static str {
 
 /// Success replies by status.
 pub(crate) mod reply {
-    use crate::api::Reply;
+    use super::Reply;
     use crate::error::{ChatError, Result};
     use serde::Serialize;
     use serde_json::Value;
@@ -404,7 +357,7 @@ macro_rules! operations {
                 $actor: &$crate::Actor,
                 $args: &serde_json::Value,
                 $claim: Option<&mut $crate::idempotency::Claim>,
-            ) -> $crate::Result<$crate::api::Reply> {
+            ) -> $crate::Result<$crate::registry::Reply> {
                 $($pre)*
                 let out = run($engine, $($claim_arg)* $($actor_arg)* $($call)*)?;
                 $crate::registry::operations!(@reply [$($status)+] out)

@@ -1,8 +1,7 @@
 //! Every operation of the registry called through `api::call` with real arguments on a seeded
 //! engine: its success status and something of its reply.
 
-use super::{OPERATIONS, find};
-use crate::api::{self, Reply};
+use crate::api::{self, OPERATIONS, Reply, find};
 use crate::test_support::*;
 use crate::{Actor, Engine};
 use serde_json::{Value, json};

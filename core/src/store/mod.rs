@@ -1,5 +1,8 @@
 //! The storage interface. Domain rules see only these traits and record types; all SQL lives
-//! behind them (in [`sqlite`]), so another backend can implement the same traits.
+//! behind them (in [`sqlite`]), so another backend can implement the same traits. The record
+//! types come from their resources: the data part of each resource module, or the `records`
+//! module of [`crate::crypto`], [`crate::webhooks`] and [`crate::idempotency`], which imports
+//! nothing of their rules.
 //!
 //! A rule that a query must evaluate to select its rows is not written here: it is defined in
 //! Rust in its resource module with its SQL beside it, and the queries are composed from that
@@ -12,10 +15,12 @@ pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
 use crate::clock::Millis;
+use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
 use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
 };
 use crate::error::Result;
+use crate::idempotency::records::IdempotencyRecord;
 use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
 use crate::memberships::{MembershipRecord, MembershipSelection};
 use crate::messages::{MessageFilter, MessageRecord, NewMessageRecord};
@@ -23,6 +28,7 @@ use crate::pagination::Keyset;
 use crate::starters::StarterRecord;
 use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use crate::tags::TagRecord;
+use crate::webhooks::records::{DeliveryRecord, WebhookRecord};
 use uuid::Uuid;
 
 /// Organizations, people, rooms, routing, presence and credentials.
@@ -161,9 +167,16 @@ pub trait ChatStore {
 pub trait MembershipStore {
     fn insert_membership(&self, m: &MembershipRecord) -> Result<()>;
     fn update_membership(&self, m: &MembershipRecord) -> Result<()>;
-    /// Counts a message of the member (if they are one): one more `message_count`, composing
-    /// back to idle, updated now. One statement, no read (every send does it).
-    fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()>;
+    /// One more `message_count` for the member (if they are one), with this composing status,
+    /// updated at `now`: one statement, no read ([`crate::memberships`]' `count_message` is
+    /// the rule).
+    fn add_member_message(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+        composing: crate::memberships::Composing,
+        now: Millis,
+    ) -> Result<()>;
     /// Whether `member` has a membership in the chat (without reading it).
     fn is_member(&self, chat_pk: i64, member: Uuid) -> Result<bool>;
     fn membership(
@@ -279,12 +292,12 @@ pub trait SuggestionStore {
 
 /// Organization key checks, rewrapping of chat keys, and the purge of sensitive data.
 pub trait EncryptionStore {
-    fn org_key_check(&self, org: Uuid) -> Result<Option<crate::crypto::OrgKeyCheck>>;
+    fn org_key_check(&self, org: Uuid) -> Result<Option<OrgKeyCheck>>;
     /// Records (or replaces) the key check of the organization's key; clears `purged_at`.
     fn put_org_key_check(&self, org: Uuid, check: &str, now: Millis) -> Result<()>;
     /// Marks the organization's key purged; false if it never had one.
     fn mark_org_key_purged(&self, org: Uuid, now: Millis) -> Result<bool>;
-    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<crate::crypto::WrappedChatKey>>;
+    fn encrypted_chats_of_org(&self, org: Uuid) -> Result<Vec<WrappedChatKey>>;
     fn set_chat_wrapped_key(&self, chat_pk: i64, wrapped: &str) -> Result<()>;
     /// Nulls the texts (message, response text and value) of every message of the chat and
     /// sets `sensitive_data_purged_at` where it is not set; returns how many messages.
@@ -346,24 +359,25 @@ pub trait EventStore {
         snapshot: Option<&[u8]>,
         head: Option<i64>,
     ) -> Result<()>;
-    /// Appends a change published on its channels; `seq` is the number of its last channel's
-    /// event (the channels' events have consecutive numbers ending there), after
-    /// [`EventStore::last_event_seq`].
-    fn insert_change(&self, e: &crate::events::NewEvent, seq: i64) -> Result<()>;
-    /// Events of the organization after `after` whose channel matches one of the GLOB
-    /// patterns, oldest first.
-    fn select_events(
+    /// Appends a change with its number `seq` (one number per change, after
+    /// [`EventStore::last_event_seq`]).
+    fn insert_change(&self, e: &crate::events::records::NewEvent, seq: i64) -> Result<()>;
+    /// Changes of the organization after `after`, oldest first, at most `limit`: those with a
+    /// named channel matching one of the GLOB patterns, and those on one of `rooms`'
+    /// collections (room, collection).
+    fn select_changes(
         &self,
         org: Uuid,
         after: i64,
         patterns: &[String],
+        rooms: &[(Uuid, crate::events::records::RoomChannel)],
         limit: usize,
-    ) -> Result<Vec<crate::events::Event>>;
+    ) -> Result<Vec<crate::events::records::StoredChange>>;
     /// The newest `seq` ever given (0 when none).
     fn last_event_seq(&self) -> Result<i64>;
     /// The newest `seq` retention has deleted (0 when none).
     fn event_floor(&self) -> Result<i64>;
-    /// Deletes events created before `before` (raising the floor); returns how many.
+    /// Deletes the changes created before `before` (raising the floor); returns how many.
     fn delete_events_before(&self, before: Millis) -> Result<usize>;
     /// Removes the resources of a chat's events and their queued deliveries (a purge), and
     /// marks the chat and its memberships for republishing.
@@ -371,47 +385,31 @@ pub trait EventStore {
     /// The users (not deleted) that see a room's waiting chats as pending: those for whom
     /// `room_accessible_to_user` holds, with their organizations.
     fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
-    /// (user, organization) of each of these users that exists, in one read.
-    fn users_organizations(&self, users: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>>;
+    /// The rooms accessible to a user (`room_accessible_to_user` holds), in id order.
+    fn rooms_accessible_to(&self, user: Uuid) -> Result<Vec<Uuid>>;
     /// (member id, is a user, the user's organization) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
 
-    fn insert_webhook(
-        &self,
-        w: &crate::webhooks::WebhookRecord,
-        app_token_id: Option<Uuid>,
-    ) -> Result<()>;
-    fn update_webhook(&self, w: &crate::webhooks::WebhookRecord) -> Result<()>;
+    fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()>;
+    fn update_webhook(&self, w: &WebhookRecord) -> Result<()>;
     /// Deletes a webhook with its deliveries; returns the id of its app token, if any.
     fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>>;
-    fn webhook(&self, id: Uuid) -> Result<Option<crate::webhooks::WebhookRecord>>;
-    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<crate::webhooks::WebhookRecord>>;
+    fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>>;
+    fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<WebhookRecord>>;
     fn insert_delivery(&self, webhook: Uuid, seq: i64, body: &str, now: Millis) -> Result<()>;
     /// The oldest undelivered delivery of each webhook, when its next attempt is due.
-    fn deliveries_due(
-        &self,
-        now: Millis,
-        limit: usize,
-    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>>;
     /// When the earliest next attempt is due (None: nothing to deliver).
     fn next_delivery_due_at(&self) -> Result<Option<Millis>>;
-    fn delivery(&self, id: i64) -> Result<Option<crate::webhooks::DeliveryRecord>>;
-    fn update_delivery(&self, d: &crate::webhooks::DeliveryRecord) -> Result<()>;
+    fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>>;
+    fn update_delivery(&self, d: &DeliveryRecord) -> Result<()>;
     /// A webhook's deliveries by id, in keyset pages.
-    fn deliveries_of_webhook(
-        &self,
-        webhook: Uuid,
-        keyset: &Keyset,
-    ) -> Result<Vec<crate::webhooks::DeliveryRecord>>;
+    fn deliveries_of_webhook(&self, webhook: Uuid, keyset: &Keyset) -> Result<Vec<DeliveryRecord>>;
     fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
 
-    fn idempotency(
-        &self,
-        actor: &str,
-        key: &str,
-    ) -> Result<Option<crate::idempotency::IdempotencyRecord>>;
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
     /// Records the key (dropping one older than `stale_before`); false if it is taken.
     fn claim_idempotency(
         &self,

@@ -11,6 +11,9 @@
 //! webhook's secret, `X-Chat-Timestamp: <unix seconds>`.
 
 pub(crate) mod operations;
+pub(crate) mod records;
+
+pub use records::{DeliveryRecord, WebhookRecord};
 
 use crate::Env;
 use crate::auth::{Actor, manage_org, token_hash};
@@ -28,35 +31,6 @@ use uuid::Uuid;
 pub const ACTIONS: &[&str] = &["added", "changed", "removed"];
 /// Backoff after the n-th failure: 1 s doubling, at most this.
 pub const MAX_BACKOFF_MS: Millis = 10 * 60 * 1000;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookRecord {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub url: String,
-    pub channels: Vec<String>,
-    pub actions: Vec<String>,
-    pub secret: String,
-    pub user_id: Option<Uuid>,
-    /// The API token of the webhook's bot user, sent as `app_user_auth`.
-    pub app_token: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryRecord {
-    pub id: i64,
-    pub webhook_id: Uuid,
-    pub event_seq: i64,
-    pub body: String,
-    pub attempts: i64,
-    pub next_attempt_at: Millis,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<Millis>,
-    pub created_at: Millis,
-}
 
 /// The webhook resource (the secret is never shown again).
 #[derive(Debug, Clone, PartialEq, Serialize)]

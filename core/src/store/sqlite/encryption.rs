@@ -3,7 +3,7 @@
 
 use super::{SqliteStore, SqliteTx, uuid_col};
 use crate::clock::Millis;
-use crate::crypto::{OrgKeyCheck, WrappedChatKey};
+use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
 use crate::error::Result;
 use crate::store::EncryptionStore;
 use crate::store::changes::Change;

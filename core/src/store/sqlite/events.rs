@@ -4,12 +4,12 @@ use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::chats::ChatRecord;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::events::{Event, NewEvent, PREFIX};
-use crate::idempotency::IdempotencyRecord;
+use crate::events::records::{NewEvent, PREFIX, RoomChannel, StoredChange};
+use crate::idempotency::records::IdempotencyRecord;
 use crate::pagination::Keyset;
 use crate::store::changes::Change;
 use crate::store::{ChatEventState, EventStore, SnapshotOf};
-use crate::webhooks::{DeliveryRecord, WebhookRecord};
+use crate::webhooks::records::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
@@ -49,14 +49,24 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
     })
 }
 
-fn event_row(r: &Row<'_>) -> rusqlite::Result<Event> {
-    let action: String = r.get(2)?;
-    let resource: Option<String> = r.get(4)?;
-    Ok(Event {
+fn change_row(r: &Row<'_>) -> rusqlite::Result<StoredChange> {
+    let channels: String = r.get(1)?;
+    let room: Option<(Uuid, RoomChannel)> =
+        match (uuid_opt_col(r, 2)?, r.get::<_, Option<String>>(3)?) {
+            (Some(room), Some(path)) => RoomChannel::from_path(&path).map(|c| (room, c)),
+            _ => None,
+        };
+    let resource: Option<String> = r.get(6)?;
+    Ok(StoredChange {
         seq: r.get(0)?,
-        channel: r.get(1)?,
-        action,
-        resource_id: r.get(3)?,
+        channels: serde_json::from_str::<Vec<String>>(&channels)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| format!("{PREFIX}{c}"))
+            .collect(),
+        room,
+        action: r.get(4)?,
+        resource_id: r.get(5)?,
         resource: resource.and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
@@ -158,19 +168,21 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn insert_change(&self, e: &NewEvent, seq: i64) -> Result<()> {
-        let n = e.channels.len() as i64;
         let channels = serde_json::to_string(
             &e.channels
                 .iter()
                 .map(|c| c.strip_prefix(PREFIX).unwrap_or(c))
                 .collect::<Vec<_>>(),
         )?;
+        let (room, room_channel) = match e.room {
+            Some((room, channel)) => (Some(room.as_bytes().to_vec()), Some(channel.path())),
+            None => (None, None),
+        };
         self.exec(
-            "INSERT INTO event_changes (seq, n, organization_id, channels, action, resource_id, resource, created_at, chat_pk, prev_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO event_changes (seq, organization_id, channels, action, resource_id, resource, created_at, chat_pk, prev_seq, room_id, room_channel) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 seq,
-                n,
                 e.organization_id.as_bytes(),
                 channels,
                 e.action,
@@ -178,38 +190,58 @@ impl EventStore for SqliteTx<'_> {
                 e.resource,
                 e.created_at,
                 e.chat_pk,
-                e.prev_seq
+                e.prev_seq,
+                room,
+                room_channel
             ],
         )?;
         Ok(())
     }
 
-    fn select_events(
+    fn select_changes(
         &self,
         org: Uuid,
         after: i64,
         patterns: &[String],
+        rooms: &[(Uuid, RoomChannel)],
         limit: usize,
-    ) -> Result<Vec<Event>> {
+    ) -> Result<Vec<StoredChange>> {
         if patterns.is_empty() {
             return Ok(Vec::new());
         }
-        // Each change row expands into its channels (`json_each`); channel k of a row whose
-        // newest number is `seq` has number `seq - n + 1 + k`.
-        let globs = vec!["ch GLOB ?"; patterns.len()].join(" OR ");
+        // ?1 org, ?2 after, ?3 limit, ?4 the rooms (JSON), then the patterns.
+        let globs = (0..patterns.len())
+            .map(|i| format!("'{PREFIX}' || j.value GLOB ?{}", i + 5))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let by_room = if rooms.is_empty() {
+            ""
+        } else {
+            " OR (e.room_channel, e.room_id) IN \
+               (SELECT value ->> 0, unhex(value ->> 1) FROM json_each(?4))"
+        };
         let sql = format!(
-            "SELECT seq, ch, action, resource_id, resource FROM ( \
-               SELECT e.seq - e.n + 1 + j.key AS seq, '{PREFIX}' || j.value AS ch, e.action, e.resource_id, e.resource \
-               FROM event_changes e, json_each(e.channels) j \
-               WHERE e.organization_id = ? AND e.seq > ?2) \
-             WHERE seq > ?2 AND ({globs}) ORDER BY seq LIMIT ?"
+            "SELECT seq, channels, room_id, room_channel, action, resource_id, resource \
+             FROM event_changes e WHERE e.organization_id = ?1 AND e.seq > ?2 \
+             AND (EXISTS (SELECT 1 FROM json_each(e.channels) j WHERE {globs}){by_room}) \
+             ORDER BY e.seq LIMIT ?3"
         );
-        let mut p: Vec<Value> = vec![Value::Blob(org.as_bytes().to_vec()), Value::Integer(after)];
+        let rooms = serde_json::to_string(
+            &rooms
+                .iter()
+                .map(|(room, channel)| (channel.path(), room.simple().to_string()))
+                .collect::<Vec<_>>(),
+        )?;
+        let mut p: Vec<Value> = vec![
+            Value::Blob(org.as_bytes().to_vec()),
+            Value::Integer(after),
+            Value::Integer(limit as i64),
+            Value::Text(rooms),
+        ];
         p.extend(patterns.iter().map(|s| Value::Text(s.clone())));
-        p.push(Value::Integer(limit as i64));
         let mut st = self.conn().prepare_cached(&sql)?;
         Ok(st
-            .query_map(params_from_iter(p), event_row)?
+            .query_map(params_from_iter(p), change_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -237,22 +269,19 @@ impl EventStore for SqliteTx<'_> {
         // still inside the window (a bounded walk of the rowid order, no time index).
         let mut deleted = 0;
         loop {
-            let oldest: Vec<(i64, Millis, i64)> = self
+            let oldest: Vec<(i64, Millis)> = self
                 .conn()
                 .prepare_cached(
-                    "SELECT seq, created_at, n FROM event_changes ORDER BY seq LIMIT 1000",
+                    "SELECT seq, created_at FROM event_changes ORDER BY seq LIMIT 1000",
                 )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let expired = oldest.iter().take_while(|(_, at, _)| *at < before).count();
-            let Some(&(max, _, _)) = expired.checked_sub(1).and_then(|i| oldest.get(i)) else {
+            let expired = oldest.iter().take_while(|(_, at)| *at < before).count();
+            let Some(&(max, _)) = expired.checked_sub(1).and_then(|i| oldest.get(i)) else {
                 break;
             };
             self.exec("DELETE FROM event_changes WHERE seq <= ?1", [max])?;
-            deleted += oldest[..expired]
-                .iter()
-                .map(|(_, _, n)| *n as usize)
-                .sum::<usize>();
+            deleted += expired;
             self.exec(
                 "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
                  ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
@@ -275,8 +304,7 @@ impl EventStore for SqliteTx<'_> {
         self.exec(
             const_sql!(
                 "{CHAIN} UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
-                 WHERE EXISTS (SELECT 1 FROM chain JOIN event_changes e ON e.seq = chain.seq \
-                               WHERE webhook_deliveries.event_seq BETWEEN e.seq - e.n + 1 AND e.seq)"
+                 WHERE event_seq IN (SELECT seq FROM chain)"
             ),
             [chat_pk],
         )?;
@@ -311,19 +339,13 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn users_organizations(&self, users: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
-        let ids = serde_json::to_string(
-            &users
-                .iter()
-                .map(|u| u.simple().to_string())
-                .collect::<Vec<_>>(),
-        )?;
-        let mut st = self.conn().prepare_cached(
-            "SELECT id, organization_id FROM users \
-             WHERE id IN (SELECT unhex(value) FROM json_each(?1))",
-        )?;
+    fn rooms_accessible_to(&self, user: Uuid) -> Result<Vec<Uuid>> {
+        let mut st = self.conn().prepare_cached(const_sql!(
+            "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
+            crate::directory::room_access_sql()
+        ))?;
         Ok(st
-            .query_map([ids], |r| Ok((uuid_col(r, 0)?, uuid_col(r, 1)?)))?
+            .query_map([user.as_bytes()], |r| uuid_col(r, 0))?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -123,11 +123,17 @@ impl MembershipStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn count_member_message(&self, chat_pk: i64, member: Uuid, now: Millis) -> Result<()> {
+    fn add_member_message(
+        &self,
+        chat_pk: i64,
+        member: Uuid,
+        composing: Composing,
+        now: Millis,
+    ) -> Result<()> {
         if self.exec(
             "UPDATE memberships SET message_count = message_count + 1, composing_status = ?3, \
              composing_updated_at = ?4, updated_at = ?4 WHERE chat_pk = ?1 AND member_id = ?2",
-            params![chat_pk, member.as_bytes(), Composing::Idle.as_str(), now],
+            params![chat_pk, member.as_bytes(), composing.as_str(), now],
         )? > 0
         {
             self.changes.membership(chat_pk, member);

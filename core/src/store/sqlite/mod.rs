@@ -81,6 +81,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_idle_index_by_minute",
         include_str!("../../../migrations/0009_idle_index_by_minute.sql"),
     ),
+    (
+        "0010_event_audience",
+        include_str!("../../../migrations/0010_event_audience.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
@@ -422,6 +426,11 @@ impl SqliteStore {
     pub fn set_group_commit(&self, on: bool) {
         self.group_commit
             .store(on && !self.readers.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Whether concurrent writes are committed together now (see [`Self::set_group_commit`]).
+    pub fn group_commit_on(&self) -> bool {
+        self.group_commit.load(Ordering::Relaxed)
     }
 
     /// Write operations run and transactions committed since the store was opened: with group

@@ -11,6 +11,10 @@
 //! (creating nothing), then waits until the first one's claim and reply are committed and
 //! returns that reply.
 
+pub(crate) mod records;
+
+pub use records::IdempotencyRecord;
+
 use crate::auth::Actor;
 use crate::clock::Millis;
 use crate::error::{ChatError, ErrorCode, Result};
@@ -18,14 +22,6 @@ use crate::error::{ChatError, ErrorCode, Result};
 /// Keys are kept this long.
 pub const KEY_TTL_MS: Millis = 24 * 3600 * 1000;
 pub const MAX_KEY_CHARS: usize = 255;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct IdempotencyRecord {
-    pub request_hash: Vec<u8>,
-    pub status: Option<i64>,
-    pub body: Option<String>,
-    pub created_at: Millis,
-}
 
 /// A key to record in the write transaction of a creating call: the registry's handler of
 /// the operation passes it to the engine's write path (`Engine::write`).

@@ -1,0 +1,84 @@
+//! The records of the event log, as the store keeps and returns them.
+
+use crate::clock::Millis;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The path prefix of every channel.
+pub const PREFIX: &str = "/api/v5/";
+
+/// One event as every surface shows it. `resource` is absent for `removed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub channel: String,
+    pub action: String,
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Value>,
+    pub seq: i64,
+}
+
+/// The collections a change reaches through a room: the change is on
+/// `/users/<u>/<channel>` of every user the room reaches in the relation the collection is
+/// defined by. Resolved when events are read or queued for a webhook, never stored per user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomChannel {
+    /// `pending_chats`: the users the room is accessible to
+    /// ([`crate::directory::RoomReach::is_accessible_to`]).
+    PendingChats,
+}
+
+impl RoomChannel {
+    pub const ALL: [RoomChannel; 1] = [RoomChannel::PendingChats];
+
+    /// The collection's path below `/users/<u>/`, as stored.
+    pub fn path(self) -> &'static str {
+        match self {
+            RoomChannel::PendingChats => "pending_chats",
+        }
+    }
+
+    pub fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.path() == path)
+    }
+}
+
+/// A change to append: one row, one number, whatever its audience.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub organization_id: Uuid,
+    pub chat_pk: Option<i64>,
+    /// Channels of the readers the change names (full paths), no reader twice.
+    pub channels: Vec<String>,
+    /// The room whose users also read the change, and on which of their collections.
+    pub room: Option<(Uuid, RoomChannel)>,
+    pub action: &'static str,
+    pub resource_id: String,
+    pub resource: Option<String>,
+    pub created_at: Millis,
+    /// The chat's previous change row (its chain, which a purge walks; see 0006).
+    pub prev_seq: Option<i64>,
+}
+
+/// A stored change as a read finds it; `events::events_since` turns it into the events of
+/// the channels read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChange {
+    pub seq: i64,
+    /// Full channel paths.
+    pub channels: Vec<String>,
+    pub room: Option<(Uuid, RoomChannel)>,
+    pub action: String,
+    pub resource_id: String,
+    pub resource: Option<Value>,
+}
+
+/// A reader of a room collection: `user` reads `/users/<user>/<channel>` and the room reaches
+/// them. A read asks the store for the changes of these rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoomReader {
+    pub room: Uuid,
+    pub channel: RoomChannel,
+    pub user: Uuid,
+}
