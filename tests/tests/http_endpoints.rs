@@ -6,11 +6,11 @@ mod support;
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use support::world::{World, World3, join_body};
+use support::world::{ExtrasWorld, World, join_body};
 use support::*;
 
 /// Rows of invitations, tags, conversation starters and reply suggestions: their base context
-/// comes from [`World3`].
+/// comes from [`ExtrasWorld`].
 fn invitation_tag_starter_suggestion_row(path: &str) -> bool {
     [
         "invitations",
@@ -132,7 +132,7 @@ fn cases_for(
     path: &str,
     response: &str,
     w: &World,
-    w3: &World3,
+    w3: &ExtrasWorld,
 ) -> Option<Vec<Case>> {
     let r = response.to_lowercase();
     let user_route = path.starts_with("/api/v5/users/");
@@ -684,7 +684,7 @@ fn cases_for(
 fn every_documented_error_of_every_implemented_row() {
     let s = Server::with_seed(&seed());
     let w = World::build(&s);
-    let w3 = World3::build(&s, &w);
+    let w3 = ExtrasWorld::build(&s, &w);
     let mut all = rows();
     // The accept path of the reference's invitation example.
     let accept: Vec<_> = all
@@ -1470,7 +1470,7 @@ fn assert_time_order(earlier: &Value, later: &Value) {
 fn invitation_endpoints() {
     let s = Server::with_seed(&seed());
     let w = World::build(&s);
-    let w3 = World3::build(&s, &w);
+    let w3 = ExtrasWorld::build(&s, &w);
     let a = "/api/v5";
     let chat = &w3.chat;
     let out = format!("{a}/users/{ANN}/chats/{chat}/outgoing_chat_invitations");
@@ -1927,7 +1927,7 @@ fn assert_suggestion_user(v: &Value, id: &str, first: &str, last: &str) {
 fn reply_suggestion_endpoints() {
     let s = Server::with_seed(&seed());
     let w = World::build(&s);
-    let w3 = World3::build(&s, &w);
+    let w3 = ExtrasWorld::build(&s, &w);
     let a = "/api/v5";
     let (chat, msg, p) = (&w3.chat, &w3.msg, &w.partner_p);
     let user = format!("{a}/users/{ANN}/chats/{chat}");

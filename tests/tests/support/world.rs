@@ -101,7 +101,7 @@ impl World {
 
 /// Invitations, tags, conversation starters and reply suggestions in known states, on chats of
 /// their own (so that the chats of [`World`] keep their members and counts).
-pub struct World3 {
+pub struct ExtrasWorld {
     /// A1: Ann joined and wrote `msg`; tagged "VIP"; Ann's invitations below are to it.
     pub chat: String,
     pub msg: String,
@@ -129,8 +129,8 @@ fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
-impl World3 {
-    pub fn build(s: &Server, w: &World) -> World3 {
+impl ExtrasWorld {
+    pub fn build(s: &Server, w: &World) -> ExtrasWorld {
         let a = "/api/v5";
         let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("Tag me"));
         s.post(
@@ -253,7 +253,7 @@ impl World3 {
             )
             .expect(201),
         );
-        World3 {
+        ExtrasWorld {
             chat,
             msg,
             inv_pending,
