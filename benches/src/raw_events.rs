@@ -17,9 +17,10 @@ pub struct RawChange {
     /// The channels of its explicit readers (the organization, the chat's member users, its
     /// visitor), without `/api/v5/`.
     pub channels: Vec<String>,
-    /// The room whose pending-chats audience also reads it (`users/<u>/pending_chats` of every
-    /// user who may take the room's waiting chats).
-    pub pending_room: Option<Uuid>,
+    /// The room whose audience also reads it, and on which collection: `pending_chats` (every
+    /// user who may take the room's waiting chats) or `routed_chats` (every user the room is
+    /// routed to).
+    pub room: Option<(Uuid, &'static str)>,
     pub action: &'static str,
     pub resource_id: String,
     /// The resource (whole when added, the changed attributes when changed) as JSON text.
@@ -36,7 +37,7 @@ impl RawChange {
     ) -> Self {
         RawChange {
             channels,
-            pending_room: None,
+            room: None,
             action,
             resource_id,
             resource,
@@ -65,11 +66,13 @@ pub fn write_changes(
     let mut prev = chat.and_then(|c| c.head);
     for change in changes {
         // One row per organization the room reaches (the room's own first), or one row.
-        let rooms: Vec<(Uuid, Option<Uuid>)> = match change.pending_room {
-            Some(room) => {
+        let rooms: Vec<(Uuid, Option<(Uuid, &str)>)> = match change.room {
+            Some((room, collection)) => {
                 let mut orgs = vec![org];
                 orgs.extend(room_shares(tx, room).into_iter().filter(|o| *o != org));
-                orgs.into_iter().map(|o| (o, Some(room))).collect()
+                orgs.into_iter()
+                    .map(|o| (o, Some((room, collection))))
+                    .collect()
             }
             None if change.channels.is_empty() => Vec::new(),
             None => vec![(org, None)],
@@ -102,8 +105,8 @@ pub fn write_changes(
                 row_org.as_bytes(),
                 chat.map(|c| c.pk),
                 serde_json::to_string(&channels).unwrap(),
-                room.map(|r| r.as_bytes().to_vec()),
-                room.map(|_| "pending_chats"),
+                room.map(|(r, _)| r.as_bytes().to_vec()),
+                room.map(|(_, collection)| collection),
                 change.action,
                 change.resource_id,
                 change.resource,

@@ -537,54 +537,70 @@ pub struct ChatTransition<'a> {
 }
 
 /// The chat's changes, as the product publishes them: to its organization's owned chats and
-/// its user members' chats (`added` whole when new to them, else the changed attributes), and
-/// to the pending chats of its room's audience when it becomes pending (`added`), stays
-/// pending (`changed`) or stops being pending (`removed`). Readers of the same change in a row
-/// share one change row.
+/// its user members' chats (`added` whole when new to them, else the changed attributes); to
+/// the routed chats of the users its room is routed to once it has waited (`added` when it
+/// starts waiting, `changed` after); and to the pending chats of its room's audience when it
+/// becomes pending (`added`), stays pending (`changed`) or stops being pending (`removed`).
+/// Channel readers of the same change share one row; each room audience is a row of its own.
 pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange> {
     use crate::raw_events::RawChange;
     let after = t.after.json(t.counts_after);
     let diff = t.before.and_then(|(b, n)| after.changed_since(&b.json(n)));
     let was_pending = t.before.is_some_and(|(b, n)| b.is_pending(n));
     let pending = t.after.is_pending(t.counts_after);
-    // (reader: a channel, or None for the room's pending audience; action), in the order
-    // the readers are served.
-    let mut readers: Vec<(Option<String>, &'static str)> = Vec::new();
+    // (reader: a channel, or a room collection; action), in the order the readers are served.
+    let mut readers: Vec<(Result<String, &'static str>, &'static str)> = Vec::new();
     if t.before.is_none() {
-        readers.push((Some(owned_channel(t.after.org)), "added"));
+        readers.push((Ok(owned_channel(t.after.org)), "added"));
     } else if diff.is_some() {
-        readers.push((Some(owned_channel(t.after.org)), "changed"));
+        readers.push((Ok(owned_channel(t.after.org)), "changed"));
     }
     for &u in t.users_after {
         if !t.users_before.contains(&u) {
-            readers.push((Some(user_chats_channel(u)), "added"));
+            readers.push((Ok(user_chats_channel(u)), "added"));
         } else if diff.is_some() {
-            readers.push((Some(user_chats_channel(u)), "changed"));
+            readers.push((Ok(user_chats_channel(u)), "changed"));
+        }
+    }
+    if t.after.waiting_started_at.is_some() {
+        let started = match t.before {
+            None => true,
+            Some((b, _)) => b.waiting_started_at.is_none(),
+        };
+        if started {
+            readers.push((Err("routed_chats"), "added"));
+        } else if diff.is_some() {
+            readers.push((Err("routed_chats"), "changed"));
         }
     }
     if pending && !was_pending {
-        readers.push((None, "added"));
+        readers.push((Err("pending_chats"), "added"));
     } else if pending && diff.is_some() {
-        readers.push((None, "changed"));
+        readers.push((Err("pending_chats"), "changed"));
     }
     if was_pending && !pending {
-        readers.push((None, "removed"));
+        readers.push((Err("pending_chats"), "removed"));
     }
     let id = t.after.id.to_string();
     let mut out: Vec<RawChange> = Vec::new();
     for (reader, action) in readers {
-        if out.last().is_none_or(|c| c.action != action) {
-            let resource = match action {
-                "added" => Some(after.as_str().to_string()),
-                "changed" => diff.clone(),
-                _ => None,
-            };
-            out.push(RawChange::to(Vec::new(), action, id.clone(), resource));
-        }
-        let change = out.last_mut().unwrap();
+        let resource = match action {
+            "added" => Some(after.as_str().to_string()),
+            "changed" => diff.clone(),
+            _ => None,
+        };
         match reader {
-            Some(channel) => change.channels.push(channel),
-            None => change.pending_room = t.after.room,
+            Ok(channel) => match out.last_mut() {
+                Some(c) if c.action == action && c.room.is_none() => c.channels.push(channel),
+                _ => out.push(RawChange::to(vec![channel], action, id.clone(), resource)),
+            },
+            Err(collection) => {
+                if let Some(room) = t.after.room {
+                    let mut c = RawChange::to(Vec::new(), action, id.clone(), resource);
+                    c.room = Some((room, collection));
+                    out.push(c);
+                }
+            }
         }
     }
     out
@@ -592,14 +608,19 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
 
 // ---- messages, memberships -------------------------------------------------------------------
 
-/// A message's channels: each user member's, and the visitor's (the chat's visitor among its
-/// members or not).
+/// A message's channels: the organization's owned chat, each user member's, and the
+/// visitor's (the chat's visitor among its members or not).
 pub fn message_channels(chat: &RawChat, members: &[RawMember]) -> Vec<String> {
-    let mut out: Vec<String> = members
-        .iter()
-        .filter(|m| m.is_user)
-        .map(|m| format!("users/{}/chats/{}/messages", m.id, chat.id))
-        .collect();
+    let mut out = vec![format!(
+        "orgs/{}/owned_chats/{}/messages",
+        chat.org, chat.id
+    )];
+    out.extend(
+        members
+            .iter()
+            .filter(|m| m.is_user)
+            .map(|m| format!("users/{}/chats/{}/messages", m.id, chat.id)),
+    );
     let mut visitors: Vec<Uuid> = members
         .iter()
         .filter(|m| !m.is_user)

@@ -16,6 +16,7 @@ use chat_core::directory::{
     OrgRecord, RoomReach, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord,
     VisitorRecord,
 };
+use chat_core::events::RoomChannel;
 use chat_core::memberships::{Composing, MemberInfo, MemberRef, MembershipRecord};
 use chat_core::pagination::Keyset;
 use chat_core::store::sqlite::SqliteTx;
@@ -694,8 +695,33 @@ proptest! {
                 .map(|(_, user)| (user.id, user.organization_id))
                 .collect();
             expected.sort();
-            let audience = w.read(|tx| tx.room_pending_audience(room.id));
+            let audience = w.read(|tx| tx.room_audience(room.id, RoomChannel::PendingChats));
             prop_assert_eq!(audience, expected, "pending audience of a room");
+        }
+    }
+
+    #[test]
+    fn a_rooms_routed_audience_is_who_it_is_routed_to(spec in spec()) {
+        let w = build(&spec);
+        for room in &w.rooms {
+            let mut expected: Vec<(Uuid, Uuid)> = w
+                .users
+                .iter()
+                .enumerate()
+                .filter(|(u, user)| !user.is_deleted && w.routed(room, *u))
+                .map(|(_, user)| (user.id, user.organization_id))
+                .collect();
+            expected.sort();
+            let audience = w.read(|tx| tx.room_audience(room.id, RoomChannel::RoutedChats));
+            prop_assert_eq!(audience, expected, "routed audience of a room");
+            for (u, user) in w.users.iter().enumerate() {
+                let reaching = w.read(|tx| tx.rooms_reaching(user.id, RoomChannel::RoutedChats));
+                prop_assert_eq!(
+                    reaching.contains(&room.id),
+                    w.routed(room, u),
+                    "rooms routed to a user"
+                );
+            }
         }
     }
 

@@ -106,19 +106,27 @@ fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
         assert_eq!(refused["action"], "error");
         assert_eq!(refused["code"], "permission_denied");
 
-        // A visitor writes in the Sales room (routed to Cat's team): pending for Cat only.
+        // A visitor writes in the Sales room (routed to Cat's team): routed to and pending
+        // for Cat only.
         let s2 = s.clone();
         let (vid, vt, chat) = blocking(move || s2.visitor_chat(ORG_A, ROOM_A2, Some("Hello?")))
             .await
             .unwrap();
-        let got = events_until(&mut cat, |_| true).await;
+        let pending = format!("/api/v5/users/{CAT}/pending_chats");
+        let got = events_until(&mut cat, |v| v["channel"] == pending.as_str()).await;
+        let channels: Vec<&str> = got.iter().map(|v| v["channel"].as_str().unwrap()).collect();
         assert_eq!(
-            got[0]["channel"],
-            format!("/api/v5/users/{CAT}/pending_chats")
+            channels,
+            vec![
+                format!("/api/v5/users/{CAT}/routed_chats"),
+                format!("/api/v5/users/{CAT}/pending_chats")
+            ]
         );
-        assert_eq!(got[0]["action"], "added");
-        assert_eq!(got[0]["resource_id"], chat.as_str());
-        assert_eq!(got[0]["resource"]["is_pending"], true);
+        for e in &got {
+            assert_eq!(e["action"], "added");
+            assert_eq!(e["resource_id"], chat.as_str());
+            assert_eq!(e["resource"]["is_pending"], true);
+        }
         assert!(
             next_json(&mut bob, Duration::from_millis(300))
                 .await
@@ -139,7 +147,6 @@ fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
         .await
         .unwrap();
         let mut seen = got;
-        let pending = format!("/api/v5/users/{CAT}/pending_chats");
         let joined = events_until(&mut cat, |v| v["channel"] == pending.as_str()).await;
         let last = joined.last().unwrap();
         assert_eq!(last["action"], "removed");
@@ -198,13 +205,21 @@ fn a_scripted_chat_streams_exactly_and_resumes_after_a_reconnect() {
         // Reconnect with `since`: everything after it, once, in order, ending with the end.
         let mut cat = connect(&s, CAT_T, true).await;
         subscribe(&mut cat, &cat_channel, json!(resume_from)).await;
+        // The end is on Cat's chats, then on Cat's routed chats.
         let chats = format!("/api/v5/users/{CAT}/chats");
+        let routed = format!("/api/v5/users/{CAT}/routed_chats");
         let after = events_until(&mut cat, |v| {
-            v["channel"] == chats.as_str()
+            v["channel"] == routed.as_str()
                 && v["action"] == "changed"
                 && v["resource"]["is_ended"] == true
         })
         .await;
+        assert!(
+            after.iter().any(|v| v["channel"] == chats.as_str()
+                && v["action"] == "changed"
+                && v["resource"]["is_ended"] == true),
+            "{after:?}"
+        );
         let msgs: Vec<&str> = after
             .iter()
             .filter(|v| {

@@ -24,7 +24,7 @@ mod snapshot;
 mod tests;
 
 pub use publish::{Published, publish};
-pub use records::{Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange};
+pub use records::{CHANNELS, Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange};
 
 use crate::Env;
 use crate::auth::{Actor, access_org, access_user, require_history};
@@ -84,7 +84,16 @@ pub struct EventPage {
 /// organization with the settings permission, as the REST scopes allow), `/orgs/<their
 /// org>/...` under the history rule of the organization collections; a visitor reads only
 /// their own public paths. Events are also filtered by organization.
-pub fn authorize(s: &dyn Store, actor: &Actor, channels: &[String]) -> Result<(Uuid, Vec<String>)> {
+///
+/// A pattern that can match no published channel ([`CHANNELS`]) is refused (400, field
+/// `channels`), and so is one naming a chat its reader's organization has no part in (404,
+/// as a read of that chat answers), even below the reader's own path.
+pub fn authorize(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    channels: &[String],
+) -> Result<(Uuid, Vec<String>)> {
     let Some((first, rest)) = channels.split_first() else {
         return Err(ChatError::field("channels", "Give at least one channel."));
     };
@@ -94,11 +103,11 @@ pub fn authorize(s: &dyn Store, actor: &Actor, channels: &[String]) -> Result<(U
             format!("At most {MAX_CHANNELS} channels."),
         ));
     }
-    let (org, glob) = authorize_one(s, actor, first)?;
+    let (org, glob) = authorize_one(s, env, actor, first)?;
     let mut globs = Vec::with_capacity(channels.len());
     globs.push(glob);
     for ch in rest {
-        globs.push(authorize_one(s, actor, ch)?.1);
+        globs.push(authorize_one(s, env, actor, ch)?.1);
     }
     Ok((org, globs))
 }
@@ -112,7 +121,63 @@ fn bad_channel(ch: &str) -> ChatError {
     )
 }
 
-fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String)> {
+fn authorize_one(s: &dyn Store, env: &Env, actor: &Actor, ch: &str) -> Result<(Uuid, String)> {
+    let (org, glob) = authorize_owner(s, actor, ch)?;
+    if !matches_some_channel(&glob) {
+        return Err(ChatError::field("channels", no_channel(ch)));
+    }
+    for chat in chats_named(&glob) {
+        let visible = match s.chat_by_id(chat, env.now)? {
+            Some(c) => chat_concerns_org(s, &c, org)?,
+            None => false,
+        };
+        if !visible {
+            return Err(ChatError::not_found("Chat"));
+        }
+    }
+    Ok((org, glob))
+}
+
+/// Why a pattern that can match no channel is refused (a field error's message).
+pub fn no_channel(pattern: &str) -> String {
+    format!(
+        "\"{pattern}\" matches no channel. Events are published on: {}.",
+        CHANNELS
+            .iter()
+            .map(|c| format!("{PREFIX}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The chat ids a pattern names literally (a whole segment after `chats/`, `owned_chats/`,
+/// `routed_chats/` or `pending_chats/`).
+fn chats_named(glob: &str) -> Vec<Uuid> {
+    let segments: Vec<&str> = glob.split('/').collect();
+    segments
+        .windows(2)
+        .filter(|w| w[0].ends_with("chats"))
+        .filter_map(|w| w[1].parse::<Uuid>().ok())
+        .collect()
+}
+
+/// Whether an organization has a part in a chat: its room is the organization's or shared
+/// with it, or one of the organization's users is a member.
+fn chat_concerns_org(s: &dyn Store, c: &crate::chats::ChatRecord, org: Uuid) -> Result<bool> {
+    if c.room_organization_id == org {
+        return Ok(true);
+    }
+    if let Some(room) = c.room_id
+        && s.room_shares(room)?.contains(&org)
+    {
+        return Ok(true);
+    }
+    Ok(s.chat_members(c.pk)?
+        .iter()
+        .any(|(_, is_user, user_org)| *is_user && *user_org == Some(org)))
+}
+
+fn authorize_owner(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String)> {
     if ch.len() > 500 || ch.contains(['?', '[', ']']) {
         return Err(bad_channel(ch));
     }
@@ -167,13 +232,13 @@ fn authorize_one(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, String
 /// `limit` of them), so resuming from the last number given never splits a change.
 pub fn events_since(
     s: &dyn Store,
-    _env: &Env,
+    env: &Env,
     actor: &Actor,
     channels: &[String],
     since: Option<i64>,
     limit: Option<usize>,
 ) -> Result<EventPage> {
-    let (org, globs) = authorize(s, actor, channels)?;
+    let (org, globs) = authorize(s, env, actor, channels)?;
     let head = s.last_event_seq()?;
     let Some(since) = since else {
         return Ok(EventPage {
@@ -219,7 +284,7 @@ pub fn events_since(
 /// that reaches the user in that collection's relation.
 fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
     let users_prefix = format!("{PREFIX}users/");
-    let mut rooms_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut rooms_of: HashMap<(Uuid, RoomChannel), Vec<Uuid>> = HashMap::new();
     let mut readers = Vec::new();
     for glob in globs {
         let Some(user) = glob
@@ -233,11 +298,11 @@ fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
             if !pattern_matches(glob, &room_channel_path(user, channel)) {
                 continue;
             }
-            let rooms = match rooms_of.get(&user) {
+            let rooms = match rooms_of.get(&(user, channel)) {
                 Some(r) => r,
                 None => {
-                    let r = s.rooms_accessible_to(user)?;
-                    rooms_of.entry(user).or_insert(r)
+                    let r = s.rooms_reaching(user, channel)?;
+                    rooms_of.entry((user, channel)).or_insert(r)
                 }
             };
             for &room in rooms {
@@ -288,6 +353,105 @@ fn events_of_change(
             out.push(event(room_channel_path(r.user, channel)));
         }
     }
+}
+
+/// One position of a channel pattern or template, as a set of characters.
+#[derive(Clone, Copy, PartialEq)]
+enum Token {
+    /// This character.
+    Char(u8),
+    /// Any character but `/` (the first character of a segment placeholder).
+    Segment,
+    /// Any run of characters but `/` (the rest of a segment placeholder).
+    SegmentRun,
+    /// Any run of characters (`*`).
+    Run,
+}
+
+impl Token {
+    fn repeats(self) -> bool {
+        matches!(self, Token::SegmentRun | Token::Run)
+    }
+
+    /// Whether some character is in both sets.
+    fn meets(self, other: Token) -> bool {
+        match (self, other) {
+            (Token::Char(a), Token::Char(b)) => a == b,
+            (Token::Char(c), Token::Segment | Token::SegmentRun)
+            | (Token::Segment | Token::SegmentRun, Token::Char(c)) => c != b'/',
+            _ => true,
+        }
+    }
+}
+
+/// `*` is any run; `<name>` (a template's id) and `{name}` (a webhook's `{user_id}`) are one
+/// non-empty path segment.
+fn tokens(text: &str) -> Vec<Token> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let close = match b[i] {
+            b'<' => Some(b'>'),
+            b'{' => Some(b'}'),
+            _ => None,
+        };
+        match close.and_then(|c| b[i..].iter().position(|x| *x == c)) {
+            Some(len) => {
+                out.extend([Token::Segment, Token::SegmentRun]);
+                i += len + 1;
+            }
+            None => {
+                out.push(if b[i] == b'*' {
+                    Token::Run
+                } else {
+                    Token::Char(b[i])
+                });
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether some channel path is matched by both the pattern and the template: a walk of the
+/// pairs of positions the two can reach while reading one path.
+fn can_meet(pattern: &[Token], template: &[Token]) -> bool {
+    let width = template.len() + 1;
+    let mut seen = vec![false; (pattern.len() + 1) * width];
+    let mut todo = vec![(0usize, 0usize)];
+    while let Some((i, j)) = todo.pop() {
+        if std::mem::replace(&mut seen[i * width + j], true) {
+            continue;
+        }
+        if i == pattern.len() && j == template.len() {
+            return true;
+        }
+        let (p, t) = (pattern.get(i), template.get(j));
+        if p.is_some_and(|p| p.repeats()) {
+            todo.push((i + 1, j));
+        }
+        if t.is_some_and(|t| t.repeats()) {
+            todo.push((i, j + 1));
+        }
+        if let (Some(&p), Some(&t)) = (p, t)
+            && p.meets(t)
+        {
+            let next = |k: usize, tok: Token| if tok.repeats() { k } else { k + 1 };
+            todo.push((next(i, p), next(j, t)));
+        }
+    }
+    false
+}
+
+/// Whether a channel pattern (a full path, `*` for any run, `{user_id}` for a webhook's user)
+/// can match one of the channels events are published on ([`CHANNELS`]).
+pub fn matches_some_channel(pattern: &str) -> bool {
+    let Some(rest) = pattern.strip_prefix(PREFIX) else {
+        return false;
+    };
+    let p = tokens(rest);
+    CHANNELS.iter().any(|t| can_meet(&p, &tokens(t)))
 }
 
 /// Whether a channel matches a pattern where `*` matches any run of characters.

@@ -214,9 +214,7 @@ impl Emitter<'_, '_> {
         let mut channels = ev.channels;
         if let Some((room, channel)) = ev.room {
             // Who the room reaches, resolved now for the webhooks that want it.
-            let users = match channel {
-                RoomChannel::PendingChats => self.s.room_pending_audience(room)?,
-            };
+            let users = self.s.room_audience(room, channel)?;
             channels.extend(
                 users
                     .into_iter()
@@ -473,6 +471,19 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             e.for_user(pk, u, "chats", "changed", &id, changed)?;
         }
     }
+    // Routed chats: a chat is announced to the users its room is routed to when it starts
+    // waiting (`waiting_started_at` is set once, by the visitor's first message), and each
+    // change follows, to its end. A chat that never waited (an empty visitor chat) is not
+    // announced.
+    if let (Some(room), Some(_)) = (c.room_id, c.waiting_started_at) {
+        let routed = (room, RoomChannel::RoutedChats);
+        let started_waiting = before.is_none() || changed.is_some_and(starts_waiting);
+        if started_waiting {
+            e.emit_to_room(&c, routed, "added", &id, whole)?;
+        } else if has_change {
+            e.emit_to_room(&c, routed, "changed", &id, changed)?;
+        }
+    }
     let pending_chats = |room| (room, RoomChannel::PendingChats);
     match (was_pending, pending_in, c.room_id) {
         (false, Some(room), _) => {
@@ -496,6 +507,13 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let snap = Snapshot::from_hashes(hashes, pending, members);
     e.chat_snapshots.insert(pk, snap.encode());
     Ok(())
+}
+
+/// Whether a chat's changed attributes (JSON object text) set its waiting start, which is set
+/// once. A key is found as `"name":`; inside a string value a quote is escaped (`\"`), so the
+/// text cannot occur there.
+fn starts_waiting(changed: &str) -> bool {
+    changed.contains("\"waiting_started_at\":")
 }
 
 /// Recipients of a chat's messages: (user members, visitors).
@@ -549,9 +567,6 @@ fn message(
         return Ok(());
     };
     let (users, visitors) = message_audience(e, &c)?;
-    if users.is_empty() && visitors.is_empty() {
-        return Ok(());
-    }
     let mid = id.to_string();
     let Some(m) = present_message(e, &c, id, held)? else {
         return Ok(());
@@ -562,6 +577,14 @@ fn message(
         serde_json::to_string(&m)?
     };
     let r = Some(r.as_str());
+    // The organization's view: each message once, whoever is in the chat.
+    let org = c.room_organization_id;
+    let owned = path_of(
+        &[PREFIX, "orgs/"],
+        org,
+        &["/owned_chats/", &c.id.to_string(), "/messages"],
+    );
+    e.emit(pk, org, owned, action, &mid, r)?;
     let path = path_of(&["chats/"], c.id, &["/messages"]);
     for u in users {
         e.for_user(pk, u, &path, action, &mid, r)?;

@@ -8,6 +8,26 @@ use uuid::Uuid;
 /// The path prefix of every channel.
 pub const PREFIX: &str = "/api/v5/";
 
+/// Every channel a change is published on, as paths below [`PREFIX`] with `<...>` standing
+/// for one path segment (an id). Each is a REST collection the same reader lists with `GET`
+/// (the registry's route of that path); a channel pattern that matches none of them is
+/// refused ([`super::matches_some_channel`]).
+pub const CHANNELS: &[&str] = &[
+    "users/<user_id>/chats",
+    "users/<user_id>/pending_chats",
+    "users/<user_id>/routed_chats",
+    "users/<user_id>/incoming_chat_invitations",
+    "users/<user_id>/chats/<chat_id>/messages",
+    "users/<user_id>/chats/<chat_id>/memberships",
+    "users/<user_id>/chats/<chat_id>/tags",
+    "users/<user_id>/chats/<chat_id>/outgoing_chat_invitations",
+    "users/<user_id>/chats/<chat_id>/reply_suggestions",
+    "orgs/<organization_id>/owned_chats",
+    "orgs/<organization_id>/owned_chats/<chat_id>/messages",
+    "orgs/<organization_id>/owned_chats/<chat_id>/tags",
+    "public/visitors/<visitor_id>/chats/<chat_id>/messages",
+];
+
 /// One event as every surface shows it. `resource` is absent for `removed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -27,15 +47,19 @@ pub enum RoomChannel {
     /// `pending_chats`: the users the room is accessible to
     /// ([`crate::directory::RoomReach::is_accessible_to`]).
     PendingChats,
+    /// `routed_chats`: the users the room is routed to
+    /// ([`crate::directory::RoomReach::routes_to`]).
+    RoutedChats,
 }
 
 impl RoomChannel {
-    pub const ALL: [RoomChannel; 1] = [RoomChannel::PendingChats];
+    pub const ALL: [RoomChannel; 2] = [RoomChannel::PendingChats, RoomChannel::RoutedChats];
 
     /// The collection's path below `/users/<u>/`, as stored.
     pub fn path(self) -> &'static str {
         match self {
             RoomChannel::PendingChats => "pending_chats",
+            RoomChannel::RoutedChats => "routed_chats",
         }
     }
 

@@ -1,5 +1,5 @@
 use crate::api;
-use crate::events::EventPage;
+use crate::events::{EventPage, RoomChannel};
 use crate::test_support::*;
 use crate::{Actor, ErrorCode};
 use serde_json::{Value, json};
@@ -101,15 +101,20 @@ fn a_scripted_chat_gives_exactly_the_expected_events() {
     let head0 = w.engine.last_event_seq();
     let (chat, first_msg) = w.routed_chat();
     let c = chat.to_string();
-    // Waiting: pending for the routed users only (Bob and Robo), not Ann, not the partner.
+    // Waiting: routed to and pending for the routed users only (Bob and Robo), not Ann, not
+    // the partner.
     let bob = read(&w, BOB, head0);
     assert_eq!(
         summary(BOB, &bob),
-        vec![("pending_chats".into(), "added".into(), c.clone())]
+        vec![
+            ("routed_chats".into(), "added".into(), c.clone()),
+            ("pending_chats".into(), "added".into(), c.clone())
+        ]
     );
-    let res = bob.events[0].resource.as_ref().unwrap();
-    assert_eq!(res["is_pending"], true);
-    assert_eq!(summary(ROBO, &read(&w, ROBO, head0)).len(), 1);
+    for e in &bob.events {
+        assert_eq!(e.resource.as_ref().unwrap()["is_pending"], true);
+    }
+    assert_eq!(summary(ROBO, &read(&w, ROBO, head0)).len(), 2);
     assert!(read(&w, ANN, head0).events.is_empty());
     // The visitor saw their own message.
     let v = visitor(VISITOR2);
@@ -154,7 +159,10 @@ fn a_scripted_chat_gives_exactly_the_expected_events() {
     );
     assert_eq!(
         summary(ROBO, &read(&w, ROBO, r1)),
-        vec![("pending_chats".into(), "removed".into(), c.clone())]
+        vec![
+            ("routed_chats".into(), "changed".into(), c.clone()),
+            ("pending_chats".into(), "removed".into(), c.clone())
+        ]
     );
     let removed = read(&w, BOB, s1)
         .events
@@ -251,7 +259,7 @@ fn channels_of_others_and_other_organizations_are_refused() {
             None,
         )
         .unwrap();
-    assert_eq!(p.events.len(), 1);
+    assert_eq!(p.events.len(), 2, "routed to and pending for Bob: {p:?}");
     // A visitor only their own public paths.
     let v = Actor::Visitor(visitor(VISITOR));
     let err = w
@@ -276,7 +284,10 @@ fn retention_answers_resync_past_the_window() {
     let w = world();
     w.routed_chat();
     let p = read(&w, BOB, 0);
-    assert!(!p.resync && p.events.len() == 1);
+    assert!(
+        !p.resync && p.events.len() == 2,
+        "routed and pending: {p:?}"
+    );
     w.clock.advance_secs(8 * 24 * 3600);
     let rep = w.engine.maintenance().unwrap();
     assert!(rep.events_deleted >= 1);
@@ -379,8 +390,9 @@ fn a_subscription_is_woken_by_commits() {
             w.routed_chat();
         });
         let p = sub.next_batch(Duration::from_secs(10)).unwrap();
-        assert_eq!(p.events.len(), 1);
-        assert_eq!(p.events[0].action, "added");
+        // Routed to Bob and pending for him: one commit, both events in the batch.
+        assert_eq!(p.events.len(), 2, "{p:?}");
+        assert!(p.events.iter().all(|e| e.action == "added"));
     });
 }
 
@@ -613,7 +625,7 @@ fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
         let audience = w
             .engine
             .store()
-            .read(|tx| tx.room_pending_audience(id(room)))
+            .read(|tx| tx.room_audience(id(room), RoomChannel::PendingChats))
             .unwrap();
         for who in [ANN, BOB, CAT, DAN, PIA, OLLI, ROBO] {
             let listed = w
@@ -910,4 +922,94 @@ fn the_commit_hook_hears_every_publishing_write_once_committed() {
         bob.contains(&("chats".into(), "added".into(), chat.to_string())),
         "{bob:?}"
     );
+}
+
+#[test]
+fn a_pattern_is_accepted_when_some_published_channel_matches_it() {
+    use crate::events::matches_some_channel as some;
+    for ok in [
+        format!("/api/v5/users/{BOB}/*"),
+        format!("/api/v5/users/{BOB}/routed_chats"),
+        format!("/api/v5/users/{BOB}/chats/*/messages"),
+        "/api/v5/users/{user_id}/chats/*/messages".to_string(),
+        "/api/v5/users/{user_id}/routed_chats".to_string(),
+        format!("/api/v5/orgs/{ACME}/owned_chats/*/messages"),
+        format!("/api/v5/orgs/{ACME}/owned_chats/*"),
+        format!("/api/v5/public/visitors/{VISITOR}/chats/*/messages"),
+        "/api/v5/*".to_string(),
+        "/api/v5/*s".to_string(),
+    ] {
+        assert!(some(&ok), "{ok}");
+    }
+    for refused in [
+        format!("/api/v5/users/{BOB}"),
+        format!("/api/v5/users/{BOB}/routed_chat"),
+        format!("/api/v5/users/{BOB}/chats/*/message"),
+        format!("/api/v5/users/{BOB}/chats/a/b/tags/x"),
+        format!("/api/v5/users/{BOB}/clients"),
+        format!("/api/v5/orgs/{ACME}/webhooks"),
+        format!("/api/v5/orgs/{ACME}/owned_chats/*/reply_suggestions"),
+        format!("/api/v5/orgs/{ACME}/involved_chats/*/messages/*"),
+        "/api/v5/users//chats".to_string(),
+        "/api/v5/x*".to_string(),
+        "/api/v4/users/*".to_string(),
+    ] {
+        assert!(!some(&refused), "{refused}");
+    }
+}
+
+/// Subscribing to a pattern that can match nothing is a field error, not a silent success,
+/// and a chat of an organization the reader has no part in is refused below their own path.
+#[test]
+fn patterns_matching_no_channel_and_foreign_chats_are_refused() {
+    let w = world();
+    let (chat, _) = w.routed_chat();
+    let err = w
+        .engine
+        .events_since(
+            &user(BOB),
+            &[format!("/api/v5/users/{BOB}/routed_chat")],
+            Some(0),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ValidationError);
+    assert!(
+        err.errors["channels"][0].contains("matches no channel"),
+        "{err:?}"
+    );
+    // Bob's own chat: accepted.
+    let mine = format!("/api/v5/users/{BOB}/chats/{chat}/messages");
+    w.engine
+        .events_since(&user(BOB), &[mine], Some(0), None)
+        .unwrap();
+    // Olli (another organization) names the chat under his own id: refused as unknown.
+    let theirs = format!("/api/v5/users/{OLLI}/chats/{chat}/messages");
+    let err = w
+        .engine
+        .events_since(&user(OLLI), &[theirs], Some(0), None)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound, "{err:?}");
+    // Nor has the partner organization, whose room it is not and who has no member in it.
+    let pia = format!("/api/v5/users/{PIA}/chats/{chat}/messages");
+    let err = w
+        .engine
+        .events_since(&user(PIA), &[pia], Some(0), None)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+}
+
+/// Every channel is a collection its readers list with `GET`: the registry has that route.
+#[test]
+fn every_published_channel_is_a_listed_collection() {
+    use crate::registry::Method;
+    for channel in crate::events::CHANNELS {
+        let path = format!("/{channel}");
+        let listed = api::OPERATIONS.iter().any(|op| {
+            op.routes
+                .iter()
+                .any(|r| r.method == Method::Get && r.path == path)
+        });
+        assert!(listed, "{path} is not a GET route");
+    }
 }

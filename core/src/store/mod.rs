@@ -20,6 +20,7 @@ use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
 };
 use crate::error::Result;
+use crate::events::records::RoomChannel;
 use crate::idempotency::records::IdempotencyRecord;
 use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection, InviteTarget};
 use crate::memberships::{MembershipRecord, MembershipSelection};
@@ -370,7 +371,7 @@ pub trait EventStore {
         org: Uuid,
         after: i64,
         patterns: &[String],
-        rooms: &[(Uuid, crate::events::records::RoomChannel)],
+        rooms: &[(Uuid, RoomChannel)],
         limit: usize,
     ) -> Result<Vec<crate::events::records::StoredChange>>;
     /// The newest `seq` ever given (0 when none).
@@ -382,11 +383,11 @@ pub trait EventStore {
     /// Removes the resources of a chat's events and their queued deliveries (a purge), and
     /// marks the chat and its memberships for republishing.
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()>;
-    /// The users (not deleted) that see a room's waiting chats as pending: those for whom
-    /// `room_accessible_to_user` holds, with their organizations.
-    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>>;
-    /// The rooms accessible to a user (`room_accessible_to_user` holds), in id order.
-    fn rooms_accessible_to(&self, user: Uuid) -> Result<Vec<Uuid>>;
+    /// The users (not deleted) that read the room collection `channel` of a room's chats, in
+    /// the relation that collection is defined by ([`RoomChannel`]), with their organizations.
+    fn room_audience(&self, room: Uuid, channel: RoomChannel) -> Result<Vec<(Uuid, Uuid)>>;
+    /// The rooms whose chats the user reads on the room collection `channel`, in id order.
+    fn rooms_reaching(&self, user: Uuid, channel: RoomChannel) -> Result<Vec<Uuid>>;
     /// (member id, is a user, the user's organization) of every member of a chat.
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.

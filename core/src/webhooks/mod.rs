@@ -195,6 +195,8 @@ fn check(
             for p in c {
                 if !p.starts_with(PREFIX) || p.contains(['?', '[', ']']) || p.len() > 500 {
                     v.add("channels", format!("\"{p}\" is not a channel pattern."));
+                } else if !crate::events::matches_some_channel(p) {
+                    v.add("channels", crate::events::no_channel(p));
                 }
             }
         }

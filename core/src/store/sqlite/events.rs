@@ -323,15 +323,23 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn room_pending_audience(&self, room: Uuid) -> Result<Vec<(Uuid, Uuid)>> {
-        // The users for whom the room is accessible: the room-access relation restricted to
-        // the room.
-        let mut st = self.conn().prepare_cached(const_sql!(
-            "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
-               SELECT user_id FROM ({}) WHERE room_id = ?1) \
-             ORDER BY id",
-            crate::directory::room_access_sql()
-        ))?;
+    fn room_audience(&self, room: Uuid, channel: RoomChannel) -> Result<Vec<(Uuid, Uuid)>> {
+        // The relation the collection is defined by, restricted to the room.
+        let sql = match channel {
+            RoomChannel::PendingChats => const_sql!(
+                "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
+                   SELECT user_id FROM ({}) WHERE room_id = ?1) \
+                 ORDER BY id",
+                crate::directory::room_access_sql()
+            ),
+            RoomChannel::RoutedChats => const_sql!(
+                "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
+                   SELECT user_id FROM ({}) WHERE room_id = ?1) \
+                 ORDER BY id",
+                crate::directory::ROOM_ROUTING_SQL
+            ),
+        };
+        let mut st = self.conn().prepare_cached(sql)?;
         Ok(st
             .query_map([room.as_bytes()], |r| {
                 Ok((uuid_col(r, 0)?, uuid_col(r, 1)?))
@@ -339,11 +347,18 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn rooms_accessible_to(&self, user: Uuid) -> Result<Vec<Uuid>> {
-        let mut st = self.conn().prepare_cached(const_sql!(
-            "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
-            crate::directory::room_access_sql()
-        ))?;
+    fn rooms_reaching(&self, user: Uuid, channel: RoomChannel) -> Result<Vec<Uuid>> {
+        let sql = match channel {
+            RoomChannel::PendingChats => const_sql!(
+                "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
+                crate::directory::room_access_sql()
+            ),
+            RoomChannel::RoutedChats => const_sql!(
+                "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
+                crate::directory::ROOM_ROUTING_SQL
+            ),
+        };
+        let mut st = self.conn().prepare_cached(sql)?;
         Ok(st
             .query_map([user.as_bytes()], |r| uuid_col(r, 0))?
             .collect::<rusqlite::Result<Vec<_>>>()?)
