@@ -113,10 +113,10 @@ pub fn call(engine: &Engine, actor: &Actor, op: &str, args: &Value) -> Result<Re
     }
 }
 
-/// The stored reply of a key. A claim whose reply is not stored yet belongs to a call still
-/// finishing: wait for it. `claimed` says the caller saw the key taken inside a write: the
-/// claim may not be visible to readers yet (its transaction — under group commit, the group's
-/// — has not committed), so "no record" means "not yet", not "none".
+/// The stored reply of a key (a key and its reply commit together). `claimed` says the
+/// caller saw the key taken inside a write: the claim may not be visible to readers yet (its
+/// transaction — under group commit, the group's — has not committed), so "no record" means
+/// "not yet", not "none".
 fn stored_reply(
     engine: &Engine,
     actor: &str,
@@ -140,18 +140,15 @@ fn stored_reply(
         if rec.request_hash != hash {
             return Err(idem::reused());
         }
-        if let (Some(status), Some(body)) = (rec.status, rec.body) {
-            let body: Value = serde_json::from_str(&body)?;
-            return Ok(Some(Reply {
+        return match (rec.status, rec.body) {
+            (Some(status), Some(body)) => Ok(Some(Reply {
                 status: u16::try_from(status).unwrap_or(200),
-                body,
-            }));
-        }
-        // Single-threaded targets (WebAssembly) cannot have a call in flight, nor sleep.
-        #[cfg(target_arch = "wasm32")]
-        return Err(idem::taken());
-        #[cfg(not(target_arch = "wasm32"))]
-        std::thread::sleep(std::time::Duration::from_millis(20));
+                body: serde_json::from_str(&body)?,
+            })),
+            // Only a database written by a version that stored the reply after the commit
+            // has a key without one; it expires with the key.
+            _ => Err(idem::taken()),
+        };
     }
     Err(idem::taken())
 }
@@ -173,14 +170,11 @@ fn idempotent_call(
         actor: who.clone(),
         key: key.to_string(),
         hash: hash.clone(),
+        reply: None,
         outcome: None,
     };
     let out = operation.run(engine, actor, args, Some(&mut claim));
     match (out, claim.outcome) {
-        (Ok(reply), Some(true)) => {
-            engine.idempotency_complete(&who, key, reply.status, &reply.body.to_string())?;
-            Ok(reply)
-        }
         (Ok(reply), _) => Ok(reply),
         (Err(_), Some(false)) => {
             stored_reply(engine, &who, key, &hash, true)?.ok_or_else(idem::taken)

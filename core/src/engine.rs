@@ -265,7 +265,7 @@ impl Engine {
     /// subscribers are woken. `claim` is the idempotency key of a creating call (see
     /// [`crate::idempotency`]): it goes with the write, to whichever thread commits it, and
     /// comes back with its outcome.
-    pub(crate) fn write<T: Send>(
+    pub(crate) fn write<T: Send + 'static>(
         &self,
         claim: Option<&mut Claim>,
         f: impl FnOnce(&dyn Store, &Env) -> Result<T> + Send,
@@ -273,7 +273,7 @@ impl Engine {
         let env = self.env();
         let written = self.store.write(|tx| {
             let out = f(tx, &env)?;
-            crate::idempotency::record_claim(tx, env.now, claim)?;
+            crate::idempotency::record_claim(tx, env.now, claim, &out)?;
             let published = events::publish(tx, &env)?;
             Ok((out, published))
         });
@@ -409,16 +409,6 @@ impl Engine {
             Ok(s.idempotency(actor, key)?
                 .filter(|r| r.created_at >= env.now - crate::idempotency::KEY_TTL_MS))
         })
-    }
-    pub(crate) fn idempotency_complete(
-        &self,
-        actor: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-    ) -> Result<()> {
-        self.store
-            .write(|tx| tx.complete_idempotency(actor, key, status, body))
     }
 }
 

@@ -4,12 +4,13 @@
 //! (per user or visitor) and the same request within 24 hours returns the first reply and
 //! creates nothing; the same key with another request is 422 `idempotency_key_reused`.
 //!
-//! The key is recorded (with a hash of the operation and its arguments) inside the very
-//! transaction that creates, so a creation and its key commit together; the reply is stored
-//! right after. Two concurrent calls with one key are serialized by the writer: the second
-//! one's transaction (or savepoint, under group commit) finds the key taken, rolls back
-//! (creating nothing), then waits until the first one's claim and reply are committed and
-//! returns that reply.
+//! The key is recorded (with a hash of the operation and its arguments) together with the
+//! call's reply, inside the very transaction that creates: a creation, its key and its reply
+//! commit together or not at all, so a call cut short by a crash at any point leaves either
+//! nothing (a retry runs afresh) or the reply (a retry gets it), never a key without a reply.
+//! Two concurrent calls with one key are serialized by the writer: the second one's
+//! transaction (or savepoint, under group commit) finds the key taken, rolls back (creating
+//! nothing), then waits until the first one's transaction is visible and returns its reply.
 
 pub(crate) mod records;
 
@@ -23,6 +24,10 @@ use crate::error::{ChatError, ErrorCode, Result};
 pub const KEY_TTL_MS: Millis = 24 * 3600 * 1000;
 pub const MAX_KEY_CHARS: usize = 255;
 
+/// Makes a call's reply (status, JSON body) from the result of its write, given as `Any`: the
+/// operation's handler knows the result's type and how it answers.
+pub(crate) type ReplyOf = fn(&dyn std::any::Any) -> Result<(u16, String)>;
+
 /// A key to record in the write transaction of a creating call: the registry's handler of
 /// the operation passes it to the engine's write path (`Engine::write`).
 #[derive(Debug, Clone)]
@@ -30,21 +35,38 @@ pub(crate) struct Claim {
     pub actor: String,
     pub key: String,
     pub hash: Vec<u8>,
+    /// The operation's reply maker (set by its handler).
+    pub reply: Option<ReplyOf>,
     /// Set by the write: `Some(true)` recorded, `Some(false)` the key was taken.
     pub outcome: Option<bool>,
 }
 
-/// Called by the engine's write path inside the transaction, after the operation succeeded:
-/// records the call's claim, if any (the first write of the call only).
+/// Called by the engine's write path inside the transaction, after the operation succeeded
+/// with `out`: records the call's claim, if any, with its reply (the first write of the call
+/// only).
 pub(crate) fn record_claim(
     s: &dyn crate::store::Store,
     now: Millis,
     claim: Option<&mut Claim>,
+    out: &dyn std::any::Any,
 ) -> Result<()> {
     let Some(c) = claim.filter(|c| c.outcome.is_none()) else {
         return Ok(());
     };
-    let ok = s.claim_idempotency(&c.actor, &c.key, &c.hash, now, now - KEY_TTL_MS)?;
+    let Some(reply_of) = c.reply else {
+        return Err(ChatError::internal(
+            "An idempotent call reached the write without its reply.",
+        ));
+    };
+    let (status, body) = reply_of(out)?;
+    let ok = s.claim_idempotency(
+        &c.actor,
+        &c.key,
+        &c.hash,
+        now,
+        now - KEY_TTL_MS,
+        (status, &body),
+    )?;
     c.outcome = Some(ok);
     if ok { Ok(()) } else { Err(taken()) }
 }

@@ -283,6 +283,17 @@ macro_rules! operations {
     (@reply [201] $out:expr) => { $crate::registry::reply::created($out) };
     (@reply [201 or 200] $out:expr) => { $crate::registry::reply::created_or_ok($out) };
     (@reply [204] $out:expr) => { $crate::registry::reply::no_content($out) };
+    (@reply_ref [201 or 200] $out:expr) => {{
+        let (v, new) = $out;
+        $crate::registry::reply::created_or_ok((v, *new))
+    }};
+    (@reply_ref [204] $out:expr) => {{
+        let _: &() = $out;
+        $crate::registry::reply::no_content(())
+    }};
+    (@reply_ref [$($status:tt)+] $out:expr) => {
+        $crate::registry::operations!(@reply [$($status)+] $out)
+    };
 
     // Access: the actor parameter of the method and the run function.
     (@access [] [$kind:ident] $engine:ident $actor:ident $args:ident $claim:ident $decl:tt) => {
@@ -359,8 +370,25 @@ macro_rules! operations {
                 $claim: Option<&mut $crate::idempotency::Claim>,
             ) -> $crate::Result<$crate::registry::Reply> {
                 $($pre)*
+                let mut $claim = $claim;
+                if let Some(c) = $claim.as_deref_mut() {
+                    c.reply = Some(reply_of);
+                }
                 let out = run($engine, $($claim_arg)* $($actor_arg)* $($call)*)?;
                 $crate::registry::operations!(@reply [$($status)+] out)
+            }
+
+            /// The reply to a result of the write, stored with an idempotency key in the
+            /// write's transaction.
+            #[allow(dead_code)]
+            fn reply_of(out: &dyn std::any::Any) -> $crate::Result<(u16, String)> {
+                let Some(out) = out.downcast_ref::<$out>() else {
+                    return Err($crate::error::ChatError::internal(
+                        "The write's result is not the operation's result.",
+                    ));
+                };
+                let reply = $crate::registry::operations!(@reply_ref [$($status)+] out)?;
+                Ok((reply.status, reply.body.to_string()))
             }
 
             pub(super) const OPERATION: $crate::registry::Operation =

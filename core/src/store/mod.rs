@@ -411,7 +411,8 @@ pub trait EventStore {
     fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
 
     fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
-    /// Records the key (dropping one older than `stale_before`); false if it is taken.
+    /// Records the key with the call's reply (status, body), dropping one older than
+    /// `stale_before`; false if it is taken.
     fn claim_idempotency(
         &self,
         actor: &str,
@@ -419,8 +420,8 @@ pub trait EventStore {
         hash: &[u8],
         now: Millis,
         stale_before: Millis,
+        reply: (u16, &str),
     ) -> Result<bool>;
-    fn complete_idempotency(&self, actor: &str, key: &str, status: u16, body: &str) -> Result<()>;
     fn delete_idempotency_before(&self, before: Millis) -> Result<usize>;
 }
 

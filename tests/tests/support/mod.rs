@@ -197,6 +197,24 @@ impl Server {
         self.banner = banner;
     }
 
+    /// Serves the same database again after the server died (killed, not stopped).
+    pub fn respawn(&mut self, extra: &[&str]) {
+        self.wait_exit();
+        let (child, base, banner) = spawn_server(self.dir.path(), &self.db, "serve", extra);
+        self.child = child;
+        self.base = base;
+        self.banner = banner;
+    }
+
+    /// Kills the server (SIGKILL): no shutdown, no checkpoint, requests cut mid-way.
+    pub fn send_sigkill(&self) {
+        let ok = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_string()

@@ -575,24 +575,17 @@ impl EventStore for SqliteTx<'_> {
         hash: &[u8],
         now: Millis,
         stale_before: Millis,
+        (status, body): (u16, &str),
     ) -> Result<bool> {
         self.exec(
             "DELETE FROM idempotency_keys WHERE actor = ?1 AND key = ?2 AND created_at < ?3",
             params![actor, key, stale_before],
         )?;
         Ok(self.exec(
-            "INSERT INTO idempotency_keys (actor, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (actor, key) DO NOTHING",
-            params![actor, key, hash, now],
+            "INSERT INTO idempotency_keys (actor, key, request_hash, created_at, status, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (actor, key) DO NOTHING",
+            params![actor, key, hash, now, status, body],
         )? > 0)
-    }
-
-    fn complete_idempotency(&self, actor: &str, key: &str, status: u16, body: &str) -> Result<()> {
-        self.exec(
-            "UPDATE idempotency_keys SET status = ?3, body = ?4 WHERE actor = ?1 AND key = ?2",
-            params![actor, key, status, body],
-        )?;
-        Ok(())
     }
 
     fn delete_idempotency_before(&self, before: Millis) -> Result<usize> {
