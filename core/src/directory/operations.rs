@@ -392,7 +392,7 @@ operations! {
         query: [],
         routes: [Delete "/users/<user_id>/clients/<client_id>"],
         parse: {} (id(args, "user_id")?, id(args, "client_id")?),
-        run: engine.write(None, |s, _| directory::delete_presence_client(s, actor, user, client)),
+        run: engine.write(None, |s, env| directory::delete_presence_client(s, env, actor, user, client)),
     }
 }
 

@@ -390,7 +390,7 @@ pub fn delete_user(
         .user(user_id)?
         .filter(|u| u.organization_id == org_id && !u.is_deleted)
         .ok_or_else(|| ChatError::not_found("User"))?;
-    s.clear_presence(PresenceHolder::User(user_id))?;
+    s.clear_presence(PresenceHolder::User(user_id), env.now)?;
     u.is_deleted = true;
     u.present_until = 0;
     u.updated_at = env.now;
@@ -1154,6 +1154,7 @@ pub fn renew_presence_client(
 
 pub fn delete_presence_client(
     s: &dyn Store,
+    env: &Env,
     actor: &Actor,
     user_id: Uuid,
     client_id: Uuid,
@@ -1162,7 +1163,7 @@ pub fn delete_presence_client(
     if s.presence_client_holder(client_id)? != Some(PresenceHolder::User(user_id)) {
         return Err(ChatError::not_found("Client"));
     }
-    s.delete_presence_client(client_id)?;
+    s.delete_presence_client(client_id, env.now)?;
     Ok(())
 }
 
@@ -1183,7 +1184,7 @@ pub fn set_presence(
                 .ok_or_else(|| ChatError::not_found("Visitor"))?;
         }
     }
-    s.clear_presence(holder)?;
+    s.clear_presence(holder, env.now)?;
     match ttl_s {
         Some(0) => Ok(()),
         Some(t) if t < 0 => Err(ChatError::field(

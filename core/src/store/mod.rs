@@ -116,10 +116,10 @@ pub trait DirectoryStore {
         now: Millis,
     ) -> Result<()>;
     /// Returns the holder of a deleted client.
-    fn delete_presence_client(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
+    fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>>;
     fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
     /// Removes every presence client of the holder (an explicit absence).
-    fn clear_presence(&self, holder: PresenceHolder) -> Result<()>;
+    fn clear_presence(&self, holder: PresenceHolder, now: Millis) -> Result<()>;
     /// Deletes clients expired at `now`; returns how many.
     fn expire_presence_clients(&self, now: Millis) -> Result<usize>;
 }

@@ -125,24 +125,39 @@ impl SqliteTx<'_> {
 
     /// Sets the holder's `present_until` to its newest client's expiry; records a presence
     /// change when the value moved.
-    fn refresh_present_until(&self, holder: PresenceHolder) -> Result<()> {
-        let (id, moved) = match holder {
-            PresenceHolder::User(u) => (
-                u,
-                self.exec(
-                    "UPDATE users SET present_until = ?2 WHERE id = ?1 AND present_until IS NOT ?2",
-                    params![u.as_bytes(), self.newest_client_expiry("user_id", u)?],
-                )?,
-            ),
-            PresenceHolder::Visitor(v) => (
-                v,
-                self.exec(
-                    "UPDATE visitors SET present_until = ?2 WHERE id = ?1 AND present_until IS NOT ?2",
-                    params![v.as_bytes(), self.newest_client_expiry("visitor_id", v)?],
-                )?,
-            ),
+    /// Sets the holder's `present_until` to their newest client's expiry. A move is a presence
+    /// change unless the holder is present at `now` both before and after it (a renewal, or
+    /// one of several clients ending): then no resource shows a difference, and the holder's
+    /// open chats are not re-evaluated for it.
+    fn refresh_present_until(&self, holder: PresenceHolder, now: Millis) -> Result<()> {
+        let (id, table, column) = match holder {
+            PresenceHolder::User(u) => (u, "users", "user_id"),
+            PresenceHolder::Visitor(v) => (v, "visitors", "visitor_id"),
         };
-        if moved > 0 {
+        let newest = self.newest_client_expiry(column, id)?;
+        let before: Option<Option<Millis>> = self
+            .conn()
+            .prepare_cached(match table {
+                "users" => "SELECT present_until FROM users WHERE id = ?1",
+                _ => "SELECT present_until FROM visitors WHERE id = ?1",
+            })?
+            .query_row([id.as_bytes()], |r| r.get(0))
+            .optional()?;
+        let Some(before) = before else {
+            return Ok(());
+        };
+        if before == Some(newest) {
+            return Ok(());
+        }
+        self.exec(
+            match table {
+                "users" => "UPDATE users SET present_until = ?2 WHERE id = ?1",
+                _ => "UPDATE visitors SET present_until = ?2 WHERE id = ?1",
+            },
+            params![id.as_bytes(), newest],
+        )?;
+        let stays_present = before.is_some_and(|b| b > now) && newest > now;
+        if !stays_present {
             self.record(Change::Presence(id));
         }
         Ok(())
@@ -702,18 +717,17 @@ impl DirectoryStore for SqliteTx<'_> {
             "INSERT INTO presence_clients (id, user_id, visitor_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
             params![id.as_bytes(), u.map(|x| x.as_bytes().to_vec()), v.map(|x| x.as_bytes().to_vec()), expires_at, now],
         )?;
-        self.refresh_present_until(holder)
+        self.refresh_present_until(holder, now)
     }
 
-    fn delete_presence_client(&self, id: Uuid) -> Result<Option<PresenceHolder>> {
+    fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>> {
         let holder = self.presence_client_holder(id)?;
         if let Some(h) = holder {
             self.exec(
                 "DELETE FROM presence_clients WHERE id = ?1",
                 [id.as_bytes()],
             )?;
-            self.record(Change::Presence(h.id()));
-            self.refresh_present_until(h)?;
+            self.refresh_present_until(h, now)?;
         }
         Ok(holder)
     }
@@ -729,7 +743,7 @@ impl DirectoryStore for SqliteTx<'_> {
         Ok(row.and_then(|(u, v)| holder_of(u, v)))
     }
 
-    fn clear_presence(&self, holder: PresenceHolder) -> Result<()> {
+    fn clear_presence(&self, holder: PresenceHolder, now: Millis) -> Result<()> {
         let cleared = match holder {
             PresenceHolder::User(u) => self.exec(
                 "DELETE FROM presence_clients WHERE user_id = ?1",
@@ -743,7 +757,7 @@ impl DirectoryStore for SqliteTx<'_> {
         if cleared > 0 {
             self.record(Change::Presence(holder.id()));
         }
-        self.refresh_present_until(holder)
+        self.refresh_present_until(holder, now)
     }
 
     fn expire_presence_clients(&self, now: Millis) -> Result<usize> {
@@ -760,8 +774,9 @@ impl DirectoryStore for SqliteTx<'_> {
         };
         let n = self.exec("DELETE FROM presence_clients WHERE expires_at <= ?1", [now])?;
         for h in holders {
+            // A lapse shows when it is written: always re-evaluated.
             self.record(Change::Presence(h.id()));
-            self.refresh_present_until(h)?;
+            self.refresh_present_until(h, now)?;
         }
         Ok(n)
     }
