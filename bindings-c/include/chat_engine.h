@@ -157,6 +157,10 @@ enum chat_result
    */
   CHAT_INTERNAL_ERROR = 23,
   /**
+   * 409: only a failed webhook delivery can be retried.
+   */
+  CHAT_DELIVERY_NOT_FAILED = 24,
+  /**
    * A pointer parameter was NULL (error JSON code `"null_parameter"`, status 400).
    */
   CHAT_NULL_PARAMETER = 1000,

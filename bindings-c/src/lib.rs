@@ -88,6 +88,8 @@ pub enum chat_result {
     CHAT_STORAGE_ERROR = 22,
     /// 500: an internal invariant failed.
     CHAT_INTERNAL_ERROR = 23,
+    /// 409: only a failed webhook delivery can be retried.
+    CHAT_DELIVERY_NOT_FAILED = 24,
     /// A pointer parameter was NULL (error JSON code `"null_parameter"`, status 400).
     CHAT_NULL_PARAMETER = 1000,
     /// A string parameter was not valid UTF-8 (error JSON code `"invalid_utf8"`, status 400).
@@ -125,13 +127,14 @@ impl From<ErrorCode> for chat_result {
             ErrorCode::SchemaTooNew => CHAT_SCHEMA_TOO_NEW,
             ErrorCode::Storage => CHAT_STORAGE_ERROR,
             ErrorCode::Internal => CHAT_INTERNAL_ERROR,
+            ErrorCode::DeliveryNotFailed => CHAT_DELIVERY_NOT_FAILED,
         }
     }
 }
 
 impl chat_result {
     /// Every code, in number order.
-    pub const ALL: [chat_result; 27] = {
+    pub const ALL: [chat_result; 28] = {
         use chat_result::*;
         [
             CHAT_OK,
@@ -158,6 +161,7 @@ impl chat_result {
             CHAT_SCHEMA_TOO_NEW,
             CHAT_STORAGE_ERROR,
             CHAT_INTERNAL_ERROR,
+            CHAT_DELIVERY_NOT_FAILED,
             CHAT_NULL_PARAMETER,
             CHAT_INVALID_UTF8,
             CHAT_PANIC,
@@ -236,6 +240,7 @@ impl chat_result {
             CHAT_SCHEMA_TOO_NEW => "the database is from a newer engine version",
             CHAT_STORAGE_ERROR => "storage error",
             CHAT_INTERNAL_ERROR => "internal error",
+            CHAT_DELIVERY_NOT_FAILED => "only a failed webhook delivery can be retried",
             CHAT_NULL_PARAMETER => "a pointer parameter was NULL",
             CHAT_INVALID_UTF8 => "a string parameter was not valid UTF-8",
             CHAT_PANIC => "the library panicked",

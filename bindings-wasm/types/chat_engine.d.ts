@@ -52,7 +52,8 @@ export type ErrorCodeName =
   | "already_exists"
   | "schema_too_new"
   | "storage_error"
-  | "internal_error";
+  | "internal_error"
+  | "delivery_not_failed";
 
 /** Field name → sentences. */
 export type FieldErrors = Record<string, string[]>;
@@ -499,8 +500,12 @@ export interface WebhookDelivery {
   event_seq: number;
   event: unknown;
   attempts: number;
+  /** `failed`: retries ended (see `retry_webhook_delivery`). */
+  state: "pending" | "delivered" | "failed";
   is_delivered: boolean;
   delivered_at: string | null;
+  failed_at: string | null;
+  /** null once delivered or failed. */
   next_attempt_at: string | null;
   last_status: number | null;
   last_error: string | null;
@@ -872,6 +877,8 @@ export interface Operations {
   update_webhook: Op<Org & { webhook_id: Uuid; body: WebhookInput }, Webhook>;
   delete_webhook: Op<Org & { webhook_id: Uuid }, null>;
   list_webhook_deliveries: Op<Org & { webhook_id: Uuid; query?: PageQuery }, Collection<WebhookDelivery>>;
+  /** Send a failed delivery again (409 `delivery_not_failed` for any other). */
+  retry_webhook_delivery: Op<Org & { webhook_id: Uuid; delivery_id: number | string }, WebhookDelivery>;
   /** Host: deliveries due now. */
   webhook_deliveries_due: Op<{ query?: { limit?: number } }, DueDelivery[]>;
   /** Host: the outcome of one delivery attempt (`status` null for a network failure). */

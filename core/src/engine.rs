@@ -71,6 +71,7 @@ pub struct EngineBuilder {
     durability: Durability,
     event_retention_ms: i64,
     webhook_allow: Vec<String>,
+    webhook_limits: webhooks::DeliveryLimits,
     on_commit: Option<CommitHook>,
     checkpoints: Option<CheckpointPolicy>,
     group_commit: Option<bool>,
@@ -83,6 +84,7 @@ impl Default for EngineBuilder {
             durability: Durability::Normal,
             event_retention_ms: events::DEFAULT_RETENTION_MS,
             webhook_allow: Vec::new(),
+            webhook_limits: webhooks::DeliveryLimits::default(),
             on_commit: None,
             checkpoints: None,
             group_commit: None,
@@ -111,6 +113,14 @@ impl EngineBuilder {
     /// that delivers should check again at delivery.
     pub fn webhook_destinations(mut self, allow: Vec<String>) -> Self {
         self.webhook_allow = allow;
+        self
+    }
+    /// When failing webhook deliveries are given up and how long the app tokens minted for
+    /// them last (default: the contract's 20 attempts and 24 hours, whichever comes later,
+    /// and one hour; see [`webhooks::DeliveryLimits`]). A token lifetime over an hour is cut
+    /// to an hour.
+    pub fn webhook_delivery_limits(mut self, limits: webhooks::DeliveryLimits) -> Self {
+        self.webhook_limits = limits;
         self
     }
     /// Calls `hook` after every write that published events, on the writing thread, once the
@@ -214,6 +224,7 @@ impl EngineBuilder {
             keys: KeyRing::new(),
             event_retention_ms: self.event_retention_ms,
             webhook_allow: self.webhook_allow,
+            webhook_limits: self.webhook_limits,
             commits: (Mutex::new(head), Condvar::new()),
             on_commit: self.on_commit,
             tokens: Default::default(),
@@ -234,6 +245,8 @@ pub struct Engine {
     pub(crate) event_retention_ms: i64,
     /// Allowed webhook destinations (empty: any).
     pub(crate) webhook_allow: Vec<String>,
+    /// When failing deliveries are given up; how long minted app tokens last.
+    pub(crate) webhook_limits: webhooks::DeliveryLimits,
     /// The newest committed event `seq`, and the condition subscribers wait on.
     commits: (Mutex<i64>, Condvar),
     on_commit: Option<CommitHook>,

@@ -58,10 +58,13 @@ pub enum ErrorCode {
     Storage = 22,
     /// 500: an internal invariant failed.
     Internal = 23,
+    /// 409: only a failed webhook delivery can be retried (this one was acknowledged or is
+    /// still being retried).
+    DeliveryNotFailed = 24,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::NotAuthenticated,
         Self::NoActiveSubscription,
         Self::PermissionDenied,
@@ -85,6 +88,7 @@ impl ErrorCode {
         Self::SchemaTooNew,
         Self::Storage,
         Self::Internal,
+        Self::DeliveryNotFailed,
     ];
 
     /// The snake_case code used in error bodies.
@@ -113,6 +117,7 @@ impl ErrorCode {
             Self::SchemaTooNew => "schema_too_new",
             Self::Storage => "storage_error",
             Self::Internal => "internal_error",
+            Self::DeliveryNotFailed => "delivery_not_failed",
         }
     }
 
@@ -136,7 +141,8 @@ impl ErrorCode {
             | Self::VisitorHasChat
             | Self::PrivateChatTaken
             | Self::ChatKeyUnavailable
-            | Self::AlreadyExists => 409,
+            | Self::AlreadyExists
+            | Self::DeliveryNotFailed => 409,
             Self::IdempotencyKeyReused => 422,
             Self::SchemaTooNew | Self::Storage | Self::Internal => 500,
         }

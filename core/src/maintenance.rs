@@ -24,7 +24,8 @@ pub struct MaintenanceReport {
 }
 
 /// Applies the time-driven rules, then retention: events older than `event_retention_ms`,
-/// acknowledged webhook deliveries as old, and idempotency keys older than 24 hours.
+/// webhook deliveries acknowledged or failed as long ago, expired webhook app tokens, and
+/// idempotency keys older than 24 hours.
 pub fn run_with_retention(
     s: &dyn Store,
     env: &Env,
@@ -32,7 +33,8 @@ pub fn run_with_retention(
 ) -> Result<MaintenanceReport> {
     let mut report = run(s, env)?;
     report.events_deleted = crate::events::apply_retention(s, env, event_retention_ms)?;
-    s.delete_delivered_before(env.now - event_retention_ms)?;
+    s.delete_finished_deliveries_before(env.now - event_retention_ms)?;
+    s.delete_expired_webhook_tokens(env.now)?;
     s.delete_idempotency_before(env.now - crate::idempotency::KEY_TTL_MS)?;
     Ok(report)
 }

@@ -12,7 +12,7 @@ mod routes;
 #[cfg(test)]
 mod surfaces_tests;
 
-use chat_core::{CheckpointPolicy, Engine};
+use chat_core::{CheckpointPolicy, Engine, webhooks};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +65,20 @@ struct ServeArgs {
     /// delivery is checked again.
     #[arg(long = "webhook-allow")]
     webhook_allow: Vec<String>,
+    /// A failing webhook delivery is marked failed (and the webhook's next delivery goes on)
+    /// once it has had this many attempts and has been failing for
+    /// `--webhook-give-up-after-secs`, whichever comes later.
+    #[arg(long, env = "CHAT_WEBHOOK_GIVE_UP_AFTER_ATTEMPTS", default_value_t = webhooks::GIVE_UP_AFTER_ATTEMPTS,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    webhook_give_up_after_attempts: i64,
+    /// See `--webhook-give-up-after-attempts` (seconds since the delivery's first failure).
+    #[arg(long, env = "CHAT_WEBHOOK_GIVE_UP_AFTER_SECS", default_value_t = webhooks::GIVE_UP_AFTER_MS as u64 / 1000)]
+    webhook_give_up_after_secs: u64,
+    /// How long the token of a bot webhook's `app_user_auth` acts as the bot (seconds, at
+    /// most 3600); each delivery attempt mints its own.
+    #[arg(long, env = "CHAT_WEBHOOK_TOKEN_LIFETIME_SECS", default_value_t = webhooks::APP_TOKEN_LIFETIME_MS as u64 / 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    webhook_token_lifetime_secs: u64,
     /// How long events are kept for resuming streams (seconds; older `since` values get a
     /// `resync`).
     #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
@@ -179,6 +193,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
+    let limits = webhooks::DeliveryLimits {
+        attempts: args.webhook_give_up_after_attempts,
+        failing_for_ms: i64::try_from(args.webhook_give_up_after_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        token_lifetime_ms: args.webhook_token_lifetime_secs as i64 * 1000,
+    };
     let group_commit = args.group_commit;
     let checkpoints = CheckpointPolicy {
         every: Duration::from_millis(args.checkpoint_every_ms),
@@ -190,6 +210,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         Engine::builder()
             .event_retention(retention)
             .webhook_destinations(allow)
+            .webhook_delivery_limits(limits)
             .on_commit(move |notice| hook_signals.committed(notice))
             // WAL checkpoints off the request path (a passive checkpoint on a connection of
             // its own; inline only past the threshold).

@@ -1,6 +1,8 @@
 //! Webhooks against a real `chat-server` and a receiver on loopback: signatures verify,
-//! failed deliveries are retried, every event arrives once and in order, and a server
-//! restarted between retries still delivers.
+//! failed deliveries are retried, every event arrives once and in order, a server restarted
+//! between retries still delivers, a delivery refused for good is failed without holding
+//! back the next ones and can be retried, and a bot webhook's token acts as the bot only
+//! for a while and is never stored in the clear.
 
 mod support;
 
@@ -33,7 +35,20 @@ struct Receiver {
     fail_first: AtomicUsize,
     /// While set, every request fails.
     down: AtomicBool,
+    /// While set, the first event received, and that event whenever it comes again, is
+    /// answered 500.
+    refuse_one: AtomicBool,
+    /// (seq, channel) of the event refused under `refuse_one`.
+    refused: Mutex<Option<(i64, String)>>,
     bad_signatures: AtomicUsize,
+}
+
+/// (seq, channel) of an event body.
+fn event_key(e: &Value) -> (i64, String) {
+    (
+        e["seq"].as_i64().unwrap(),
+        e["channel"].as_str().unwrap().to_string(),
+    )
 }
 
 fn verify(headers: &axum::http::HeaderMap, body: &str) -> bool {
@@ -84,17 +99,20 @@ fn start_receiver(rx: Arc<Receiver>) -> String {
                             rx.bad_signatures.fetch_add(1, Ordering::SeqCst);
                             return axum::http::StatusCode::UNAUTHORIZED;
                         }
-                        if rx.down.load(Ordering::SeqCst)
+                        let event: Value = serde_json::from_str(&body).unwrap();
+                        let refused = rx.refuse_one.load(Ordering::SeqCst) && {
+                            let mut r = rx.refused.lock().unwrap();
+                            *r.get_or_insert_with(|| event_key(&event)) == event_key(&event)
+                        };
+                        if refused
+                            || rx.down.load(Ordering::SeqCst)
                             || rx.failed.load(Ordering::SeqCst)
                                 < rx.fail_first.load(Ordering::SeqCst)
                         {
                             rx.failed.fetch_add(1, Ordering::SeqCst);
                             return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
                         }
-                        rx.got
-                            .lock()
-                            .unwrap()
-                            .push(serde_json::from_str(&body).unwrap());
+                        rx.got.lock().unwrap().push(event);
                         axum::http::StatusCode::NO_CONTENT
                     }
                 }),
@@ -268,4 +286,184 @@ fn a_server_restarted_between_retries_still_delivers() {
     let body = other.expect_error(400, "validation_error");
     assert!(body["errors"]["url"].is_array(), "{body}");
     assert_eq!(webhook_count(&s), 1);
+}
+
+/// A receiver that refuses one event for good: with the bounds made short (3 attempts, 1 s;
+/// the defaults are 20 and 24 hours), that delivery is failed and the webhook's next ones
+/// arrive; `POST .../retry` sends it again once the receiver accepts it.
+#[test]
+fn a_delivery_refused_for_good_fails_without_holding_back_the_rest_and_can_be_retried() {
+    let rx = Arc::new(Receiver::default());
+    rx.refuse_one.store(true, Ordering::SeqCst);
+    let url = start_receiver(rx.clone());
+    let s = Server::with_seed_and(
+        &seed(),
+        &[
+            "--webhook-give-up-after-attempts",
+            "3",
+            "--webhook-give-up-after-secs",
+            "1",
+        ],
+    );
+    let hook = create_hook(&s, &url);
+    // Four events (the chat pending for Acme's four users); the first one sent is refused.
+    let (_, _, chat) = s.visitor_chat(ORG_A, ROOM_A1, Some("Anyone there?"));
+    wait_until("the other 3 deliveries", Duration::from_secs(30), || {
+        rx.got.lock().unwrap().len() >= 3
+    });
+    let state_of = |d: &Value| d["state"].as_str().unwrap().to_string();
+    let list = deliveries(&s, &hook);
+    let failed: Vec<&Value> = list.iter().filter(|d| state_of(d) == "failed").collect();
+    assert_eq!(failed.len(), 1, "{list:#?}");
+    let failed = failed[0].clone();
+    assert_eq!(failed["last_status"], 500);
+    assert_eq!(failed["attempts"], 3);
+    assert!(failed["failed_at"].is_string() && failed["next_attempt_at"].is_null());
+    assert_eq!(failed["is_delivered"], false);
+    let refused = rx
+        .refused
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("an event was refused");
+    assert_eq!(event_key(&failed["event"]), refused);
+    assert_eq!(rx.failed.load(Ordering::SeqCst), 3);
+
+    // Later events go on as well: Bob joins, the chat leaves the four pending lists.
+    s.post(
+        &format!("/api/v5/users/{BOB}/pending_chats/{chat}/memberships"),
+        BOB_T,
+        join_body(),
+    )
+    .expect(201);
+    wait_until("7 events delivered", Duration::from_secs(30), || {
+        rx.got.lock().unwrap().len() >= 7
+    });
+    wait_until("7 deliveries recorded", Duration::from_secs(30), || {
+        deliveries(&s, &hook)
+            .iter()
+            .filter(|d| d["state"] == "delivered")
+            .count()
+            == 7
+    });
+    assert!(
+        !rx.got
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| event_key(e) == refused)
+    );
+
+    // Only a failed delivery is retried; the settings permission is needed.
+    let id = failed["id"].as_i64().unwrap();
+    let retry = |d: i64| format!("/api/v5/orgs/{ORG_A}/webhooks/{hook}/deliveries/{d}/retry");
+    let delivered = deliveries(&s, &hook)
+        .into_iter()
+        .find(|d| d["state"] == "delivered")
+        .unwrap();
+    s.post(&retry(delivered["id"].as_i64().unwrap()), ANN_T, json!({}))
+        .expect_error(409, "delivery_not_failed");
+    s.post(&retry(id), BOB_T, json!({}))
+        .expect_error(403, "permission_denied");
+    s.post(
+        &format!("/api/v5/orgs/{ORG_A}/webhooks/{hook}/deliveries/nine/retry"),
+        ANN_T,
+        json!({}),
+    )
+    .expect_error(404, "not_found");
+
+    // The receiver accepts it now: retried, it arrives.
+    rx.refuse_one.store(false, Ordering::SeqCst);
+    let again = s.post(&retry(id), ANN_T, json!({}));
+    let again = again.expect(200);
+    assert_eq!(again["id"], id);
+    assert_eq!(again["state"], "pending");
+    wait_until("the retried event", Duration::from_secs(30), || {
+        rx.got
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| event_key(e) == refused)
+    });
+    wait_until_all_delivered(&s, &hook, 8);
+    let d = deliveries(&s, &hook)
+        .into_iter()
+        .find(|d| d["id"] == id)
+        .unwrap();
+    assert_eq!(d["attempts"], 4);
+    assert_eq!(d["last_status"], 204);
+    assert_eq!(rx.got.lock().unwrap().len(), 8);
+}
+
+const ROBOT: &str = "0b0b0b0b-1c1c-4d2d-8e3e-4f5f6a7b8c9d";
+const ROBOT_T: &str = "robot-api-token-0123456789abcdef";
+
+/// Whether `needle` occurs in the bytes of the database file or its WAL.
+fn database_contains(s: &Server, needle: &str) -> bool {
+    let mut found = false;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = format!("{}{suffix}", s.db.display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            found |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+    }
+    found
+}
+
+/// A bot's webhook carries a token minted for the attempt: it acts as the bot (`users/me`)
+/// until it expires (3 s here; at most an hour), then 401; the database holds neither it nor
+/// the bot's API token in the clear.
+#[test]
+fn a_bot_webhook_token_acts_as_the_bot_until_it_expires_and_is_stored_hashed() {
+    let rx = Arc::new(Receiver::default());
+    let url = start_receiver(rx.clone());
+    let mut seed = seed();
+    seed["users"].as_array_mut().unwrap().push(json!({
+        "id": ROBOT, "organization_id": ORG_A, "first_name": "Robo", "last_name": "Bot",
+        "is_bot": true, "is_present": true, "api_token": ROBOT_T
+    }));
+    let mut s = Server::with_seed_and(&seed, &["--webhook-token-lifetime-secs", "3"]);
+    s.post(
+        &format!("/api/v5/orgs/{ORG_A}/webhooks"),
+        ANN_T,
+        json!({"url": url, "channels": ["/api/v5/users/*/pending_chats"], "actions": ["added"],
+               "secret": SECRET, "user_id": ROBOT}),
+    )
+    .expect(201);
+    s.visitor_chat(ORG_A, ROOM_A1, Some("Hello bot"));
+    wait_until("a delivery", Duration::from_secs(30), || {
+        !rx.got.lock().unwrap().is_empty()
+    });
+    let received = std::time::Instant::now();
+    let event = rx.got.lock().unwrap()[0].clone();
+    let auth = &event["app_user_auth"];
+    assert_eq!(auth["token_type"], "Token");
+    assert_eq!(auth["user_id"], ROBOT);
+    assert_eq!(auth["organization_id"], ORG_A);
+    let expires_in = auth["expires_in"].as_i64().expect("expires_in is a number");
+    assert!((1..=3600).contains(&expires_in), "{auth}");
+    assert_eq!(expires_in, 3);
+    let token = auth["access_token"].as_str().unwrap().to_string();
+    assert_ne!(token, ROBOT_T);
+    let me = s.get("/api/v5/users/me", &token);
+    assert_eq!(me.expect(200)["id"], ROBOT);
+    // Refused once it has expired.
+    wait_until("the token expires", Duration::from_secs(30), || {
+        s.get("/api/v5/users/me", &token).status == 401
+    });
+    assert!(received.elapsed() >= Duration::from_secs(2));
+    s.get("/api/v5/users/me", &token)
+        .expect_error(401, "not_authenticated");
+    assert_eq!(s.get("/api/v5/users/me", ROBOT_T).expect(200)["id"], ROBOT);
+    // Every token in the database is a hash: after the checkpoint at shutdown, neither the
+    // minted token nor the bot's API token is in the file (or a WAL).
+    assert!(s.terminate().success());
+    assert!(!database_contains(&s, &token), "the minted token is stored");
+    assert!(
+        !database_contains(&s, ROBOT_T),
+        "the bot's API token is stored"
+    );
+    // The event was stored (the search does see the file's text).
+    let chat = event["resource_id"].as_str().unwrap();
+    assert!(database_contains(&s, chat));
 }

@@ -432,14 +432,20 @@ pub fn revoke_api_token(s: &dyn Store, actor: &Actor, user_id: Uuid, token_id: U
     }
 }
 
-/// Resolves a bearer token to its actor: an API token of a user, or a visitor access token.
-/// The actor of a token (by its hash, [`token_hash`]) and until when the token is valid as far
-/// as time goes (`Millis::MAX` for API tokens, which do not expire).
+/// Resolves a bearer token to its actor: an API token of a user, an app token minted for a
+/// webhook delivery (acting as the webhook's bot user until it expires), or a visitor access
+/// token. The actor of a token (by its hash, [`token_hash`]) and until when the token is
+/// valid as far as time goes (`Millis::MAX` for API tokens, which do not expire).
 pub fn authenticate(s: &dyn Store, env: &Env, token_hash: &[u8]) -> Result<(Actor, Millis)> {
     if let Some(user) = s.user_by_token(token_hash)?
         && s.user(user)?.is_some_and(|u| !u.is_deleted)
     {
         return Ok((Actor::User(user), Millis::MAX));
+    }
+    if let Some((user, expires_at)) = s.user_by_webhook_token(token_hash, env.now)?
+        && s.user(user)?.is_some_and(|u| !u.is_deleted)
+    {
+        return Ok((Actor::User(user), expires_at));
     }
     if let Some((visitor, expires_at)) = s.visitor_by_token(token_hash, env.now)? {
         return Ok((Actor::Visitor(visitor), expires_at));

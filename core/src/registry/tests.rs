@@ -551,6 +551,42 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"organization_id": ACME, "webhook_id": hook_id}),
     );
     assert_eq!(history["results"][0]["id"], delivery);
+    // A delivery the receiver refuses 20 times over more than 24 hours is failed, and may be
+    // retried; the clock then goes back for the rest of the test.
+    c.call(
+        &ann,
+        "send_user_message",
+        200,
+        json!({"user_id": ANN, "chat_id": chat_id, "body": {"message": "Anyone?"}}),
+    );
+    let before = w.engine.now_ms();
+    let refused = loop {
+        let due = c.call(&admin, "webhook_deliveries_due", 200, json!({}));
+        let Some(d) = due.as_array().unwrap().first() else {
+            break None;
+        };
+        c.call(
+            &admin,
+            "record_webhook_delivery",
+            204,
+            json!({"body": {"delivery_id": d["id"], "status": 500}}),
+        );
+        w.clock.advance_ms(2 * 3600 * 1000);
+        let history = c.call(
+            &cat,
+            "list_webhook_deliveries",
+            200,
+            json!({"organization_id": ACME, "webhook_id": hook_id}),
+        );
+        if history["results"][0]["state"] == "failed" {
+            break Some(history["results"][0].clone());
+        }
+    };
+    w.clock.set_ms(before);
+    let refused = refused.expect("a failed delivery");
+    assert_eq!(refused["attempts"], 20);
+    let retried = c.call(&cat, "retry_webhook_delivery", 200, json!({"organization_id": ACME, "webhook_id": hook_id, "delivery_id": refused["id"].to_string()}));
+    assert_eq!(retried["state"], "pending");
     c.call(
         &cat,
         "delete_webhook",

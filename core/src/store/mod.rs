@@ -393,14 +393,32 @@ pub trait EventStore {
     /// Open chats the user or visitor is a member of.
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
 
-    fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()>;
+    fn insert_webhook(&self, w: &WebhookRecord) -> Result<()>;
     fn update_webhook(&self, w: &WebhookRecord) -> Result<()>;
-    /// Deletes a webhook with its deliveries; returns the id of its app token, if any.
-    fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>>;
+    /// Deletes a webhook with its deliveries and the app tokens minted for them.
+    fn delete_webhook(&self, id: Uuid) -> Result<()>;
+    /// Keeps the hash of an app token minted for a delivery of `webhook`: it acts as `user`
+    /// until `expires_at`.
+    fn insert_webhook_token(
+        &self,
+        token_hash: &[u8],
+        webhook: Uuid,
+        user: Uuid,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// The user of an app token still valid at `now`, and when it expires.
+    fn user_by_webhook_token(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> Result<Option<(Uuid, Millis)>>;
+    /// Forgets app tokens that expired before `now`.
+    fn delete_expired_webhook_tokens(&self, now: Millis) -> Result<usize>;
     fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>>;
     fn webhooks_of_org(&self, org: Uuid) -> Result<Vec<WebhookRecord>>;
     fn insert_delivery(&self, webhook: Uuid, seq: i64, body: &str, now: Millis) -> Result<()>;
-    /// The oldest undelivered delivery of each webhook, when its next attempt is due.
+    /// The oldest delivery of each webhook still being retried (neither delivered nor
+    /// failed), when its next attempt is due.
     fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>>;
     /// When the earliest next attempt is due (None: nothing to deliver).
     fn next_delivery_due_at(&self) -> Result<Option<Millis>>;
@@ -408,7 +426,8 @@ pub trait EventStore {
     fn update_delivery(&self, d: &DeliveryRecord) -> Result<()>;
     /// A webhook's deliveries by id, in keyset pages.
     fn deliveries_of_webhook(&self, webhook: Uuid, keyset: &Keyset) -> Result<Vec<DeliveryRecord>>;
-    fn delete_delivered_before(&self, before: Millis) -> Result<usize>;
+    /// Deletes deliveries delivered or failed before `before`.
+    fn delete_finished_deliveries_before(&self, before: Millis) -> Result<usize>;
 
     fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
     /// Records the key with the call's reply (status, body), dropping one older than

@@ -2,10 +2,20 @@
 //! stands for the webhook's user, or any user when it has none), actions and a secret. Each
 //! matching event is queued in the outbox (`webhook_deliveries`) in the event's own
 //! transaction, so deliveries survive restarts. A host (the example server) asks for
-//! [`due`] deliveries, POSTs them with the signature headers and reports each result with
+//! due deliveries ([`crate::Engine::webhook_deliveries_due`]), POSTs them with the signature headers and reports each result with
 //! [`record_result`]: any 2xx acknowledges; anything else is retried with exponential backoff
-//! (1 s, 2 s, 4 s ... capped at 10 min), strictly in order per webhook (a webhook's next
-//! delivery waits until the one before it is acknowledged).
+//! ([`FIRST_RETRY_MS`] doubling, at most [`MAX_BACKOFF_MS`]), in order per webhook (a
+//! webhook's next delivery waits while the one before it is being retried).
+//!
+//! Retries are bounded ([`DeliveryLimits`]): a delivery that has failed for
+//! [`GIVE_UP_AFTER_MS`] and [`GIVE_UP_AFTER_ATTEMPTS`] attempts (whichever comes later) is
+//! marked failed and the webhook's next delivery goes on, so one event the receiver never
+//! accepts does not hold back the rest. [`retry`] sends a failed delivery once more.
+//!
+//! A webhook owned by a bot user carries `app_user_auth` with a token minted for the attempt:
+//! it acts as that user for [`DeliveryLimits::token_lifetime_ms`] (an hour at most), is stored
+//! only as its hash, and is put into the body only when the attempt is built, so the outbox
+//! never holds it.
 //!
 //! Signature: `X-Chat-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with the
 //! webhook's secret, `X-Chat-Timestamp: <unix seconds>`.
@@ -18,7 +28,7 @@ pub use records::{DeliveryRecord, WebhookRecord};
 use crate::Env;
 use crate::auth::{Actor, manage_org, token_hash};
 use crate::clock::Millis;
-use crate::error::{ChatError, Result};
+use crate::error::{ChatError, ErrorCode, Result};
 use crate::events::{Event, PREFIX, pattern_matches};
 use crate::ids::random_bytes;
 use crate::pagination::{Page, PageRequest, SortKey, paginate};
@@ -29,8 +39,58 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub const ACTIONS: &[&str] = &["added", "changed", "removed"];
-/// Backoff after the n-th failure: 1 s doubling, at most this.
+/// The wait before the first retry; each later wait doubles it. Short, so that a receiver
+/// that missed one request (a restart, a deploy) gets the event again within seconds.
+pub const FIRST_RETRY_MS: Millis = 1000;
+/// The longest wait between two attempts: a receiver that is down for hours is still tried
+/// every ten minutes, and is caught up soon after it comes back.
 pub const MAX_BACKOFF_MS: Millis = 10 * 60 * 1000;
+/// A failing delivery is given up only after this many attempts...
+pub const GIVE_UP_AFTER_ATTEMPTS: i64 = 20;
+/// ...and only once it has been failing for this long (24 hours: a receiver down over a night
+/// or a weekend day loses nothing), whichever comes later.
+pub const GIVE_UP_AFTER_MS: Millis = 24 * 3600 * 1000;
+/// How long the token of `app_user_auth` acts as the webhook's bot user (one hour, the most a
+/// host may set).
+pub const APP_TOKEN_LIFETIME_MS: Millis = 3600 * 1000;
+
+/// When retries end and how long minted app tokens last. The defaults are the contract's
+/// ([`GIVE_UP_AFTER_ATTEMPTS`], [`GIVE_UP_AFTER_MS`], [`APP_TOKEN_LIFETIME_MS`]); a host may
+/// shorten them (tests, a receiver that must not see stale events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryLimits {
+    /// Attempts made before a delivery may be marked failed.
+    pub attempts: i64,
+    /// How long a delivery must have been failing (since its first failed attempt) before
+    /// it may be marked failed.
+    pub failing_for_ms: Millis,
+    /// The lifetime of a minted app token, 1 ms to [`APP_TOKEN_LIFETIME_MS`].
+    pub token_lifetime_ms: Millis,
+}
+
+impl Default for DeliveryLimits {
+    fn default() -> Self {
+        Self {
+            attempts: GIVE_UP_AFTER_ATTEMPTS,
+            failing_for_ms: GIVE_UP_AFTER_MS,
+            token_lifetime_ms: APP_TOKEN_LIFETIME_MS,
+        }
+    }
+}
+
+impl DeliveryLimits {
+    /// The token lifetime a host gave, kept within 1 ms and [`APP_TOKEN_LIFETIME_MS`].
+    fn token_lifetime(&self) -> Millis {
+        self.token_lifetime_ms.clamp(1, APP_TOKEN_LIFETIME_MS)
+    }
+}
+
+/// The wait after the n-th failed attempt (n ≥ 1): [`FIRST_RETRY_MS`] doubling, at most
+/// [`MAX_BACKOFF_MS`].
+pub fn backoff_ms(failed_attempts: i64) -> Millis {
+    let doublings = (failed_attempts - 1).clamp(0, 20) as u32;
+    (FIRST_RETRY_MS << doublings).min(MAX_BACKOFF_MS)
+}
 
 /// The webhook resource (the secret is never shown again).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,8 +128,12 @@ pub struct Delivery {
     pub event_seq: i64,
     pub event: Value,
     pub attempts: i64,
+    /// `"pending"` (waiting or being retried), `"delivered"` or `"failed"` (retries ended;
+    /// see [`retry`]).
+    pub state: &'static str,
     pub is_delivered: bool,
     pub delivered_at: Option<String>,
+    pub failed_at: Option<String>,
     pub next_attempt_at: Option<String>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
@@ -84,9 +148,17 @@ impl Delivery {
             event_seq: d.event_seq,
             event: serde_json::from_str(&d.body).unwrap_or(Value::Null),
             attempts: d.attempts,
+            state: if d.delivered_at.is_some() {
+                "delivered"
+            } else if d.failed_at.is_some() {
+                "failed"
+            } else {
+                "pending"
+            },
             is_delivered: d.delivered_at.is_some(),
             delivered_at: format_opt(d.delivered_at),
-            next_attempt_at: if d.delivered_at.is_some() {
+            failed_at: format_opt(d.failed_at),
+            next_attempt_at: if d.delivered_at.is_some() || d.failed_at.is_some() {
                 None
             } else {
                 Some(format_ms(d.next_attempt_at))
@@ -244,17 +316,6 @@ pub fn create(
 ) -> Result<Webhook> {
     manage_org(s, actor, org)?;
     check(s, org, &input, true, allow)?;
-    let mut app_token = None;
-    let mut app_token_id = None;
-    if let Some(u) = input.user_id
-        && s.user(u)?.is_some_and(|u| u.is_bot)
-    {
-        let token = format!("ct_{}", hex::encode(random_bytes::<20>()));
-        let tid = env.ids.new_id();
-        s.insert_token(tid, u, &token_hash(&token), env.now)?;
-        app_token = Some(token);
-        app_token_id = Some(tid);
-    }
     let r = WebhookRecord {
         id: env.ids.new_id(),
         organization_id: org,
@@ -265,11 +326,10 @@ pub fn create(
             .unwrap_or_else(|| ACTIONS.iter().map(|a| a.to_string()).collect()),
         secret: input.secret.unwrap_or_default(),
         user_id: input.user_id,
-        app_token,
         created_at: env.now,
         updated_at: env.now,
     };
-    s.insert_webhook(&r, app_token_id)?;
+    s.insert_webhook(&r)?;
     Ok(Webhook::from_record(&r))
 }
 
@@ -327,14 +387,12 @@ pub fn update(
     Ok(Webhook::from_record(&r))
 }
 
-/// Deletes the webhook, its pending deliveries and history, and revokes its app token.
+/// Deletes the webhook, its pending deliveries and history, and revokes the app tokens
+/// minted for its deliveries.
 pub fn delete(s: &dyn Store, actor: &Actor, org: Uuid, id: Uuid) -> Result<()> {
     manage_org(s, actor, org)?;
-    let r = webhook_of(s, org, id)?;
-    if let (Some(tid), Some(user)) = (s.delete_webhook(id)?, r.user_id) {
-        s.delete_token(user, tid)?;
-    }
-    Ok(())
+    webhook_of(s, org, id)?;
+    s.delete_webhook(id)
 }
 
 /// The delivery history of a webhook, newest first, in cursor pages.
@@ -394,17 +452,67 @@ pub(crate) fn enqueue(
     Ok(queued)
 }
 
-/// Deliveries to attempt now (at most one per webhook: its oldest unacknowledged one), with
-/// their final body (the event, plus `app_user_auth` for a bot user's webhook) and headers.
-pub fn due(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<DueDelivery>> {
+/// A delivery whose attempt is due, with its webhook and the bot user `app_user_auth` acts as
+/// (None: the webhook has no user, or its user is not a bot).
+#[derive(Debug, Clone)]
+pub(crate) struct DueRecord {
+    delivery: DeliveryRecord,
+    webhook: WebhookRecord,
+    bot: Option<Uuid>,
+}
+
+impl DueRecord {
+    /// Whether building the attempt mints a token (and so needs a write).
+    pub(crate) fn needs_token(&self) -> bool {
+        self.bot.is_some()
+    }
+}
+
+/// Deliveries to attempt now: at most one per webhook, its oldest one still being retried.
+pub(crate) fn due_records(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<DueRecord>> {
     let mut out = Vec::new();
-    let ts = env.now.div_euclid(1000);
     for d in s.deliveries_due(env.now, limit)? {
         let Some(w) = s.webhook(d.webhook_id)? else {
             continue;
         };
-        let body = match (&w.app_token, w.user_id) {
-            (Some(token), Some(user)) => {
+        let bot = match w.user_id {
+            Some(u) => s
+                .user(u)?
+                .filter(|u| u.is_bot && !u.is_deleted)
+                .map(|u| u.id),
+            None => None,
+        };
+        out.push(DueRecord {
+            delivery: d,
+            webhook: w,
+            bot,
+        });
+    }
+    Ok(out)
+}
+
+/// Builds each attempt: its final body (the event, plus `app_user_auth` with a token minted
+/// now for a bot user's webhook) and signed headers. Minting writes the token's hash, so a
+/// caller passes a write transaction when any record [`DueRecord::needs_token`].
+pub(crate) fn attempts(
+    s: &dyn Store,
+    env: &Env,
+    limits: &DeliveryLimits,
+    due: Vec<DueRecord>,
+) -> Result<Vec<DueDelivery>> {
+    let ts = env.now.div_euclid(1000);
+    let mut out = Vec::with_capacity(due.len());
+    for DueRecord {
+        delivery: d,
+        webhook: w,
+        bot,
+    } in due
+    {
+        let body = match bot {
+            Some(user) => {
+                let lifetime = limits.token_lifetime();
+                let token = format!("ct_{}", hex::encode(random_bytes::<20>()));
+                s.insert_webhook_token(&token_hash(&token), w.id, user, env.now + lifetime)?;
                 let mut v: Value = serde_json::from_str(&d.body)?;
                 if let Value::Object(m) = &mut v {
                     m.insert(
@@ -412,7 +520,7 @@ pub fn due(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<DueDelivery>> {
                         serde_json::json!({
                             "access_token": token,
                             "token_type": "Token",
-                            "expires_in": Value::Null,
+                            "expires_in": lifetime / 1000,
                             "user_id": user.to_string(),
                             "organization_id": w.organization_id.to_string(),
                         }),
@@ -420,13 +528,13 @@ pub fn due(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<DueDelivery>> {
                 }
                 serde_json::to_string(&v)?
             }
-            _ => d.body.clone(),
+            None => d.body,
         };
         let sig = signature(&w.secret, ts, &body);
         out.push(DueDelivery {
             id: d.id,
             webhook_id: w.id.to_string(),
-            url: w.url.clone(),
+            url: w.url,
             headers: vec![
                 ("Content-Type".into(), "application/json".into()),
                 ("X-Chat-Timestamp".into(), ts.to_string()),
@@ -444,10 +552,13 @@ pub fn next_due_at(s: &dyn Store) -> Result<Option<Millis>> {
     s.next_delivery_due_at()
 }
 
-/// Records an attempt: `status` is the HTTP status (None: no response, `error` says why).
+/// Records an attempt: `status` is the HTTP status (None: no response, `error` says why). A
+/// failure schedules the next attempt ([`backoff_ms`]), or marks the delivery failed once it
+/// has reached both of `limits`' bounds.
 pub fn record_result(
     s: &dyn Store,
     env: &Env,
+    limits: &DeliveryLimits,
     id: i64,
     status: Option<u16>,
     error: Option<String>,
@@ -455,7 +566,7 @@ pub fn record_result(
     let Some(mut d) = s.delivery(id)? else {
         return Ok(());
     };
-    if d.delivered_at.is_some() {
+    if d.delivered_at.is_some() || d.failed_at.is_some() {
         return Ok(());
     }
     d.attempts += 1;
@@ -464,10 +575,50 @@ pub fn record_result(
     if status.is_some_and(|c| (200..300).contains(&c)) {
         d.delivered_at = Some(env.now);
     } else {
-        let exp = (d.attempts - 1).clamp(0, 20) as u32;
-        d.next_attempt_at = env.now + (1000i64 << exp).min(MAX_BACKOFF_MS);
+        let first_failed_at = *d.first_failed_at.get_or_insert(env.now);
+        if d.attempts >= limits.attempts && env.now - first_failed_at >= limits.failing_for_ms {
+            d.failed_at = Some(env.now);
+        } else {
+            d.next_attempt_at = env.now + backoff_ms(d.attempts);
+        }
     }
     s.update_delivery(&d)
+}
+
+/// Sends a failed delivery again: it is due now, in its place in the webhook's order (behind
+/// an older delivery still being retried). Its attempts go on counting and it keeps the time
+/// of its first failure, so the bounds are already reached: the retry is one more attempt,
+/// and if that fails too the delivery is failed again at once rather than holding back the
+/// webhook's later deliveries for another day. A delivery that is not failed: 409
+/// `delivery_not_failed`.
+pub fn retry(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    org: Uuid,
+    webhook: Uuid,
+    id: i64,
+) -> Result<Delivery> {
+    manage_org(s, actor, org)?;
+    webhook_of(s, org, webhook)?;
+    let mut d = s
+        .delivery(id)?
+        .filter(|d| d.webhook_id == webhook)
+        .ok_or_else(|| ChatError::not_found("Delivery"))?;
+    if d.failed_at.is_none() {
+        return Err(ChatError::new(
+            ErrorCode::DeliveryNotFailed,
+            if d.delivered_at.is_some() {
+                "The delivery was acknowledged; only a failed delivery can be retried."
+            } else {
+                "The delivery is still being retried; only a failed delivery can be retried."
+            },
+        ));
+    }
+    d.failed_at = None;
+    d.next_attempt_at = env.now;
+    s.update_delivery(&d)?;
+    Ok(Delivery::from_record(&d))
 }
 
 #[cfg(test)]
@@ -501,3 +652,6 @@ mod destination_tests {
         assert!(destination_allowed("http://anything/", &[]));
     }
 }
+
+#[cfg(test)]
+mod tests;

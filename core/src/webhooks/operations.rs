@@ -35,6 +35,16 @@ fn due_limit(args: &Value) -> usize {
         .clamp(1, 1000) as usize
 }
 
+/// A delivery id in the path: an integer; anything else names no delivery (404).
+fn delivery_id(args: &Value) -> Result<i64> {
+    match args.get("delivery_id") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| ChatError::not_found("Delivery"))
+}
+
 /// The result of a delivery attempt: `body{delivery_id, status|null, error?}`.
 fn delivery_result(args: &Value) -> Result<(i64, Option<u16>, Option<String>)> {
     let b = section(args, "body");
@@ -135,16 +145,37 @@ operations! {
         run: engine.read(|s, _| webhooks::deliveries(s, actor, org, webhook, page)),
     }
 
+    /// Send a failed delivery again (settings).
+    ///
+    /// It becomes due now, in its place in the webhook's order; see [`webhooks::retry`].
+    write fn retry_webhook_delivery(org: Uuid, webhook: Uuid, delivery: i64) -> Delivery {
+        status: [200],
+        args: "organization_id, webhook_id, delivery_id",
+        query: [],
+        routes: [Post "/orgs/<organization_id>/webhooks/<webhook_id>/deliveries/<delivery_id>/retry"],
+        parse: {} (id(args, "organization_id")?, id(args, "webhook_id")?, delivery_id(args)?),
+        run: engine.write(None, |s, env| webhooks::retry(s, env, actor, org, webhook, delivery)),
+    }
+
     /// Host: deliveries to POST now (url, body, headers).
     ///
-    /// See [`webhooks`] for the delivery protocol.
-    read(host) fn webhook_deliveries_due(limit: usize) -> Vec<DueDelivery> {
+    /// See [`webhooks`] for the delivery protocol. An attempt for a bot user's webhook mints
+    /// its app token (a write); the others are only read.
+    write(host) fn webhook_deliveries_due(limit: usize) -> Vec<DueDelivery> {
         status: [200],
         args: "query{limit}",
         query: [DUE_LIMIT],
         routes: [],
         parse: {} (due_limit(args)),
-        run: engine.read(|s, env| webhooks::due(s, env, limit)),
+        run: {
+            let due = engine.read(|s, env| webhooks::due_records(s, env, limit))?;
+            let limits = engine.webhook_limits;
+            if due.iter().any(webhooks::DueRecord::needs_token) {
+                engine.write(None, |s, env| webhooks::attempts(s, env, &limits, due))
+            } else {
+                engine.read(|s, env| webhooks::attempts(s, env, &limits, due))
+            }
+        },
     }
 
     /// Host: the result of a delivery attempt.
@@ -156,6 +187,8 @@ operations! {
         query: [],
         routes: [],
         parse: { let (delivery, status, error) = delivery_result(args)?; } (delivery, status, error),
-        run: engine.write(None, |s, env| webhooks::record_result(s, env, delivery, status, error)),
+        run: engine.write(None, |s, env| {
+            webhooks::record_result(s, env, &engine.webhook_limits, delivery, status, error)
+        }),
     }
 }

@@ -13,8 +13,6 @@ pub struct WebhookRecord {
     pub actions: Vec<String>,
     pub secret: String,
     pub user_id: Option<Uuid>,
-    /// The API token of the webhook's bot user, sent as `app_user_auth`.
-    pub app_token: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -30,5 +28,9 @@ pub struct DeliveryRecord {
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
     pub delivered_at: Option<Millis>,
+    /// When the first attempt failed (None: no attempt has failed yet).
+    pub first_failed_at: Option<Millis>,
+    /// When retries ended without an acknowledgement (see [`crate::webhooks::DeliveryLimits`]).
+    pub failed_at: Option<Millis>,
     pub created_at: Millis,
 }

@@ -153,6 +153,11 @@ pub fn assert_error_body(b: &Value) {
 impl Server {
     /// A server on a fresh database loaded with `seed` (through `chat-server seed`).
     pub fn with_seed(seed: &Value) -> Self {
+        Self::with_seed_and(seed, &[])
+    }
+
+    /// [`Server::with_seed`], served with `extra` options.
+    pub fn with_seed_and(seed: &Value, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("chat.db");
         let file = dir.path().join("seed.json");
@@ -168,7 +173,7 @@ impl Server {
             "seed failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Self::start_in(dir, db, "serve", &[])
+        Self::start_in(dir, db, "serve", extra)
     }
 
     /// `chat-server <cmd> --db <db> --listen 127.0.0.1:0 --admin-token ADMIN <extra>`.

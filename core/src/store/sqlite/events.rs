@@ -14,8 +14,9 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
-const WEBHOOK_COLS: &str = "id, organization_id, url, channels, actions, secret, user_id, app_token, created_at, updated_at";
-const DELIVERY_COLS: &str = "id, webhook_id, event_seq, body, attempts, next_attempt_at, last_status, last_error, delivered_at, created_at";
+const WEBHOOK_COLS: &str =
+    "id, organization_id, url, channels, actions, secret, user_id, created_at, updated_at";
+const DELIVERY_COLS: &str = "id, webhook_id, event_seq, body, attempts, next_attempt_at, last_status, last_error, delivered_at, first_failed_at, failed_at, created_at";
 
 fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let channels: String = r.get(3)?;
@@ -28,9 +29,8 @@ fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
         actions: serde_json::from_str(&actions).unwrap_or_default(),
         secret: r.get(5)?,
         user_id: uuid_opt_col(r, 6)?,
-        app_token: r.get(7)?,
-        created_at: r.get(8)?,
-        updated_at: r.get(9)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
     })
 }
 
@@ -45,7 +45,9 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
         last_status: r.get(6)?,
         last_error: r.get(7)?,
         delivered_at: r.get(8)?,
-        created_at: r.get(9)?,
+        first_failed_at: r.get(9)?,
+        failed_at: r.get(10)?,
+        created_at: r.get(11)?,
     })
 }
 
@@ -394,9 +396,11 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn insert_webhook(&self, w: &WebhookRecord, app_token_id: Option<Uuid>) -> Result<()> {
+    fn insert_webhook(&self, w: &WebhookRecord) -> Result<()> {
         self.exec(
-            const_sql!("INSERT INTO webhooks ({WEBHOOK_COLS}, app_token_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            const_sql!(
+                "INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
             params![
                 w.id.as_bytes(),
                 w.organization_id.as_bytes(),
@@ -405,10 +409,8 @@ impl EventStore for SqliteTx<'_> {
                 serde_json::to_string(&w.actions)?,
                 w.secret,
                 w.user_id.map(|u| u.as_bytes().to_vec()),
-                w.app_token,
                 w.created_at,
                 w.updated_at,
-                app_token_id.map(|u| u.as_bytes().to_vec()),
             ],
         )?;
         Ok(())
@@ -429,18 +431,54 @@ impl EventStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn delete_webhook(&self, id: Uuid) -> Result<Option<Uuid>> {
-        let token: Option<Option<Vec<u8>>> = self
-            .conn()
-            .prepare_cached("SELECT app_token_id FROM webhooks WHERE id = ?1")?
-            .query_row([id.as_bytes()], |r| r.get(0))
-            .optional()?;
+    fn delete_webhook(&self, id: Uuid) -> Result<()> {
+        let revoked = self.exec(
+            "DELETE FROM webhook_tokens WHERE webhook_id = ?1",
+            [id.as_bytes()],
+        )?;
+        if revoked > 0 {
+            self.record(Change::Credentials);
+        }
         self.exec(
             "DELETE FROM webhook_deliveries WHERE webhook_id = ?1",
             [id.as_bytes()],
         )?;
         self.exec("DELETE FROM webhooks WHERE id = ?1", [id.as_bytes()])?;
-        Ok(token.flatten().and_then(|b| Uuid::from_slice(&b).ok()))
+        Ok(())
+    }
+
+    fn insert_webhook_token(
+        &self,
+        token_hash: &[u8],
+        webhook: Uuid,
+        user: Uuid,
+        expires_at: Millis,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO webhook_tokens (token_hash, webhook_id, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, webhook.as_bytes(), user.as_bytes(), expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn user_by_webhook_token(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> Result<Option<(Uuid, Millis)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT user_id, expires_at FROM webhook_tokens WHERE token_hash = ?1 AND expires_at > ?2",
+            )?
+            .query_row(params![token_hash, now], |r| {
+                Ok((uuid_col(r, 0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn delete_expired_webhook_tokens(&self, now: Millis) -> Result<usize> {
+        self.exec("DELETE FROM webhook_tokens WHERE expires_at <= ?1", [now])
     }
 
     fn webhook(&self, id: Uuid) -> Result<Option<WebhookRecord>> {
@@ -477,7 +515,8 @@ impl EventStore for SqliteTx<'_> {
     fn deliveries_due(&self, now: Millis, limit: usize) -> Result<Vec<DeliveryRecord>> {
         let mut st = self.conn().prepare_cached(const_sql!(
             "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id IN \
-             (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY webhook_id) \
+             (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
+              GROUP BY webhook_id) \
              AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2"
         ))?;
         Ok(st
@@ -490,7 +529,8 @@ impl EventStore for SqliteTx<'_> {
             .conn()
             .prepare_cached(
                 "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE id IN \
-                 (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY webhook_id)",
+                 (SELECT MIN(id) FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
+                  GROUP BY webhook_id)",
             )?
             .query_row([], |r| r.get(0))?)
     }
@@ -508,14 +548,16 @@ impl EventStore for SqliteTx<'_> {
     fn update_delivery(&self, d: &DeliveryRecord) -> Result<()> {
         self.exec(
             "UPDATE webhook_deliveries SET attempts = ?2, next_attempt_at = ?3, last_status = ?4, \
-             last_error = ?5, delivered_at = ?6 WHERE id = ?1",
+             last_error = ?5, delivered_at = ?6, first_failed_at = ?7, failed_at = ?8 WHERE id = ?1",
             params![
                 d.id,
                 d.attempts,
                 d.next_attempt_at,
                 d.last_status,
                 d.last_error,
-                d.delivered_at
+                d.delivered_at,
+                d.first_failed_at,
+                d.failed_at
             ],
         )?;
         Ok(())
@@ -544,11 +586,16 @@ impl EventStore for SqliteTx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn delete_delivered_before(&self, before: Millis) -> Result<usize> {
-        self.exec(
+    fn delete_finished_deliveries_before(&self, before: Millis) -> Result<usize> {
+        let delivered = self.exec(
             "DELETE FROM webhook_deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
             [before],
-        )
+        )?;
+        let failed = self.exec(
+            "DELETE FROM webhook_deliveries WHERE failed_at IS NOT NULL AND failed_at < ?1",
+            [before],
+        )?;
+        Ok(delivered + failed)
     }
 
     fn idempotency(&self, actor: &str, key: &str) -> Result<Option<IdempotencyRecord>> {

@@ -85,6 +85,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_event_audience",
         include_str!("../../../migrations/0010_event_audience.sql"),
     ),
+    (
+        "0011_webhook_delivery_limits",
+        include_str!("../../../migrations/0011_webhook_delivery_limits.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
