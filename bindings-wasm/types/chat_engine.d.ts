@@ -460,6 +460,15 @@ export interface PurgeReport {
   wal_truncated: boolean;
 }
 
+/** Whether the engine holds an organization's key; never the key. */
+export interface OrgKeyStatus {
+  held: boolean;
+  /** When the current key was generated or brought. */
+  created_at: Timestamp | null;
+  /** When the organization last purged its key. */
+  purged_at: Timestamp | null;
+}
+
 export interface RotationReport {
   chats_rewrapped: number;
   chats_skipped: number;
@@ -860,6 +869,11 @@ export interface Operations {
   set_organization_key: Op<Org & { body: { key: string } }, null>;
   rotate_organization_key: Op<Org & { body: { key: string } }, RotationReport>;
   purge_organization_key: Op<Org, { was_held: boolean }>;
+  get_organization_key: Op<Org, OrgKeyStatus>;
+  /** The organization's own key, 64 hex characters; chat keys are rewrapped to it. */
+  put_organization_key: Op<Org & { body: { key: string } }, OrgKeyStatus>;
+  /** Purges the key the engine holds (irreversible; 204). */
+  delete_organization_key: Op<Org, null>;
   purge_chat_sensitive_data: Op<ChatArg, PurgeReport>;
   purge_visitor_sensitive_data: Op<VisitorArg, PurgeReport>;
   set_user_presence: Op<UserArg & { body: { ttl_s: number | null } }, null>;

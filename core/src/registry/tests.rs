@@ -576,6 +576,29 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"organization_id": ACME}),
     );
     assert_eq!(purged, json!({"was_held": true}));
+    let status = c.call(
+        &ann,
+        "get_organization_key",
+        200,
+        json!({"organization_id": ACME}),
+    );
+    assert_eq!(status["held"], false);
+    assert!(status["purged_at"].is_string());
+    let status = c.call(
+        &admin,
+        "put_organization_key",
+        200,
+        json!({"organization_id": ACME, "body": {"key": "33".repeat(32)}}),
+    );
+    assert_eq!(status["held"], true);
+    assert!(w.engine.holds_organization_key(id(ACME)));
+    c.call(
+        &admin,
+        "delete_organization_key",
+        204,
+        json!({"organization_id": ACME}),
+    );
+    assert!(!w.engine.holds_organization_key(id(ACME)));
     c.call(
         &admin,
         "set_user_presence",

@@ -15,7 +15,7 @@ pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
 use crate::clock::Millis;
-use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
+use crate::crypto::records::{HeldOrgKey, OrgKeyCheck, WrappedChatKey};
 use crate::directory::{
     OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
 };
@@ -308,6 +308,16 @@ pub trait EncryptionStore {
     /// Chats the visitor is a member of (or that were started for them).
     fn chats_of_visitor(&self, visitor: Uuid) -> Result<Vec<i64>>;
     fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
+    /// The organization key the engine holds itself (sealed under its master key), if any.
+    fn held_org_key(&self, org: Uuid) -> Result<Option<HeldOrgKey>>;
+    /// Every organization key the engine holds itself.
+    fn held_org_keys(&self) -> Result<Vec<HeldOrgKey>>;
+    /// Records (or replaces) the organization's held key.
+    fn put_held_org_key(&self, key: &HeldOrgKey) -> Result<()>;
+    /// Deletes the organization's held key; false if there was none.
+    fn delete_held_org_key(&self, org: Uuid) -> Result<bool>;
+    /// Organizations with `encrypt_chats` that never had a key (no key check, purged or not).
+    fn encrypting_orgs_without_key(&self) -> Result<Vec<Uuid>>;
 }
 
 // ---- events, webhooks, idempotency (docs/DECISIONS.md) ---------------------------------------

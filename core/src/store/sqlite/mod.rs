@@ -85,6 +85,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_event_audience",
         include_str!("../../../migrations/0010_event_audience.sql"),
     ),
+    (
+        "0011_server_held_keys",
+        include_str!("../../../migrations/0011_server_held_keys.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
