@@ -216,6 +216,15 @@ export interface PresenceClient {
   presence_expires_in: number | null;
 }
 
+/** A user's unexpired presence client, as `GET /users/<user_id>/clients` lists it. */
+export interface ListedPresenceClient {
+  id: Uuid;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  /** Null for a presence the host set to last until changed. */
+  expires_at: Timestamp | null;
+}
+
 export interface VisitorAuth {
   visitor_id: VisitorId;
   visitor_secret_id: string;
@@ -818,6 +827,7 @@ export interface Operations {
     PresenceClient
   >;
   delete_presence_client: Op<UserArg & { client_id: Uuid }, null>;
+  list_presence_clients: Op<UserArg & { query?: PageQuery }, Collection<ListedPresenceClient>>;
   list_invitations_outgoing: Op<UserArg & ChatArg & { query?: InvitationQuery }, Collection<Invitation>>;
   /** 201 sent, 200 when the invitee already has a pending invitation to the chat. */
   create_invitation: Op<

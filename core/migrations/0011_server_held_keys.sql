@@ -10,3 +10,8 @@ CREATE TABLE held_organization_keys (
     wrapped_key     TEXT NOT NULL,
     created_at      INTEGER NOT NULL    -- when the key was generated or brought
 ) STRICT;
+
+-- When a presence client was last renewed (`GET /users/<user_id>/clients` lists it); existing
+-- clients take their creation time.
+ALTER TABLE presence_clients ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE presence_clients SET updated_at = created_at;

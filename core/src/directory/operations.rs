@@ -4,9 +4,9 @@
 use crate::crypto::held;
 use crate::directory::seed::{self, Seed, SeedReport, parse_visitor_id};
 use crate::directory::{
-    self, ApiToken, NewOrganization, NewRoom, NewRouter, NewTeam, NewUser, Organization,
-    OrganizationPatch, PresenceClient, PresenceInput, Room, RoomPatch, Router, Team, User,
-    UserPatch, Visitor, VisitorAuth, VisitorVariable,
+    self, ApiToken, ListedPresenceClient, NewOrganization, NewRoom, NewRouter, NewTeam, NewUser,
+    Organization, OrganizationPatch, PresenceClient, PresenceInput, Room, RoomPatch, Router, Team,
+    User, UserPatch, Visitor, VisitorAuth, VisitorVariable,
 };
 use crate::error::{ChatError, Result};
 use crate::maintenance::{self as time_rules, MaintenanceReport};
@@ -385,6 +385,16 @@ operations! {
         routes: [Post "/users/<user_id>/clients"],
         parse: {} (id(args, "user_id")?, body(args)?),
         run: engine.write(None, |s, env| directory::create_presence_client(s, env, actor, user, input)),
+    }
+
+    /// The user's unexpired presence clients.
+    read fn list_presence_clients(user: Uuid, page: &PageRequest) -> Page<ListedPresenceClient> {
+        status: [200],
+        args: "user_id, query",
+        query: [PAGE],
+        routes: [Get "/users/<user_id>/clients"],
+        parse: {} (id(args, "user_id")?, &page(args)?),
+        run: engine.read(|s, env| directory::list_presence_clients(s, env, actor, user, page)),
     }
 
     /// Renew a presence client.

@@ -380,6 +380,10 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"user_id": ANN, "client_id": client_id, "body": {"presence_expires_in": 120}}),
     );
     assert_eq!(renewed["id"], client_id.as_str());
+    let clients = c.call(&ann, "list_presence_clients", 200, json!({"user_id": ANN}));
+    // The seed's lasting presence and the client just made.
+    assert_eq!(ids_of(&clients).len(), 2);
+    assert!(ids_of(&clients).contains(&client_id));
     c.call(
         &ann,
         "delete_presence_client",

@@ -17,7 +17,8 @@ use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
 use crate::clock::Millis;
 use crate::crypto::records::{HeldOrgKey, OrgKeyCheck, WrappedChatKey};
 use crate::directory::{
-    OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
+    OrgRecord, PresenceClientRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord,
+    VisitorRecord,
 };
 use crate::error::Result;
 use crate::idempotency::records::IdempotencyRecord;
@@ -114,6 +115,13 @@ pub trait DirectoryStore {
         expires_at: Millis,
         now: Millis,
     ) -> Result<()>;
+    /// The user's presence clients that have not expired at `now`, by `created_at`.
+    fn presence_clients_of_user(
+        &self,
+        user: Uuid,
+        now: Millis,
+        keyset: &Keyset,
+    ) -> Result<Vec<PresenceClientRecord>>;
     /// Returns the holder of a deleted client.
     fn delete_presence_client(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
     fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
