@@ -217,6 +217,15 @@ export interface PresenceClient {
   presence_expires_in: number | null;
 }
 
+/** A user's unexpired presence client, as `GET /users/<user_id>/clients` lists it. */
+export interface ListedPresenceClient {
+  id: Uuid;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  /** Null for a presence the host set to last until changed. */
+  expires_at: Timestamp | null;
+}
+
 export interface VisitorAuth {
   visitor_id: VisitorId;
   visitor_secret_id: string;
@@ -459,6 +468,15 @@ export interface PurgeReport {
   visitors: number;
   /** Whether the write-ahead log was truncated afterwards (false in memory and in WebAssembly). */
   wal_truncated: boolean;
+}
+
+/** Whether the engine holds an organization's key; never the key. */
+export interface OrgKeyStatus {
+  held: boolean;
+  /** When the current key was generated or brought. */
+  created_at: Timestamp | null;
+  /** When the organization last purged its key. */
+  purged_at: Timestamp | null;
 }
 
 export interface RotationReport {
@@ -814,6 +832,7 @@ export interface Operations {
     PresenceClient
   >;
   delete_presence_client: Op<UserArg & { client_id: Uuid }, null>;
+  list_presence_clients: Op<UserArg & { query?: PageQuery }, Collection<ListedPresenceClient>>;
   list_invitations_outgoing: Op<UserArg & ChatArg & { query?: InvitationQuery }, Collection<Invitation>>;
   /** 201 sent, 200 when the invitee already has a pending invitation to the chat. */
   create_invitation: Op<
@@ -865,6 +884,11 @@ export interface Operations {
   set_organization_key: Op<Org & { body: { key: string } }, null>;
   rotate_organization_key: Op<Org & { body: { key: string } }, RotationReport>;
   purge_organization_key: Op<Org, { was_held: boolean }>;
+  get_organization_key: Op<Org, OrgKeyStatus>;
+  /** The organization's own key, 64 hex characters; chat keys are rewrapped to it. */
+  put_organization_key: Op<Org & { body: { key: string } }, OrgKeyStatus>;
+  /** Purges the key the engine holds (irreversible; 204). */
+  delete_organization_key: Op<Org, null>;
   purge_chat_sensitive_data: Op<ChatArg, PurgeReport>;
   purge_visitor_sensitive_data: Op<VisitorArg, PurgeReport>;
   set_user_presence: Op<UserArg & { body: { ttl_s: number | null } }, null>;

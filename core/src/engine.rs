@@ -7,7 +7,8 @@
 use crate::Env;
 use crate::auth::Actor;
 use crate::clock::{Clock, SystemClock};
-use crate::crypto::KeyRing;
+use crate::crypto::held::NewKeys;
+use crate::crypto::{KeyRing, SecretKey};
 use crate::directory::{self, seed};
 use crate::error::Result;
 use crate::events::{self, EventPage};
@@ -75,6 +76,7 @@ pub struct EngineBuilder {
     on_commit: Option<CommitHook>,
     checkpoints: Option<CheckpointPolicy>,
     group_commit: Option<bool>,
+    master: Option<SecretKey>,
 }
 
 impl Default for EngineBuilder {
@@ -88,6 +90,7 @@ impl Default for EngineBuilder {
             on_commit: None,
             checkpoints: None,
             group_commit: None,
+            master: None,
         }
     }
 }
@@ -147,6 +150,16 @@ impl EngineBuilder {
     /// memory there is one connection and group commit stays off.
     pub fn group_commit(mut self, on: bool) -> Self {
         self.group_commit = Some(on);
+        self
+    }
+    /// Makes the engine hold organization keys itself (contract section 7; see
+    /// [`crate::crypto::held`]): each is kept in the database sealed under this 256-bit master
+    /// key and loaded again when the engine opens, and an organization with `encrypt_chats`
+    /// that never had a key gets a generated one. Opening fails when a stored key does not
+    /// open with this master key. Without it (the default) the host gives the keys
+    /// ([`Engine::set_organization_key`]) after every start.
+    pub fn master_key(mut self, key: SecretKey) -> Self {
+        self.master = Some(key);
         self
     }
     /// Applies options given as data (see [`EngineOptions`]); a value out of range is a
@@ -216,19 +229,32 @@ impl EngineBuilder {
             Some(policy) => store.start_background_checkpoints(policy)?,
             None => None,
         };
-        Ok(Engine {
+        let keys = KeyRing::new();
+        if let Some(master) = &self.master {
+            for (org, key) in store.read(|s| crate::crypto::held::load(s, master))? {
+                keys.insert(org, key);
+            }
+        }
+        let engine = Engine {
             checkpoints,
             store,
             clock: self.clock,
             ids: IdGen,
-            keys: KeyRing::new(),
+            keys,
+            master: self.master,
             event_retention_ms: self.event_retention_ms,
             webhook_allow: self.webhook_allow,
             webhook_limits: self.webhook_limits,
             commits: (Mutex::new(head), Condvar::new()),
             on_commit: self.on_commit,
             tokens: Default::default(),
-        })
+        };
+        if engine.master.is_some() {
+            // A database written without a master key (or seeded by another process) may
+            // hold encrypting organizations that never had a key.
+            engine.write(None, |s, env| crate::crypto::held::ensure_keys(s, env))?;
+        }
+        Ok(engine)
     }
 }
 
@@ -240,8 +266,11 @@ pub struct Engine {
     store: SqliteStore,
     clock: Arc<dyn Clock>,
     ids: IdGen,
-    /// Organization key-encryption keys given by the host (memory only; see `crypto`).
+    /// Organization key-encryption keys given by the host or held by the engine (see
+    /// `crypto`).
     pub(crate) keys: KeyRing,
+    /// The key sealing the organization keys the engine holds itself (`crypto::held`).
+    master: Option<SecretKey>,
     pub(crate) event_retention_ms: i64,
     /// Allowed webhook destinations (empty: any).
     pub(crate) webhook_allow: Vec<String>,
@@ -266,11 +295,13 @@ impl Engine {
         EngineBuilder::default().open_in_memory()
     }
 
-    fn env(&self) -> Env<'_> {
+    fn env<'e>(&'e self, new_keys: &'e NewKeys) -> Env<'e> {
         Env {
             now: self.clock.now_ms(),
             ids: self.ids,
             keys: &self.keys,
+            master: self.master.as_ref(),
+            new_keys,
         }
     }
     /// One write transaction: the operation, then (inside the same transaction) the
@@ -283,7 +314,8 @@ impl Engine {
         claim: Option<&mut Claim>,
         f: impl FnOnce(&dyn Store, &Env) -> Result<T> + Send,
     ) -> Result<T> {
-        let env = self.env();
+        let new_keys = NewKeys::new();
+        let env = self.env(&new_keys);
         let written = self.store.write(|tx| {
             let out = f(tx, &env)?;
             crate::idempotency::record_claim(tx, env.now, claim, &out)?;
@@ -291,6 +323,8 @@ impl Engine {
             Ok((out, published))
         });
         let (out, published) = written?;
+        // Committed: the keys the write generated are held from now on.
+        new_keys.install(&self.keys);
         if published.credentials_changed {
             self.tokens.forget_all();
         }
@@ -315,7 +349,8 @@ impl Engine {
         Ok(out)
     }
     pub(crate) fn read<T>(&self, f: impl FnOnce(&dyn Store, &Env) -> Result<T>) -> Result<T> {
-        let env = self.env();
+        let new_keys = NewKeys::new();
+        let env = self.env(&new_keys);
         self.store.read(|tx| f(tx, &env))
     }
 
@@ -367,6 +402,10 @@ impl Engine {
     /// Whether the engine holds the organization's key.
     pub fn holds_organization_key(&self, org: Uuid) -> bool {
         self.keys.holds(org)
+    }
+    /// Whether the engine holds organization keys itself ([`EngineBuilder::master_key`]).
+    pub fn has_master_key(&self) -> bool {
+        self.master.is_some()
     }
     /// The newest committed event `seq`.
     pub fn last_event_seq(&self) -> i64 {

@@ -82,6 +82,17 @@ pub struct Env<'k> {
     pub now: Millis,
     pub ids: ids::IdGen,
     pub keys: &'k crypto::KeyRing,
+    /// The engine's master key, when it holds organization keys itself ([`crypto::held`]).
+    pub master: Option<&'k crypto::SecretKey>,
+    /// Organization keys the running operation generated ([`crypto::held::NewKeys`]).
+    pub new_keys: &'k crypto::held::NewKeys,
+}
+
+impl Env<'_> {
+    /// The organization's key, if the engine holds it or the running operation generated it.
+    pub fn org_key(&self, org: uuid::Uuid) -> Option<crypto::SecretKey> {
+        self.new_keys.get(org).or_else(|| self.keys.get(org))
+    }
 }
 
 /// The README's Rust examples are compiled and run as doc tests.

@@ -433,3 +433,83 @@ fn an_explicit_null_in_a_patch_clears_and_an_omitted_attribute_is_kept() {
     assert_eq!(room(json!({"name": "Sales 2"})).ttl_s, Some(600));
     assert_eq!(room(json!({"ttl_s": null})).ttl_s, None);
 }
+
+/// `GET /users/<user_id>/clients`: the user's unexpired clients, oldest first, paginated, with
+/// the access rule of creating one.
+#[test]
+fn a_users_unexpired_presence_clients_are_listed() {
+    let w = world();
+    let create = |ttl: i64| {
+        w.engine
+            .create_presence_client(
+                &user(CAT),
+                u(CAT),
+                PresenceInput {
+                    presence_expires_in: Some(ttl),
+                },
+            )
+            .unwrap()
+    };
+    let short = create(30);
+    w.clock.advance_secs(5);
+    let long = create(600);
+    w.clock.advance_secs(10);
+    w.engine
+        .renew_presence_client(
+            &user(CAT),
+            u(CAT),
+            long.id.parse().unwrap(),
+            PresenceInput {
+                presence_expires_in: Some(900),
+            },
+        )
+        .unwrap();
+    let all = w
+        .engine
+        .list_presence_clients(&user(CAT), u(CAT), &PageRequest::default())
+        .unwrap();
+    let ids: Vec<&str> = all.results.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, vec![short.id.as_str(), long.id.as_str()]);
+    let renewed = &all.results[1];
+    assert_ne!(
+        renewed.created_at, renewed.updated_at,
+        "renewal moves updated_at"
+    );
+    assert_eq!(renewed.expires_at, {
+        let again = w
+            .engine
+            .list_presence_clients(&user(ANN), u(CAT), &PageRequest::default())
+            .unwrap();
+        again.results[1].expires_at.clone()
+    });
+    assert!(renewed.expires_at.is_some());
+
+    // One page at a time.
+    let first = w
+        .engine
+        .list_presence_clients(&user(CAT), u(CAT), &PageRequest::first(1))
+        .unwrap();
+    assert_eq!(first.results.len(), 1);
+    assert!(first.next.is_some());
+
+    // Expired clients are not listed, even before maintenance removes them.
+    w.clock.advance_secs(20);
+    let left = w
+        .engine
+        .list_presence_clients(&user(CAT), u(CAT), &PageRequest::default())
+        .unwrap();
+    assert_eq!(left.results.len(), 1);
+    assert_eq!(left.results[0].id, long.id);
+
+    // Another user needs the settings permission in the same organization.
+    let e = w
+        .engine
+        .list_presence_clients(&user(BOB), u(CAT), &PageRequest::default())
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::PermissionDenied);
+    let e = w
+        .engine
+        .list_presence_clients(&user(DAN), u(CAT), &PageRequest::default())
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::PermissionDenied);
+}

@@ -29,7 +29,7 @@ pub fn setup(
         engine,
         &admin,
         "create_organization",
-        json!({"body": {"name": "Demo Org"}}),
+        json!({"body": {"name": "Demo Org", "encrypt_chats": true}}),
     )?;
     let org_id = field(&org, "id")?;
     let ann = call(
@@ -134,6 +134,10 @@ pub fn setup(
             format!("curl -sS -f {ann_h} '{api}/orgs/{org_id}/owned_chats'"),
         ),
         (
+            "The organization's key: held by the server, chats encrypted (never shows the key)",
+            format!("curl -sS -f {ann_h} '{api}/orgs/{org_id}/encryption_key'"),
+        ),
+        (
             "Ann ends the chat",
             format!(
                 "curl -sS -f -X PATCH {ann_h} {json_h} -d '{{\"is_ended\": true}}' '{api}/users/{ann_id}/chats/{chat_id}'"
@@ -142,7 +146,7 @@ pub fn setup(
     ];
     let mut out = String::new();
     out.push_str(&format!(
-        "Demo organization \"Demo Org\" {org_id} (database {db})\n"
+        "Demo organization \"Demo Org\" {org_id} (database {db}; its chats are encrypted)\n"
     ));
     out.push_str(&format!("  server admin token   {admin_token}\n"));
     out.push_str(&format!(

@@ -6,6 +6,7 @@
 mod demo;
 mod engine_threads;
 mod http;
+mod master_key;
 mod openapi;
 mod realtime;
 mod routes;
@@ -59,6 +60,11 @@ struct ServeArgs {
     /// Base URL of `next`/`previous` links (default: from the request's Host header).
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// The file holding the master key that seals the organization keys the server holds
+    /// (64 hex characters; default: `<db>.master-key` beside the database, created with mode
+    /// 0600 from the system's random source when missing).
+    #[arg(long, env = "CHAT_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
     /// Restrict webhook destinations to URLs under one of these (same scheme, host and port,
     /// leading path segments; repeat the option; default: any http(s) URL, loopback
     /// included). Creating or changing a webhook to another destination answers 400; each
@@ -204,10 +210,16 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         every: Duration::from_millis(args.checkpoint_every_ms),
         inline_above_pages: args.wal_inline_checkpoint_pages,
     };
+    let key_file = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| master_key::default_path(&args.db));
+    let master = master_key::load_or_create(&key_file)?;
     let signals = realtime::CommitSignals::new();
     let hook_signals = signals.clone();
     let engine = tokio::task::spawn_blocking(move || {
         Engine::builder()
+            .master_key(master)
             .event_retention(retention)
             .webhook_destinations(allow)
             .webhook_delivery_limits(limits)

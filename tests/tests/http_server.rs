@@ -385,8 +385,27 @@ fn management_endpoints_round_trip() {
         json!({"presence_expires_in": 120}),
     )
     .expect(200);
+    let listed = s.get(&format!("{a}/users/{DAN}/clients?page_size=10"), DAN_T);
+    let listed = listed.expect(200);
+    assert_eq!(listed["next"], Value::Null);
+    let only = &listed["results"][0];
+    assert_eq!(listed["results"].as_array().map(Vec::len), Some(1));
+    assert_eq!(only["id"], client.as_str());
+    let mut keys: Vec<&str> = only
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["created_at", "expires_at", "id", "updated_at"]);
+    // The access rule of creating one: another user without settings permission is refused.
+    s.get(&format!("{a}/users/{DAN}/clients"), BOB_T)
+        .expect_error(403, "permission_denied");
     s.delete(&format!("{a}/users/{DAN}/clients/{client}"), DAN_T)
         .expect(204);
+    let listed = s.get(&format!("{a}/users/{DAN}/clients"), DAN_T);
+    assert_eq!(listed.expect(200)["results"], json!([]));
     assert_eq!(
         s.get(&format!("{a}/users/me"), DAN_T).body["is_present"],
         false

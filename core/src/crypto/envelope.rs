@@ -6,8 +6,11 @@
 //!   with AAD `"chat-core:wrap" | version | chat_id(16)`
 //! - key check (hex):          `version(1) | nonce(12) | encrypted zeros(32) | tag(16)`
 //!   with AAD `"chat-core:check" | version | organization_id(16)`
+//! - held organization key (hex, sealed under the engine's master key):
+//!   `version(1) | nonce(12) | encrypted key(32) | tag(16)`
+//!   with AAD `"chat-core:held" | version | organization_id(16)`
 //!
-//! All three are AES-256-GCM with a fresh random 96-bit nonce per encryption.
+//! All four are AES-256-GCM with a fresh random 96-bit nonce per encryption.
 
 use super::CryptoError;
 use super::keys::{KEY_LEN, SecretKey};
@@ -30,8 +33,14 @@ pub const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
 const TEXT_LABEL: &[u8] = b"chat-core:text";
 const WRAP_LABEL: &[u8] = b"chat-core:wrap";
 const CHECK_LABEL: &[u8] = b"chat-core:check";
+const HELD_LABEL: &[u8] = b"chat-core:held";
 // The associated-data layouts below rely on these lengths.
-const _: () = assert!(TEXT_LABEL.len() == 14 && WRAP_LABEL.len() == 14 && CHECK_LABEL.len() == 15);
+const _: () = assert!(
+    TEXT_LABEL.len() == 14
+        && WRAP_LABEL.len() == 14
+        && CHECK_LABEL.len() == 15
+        && HELD_LABEL.len() == 14
+);
 
 /// Which secret field a text envelope holds. The code is in the envelope and in its AAD, so a
 /// ciphertext cannot be moved to another field of the same row either.
@@ -187,6 +196,14 @@ fn wrap_aad(chat_id: Uuid) -> [u8; 31] {
     a
 }
 
+fn held_aad(org_id: Uuid) -> [u8; 31] {
+    let mut a = [0u8; 31];
+    a[..14].copy_from_slice(HELD_LABEL);
+    a[14] = VERSION;
+    a[15..31].copy_from_slice(org_id.as_bytes());
+    a
+}
+
 fn check_aad(org_id: Uuid) -> [u8; 32] {
     let mut a = [0u8; 32];
     a[..15].copy_from_slice(CHECK_LABEL);
@@ -267,4 +284,25 @@ pub fn key_check(org_key: &SecretKey, org_id: Uuid) -> Result<String, CryptoErro
 /// Whether `org_key` is the key that made `check`.
 pub fn verify_key_check(org_key: &SecretKey, org_id: Uuid, check: &str) -> bool {
     matches!(open_32(org_key, &check_aad(org_id), check), Ok(z) if z.iter().all(|b| *b == 0))
+}
+
+/// Seals an organization key under the engine's master key, bound to the organization (hex,
+/// 122 characters).
+pub fn wrap_org_key(
+    master: &SecretKey,
+    org_id: Uuid,
+    org_key: &SecretKey,
+) -> Result<String, CryptoError> {
+    seal_32(master, &held_aad(org_id), org_key.bytes())
+}
+
+/// Opens what [`wrap_org_key`] sealed; fails with [`CryptoError::Authentication`] under another
+/// master key or for another organization.
+pub fn unwrap_org_key(
+    master: &SecretKey,
+    org_id: Uuid,
+    wrapped_hex: &str,
+) -> Result<SecretKey, CryptoError> {
+    let raw = open_32(master, &held_aad(org_id), wrapped_hex)?;
+    Ok(SecretKey::from_bytes(&raw))
 }

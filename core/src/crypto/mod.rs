@@ -9,7 +9,9 @@
 //!
 //! The organization key is the host's: it gives it with `Engine::set_organization_key` (again
 //! after every restart: it lives only in the engine's memory, [`KeyRing`]), may rotate it
-//! (chat keys are rewrapped, messages untouched) and may purge it. While the engine holds it,
+//! (chat keys are rewrapped, messages untouched) and may purge it. An engine given a master
+//! key holds the organization keys itself instead ([`held`]): generated when needed, kept
+//! sealed under the master key in the database, loaded again when it opens. While the engine holds it,
 //! reads are decrypted; without it `message` is null and `encrypted_message` carries the
 //! envelope, which [`decrypt_export`] opens offline given the organization key.
 //!
@@ -17,6 +19,7 @@
 
 pub mod envelope;
 mod export;
+pub mod held;
 mod keys;
 pub(crate) mod operations;
 pub(crate) mod org_keys;
@@ -98,7 +101,7 @@ impl ChatCipher {
         if !chat.is_encrypted {
             return Self::Plain;
         }
-        let key = env.keys.get(chat.room_organization_id).and_then(|org_key| {
+        let key = env.org_key(chat.room_organization_id).and_then(|org_key| {
             chat.encrypted_symmetric_key
                 .as_deref()
                 .and_then(|w| envelope::unwrap_key(&org_key, chat.id, w).ok())
@@ -297,7 +300,7 @@ impl ChatCipher {
 /// Gives a new chat of an encrypting organization its key: generated, wrapped with the
 /// organization key, and recorded as `encrypted_symmetric_key`.
 pub(crate) fn init_chat_key(env: &Env, org_id: Uuid, chat: &mut ChatRecord) -> Result<()> {
-    let org_key = env.keys.get(org_id).ok_or_else(|| {
+    let org_key = env.org_key(org_id).ok_or_else(|| {
         ChatError::new(
             ErrorCode::ChatKeyUnavailable,
             "The organization encrypts its chats and the engine does not hold its key.",

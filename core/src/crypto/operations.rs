@@ -1,6 +1,8 @@
 //! The host's organization key operations and the purge of sensitive data (see
 //! [`crate::registry`] and `docs/ENCRYPTION.md`).
 
+use crate::auth;
+use crate::crypto::held::{self, OrgKeyStatus};
 use crate::crypto::{self, RotationReport, SecretKey};
 use crate::error::{ChatError, Result};
 use crate::purge::{self, PurgeReport};
@@ -51,7 +53,10 @@ operations! {
             let mut key = key;
             let k = SecretKey::from_bytes(&key);
             key.zeroize();
-            engine.write(None, |s, env| crypto::org_keys::set_key(s, env, org, &k))?;
+            engine.write(None, |s, env| {
+                crypto::org_keys::set_key(s, env, org, &k)?;
+                held::hold(s, env, org, &k)
+            })?;
             engine.keys.insert(org, k);
             Ok(())
         },
@@ -75,6 +80,7 @@ operations! {
             let out = engine.write(None, |s, env| {
                 let old = engine.keys.get(org).ok_or_else(crypto::key_unavailable)?;
                 let report = crypto::org_keys::rotate(s, env, org, &old, &new)?;
+                held::hold(s, env, org, &new)?;
                 // Swapped while the writer is held, so no operation sees the old key with new
                 // wraps.
                 previous = engine.keys.insert(org, new.clone());
@@ -89,7 +95,8 @@ operations! {
 
     /// Host: forget an organization's key.
     ///
-    /// The key is zeroized and forgotten: reads of the organization's encrypted chats show
+    /// The key is zeroized and forgotten (and deleted from the database when the engine held
+    /// it under its master key): reads of the organization's encrypted chats show
     /// `message: null` with `encrypted_message`, writes are 409.
     write(host) fn purge_organization_key(org: Uuid) -> KeyPurge {
         status: [200],
@@ -98,10 +105,107 @@ operations! {
         routes: [],
         parse: {} (id(args, "organization_id")?),
         run: {
-            engine.write(None, |s, env| crypto::org_keys::purge_key(s, env, org))?;
+            let stored = engine.write(None, |s, env| {
+                crypto::org_keys::purge_key(s, env, org)?;
+                held::forget(s, org)
+            })?;
+            if stored {
+                // No page image of the sealed key stays in the write-ahead log.
+                engine.checkpoint()?;
+            }
             Ok(KeyPurge {
                 was_held: engine.keys.remove(org).is_some(),
             })
+        },
+    }
+
+    /// Whether the engine holds the organization's key (never the key).
+    ///
+    /// `held`, when the current key was generated or brought (`created_at`), and when the
+    /// organization last purged its key (`purged_at`).
+    read fn get_organization_key(org: Uuid) -> OrgKeyStatus {
+        status: [200],
+        args: "organization_id",
+        query: [],
+        routes: [Get "/orgs/<organization_id>/encryption_key"],
+        parse: {} (id(args, "organization_id")?),
+        run: engine.read(|s, _| {
+            auth::read_org(s, actor, org)?;
+            held::status(s, org, engine.keys.holds(org))
+        }),
+    }
+
+    /// Bring the organization's own key (settings permission).
+    ///
+    /// The existing chats' keys are rewrapped to it when the engine holds the current key;
+    /// after a purge (or before any key) it simply becomes the organization's key. An engine
+    /// with a master key keeps it (sealed) across restarts; without one, in memory as
+    /// [`Engine::set_organization_key`] does.
+    write fn put_organization_key(org: Uuid, key: [u8; 32]) -> OrgKeyStatus {
+        status: [200],
+        args: "organization_id, body{key: 64 hex}",
+        query: [],
+        routes: [Put "/orgs/<organization_id>/encryption_key"],
+        parse: {} (id(args, "organization_id")?, org_key(args)?),
+        run: {
+            let mut key = key;
+            let new = SecretKey::from_bytes(&key);
+            key.zeroize();
+            let mut previous = None;
+            let mut installed = false;
+            let out = engine.write(None, |s, env| {
+                auth::manage_org(s, actor, org)?;
+                match engine.keys.get(org) {
+                    Some(old) => {
+                        crypto::org_keys::rotate(s, env, org, &old, &new)?;
+                    }
+                    None => crypto::org_keys::set_key(s, env, org, &new)?,
+                }
+                held::hold(s, env, org, &new)?;
+                // Swapped while the writer is held, so no operation sees the old key with new
+                // wraps.
+                previous = engine.keys.insert(org, new.clone());
+                installed = true;
+                held::status(s, org, true)
+            });
+            if out.is_err() && installed {
+                match previous {
+                    Some(old) => engine.keys.insert(org, old),
+                    None => engine.keys.remove(org),
+                };
+            }
+            out
+        },
+    }
+
+    /// Purge the organization's key from the server (settings permission; irreversible).
+    ///
+    /// The held key is deleted and forgotten: reads of the organization's encrypted chats
+    /// show `message: null` with `encrypted_message`, and new chats need a key brought with
+    /// `PUT` (none is generated after a purge). Then the write-ahead log is truncated, so that
+    /// no page image of the sealed key stays in the database files.
+    write fn delete_organization_key(org: Uuid) -> () {
+        status: [204],
+        args: "organization_id",
+        query: [],
+        routes: [Delete "/orgs/<organization_id>/encryption_key"],
+        parse: {} (id(args, "organization_id")?),
+        run: {
+            let mut removed = None;
+            let out = engine.write(None, |s, env| {
+                auth::manage_org(s, actor, org)?;
+                crypto::org_keys::purge_key(s, env, org)?;
+                held::forget(s, org)?;
+                // Forgotten while the writer is held, so no later operation uses it.
+                removed = engine.keys.remove(org);
+                Ok(())
+            });
+            if let (Err(_), Some(key)) = (&out, removed) {
+                engine.keys.insert(org, key);
+            }
+            out?;
+            engine.checkpoint()?;
+            Ok(())
         },
     }
 

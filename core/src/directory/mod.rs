@@ -404,6 +404,36 @@ pub struct PresenceClient {
     pub presence_expires_in: Option<i64>,
 }
 
+/// A stored presence client of a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresenceClientRecord {
+    pub id: Uuid,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// A presence client as `GET /users/<user_id>/clients` lists it. `expires_at` is null for a
+/// presence the host set to last until changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListedPresenceClient {
+    pub id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+}
+
+impl ListedPresenceClient {
+    pub fn from_record(r: &PresenceClientRecord) -> Self {
+        Self {
+            id: r.id.to_string(),
+            created_at: format_ms(r.created_at),
+            updated_at: format_ms(r.updated_at),
+            expires_at: (r.expires_at != PRESENT_FOREVER).then(|| format_ms(r.expires_at)),
+        }
+    }
+}
+
 /// The public visitor auth result (contract section 5).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VisitorAuth {

@@ -1,11 +1,12 @@
 //! The directory operations (organizations, users, teams, routers, rooms, visitors, presence)
 //! and the host's seed and maintenance (see [`crate::registry`]).
 
+use crate::crypto::held;
 use crate::directory::seed::{self, Seed, SeedReport, parse_visitor_id};
 use crate::directory::{
-    self, ApiToken, NewOrganization, NewRoom, NewRouter, NewTeam, NewUser, Organization,
-    OrganizationPatch, PresenceClient, PresenceInput, Room, RoomPatch, Router, Team, User,
-    UserPatch, Visitor, VisitorAuth, VisitorVariable,
+    self, ApiToken, ListedPresenceClient, NewOrganization, NewRoom, NewRouter, NewTeam, NewUser,
+    Organization, OrganizationPatch, PresenceClient, PresenceInput, Room, RoomPatch, Router, Team,
+    User, UserPatch, Visitor, VisitorAuth, VisitorVariable,
 };
 use crate::error::{ChatError, Result};
 use crate::maintenance::{self as time_rules, MaintenanceReport};
@@ -65,6 +66,11 @@ fn enter_room(args: &Value) -> Result<(Uuid, Option<i64>)> {
     Ok((visitor, b.presence_expires_in))
 }
 
+/// The id of an organization resource just made.
+fn org_uuid(org: &Organization) -> Result<Uuid> {
+    Uuid::try_parse(&org.id).map_err(|_| ChatError::internal("organization id is not a UUID"))
+}
+
 /// `body.ttl_s`: seconds, or null/absent for "no expiry".
 fn ttl(args: &Value) -> Result<Option<i64>> {
     match section(args, "body").get("ttl_s") {
@@ -87,7 +93,11 @@ operations! {
         query: [],
         routes: [Post "/orgs"],
         parse: {} (body(args)?),
-        run: engine.write(None, |s, env| directory::create_organization(s, env, actor, input)),
+        run: engine.write(None, |s, env| {
+            let org = directory::create_organization(s, env, actor, input)?;
+            held::ensure_key(s, env, org_uuid(&org)?)?;
+            Ok(org)
+        }),
     }
 
     /// An organization.
@@ -107,7 +117,11 @@ operations! {
         query: [],
         routes: [Patch "/orgs/<organization_id>"],
         parse: {} (id(args, "organization_id")?, body(args)?),
-        run: engine.write(None, |s, env| directory::update_organization(s, env, actor, org, patch)),
+        run: engine.write(None, |s, env| {
+            let updated = directory::update_organization(s, env, actor, org, patch)?;
+            held::ensure_key(s, env, org)?;
+            Ok(updated)
+        }),
     }
 
     /// Users of an organization.
@@ -373,6 +387,16 @@ operations! {
         run: engine.write(None, |s, env| directory::create_presence_client(s, env, actor, user, input)),
     }
 
+    /// The user's unexpired presence clients.
+    read fn list_presence_clients(user: Uuid, page: &PageRequest) -> Page<ListedPresenceClient> {
+        status: [200],
+        args: "user_id, query",
+        query: [PAGE],
+        routes: [Get "/users/<user_id>/clients"],
+        parse: {} (id(args, "user_id")?, &page(args)?),
+        run: engine.read(|s, env| directory::list_presence_clients(s, env, actor, user, page)),
+    }
+
     /// Renew a presence client.
     write fn renew_presence_client(user: Uuid, client: Uuid, input: PresenceInput) -> PresenceClient {
         status: [200],
@@ -468,7 +492,11 @@ operations! {
         query: [],
         routes: [],
         parse: {} (body(args)?),
-        run: engine.write(None, |s, env| seed::load(s, env, seed)),
+        run: engine.write(None, |s, env| {
+            let report = seed::load(s, env, seed)?;
+            held::ensure_keys(s, env)?;
+            Ok(report)
+        }),
     }
 
     /// Host: apply time-driven rules now.

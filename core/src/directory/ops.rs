@@ -1136,6 +1136,25 @@ pub fn create_presence_client(
     })
 }
 
+/// The user's unexpired presence clients, oldest first (the access rule of creating one).
+pub fn list_presence_clients(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    user_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<ListedPresenceClient>> {
+    access_user(s, actor, user_id)?;
+    let p = paginate(
+        page,
+        ORDER_CREATED,
+        false,
+        |k| s.presence_clients_of_user(user_id, env.now, k),
+        |c| SortKey::new(c.created_at, c.id.as_bytes().to_vec()),
+    )?;
+    Ok(p.map(|c| ListedPresenceClient::from_record(&c)))
+}
+
 pub fn renew_presence_client(
     s: &dyn Store,
     env: &Env,

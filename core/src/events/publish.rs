@@ -414,6 +414,9 @@ fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
         .collect()
 }
 
+/// No generated keys, for [`sealed_env`].
+static NO_NEW_KEYS: crate::crypto::held::NewKeys = crate::crypto::held::NewKeys::new();
+
 /// Events never hold the plaintext of an encrypted chat: its resources are presented as
 /// without the organization key (`message: null`, `encrypted_message`), as reads show them
 /// once the key is purged.
@@ -422,6 +425,8 @@ fn sealed_env<'k>(env: &Env, empty: &'k KeyRing) -> Env<'k> {
         now: env.now,
         ids: env.ids,
         keys: empty,
+        master: None,
+        new_keys: &NO_NEW_KEYS,
     }
 }
 

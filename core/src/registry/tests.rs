@@ -380,6 +380,10 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"user_id": ANN, "client_id": client_id, "body": {"presence_expires_in": 120}}),
     );
     assert_eq!(renewed["id"], client_id.as_str());
+    let clients = c.call(&ann, "list_presence_clients", 200, json!({"user_id": ANN}));
+    // The seed's lasting presence and the client just made.
+    assert_eq!(ids_of(&clients).len(), 2);
+    assert!(ids_of(&clients).contains(&client_id));
     c.call(
         &ann,
         "delete_presence_client",
@@ -612,6 +616,29 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"organization_id": ACME}),
     );
     assert_eq!(purged, json!({"was_held": true}));
+    let status = c.call(
+        &ann,
+        "get_organization_key",
+        200,
+        json!({"organization_id": ACME}),
+    );
+    assert_eq!(status["held"], false);
+    assert!(status["purged_at"].is_string());
+    let status = c.call(
+        &admin,
+        "put_organization_key",
+        200,
+        json!({"organization_id": ACME, "body": {"key": "33".repeat(32)}}),
+    );
+    assert_eq!(status["held"], true);
+    assert!(w.engine.holds_organization_key(id(ACME)));
+    c.call(
+        &admin,
+        "delete_organization_key",
+        204,
+        json!({"organization_id": ACME}),
+    );
+    assert!(!w.engine.holds_organization_key(id(ACME)));
     c.call(
         &admin,
         "set_user_presence",

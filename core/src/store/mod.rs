@@ -15,9 +15,10 @@ pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
 use crate::clock::Millis;
-use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
+use crate::crypto::records::{HeldOrgKey, OrgKeyCheck, WrappedChatKey};
 use crate::directory::{
-    OrgRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord, VisitorRecord,
+    OrgRecord, PresenceClientRecord, RoomRecord, RouterRecord, TeamRecord, UserRecord,
+    VisitorRecord,
 };
 use crate::error::Result;
 use crate::events::records::RoomChannel;
@@ -115,6 +116,13 @@ pub trait DirectoryStore {
         expires_at: Millis,
         now: Millis,
     ) -> Result<()>;
+    /// The user's presence clients that have not expired at `now`, by `created_at`.
+    fn presence_clients_of_user(
+        &self,
+        user: Uuid,
+        now: Millis,
+        keyset: &Keyset,
+    ) -> Result<Vec<PresenceClientRecord>>;
     /// Returns the holder of a deleted client.
     fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>>;
     fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
@@ -309,6 +317,16 @@ pub trait EncryptionStore {
     /// Chats the visitor is a member of (or that were started for them).
     fn chats_of_visitor(&self, visitor: Uuid) -> Result<Vec<i64>>;
     fn delete_visitor_variables(&self, visitor: Uuid) -> Result<usize>;
+    /// The organization key the engine holds itself (sealed under its master key), if any.
+    fn held_org_key(&self, org: Uuid) -> Result<Option<HeldOrgKey>>;
+    /// Every organization key the engine holds itself.
+    fn held_org_keys(&self) -> Result<Vec<HeldOrgKey>>;
+    /// Records (or replaces) the organization's held key.
+    fn put_held_org_key(&self, key: &HeldOrgKey) -> Result<()>;
+    /// Deletes the organization's held key; false if there was none.
+    fn delete_held_org_key(&self, org: Uuid) -> Result<bool>;
+    /// Organizations with `encrypt_chats` that never had a key (no key check, purged or not).
+    fn encrypting_orgs_without_key(&self) -> Result<Vec<Uuid>>;
 }
 
 // ---- events, webhooks, idempotency (docs/DECISIONS.md) ---------------------------------------

@@ -3,8 +3,8 @@
 use super::{SqliteTx, blob, qualified, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
 use crate::directory::{
-    OrgRecord, ROOM_ROUTING_SQL, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord,
-    VisitorRecord, room_access_sql,
+    OrgRecord, PresenceClientRecord, ROOM_ROUTING_SQL, RoomRecord, RouterRecord, RouterStep,
+    TeamRecord, UserRecord, VisitorRecord, room_access_sql,
 };
 use crate::error::Result;
 use crate::pagination::Keyset;
@@ -714,10 +714,40 @@ impl DirectoryStore for SqliteTx<'_> {
             PresenceHolder::Visitor(v) => (None, Some(v)),
         };
         self.exec(
-            "INSERT INTO presence_clients (id, user_id, visitor_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+            "INSERT INTO presence_clients (id, user_id, visitor_id, expires_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, updated_at = excluded.updated_at",
             params![id.as_bytes(), u.map(|x| x.as_bytes().to_vec()), v.map(|x| x.as_bytes().to_vec()), expires_at, now],
         )?;
         self.refresh_present_until(holder, now)
+    }
+
+    fn presence_clients_of_user(
+        &self,
+        user: Uuid,
+        now: Millis,
+        k: &Keyset,
+    ) -> Result<Vec<PresenceClientRecord>> {
+        let mut sql = "SELECT id, created_at, updated_at, expires_at FROM presence_clients \
+                       WHERE user_id = ? AND expires_at > ?"
+            .to_string();
+        let mut p: Vec<Value> = vec![blob(user), Value::Integer(now)];
+        if let (Some(cond), Some(after)) = (k.beyond_sql("created_at", "id"), &k.after) {
+            sql.push_str(" AND ");
+            sql.push_str(&cond);
+            p.push(Value::Integer(after.primary));
+            p.push(Value::Blob(after.tie.clone()));
+        }
+        sql.push(' ');
+        sql.push_str(&k.order_sql("created_at", "id"));
+        let mut st = self.conn().prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(p), |r| {
+            Ok(PresenceClientRecord {
+                id: uuid_col(r, 0)?,
+                created_at: r.get(1)?,
+                updated_at: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>> {

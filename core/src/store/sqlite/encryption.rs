@@ -3,7 +3,7 @@
 
 use super::{SqliteStore, SqliteTx, uuid_col};
 use crate::clock::Millis;
-use crate::crypto::records::{OrgKeyCheck, WrappedChatKey};
+use crate::crypto::records::{HeldOrgKey, OrgKeyCheck, WrappedChatKey};
 use crate::error::Result;
 use crate::store::EncryptionStore;
 use crate::store::changes::Change;
@@ -15,12 +15,13 @@ impl EncryptionStore for SqliteTx<'_> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT key_check, purged_at FROM organization_keys WHERE organization_id = ?1",
+                "SELECT key_check, updated_at, purged_at FROM organization_keys WHERE organization_id = ?1",
             )?
             .query_row([org.as_bytes()], |r| {
                 Ok(OrgKeyCheck {
                     check: r.get(0)?,
-                    purged_at: r.get(1)?,
+                    recorded_at: r.get(1)?,
+                    purged_at: r.get(2)?,
                 })
             })
             .optional()?)
@@ -103,6 +104,60 @@ impl EncryptionStore for SqliteTx<'_> {
             [visitor.as_bytes()],
         )
     }
+
+    fn held_org_key(&self, org: Uuid) -> Result<Option<HeldOrgKey>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT organization_id, wrapped_key, created_at FROM held_organization_keys \
+                 WHERE organization_id = ?1",
+            )?
+            .query_row([org.as_bytes()], held_key_row)
+            .optional()?)
+    }
+
+    fn held_org_keys(&self) -> Result<Vec<HeldOrgKey>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT organization_id, wrapped_key, created_at FROM held_organization_keys \
+             ORDER BY organization_id",
+        )?;
+        let rows = st.query_map([], held_key_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn put_held_org_key(&self, key: &HeldOrgKey) -> Result<()> {
+        self.exec(
+            "INSERT INTO held_organization_keys (organization_id, wrapped_key, created_at) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (organization_id) DO UPDATE SET \
+             wrapped_key = excluded.wrapped_key, created_at = excluded.created_at",
+            params![key.organization_id.as_bytes(), key.wrapped, key.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn delete_held_org_key(&self, org: Uuid) -> Result<bool> {
+        Ok(self.exec(
+            "DELETE FROM held_organization_keys WHERE organization_id = ?1",
+            [org.as_bytes()],
+        )? > 0)
+    }
+
+    fn encrypting_orgs_without_key(&self) -> Result<Vec<Uuid>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT o.id FROM organizations o WHERE o.encrypt_chats = 1 AND NOT EXISTS \
+             (SELECT 1 FROM organization_keys k WHERE k.organization_id = o.id) ORDER BY o.id",
+        )?;
+        let rows = st.query_map([], |r| uuid_col(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn held_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeldOrgKey> {
+    Ok(HeldOrgKey {
+        organization_id: uuid_col(r, 0)?,
+        wrapped: r.get(1)?,
+        created_at: r.get(2)?,
+    })
 }
 
 impl SqliteStore {

@@ -89,6 +89,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_webhook_delivery_limits",
         include_str!("../../../migrations/0011_webhook_delivery_limits.sql"),
     ),
+    (
+        "0012_server_held_keys",
+        include_str!("../../../migrations/0012_server_held_keys.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
