@@ -506,7 +506,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         .as_ref()
         .is_some_and(|b| !has_change && b.pending == pending && b.members == members);
     if unchanged {
-        // Presence renewals re-evaluate a user's open chats; most change nothing.
+        // A presence change re-evaluates a member's open chats; most change nothing.
         return Ok(());
     }
     let snap = Snapshot::from_hashes(hashes, pending, members);
