@@ -28,6 +28,7 @@ fn main() {
         .background_checkpoints(CheckpointPolicy {
             inline_above_pages: inline,
             every: Duration::from_millis(every_ms),
+            ..CheckpointPolicy::default()
         })
         .open(&path)
         .unwrap();

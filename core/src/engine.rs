@@ -39,6 +39,7 @@ pub struct CommitNotice {
 /// ```json
 /// {"durability": "normal" | "full",
 ///  "event_retention_secs": 604800,
+///  "event_retention_bytes": 268435456,
 ///  "webhook_destinations": ["https://hooks.example.com/in"],
 ///  "background_checkpoints": true | {"every_ms": 10, "inline_above_pages": 4096}}
 /// ```
@@ -47,6 +48,7 @@ pub struct CommitNotice {
 pub struct EngineOptions {
     pub durability: Option<String>,
     pub event_retention_secs: Option<u64>,
+    pub event_retention_bytes: Option<u64>,
     pub webhook_destinations: Option<Vec<String>>,
     pub background_checkpoints: Option<CheckpointOption>,
 }
@@ -71,6 +73,7 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     durability: Durability,
     event_retention_ms: i64,
+    event_retention_bytes: Option<i64>,
     webhook_allow: Vec<String>,
     webhook_limits: webhooks::DeliveryLimits,
     on_commit: Option<CommitHook>,
@@ -85,6 +88,7 @@ impl Default for EngineBuilder {
             clock: Arc::new(SystemClock),
             durability: Durability::Normal,
             event_retention_ms: events::DEFAULT_RETENTION_MS,
+            event_retention_bytes: None,
             webhook_allow: Vec::new(),
             webhook_limits: webhooks::DeliveryLimits::default(),
             on_commit: None,
@@ -108,6 +112,13 @@ impl EngineBuilder {
     /// read from before the window answers `resync` (see [`events::EventPage`]).
     pub fn event_retention(mut self, window: Duration) -> Self {
         self.event_retention_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+    /// Bounds the event log's size as well (default: unbounded): `maintenance()` deletes the
+    /// oldest events while the log is estimated larger than `max_bytes` (its change count
+    /// times the mean size of its newest rows), and a read from before them answers `resync`.
+    pub fn event_retention_bytes(mut self, max_bytes: u64) -> Self {
+        self.event_retention_bytes = Some(i64::try_from(max_bytes).unwrap_or(i64::MAX));
         self
     }
     /// The destinations webhooks may have (see [`webhooks::destination_allowed`]: scheme,
@@ -175,6 +186,9 @@ impl EngineBuilder {
         if let Some(secs) = o.event_retention_secs {
             self = self.event_retention(Duration::from_secs(secs));
         }
+        if let Some(bytes) = o.event_retention_bytes {
+            self = self.event_retention_bytes(bytes);
+        }
         if let Some(allow) = o.webhook_destinations {
             self = self.webhook_destinations(allow);
         }
@@ -200,6 +214,7 @@ impl EngineBuilder {
                 self = self.background_checkpoints(CheckpointPolicy {
                     every: every_ms.map(Duration::from_millis).unwrap_or(d.every),
                     inline_above_pages: inline_above_pages.unwrap_or(d.inline_above_pages),
+                    truncate_when_idle: d.truncate_when_idle,
                 });
             }
         }
@@ -243,6 +258,7 @@ impl EngineBuilder {
             keys,
             master: self.master,
             event_retention_ms: self.event_retention_ms,
+            event_retention_bytes: self.event_retention_bytes,
             webhook_allow: self.webhook_allow,
             webhook_limits: self.webhook_limits,
             commits: (Mutex::new(head), Condvar::new()),
@@ -272,6 +288,7 @@ pub struct Engine {
     /// The key sealing the organization keys the engine holds itself (`crypto::held`).
     master: Option<SecretKey>,
     pub(crate) event_retention_ms: i64,
+    pub(crate) event_retention_bytes: Option<i64>,
     /// Allowed webhook destinations (empty: any).
     pub(crate) webhook_allow: Vec<String>,
     /// When failing deliveries are given up; how long minted app tokens last.

@@ -23,16 +23,19 @@ pub struct MaintenanceReport {
     pub events_deleted: usize,
 }
 
-/// Applies the time-driven rules, then retention: events older than `event_retention_ms`,
+/// Applies the time-driven rules, then retention: events older than `event_retention_ms` (and
+/// the oldest past `event_retention_bytes`),
 /// webhook deliveries acknowledged or failed as long ago, expired webhook app tokens, and
 /// idempotency keys older than 24 hours.
 pub fn run_with_retention(
     s: &dyn Store,
     env: &Env,
     event_retention_ms: crate::clock::Millis,
+    event_retention_bytes: Option<i64>,
 ) -> Result<MaintenanceReport> {
     let mut report = run(s, env)?;
-    report.events_deleted = crate::events::apply_retention(s, env, event_retention_ms)?;
+    report.events_deleted =
+        crate::events::apply_retention(s, env, event_retention_ms, event_retention_bytes)?;
     s.delete_finished_deliveries_before(env.now - event_retention_ms)?;
     s.delete_expired_webhook_tokens(env.now)?;
     s.delete_idempotency_before(env.now - crate::idempotency::KEY_TTL_MS)?;

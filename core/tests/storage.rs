@@ -358,6 +358,7 @@ fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
     let policy = chat_core::CheckpointPolicy {
         every: std::time::Duration::from_millis(2),
         inline_above_pages: 256,
+        truncate_when_idle: None,
     };
     let engine = Engine::builder()
         .clock(clock.clone())
@@ -406,6 +407,73 @@ fn with_background_checkpoints_the_wal_stays_bounded_under_steady_writes() {
     // Dropping the engine stops the thread; the database opens again.
     drop(engine);
     drop(Engine::open(&path).unwrap());
+}
+
+/// Once writes stop, the checkpointer gives the WAL file back: everything copied and nothing
+/// new for the idle time, the file is truncated to zero bytes; the next write starts it again.
+#[test]
+fn an_idle_wal_is_truncated_after_its_frames_are_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idle.db");
+    let policy = chat_core::CheckpointPolicy {
+        every: std::time::Duration::from_millis(2),
+        truncate_when_idle: Some(std::time::Duration::from_millis(50)),
+        ..chat_core::CheckpointPolicy::default()
+    };
+    let engine = Engine::builder()
+        .clock(chat_core::TestClock::at_default_start())
+        .background_checkpoints(policy)
+        .open(&path)
+        .unwrap();
+    engine.load_seed_json(&seed_json().to_string()).unwrap();
+    let chat = engine
+        .create_user_chat(&user(ANN), u(ANN), Default::default())
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    let wal = dir.path().join("idle.db-wal");
+    let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    for i in 0..300 {
+        engine
+            .send_user_message(&user(ANN), u(ANN), chat, msg(&format!("message {i}")))
+            .unwrap();
+    }
+    assert!(
+        wal_bytes() > 1 << 20,
+        "the sends wrote a WAL ({} bytes)",
+        wal_bytes()
+    );
+    // Nothing more is written: the file is given back (polled, bounded).
+    let started = std::time::Instant::now();
+    while wal_bytes() > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the idle WAL kept {} bytes",
+            wal_bytes()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Writes go on as before, and everything written is there.
+    engine
+        .send_user_message(&user(ANN), u(ANN), chat, msg("after the truncation"))
+        .unwrap();
+    assert!(wal_bytes() > 0);
+    drop(engine);
+    let again = Engine::open(&path).unwrap();
+    let page = again
+        .list_messages(
+            &user(ANN),
+            chat_core::chats::ChatScope::UserChats { user_id: u(ANN) },
+            chat,
+            &Default::default(),
+            &chat_core::pagination::PageRequest::first(1),
+        )
+        .unwrap();
+    assert_eq!(
+        page.results[0].message.as_deref(),
+        Some("after the truncation")
+    );
 }
 
 /// The WAL file is not cut back below the size the inline threshold lets the WAL reach when it

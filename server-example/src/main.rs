@@ -89,6 +89,10 @@ struct ServeArgs {
     /// `resync`).
     #[arg(long, env = "CHAT_EVENT_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
     event_retention_secs: u64,
+    /// The event log's size bound (MiB, estimated): past it maintenance deletes the oldest
+    /// events even inside the retention time (0: no bound).
+    #[arg(long, env = "CHAT_EVENT_RETENTION_MB", default_value_t = 256)]
+    event_retention_mb: u64,
     /// How often the background checkpoint copies the WAL into the database (milliseconds).
     #[arg(long, env = "CHAT_CHECKPOINT_EVERY_MS", default_value_t = CheckpointPolicy::default().every.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -209,6 +213,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     let checkpoints = CheckpointPolicy {
         every: Duration::from_millis(args.checkpoint_every_ms),
         inline_above_pages: args.wal_inline_checkpoint_pages,
+        ..CheckpointPolicy::default()
     };
     let key_file = args
         .master_key_file
@@ -221,6 +226,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         Engine::builder()
             .master_key(master)
             .event_retention(retention)
+            .event_retention_bytes(match args.event_retention_mb {
+                0 => u64::MAX,
+                mb => mb.saturating_mul(1 << 20),
+            })
             .webhook_destinations(allow)
             .webhook_delivery_limits(limits)
             .on_commit(move |notice| hook_signals.committed(notice))

@@ -510,8 +510,8 @@ operations! {
         routes: [],
         parse: {} (),
         run: {
-            let window = engine.event_retention_ms;
-            engine.write(None, |s, env| time_rules::run_with_retention(s, env, window))
+            let (window, bytes) = (engine.event_retention_ms, engine.event_retention_bytes);
+            engine.write(None, |s, env| time_rules::run_with_retention(s, env, window, bytes))
         },
     }
 }

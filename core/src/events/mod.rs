@@ -481,7 +481,17 @@ pub fn pattern_matches(pattern: &str, channel: &str) -> bool {
     pi == p.len()
 }
 
-/// Retention: deletes events older than the window; returns how many.
-pub fn apply_retention(s: &dyn Store, env: &Env, retention_ms: Millis) -> Result<usize> {
-    s.delete_events_before(env.now - retention_ms)
+/// Retention: deletes events older than the window, then the oldest while the log is larger
+/// than `max_bytes` (estimated; None: no size bound); returns how many.
+pub fn apply_retention(
+    s: &dyn Store,
+    env: &Env,
+    retention_ms: Millis,
+    max_bytes: Option<i64>,
+) -> Result<usize> {
+    let mut deleted = s.delete_events_before(env.now - retention_ms)?;
+    if let Some(max) = max_bytes {
+        deleted += s.delete_events_over_bytes(max)?;
+    }
+    Ok(deleted)
 }

@@ -1013,3 +1013,71 @@ fn every_published_channel_is_a_listed_collection() {
         assert!(listed, "{path} is not a GET route");
     }
 }
+
+/// With a size bound, maintenance keeps the newest events within it (estimated from the mean
+/// size of the newest rows): older ones go even inside the retention time, and a read from
+/// before them answers `resync`; without a bound nothing inside the time is deleted.
+#[test]
+fn retention_by_size_keeps_the_newest_events_within_the_bound() {
+    let log_bytes = |w: &World| -> (i64, i64) {
+        w.engine
+            .store()
+            .with_connection(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*), coalesce(sum(64 + length(channels) + length(resource_id) \
+                     + coalesce(length(resource), 0)), 0) FROM event_changes",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap()
+    };
+    let build = |bound: Option<u64>| {
+        let clock = crate::TestClock::at_default_start();
+        let mut b = crate::Engine::builder().clock(clock.clone());
+        if let Some(bytes) = bound {
+            b = b.event_retention_bytes(bytes);
+        }
+        seeded(b.open_in_memory().unwrap(), clock)
+    };
+    let unbounded = build(None);
+    let bounded = build(Some(20_000));
+    for w in [&unbounded, &bounded] {
+        for _ in 0..40 {
+            let (chat, _) = w.routed_chat();
+            w.engine
+                .join_pending_chat(&user(BOB), id(BOB), chat, join())
+                .unwrap();
+            w.end(BOB, chat);
+        }
+    }
+    let (rows, bytes) = log_bytes(&unbounded);
+    assert!(bytes > 60_000, "the chats wrote {bytes} bytes of events");
+    assert_eq!(unbounded.engine.maintenance().unwrap().events_deleted, 0);
+    assert_eq!(log_bytes(&unbounded), (rows, bytes));
+
+    let head = bounded.engine.last_event_seq();
+    let report = bounded.engine.maintenance().unwrap();
+    let (kept_rows, kept) = log_bytes(&bounded);
+    assert!(report.events_deleted > 0 && kept_rows > 0, "{report:?}");
+    assert!(
+        kept <= 20_000 * 5 / 4,
+        "{kept} bytes kept for a 20 000-byte bound"
+    );
+    assert!(
+        kept >= 20_000 / 2,
+        "{kept} bytes kept for a 20 000-byte bound"
+    );
+    assert_eq!(
+        bounded.engine.last_event_seq(),
+        head,
+        "the newest events stay"
+    );
+    let from_start = read(&bounded, BOB, 0);
+    assert!(
+        from_start.resync,
+        "a read from before the kept events resyncs"
+    );
+    let recent = read(&bounded, BOB, head - 3);
+    assert!(!recent.resync && !recent.events.is_empty(), "{recent:?}");
+}

@@ -398,6 +398,9 @@ pub trait EventStore {
     fn event_floor(&self) -> Result<i64>;
     /// Deletes the changes created before `before` (raising the floor); returns how many.
     fn delete_events_before(&self, before: Millis) -> Result<usize>;
+    /// Deletes the oldest changes while the log is estimated to hold more than `max_bytes`
+    /// (raising the floor); returns how many.
+    fn delete_events_over_bytes(&self, max_bytes: i64) -> Result<usize>;
     /// Removes the resources of a chat's events and their queued deliveries (a purge), and
     /// marks the chat and its memberships for republishing.
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()>;

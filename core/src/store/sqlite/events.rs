@@ -296,6 +296,36 @@ impl EventStore for SqliteTx<'_> {
         Ok(deleted)
     }
 
+    fn delete_events_over_bytes(&self, max_bytes: i64) -> Result<usize> {
+        // The log's size is estimated, not measured (measuring walks every page): its change
+        // count times the mean size of its newest 256 rows (their texts plus the fixed
+        // columns' ≈ 64 bytes). Numbers are consecutive from the floor, so the rows to keep
+        // end at a number, found without a scan.
+        let (newest, oldest, mean): (Option<i64>, Option<i64>, Option<f64>) = self
+            .conn()
+            .prepare_cached(
+                "SELECT (SELECT max(seq) FROM event_changes), (SELECT min(seq) FROM event_changes), \
+                 (SELECT avg(64 + length(channels) + length(resource_id) + coalesce(length(resource), 0)) \
+                  FROM (SELECT channels, resource_id, resource FROM event_changes ORDER BY seq DESC LIMIT 256))",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let (Some(newest), Some(oldest), Some(mean)) = (newest, oldest, mean) else {
+            return Ok(0);
+        };
+        let keep = (max_bytes as f64 / mean.max(1.0)).floor() as i64;
+        let cut = newest - keep;
+        if cut < oldest {
+            return Ok(0);
+        }
+        let deleted = self.exec("DELETE FROM event_changes WHERE seq <= ?1", [cut])?;
+        self.exec(
+            "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            [cut],
+        )?;
+        Ok(deleted)
+    }
+
     fn scrub_chat_events(&self, chat_pk: i64) -> Result<()> {
         // The chat's change rows: its chain from the newest (`chats.last_event_seq`) through
         // `prev_seq`; rows retention deleted end it.

@@ -136,11 +136,17 @@ pub struct CheckpointPolicy {
     /// [`SqliteStore::set_autocheckpoint`]). 0: never inline (the WAL then grows without end
     /// under steady writes; for measurements only).
     pub inline_above_pages: i64,
+    /// Once every frame of the WAL is copied into the database and no write has added one for
+    /// this long, the checkpointer truncates the WAL file to zero bytes: the file is kept at
+    /// its working size while writes come (allocating it anew each cycle measured slower),
+    /// and given back when they stop. None: never.
+    pub truncate_when_idle: Option<std::time::Duration>,
 }
 
 impl Default for CheckpointPolicy {
     /// Every 10 ms, inline past 65 536 pages (256 MiB of WAL with 4 KiB pages; the WAL file
-    /// is then kept at that size, see [`SqliteStore::start_background_checkpoints`]).
+    /// is then kept at that size while writes come, see
+    /// [`SqliteStore::start_background_checkpoints`], and truncated after 1 s without one).
     /// Measured (`docs/PERFORMANCE.md`): with passes this frequent
     /// (their copies synced to the database file, see `PassSyncs`) the inline checkpoint finds
     /// nearly everything copied and synced, and what it costs the writer is its syncs, so rarer
@@ -154,6 +160,7 @@ impl Default for CheckpointPolicy {
         CheckpointPolicy {
             every: std::time::Duration::from_millis(10),
             inline_above_pages: 65_536,
+            truncate_when_idle: Some(std::time::Duration::from_secs(1)),
         }
     }
 }
@@ -196,6 +203,37 @@ impl PassSyncs {
             return true;
         }
         false
+    }
+}
+
+/// How long the WAL has held the same frames, all copied into the database (the
+/// checkpointer's idle truncation, [`CheckpointPolicy::truncate_when_idle`]).
+#[derive(Debug, Default)]
+struct IdleWal {
+    /// The frame count seen, and since when, while every frame was copied.
+    since: Option<(i64, std::time::Instant)>,
+}
+
+impl IdleWal {
+    /// After a pass that found `log` frames, `copied` of them copied, at `now`: how long the
+    /// WAL has been idle and fully copied (zero when it is empty, or still being written).
+    fn after_pass(
+        &mut self,
+        log: i64,
+        copied: i64,
+        now: std::time::Instant,
+    ) -> std::time::Duration {
+        match self.since {
+            _ if log <= 0 || copied < log => {
+                self.since = None;
+                std::time::Duration::ZERO
+            }
+            Some((frames, at)) if frames == log => now.saturating_duration_since(at),
+            _ => {
+                self.since = Some((log, now));
+                std::time::Duration::ZERO
+            }
+        }
     }
 }
 
@@ -483,7 +521,9 @@ impl SqliteStore {
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.pragma_update(None, "busy_timeout", 5000)?;
+        // Passive passes never wait; the idle truncation waits this long at most for a
+        // writer or reader in the way (then tries again later).
+        conn.pragma_update(None, "busy_timeout", 20)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // The database file, to push each pass's copies to disk (below).
         let db_file = std::fs::File::open(&path).map_err(|e| {
@@ -499,6 +539,7 @@ impl SqliteStore {
             .name("chat-checkpoints".into())
             .spawn(move || {
                 let mut sync_state = PassSyncs::default();
+                let mut idle = IdleWal::default();
                 loop {
                     {
                         let mut stopped = stop2.0.lock();
@@ -524,6 +565,22 @@ impl SqliteStore {
                     // An error is left to SQLite's own sync of the file, which sees it too.
                     if sync_state.after_pass(log, copied) {
                         let _ = db_file.sync_data();
+                    }
+                    let now = std::time::Instant::now();
+                    if let Some(after) = policy.truncate_when_idle
+                        && idle.after_pass(log, copied, now) >= after
+                    {
+                        // Everything is copied and nothing came since: starting the WAL over
+                        // costs no copy. A writer arriving meanwhile waits at most the short
+                        // busy timeout of this connection, then the truncation is retried.
+                        if conn
+                            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                                r.get::<_, i64>(0)
+                            })
+                            .is_ok_and(|busy| busy == 0)
+                        {
+                            idle = IdleWal::default();
+                        }
                     }
                 }
             })
