@@ -81,10 +81,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let io = Guarded {
-            stream,
-            _slot: permit,
-        };
+        let io = Guarded::new(stream, permit);
         tokio::spawn(serve_connection(
             io,
             service.clone(),
@@ -183,9 +180,92 @@ async fn serve_connection(
 
 /// A served connection's socket, holding its slot of the connection cap for as long as the
 /// socket lives (through a WebSocket upgrade too).
+///
+/// It also gives hyper's own error responses the contract's JSON body. hyper answers a
+/// request it cannot parse (400 for a bad request line, URI or header value, 414, 431) itself,
+/// before any service runs, with an empty body, and offers no hook to change it; the router's
+/// error responses always carry a JSON body, so an outgoing response head with one of those
+/// statuses and `content-length: 0` is hyper's, and is rewritten here on its way out.
 struct Guarded {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    /// A rewritten error response not yet fully written, and how much of it was.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+impl Guarded {
+    fn new(stream: TcpStream, slot: OwnedSemaphorePermit) -> Self {
+        Guarded {
+            stream,
+            _slot: slot,
+            pending: None,
+        }
+    }
+
+    /// Writes out the pending rewritten response, if any.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, done)) = &mut self.pending {
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &bytes[*done..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *done += n;
+            if *done == bytes.len() {
+                self.pending = None;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `head` (hyper's error response) in its rewritten form: all of it counts as
+    /// written, the rewritten bytes go out as the socket takes them.
+    fn take_rewritten(&mut self, cx: &mut Context<'_>, head: &[u8], rewritten: Vec<u8>) -> usize {
+        self.pending = Some((rewritten, 0));
+        // Errors and back-pressure surface on the next write or flush.
+        let _ = self.poll_pending(cx);
+        head.len()
+    }
+}
+
+/// The error body of a parse error hyper answered itself, by status.
+fn parse_error_body(status: &[u8]) -> Option<&'static str> {
+    Some(match status {
+        b"400" => {
+            r#"{"detail":"The request could not be parsed as HTTP (request line, URI or header).","code":"bad_request"}"#
+        }
+        b"414" => r#"{"detail":"The request URI is too long.","code":"uri_too_long"}"#,
+        b"431" => {
+            r#"{"detail":"The request headers are too large.","code":"request_header_fields_too_large"}"#
+        }
+        _ => return None,
+    })
+}
+
+/// hyper's response head for a request it could not parse, rewritten with a JSON body; `None`
+/// for any other bytes.
+fn rewrite_parse_error(buf: &[u8]) -> Option<Vec<u8>> {
+    let rest = buf
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
+    let body = parse_error_body(rest.get(..3)?)?;
+    // The whole head, and nothing after it.
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    if end != buf.len() {
+        return None;
+    }
+    let head = std::str::from_utf8(buf).ok()?;
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("\r\ncontent-type:") {
+        return None;
+    }
+    let at = lower.find("\r\ncontent-length: 0\r\n")?;
+    let mut out = String::with_capacity(head.len() + body.len() + 48);
+    out.push_str(&head[..at]);
+    out.push_str("\r\ncontent-type: application/json");
+    out.push_str(&format!("\r\ncontent-length: {}", body.len()));
+    out.push_str(&head[at + "\r\ncontent-length: 0".len()..]);
+    out.push_str(body);
+    Some(out.into_bytes())
 }
 
 impl AsyncRead for Guarded {
@@ -204,7 +284,12 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
+        if let Some(rewritten) = rewrite_parse_error(buf) {
+            return Poll::Ready(Ok(this.take_rewritten(cx, buf, rewritten)));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -212,7 +297,22 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
+        // hyper queues a response head as a slice of its own.
+        let first = bufs.iter().position(|b| !b.is_empty()).unwrap_or(0);
+        if let Some(head) = bufs.get(first)
+            && let Some(rewritten) = rewrite_parse_error(head)
+        {
+            return Poll::Ready(Ok(this.take_rewritten(cx, head, rewritten)));
+        }
+        // An error head further on goes out by itself in a later call.
+        let upto = bufs
+            .iter()
+            .skip(first + 1)
+            .position(|b| rewrite_parse_error(b).is_some())
+            .map_or(bufs.len(), |i| first + 1 + i);
+        Pin::new(&mut this.stream).poll_write_vectored(cx, &bufs[..upto])
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -220,12 +320,44 @@ impl AsyncWrite for Guarded {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
+        Pin::new(&mut this.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        ready!(this.poll_pending(cx))?;
         ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
         Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_parse_error;
+
+    #[test]
+    fn hypers_empty_parse_error_heads_get_a_json_body_and_nothing_else_changes() {
+        let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Sat, 05 Dec 2026 18:57:18 GMT\r\n\r\n";
+        let out = String::from_utf8(rewrite_parse_error(head).unwrap()).unwrap();
+        let (head_out, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head_out.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(head_out.contains("\r\nconnection: close\r\n"));
+        assert!(head_out.contains("\r\ncontent-type: application/json\r\n"));
+        assert!(head_out.contains(&format!("\r\ncontent-length: {}\r\n", body.len())));
+        assert!(head_out.ends_with("GMT"));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["code"], "request_header_fields_too_large");
+        // A response with a body, another status, or a partial head is left alone.
+        for other in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n",
+            b"{\"detail\":\"HTTP/1.1 400 \"}",
+        ] {
+            assert!(rewrite_parse_error(other).is_none());
+        }
     }
 }

@@ -328,7 +328,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The request payload: `None` when empty; 415 for a non-JSON content type, 413 past
-/// [`BODY_LIMIT`], 400 for malformed JSON.
+/// [`BODY_LIMIT`], 400 for malformed JSON or a payload that is not a JSON object, 408 when
+/// the body stalls past the body-read timeout.
 async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Option<Value>, Response> {
     let too_large = || {
         error(
@@ -397,9 +398,18 @@ async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Option<Value>
             ));
         }
     }
-    serde_json::from_slice::<Value>(&bytes)
-        .map(Some)
-        .map_err(|e| chat_error(&ChatError::parse(format!("Malformed JSON: {e}"))))
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        // Checked here rather than left to the core, which reads a null payload as "no body"
+        // (what the bindings pass when there is none): over HTTP an empty body says that, and
+        // an explicit `null` is refused like any other payload that is not an object.
+        Ok(_) => Err(chat_error(&ChatError::parse(
+            "The payload must be a JSON object.",
+        ))),
+        Err(e) => Err(chat_error(&ChatError::parse(format!(
+            "Malformed JSON: {e}"
+        )))),
+    }
 }
 
 /// Whether a body read failed for want of data within the body-read timeout
