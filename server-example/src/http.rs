@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -72,8 +72,9 @@ pub fn chat_error(e: &ChatError) -> Response {
 }
 
 /// The router: every route of [`ROUTES`], `/healthz`, `/api/v5/openapi.json`, JSON error
-/// bodies for everything axum itself rejects, panics mapped to 500, and request logs.
-pub fn router(app: Arc<App>) -> Router {
+/// bodies for everything axum itself rejects, panics mapped to 500, requests answered 503
+/// past `request_timeout`, and request logs.
+pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
     let mut by_path: BTreeMap<String, MethodRouter<Arc<App>>> = BTreeMap::new();
     for route in ROUTES.iter() {
         if route.op == crate::routes::REALTIME_OP {
@@ -137,6 +138,12 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "No such endpoint.") })
         .with_state(app)
+        // Inside `json_errors`, which gives its empty 503 the JSON body. An engine call
+        // already started runs to its end on its thread; only the wait for it is cut.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .layer(middleware::from_fn(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send + 'static>| {
@@ -321,7 +328,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The request payload: `None` when empty; 415 for a non-JSON content type, 413 past
-/// [`BODY_LIMIT`], 400 for malformed JSON.
+/// [`BODY_LIMIT`], 400 for malformed JSON or a payload that is not a JSON object, 408 when
+/// the body stalls past the body-read timeout.
 async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Option<Value>, Response> {
     let too_large = || {
         error(
@@ -341,12 +349,22 @@ async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Option<Value>
     let mut buf: Vec<u8> = Vec::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "parse_error",
-                "The request body could not be read.",
-            ));
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) if is_body_timeout(&e) => {
+                return Err(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "The request body was not received in time.",
+                ));
+            }
+            Err(_) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "parse_error",
+                    "The request body could not be read.",
+                ));
+            }
         };
         if let Ok(data) = frame.into_data() {
             total += data.len();
@@ -380,9 +398,24 @@ async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Option<Value>
             ));
         }
     }
-    serde_json::from_slice::<Value>(&bytes)
-        .map(Some)
-        .map_err(|e| chat_error(&ChatError::parse(format!("Malformed JSON: {e}"))))
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        // Checked here rather than left to the core, which reads a null payload as "no body"
+        // (what the bindings pass when there is none): over HTTP an empty body says that, and
+        // an explicit `null` is refused like any other payload that is not an object.
+        Ok(_) => Err(chat_error(&ChatError::parse(
+            "The payload must be a JSON object.",
+        ))),
+        Err(e) => Err(chat_error(&ChatError::parse(format!(
+            "Malformed JSON: {e}"
+        )))),
+    }
+}
+
+/// Whether a body read failed for want of data within the body-read timeout
+/// (`tower_http::timeout::RequestBodyTimeoutLayer`, applied around the router).
+fn is_body_timeout(e: &axum::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>())
 }
 
 /// Any error response without a JSON body (axum's own: 404 without route, 405, ...) gets
@@ -411,6 +444,10 @@ async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "The request body must be JSON (Content-Type: application/json).",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "request_timeout",
+            "The request was not answered within the server's request timeout.",
         ),
         s if s.is_server_error() => ("internal_error", "The server failed to handle the request."),
         _ => ("bad_request", "The request could not be handled."),

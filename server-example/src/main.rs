@@ -3,6 +3,7 @@
 //! `serve` runs the API, `seed` loads a seed file, `demo` serves with a fresh demo
 //! organization. See the README's server section.
 
+mod connections;
 mod demo;
 mod engine_threads;
 mod http;
@@ -111,6 +112,31 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_MAINTENANCE_EVERY_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..))]
     maintenance_every_ms: u64,
+    /// Connections served at once; beyond it, new connections wait in the listen backlog
+    /// until one closes. Keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Time allowed for a request's head, counted from when the connection starts waiting for
+    /// it (opened, or previous response sent); past it the connection is closed (seconds).
+    #[arg(long, env = "CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_secs: u64,
+    /// Longest wait for the next piece of a request body; past it the request is answered
+    /// 408 (seconds).
+    #[arg(long, env = "CHAT_BODY_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_secs: u64,
+    /// A keep-alive connection without a request in progress for this long is closed
+    /// (seconds).
+    #[arg(long, env = "CHAT_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    keep_alive_timeout_secs: u64,
+    /// A request not answered within this long is answered 503 `request_timeout`
+    /// (seconds).
+    #[arg(long, env = "CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_secs: u64,
 }
 
 #[derive(Args)]
@@ -288,18 +314,26 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         signals.clone(),
         calls,
     ));
-    let served = axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let limits = connections::Limits {
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        header_read: Duration::from_secs(args.header_read_timeout_secs),
+        body_read: Duration::from_secs(args.body_read_timeout_secs),
+        keep_alive_idle: Duration::from_secs(args.keep_alive_timeout_secs),
+        request: Duration::from_secs(args.request_timeout_secs),
+    };
+    connections::serve(
+        listener,
+        http::router(app, limits.request),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     maintenance.abort();
     let _ = maintenance.await;
     webhooks.abort();
     let _ = webhooks.await;
     // Ends the WebSocket sessions (upgraded connections outlive the graceful shutdown).
     signals.close();
-    if let Err(e) = served {
-        tracing::error!(error = %e, "server error");
-    }
     // Every handler has finished (graceful shutdown waits for them); a maintenance run may
     // still hold the engine for a moment.
     let mut engine = engine;

@@ -159,7 +159,11 @@ async fn the_router_serves_exactly_the_registry_routes() {
         .expect("listen");
     let addr = listener.local_addr().expect("address");
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, crate::http::router(app)).await;
+        let _ = axum::serve(
+            listener,
+            crate::http::router(app, std::time::Duration::from_secs(30)),
+        )
+        .await;
     });
     let client = reqwest::Client::new();
     let send = |method: M, path: String| {

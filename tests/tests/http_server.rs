@@ -848,3 +848,139 @@ fn checkpoint_settings_out_of_range_are_refused_before_anything_is_opened() {
         assert!(!db.exists(), "{flag}={value} created the database");
     }
 }
+
+/// Sends `request` on a connection of its own and reads until the server closes it.
+fn exchange(s: &Server, request: &[u8]) -> String {
+    let mut c = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer and close before taking all of an oversized request.
+    let _ = c.write_all(request);
+    let mut out = vec![];
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !out.is_empty() => break,
+            Err(e) => panic!("read: {e}; so far: {}", String::from_utf8_lossy(&out)),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn requests_the_http_layer_cannot_parse_get_json_error_bodies() {
+    let s = Server::with_seed(&seed());
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let huge_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(500_000)
+    );
+    let cases: [(&[u8], u16, &str); 6] = [
+        (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+        (
+            b"GET /api/v5/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+            "bad_request",
+        ),
+        (
+            b"GET /healthz?q=\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+            "bad_request",
+        ),
+        (
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            400,
+            "bad_request",
+        ),
+        (long_uri.as_bytes(), 414, "uri_too_long"),
+        (
+            huge_header.as_bytes(),
+            431,
+            "request_header_fields_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let reply = exchange(&s, request);
+        let shown = &request[..request.len().min(40)];
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{}: {reply}",
+            String::from_utf8_lossy(shown)
+        );
+        let (head, body) = reply.split_once("\r\n\r\n").expect("a complete head");
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("\r\ncontent-type: application/json\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}\r\n", body.len())),
+            "{head}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_error_body(&v);
+        assert_eq!(v["code"], code, "{v}");
+    }
+    // The server serves on.
+    s.get("/healthz", "").expect(200);
+}
+
+#[test]
+fn a_payload_that_is_not_a_json_object_is_refused_and_nothing_is_created() {
+    let s = Server::with_seed(&seed());
+    let routers = format!("/api/v5/orgs/{ORG_A}/routers");
+    let before = s.get(&routers, ANN_T).expect(200)["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    let auth = format!("Token {ANN_T}");
+    let json_h = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    for body in ["null", " null ", "[]", "[{}]", "\"x\"", "1", "true"] {
+        s.raw("POST", &routers, &json_h, Some(body.as_bytes().to_vec()))
+            .expect_error(400, "parse_error");
+        s.raw(
+            "POST",
+            &format!("/api/v5/users/{ANN}/chats"),
+            &json_h,
+            Some(body.as_bytes().to_vec()),
+        )
+        .expect_error(400, "parse_error");
+    }
+    let after = s.get(&routers, ANN_T).expect(200)["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before);
+    // An empty body still means "no payload".
+    s.raw("POST", &format!("/api/v5/users/{ANN}/chats"), &json_h, None)
+        .expect(201);
+}
+
+#[test]
+fn pagination_parameters_are_checked_on_the_unpaginated_lists_too() {
+    let s = Server::with_seed(&seed());
+    for list in ["routers", "webhooks"] {
+        let path = format!("/api/v5/orgs/{ORG_A}/{list}");
+        for bad in [
+            "page_size=null",
+            "page_size=0",
+            "page_size=-3",
+            "page_size=x",
+        ] {
+            s.get(&format!("{path}?{bad}"), ANN_T)
+                .expect_error(400, "validation_error");
+        }
+        // Valid ones are accepted: the whole list is one page.
+        let all = s.get(&path, ANN_T).expect(200).clone();
+        let one = s
+            .get(&format!("{path}?page_size=1"), ANN_T)
+            .expect(200)
+            .clone();
+        assert_eq!(one, all);
+        assert_eq!(all["next"], Value::Null);
+    }
+}

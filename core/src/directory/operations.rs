@@ -267,7 +267,9 @@ operations! {
         args: "organization_id",
         query: [],
         routes: [Get "/orgs/<organization_id>/routers"],
-        parse: {} (id(args, "organization_id")?),
+        // Not paginated (an organization has few): one page holds all, yet the pagination
+        // parameters are checked like on every collection.
+        parse: { let _page = page(args)?; } (id(args, "organization_id")?),
         run: engine.read(|s, _| directory::list_routers(s, actor, org)).map(|results| Page {
             next: None,
             previous: None,

@@ -87,7 +87,9 @@ operations! {
         args: "organization_id",
         query: [],
         routes: [Get "/orgs/<organization_id>/webhooks"],
-        parse: {} (id(args, "organization_id")?),
+        // Not paginated (an organization has few): one page holds all, yet the pagination
+        // parameters are checked like on every collection.
+        parse: { let _page = page(args)?; } (id(args, "organization_id")?),
         run: engine.read(|s, _| webhooks::list(s, actor, org)),
     }
 
