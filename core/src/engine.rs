@@ -425,6 +425,12 @@ impl Engine {
         *head
     }
 
+    /// Whether the actor may open an event stream (the WebSocket upgrade checks it before the
+    /// protocol switches): see [`crate::events::may_stream`].
+    pub fn may_stream(&self, actor: &Actor) -> Result<()> {
+        self.read(|s, _| crate::events::may_stream(s, actor))
+    }
+
     /// A subscription to channels (paths or `*` patterns), starting after `since` (`None`:
     /// from now). The channels are authorized here.
     pub fn subscribe(

@@ -24,6 +24,16 @@ pub const PAGE: usize = 500;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many subscriptions per session.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// The largest client message (and frame): a command is a short JSON object. A larger one
+/// closes the session with code 1009.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024;
+
+/// Close codes (RFC 6455 7.4.1).
+const GOING_AWAY: u16 = 1001;
+const PROTOCOL_ERROR: u16 = 1002;
+const POLICY_VIOLATION: u16 = 1008;
+const MESSAGE_TOO_BIG: u16 = 1009;
+const INVALID_PAYLOAD: u16 = 1007;
 
 /// Wakes sessions and the deliverer when events commit, from the engine's commit hook
 /// ([`chat_core::EngineBuilder::on_commit`]): the sessions through a watch of the newest `seq`,
@@ -95,13 +105,21 @@ pub async fn upgrade(
         Ok(Err(e)) => return crate::http::chat_error(&e),
         Err(_) => return crate::http::chat_error(&ChatError::internal("authentication failed")),
     };
+    // The subscription rule of every user operation (403 without an active subscription),
+    // before the protocol switches.
+    let engine = app.engine.clone();
+    if let Err(e) = blocking(&app.calls, move || engine.may_stream(&actor)).await {
+        return crate::http::chat_error(&e);
+    }
     let engine = app.engine.clone();
     let calls = app.calls.clone();
     let commits = app.commits.clone();
-    ws.on_upgrade(move |socket| session(socket, engine, calls, actor, commits))
+    ws.max_message_size(MAX_MESSAGE_SIZE)
+        .max_frame_size(MAX_MESSAGE_SIZE)
+        .on_upgrade(move |socket| session(socket, engine, calls, actor, commits))
 }
 
-async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
+async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), Ending> {
     match tokio::time::timeout(
         SEND_TIMEOUT,
         socket.send(Message::Text(v.to_string().into())),
@@ -109,8 +127,8 @@ async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
     .await
     {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err("gone"),
-        Err(_) => Err("slow consumer"),
+        Ok(Err(_)) => Err(Ending::Gone),
+        Err(_) => Err(Ending::Close(POLICY_VIOLATION, "slow consumer")),
     }
 }
 
@@ -140,12 +158,14 @@ async fn session(
 ) {
     // channel -> cursor (the last seq seen on it)
     let mut subs: BTreeMap<String, i64> = BTreeMap::new();
-    let outcome: Result<(), &'static str> = async {
+    let outcome: Result<(), Ending> = async {
         loop {
             tokio::select! {
                 msg = socket.recv() => {
                     let text = match msg {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err("gone"),
+                        None => return Err(Ending::Gone),
+                        Some(Err(e)) => return Err(Ending::Failed(e)),
+                        Some(Ok(Message::Close(_))) => return Err(Ending::ClosedByClient),
                         Some(Ok(Message::Text(t))) => t.to_string(),
                         Some(Ok(_)) => continue,
                     };
@@ -154,7 +174,7 @@ async fn session(
                 }
                 changed = commits.changed() => {
                     if changed.is_err() {
-                        return Err("shutting down");
+                        return Err(Ending::Close(GOING_AWAY, "shutting down"));
                     }
                     drain(&mut socket, &engine, &calls, actor, &mut subs).await?;
                 }
@@ -162,22 +182,54 @@ async fn session(
         }
     }
     .await;
-    if let Err(reason) = outcome
-        && reason != "gone"
-    {
-        let code = if reason == "slow consumer" {
-            1008
-        } else {
-            1001
-        };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            socket.send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            }))),
-        )
-        .await;
+    let reply = match outcome {
+        Ok(()) | Err(Ending::Gone) => return,
+        // The close handshake: tungstenite queued the echo of the client's close frame when it
+        // read it, and the next read writes it out (then ends: nothing may follow a close).
+        // Dropping the socket then closes TCP.
+        Err(Ending::ClosedByClient) => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+            return;
+        }
+        Err(Ending::Failed(e)) => match close_code_of(e) {
+            Some(code) => close_frame(code, ""),
+            None => return,
+        },
+        Err(Ending::Close(code, reason)) => close_frame(code, reason),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(reply)).await;
+}
+
+/// Why a session ends.
+enum Ending {
+    /// The connection is gone (nothing can be sent).
+    Gone,
+    /// The client sent a close frame: answer it.
+    ClosedByClient,
+    /// Reading failed: an oversized message or a malformed frame is answered with its close
+    /// code, anything else ends the connection.
+    Failed(axum::Error),
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// The close code of a read failure: 1009 for a message or frame over the limit, 1002 for a
+/// frame that breaks the protocol (reserved bits, unknown opcode, bad masking, ...); None when
+/// the connection itself failed (1007 for a text message that is not UTF-8).
+fn close_code_of(e: axum::Error) -> Option<u16> {
+    use tungstenite::Error as WsError;
+    match e.into_inner().downcast::<WsError>().map(|e| *e) {
+        Ok(WsError::Capacity(_)) => Some(MESSAGE_TOO_BIG),
+        Ok(WsError::Protocol(_)) => Some(PROTOCOL_ERROR),
+        Ok(WsError::Utf8(_)) => Some(INVALID_PAYLOAD),
+        _ => None,
     }
 }
 
@@ -188,7 +240,7 @@ async fn command(
     actor: Actor,
     subs: &mut BTreeMap<String, i64>,
     text: &str,
-) -> Result<(), &'static str> {
+) -> Result<(), Ending> {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -254,7 +306,7 @@ async fn drain(
     calls: &Calls,
     actor: Actor,
     subs: &mut BTreeMap<String, i64>,
-) -> Result<(), &'static str> {
+) -> Result<(), Ending> {
     let channels: Vec<String> = subs.keys().cloned().collect();
     for channel in channels {
         while let Some(&cursor) = subs.get(&channel) {

@@ -75,6 +75,17 @@ pub struct EventPage {
     pub resync: bool,
 }
 
+/// Whether the actor may open an event stream at all, before any channel is named: a user
+/// acts in an organization with an active subscription (the rule of every user operation,
+/// [`crate::auth::acting_user`]: 403 `no_active_subscription` otherwise); a visitor reads their
+/// own public channels and the administrator none, which each subscription checks.
+pub fn may_stream(s: &dyn Store, actor: &Actor) -> Result<()> {
+    match actor {
+        Actor::User(_) => crate::auth::acting_user(s, actor).map(|_| ()),
+        Actor::Visitor(_) | Actor::Admin => Ok(()),
+    }
+}
+
 /// Checks that the actor may read every channel pattern; returns the organization whose
 /// events they read and the patterns in the store's GLOB form.
 ///
