@@ -404,6 +404,9 @@ pub struct Fanout {
 
 /// Changes read per shared batch.
 const BATCH: usize = 1000;
+/// The pause after routing a batch, during which further commits gather into the next one
+/// (the latency it adds to an event).
+const COALESCE: Duration = Duration::from_millis(2);
 
 impl Fanout {
     pub fn new() -> Arc<Self> {
@@ -494,6 +497,11 @@ impl Fanout {
         let mut routed = engine.last_event_seq();
         loop {
             let head = *commits.borrow_and_update();
+            if self.sessions.lock().is_empty() {
+                // Nobody to route to: a session that starts later reads from the head it
+                // subscribes at, after these commits.
+                routed = routed.max(head);
+            }
             while routed < head {
                 let e = engine.clone();
                 let from = routed;
@@ -518,6 +526,11 @@ impl Fanout {
                         break;
                     }
                 }
+            }
+            if routed >= head && head > 0 {
+                // Commits that land meanwhile are routed as one batch: routing costs a pass
+                // over the sessions whatever the batch's size.
+                tokio::time::sleep(COALESCE).await;
             }
             if commits.changed().await.is_err() {
                 break;
