@@ -442,6 +442,24 @@ impl Engine {
         *head
     }
 
+    /// Whether the actor may open an event stream (the WebSocket upgrade checks it before the
+    /// protocol switches): see [`crate::events::may_stream`].
+    pub fn may_stream(&self, actor: &Actor) -> Result<()> {
+        self.read(|s, _| crate::events::may_stream(s, actor))
+    }
+
+    /// Authorizes channels and returns what they can be concerned by (see
+    /// [`crate::events::Interest`]).
+    pub fn interest(&self, actor: &Actor, channels: &[String]) -> Result<events::Interest> {
+        self.read(|s, env| events::interest(s, env, actor, channels))
+    }
+
+    /// The changes after `after` as their audience is decided, at most `limit`: one read for
+    /// every subscriber (see [`crate::events::change_heads_after`]).
+    pub fn change_heads_after(&self, after: i64, limit: usize) -> Result<events::ChangeHeads> {
+        self.read(|s, _| events::change_heads_after(s, after, limit))
+    }
+
     /// A subscription to channels (paths or `*` patterns), starting after `since` (`None`:
     /// from now). The channels are authorized here.
     pub fn subscribe(

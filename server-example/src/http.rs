@@ -34,8 +34,8 @@ pub struct App {
     /// The base of `next`/`previous` links (`--public-url`); else from the request's Host.
     pub public_url: Option<String>,
     pub openapi: Value,
-    /// The newest committed event `seq` (see [`crate::realtime::CommitSignals`]).
-    pub commits: tokio::sync::watch::Receiver<i64>,
+    /// The commits' fan-out to WebSocket sessions (see [`crate::realtime::Fanout`]).
+    pub fanout: std::sync::Arc<crate::realtime::Fanout>,
     /// Where engine calls run.
     pub calls: crate::engine_threads::Calls,
 }

@@ -10,6 +10,8 @@ mod http;
 mod master_key;
 mod openapi;
 mod realtime;
+#[cfg(test)]
+mod realtime_tests;
 mod routes;
 #[cfg(test)]
 mod surfaces_tests;
@@ -296,12 +298,19 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     signals.advance(engine.last_event_seq());
     let calls = engine_threads::Calls::start(args.engine_threads)
         .map_err(|e| format!("cannot start the engine threads: {e}"))?;
+    let fanout = realtime::Fanout::new();
+    // Ends by itself when `signals` closes, closing the sessions.
+    tokio::spawn(
+        fanout
+            .clone()
+            .run(engine.clone(), calls.clone(), signals.subscribe()),
+    );
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
         public_url: args.public_url.clone(),
         openapi: openapi::document(),
-        commits: signals.subscribe(),
+        fanout: fanout.clone(),
         calls: calls.clone(),
     });
     let maintenance = tokio::spawn(maintenance_loop(

@@ -1,7 +1,8 @@
 //! Real-time delivery (contract section 8): the WebSocket stream at `GET /api/v5/realtime`
 //! and the webhook deliverer. Events, their authorization and the webhook outbox live in the
-//! core; this module only moves bytes: it asks the core for events after each subscription's
-//! cursor when a commit wakes it, and POSTs due webhook deliveries, reporting each result back.
+//! core; this module only moves bytes: it reads each batch of commits once and wakes only the
+//! sessions a change may concern ([`Fanout`]), which ask the core for the events after their
+//! subscriptions' cursors; and it POSTs due webhook deliveries, reporting each result back.
 //!
 //! Slow consumers: a session never buffers more than one page of events ([`PAGE`]); the
 //! database is the buffer. A send that does not complete within [`SEND_TIMEOUT`] closes the
@@ -24,6 +25,16 @@ pub const PAGE: usize = 500;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many subscriptions per session.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// The largest client message (and frame): a command is a short JSON object. A larger one
+/// closes the session with code 1009.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024;
+
+/// Close codes (RFC 6455 7.4.1).
+const GOING_AWAY: u16 = 1001;
+const PROTOCOL_ERROR: u16 = 1002;
+const POLICY_VIOLATION: u16 = 1008;
+const MESSAGE_TOO_BIG: u16 = 1009;
+const INVALID_PAYLOAD: u16 = 1007;
 
 /// Wakes sessions and the deliverer when events commit, from the engine's commit hook
 /// ([`chat_core::EngineBuilder::on_commit`]): the sessions through a watch of the newest `seq`,
@@ -95,13 +106,21 @@ pub async fn upgrade(
         Ok(Err(e)) => return crate::http::chat_error(&e),
         Err(_) => return crate::http::chat_error(&ChatError::internal("authentication failed")),
     };
+    // The subscription rule of every user operation (403 without an active subscription),
+    // before the protocol switches.
+    let engine = app.engine.clone();
+    if let Err(e) = blocking(&app.calls, move || engine.may_stream(&actor)).await {
+        return crate::http::chat_error(&e);
+    }
     let engine = app.engine.clone();
     let calls = app.calls.clone();
-    let commits = app.commits.clone();
-    ws.on_upgrade(move |socket| session(socket, engine, calls, actor, commits))
+    let fanout = app.fanout.clone();
+    ws.max_message_size(MAX_MESSAGE_SIZE)
+        .max_frame_size(MAX_MESSAGE_SIZE)
+        .on_upgrade(move |socket| session(socket, engine, calls, actor, fanout))
 }
 
-async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
+async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), Ending> {
     match tokio::time::timeout(
         SEND_TIMEOUT,
         socket.send(Message::Text(v.to_string().into())),
@@ -109,8 +128,8 @@ async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), &'static str> {
     .await
     {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err("gone"),
-        Err(_) => Err("slow consumer"),
+        Ok(Err(_)) => Err(Ending::Gone),
+        Err(_) => Err(Ending::Close(POLICY_VIOLATION, "slow consumer")),
     }
 }
 
@@ -136,48 +155,82 @@ async fn session(
     engine: Arc<Engine>,
     calls: Calls,
     actor: Actor,
-    mut commits: watch::Receiver<i64>,
+    fanout: Arc<Fanout>,
 ) {
-    // channel -> cursor (the last seq seen on it)
-    let mut subs: BTreeMap<String, i64> = BTreeMap::new();
-    let outcome: Result<(), &'static str> = async {
+    let (id, shared) = fanout.register();
+    let outcome: Result<(), Ending> = async {
         loop {
             tokio::select! {
                 msg = socket.recv() => {
                     let text = match msg {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err("gone"),
+                        None => return Err(Ending::Gone),
+                        Some(Err(e)) => return Err(Ending::Failed(e)),
+                        Some(Ok(Message::Close(_))) => return Err(Ending::ClosedByClient),
                         Some(Ok(Message::Text(t))) => t.to_string(),
                         Some(Ok(_)) => continue,
                     };
-                    command(&mut socket, &engine, &calls, actor, &mut subs, &text).await?;
-                    drain(&mut socket, &engine, &calls, actor, &mut subs).await?;
+                    command(&mut socket, &engine, &calls, actor, &shared, &fanout, &text).await?;
+                    drain(&mut socket, &engine, &calls, actor, &shared, &fanout).await?;
                 }
-                changed = commits.changed() => {
-                    if changed.is_err() {
-                        return Err("shutting down");
+                _ = shared.wake.notified() => {
+                    if fanout.is_closed() {
+                        return Err(Ending::Close(GOING_AWAY, "shutting down"));
                     }
-                    drain(&mut socket, &engine, &calls, actor, &mut subs).await?;
+                    drain(&mut socket, &engine, &calls, actor, &shared, &fanout).await?;
                 }
             }
         }
     }
     .await;
-    if let Err(reason) = outcome
-        && reason != "gone"
-    {
-        let code = if reason == "slow consumer" {
-            1008
-        } else {
-            1001
-        };
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            socket.send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            }))),
-        )
-        .await;
+    fanout.unregister(id);
+    let reply = match outcome {
+        Ok(()) | Err(Ending::Gone) => return,
+        // The close handshake: tungstenite queued the echo of the client's close frame when it
+        // read it, and the next read writes it out (then ends: nothing may follow a close).
+        // Dropping the socket then closes TCP.
+        Err(Ending::ClosedByClient) => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+            return;
+        }
+        Err(Ending::Failed(e)) => match close_code_of(e) {
+            Some(code) => close_frame(code, ""),
+            None => return,
+        },
+        Err(Ending::Close(code, reason)) => close_frame(code, reason),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(reply)).await;
+}
+
+/// Why a session ends.
+enum Ending {
+    /// The connection is gone (nothing can be sent).
+    Gone,
+    /// The client sent a close frame: answer it.
+    ClosedByClient,
+    /// Reading failed: an oversized message or a malformed frame is answered with its close
+    /// code, anything else ends the connection.
+    Failed(axum::Error),
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// The close code of a read failure: 1009 for a message or frame over the limit, 1002 for a
+/// frame that breaks the protocol (reserved bits, unknown opcode, bad masking, ...); None when
+/// the connection itself failed (1007 for a text message that is not UTF-8).
+fn close_code_of(e: axum::Error) -> Option<u16> {
+    use tungstenite::Error as WsError;
+    match e.into_inner().downcast::<WsError>().map(|e| *e) {
+        Ok(WsError::Capacity(_)) => Some(MESSAGE_TOO_BIG),
+        Ok(WsError::Protocol(_)) => Some(PROTOCOL_ERROR),
+        Ok(WsError::Utf8(_)) => Some(INVALID_PAYLOAD),
+        _ => None,
     }
 }
 
@@ -186,9 +239,10 @@ async fn command(
     engine: &Arc<Engine>,
     calls: &Calls,
     actor: Actor,
-    subs: &mut BTreeMap<String, i64>,
+    shared: &SessionSubs,
+    fanout: &Fanout,
     text: &str,
-) -> Result<(), &'static str> {
+) -> Result<(), Ending> {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -202,7 +256,11 @@ async fn command(
     };
     match action {
         "subscribe" => {
-            if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains_key(&channel) {
+            let full = {
+                let subs = shared.subs.lock();
+                subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains_key(&channel)
+            };
+            if full {
                 let err = ChatError::field("channel", "Too many subscriptions.");
                 return send(socket, &error_frame(&channel, &err)).await;
             }
@@ -218,11 +276,22 @@ async fn command(
             };
             let e = engine.clone();
             let ch = vec![channel.clone()];
-            // Authorizes, and gives the head for `since: null`.
-            match blocking(calls, move || e.events_since(&actor, &ch, None, Some(1))).await {
-                Ok(head) => {
-                    let cursor = since.unwrap_or(head.last_seq);
-                    subs.insert(channel.clone(), cursor);
+            // Authorizes, gives what the channel can be concerned by, and the head for
+            // `since: null`.
+            fanout.count_read();
+            let started = blocking(calls, move || {
+                let interest = e.interest(&actor, &ch)?;
+                let head = e.events_since(&actor, &ch, None, Some(1))?;
+                Ok((interest, head.last_seq))
+            })
+            .await;
+            match started {
+                Ok((interest, head)) => {
+                    let cursor = since.unwrap_or(head);
+                    shared
+                        .subs
+                        .lock()
+                        .insert(channel.clone(), Sub { cursor, interest });
                     send(
                         socket,
                         &json!({"action": "subscribed", "channel": channel, "seq": cursor}),
@@ -233,7 +302,7 @@ async fn command(
             }
         }
         "unsubscribe" => {
-            subs.remove(&channel);
+            shared.subs.lock().remove(&channel);
             send(
                 socket,
                 &json!({"action": "unsubscribed", "channel": channel}),
@@ -253,13 +322,18 @@ async fn drain(
     engine: &Arc<Engine>,
     calls: &Calls,
     actor: Actor,
-    subs: &mut BTreeMap<String, i64>,
-) -> Result<(), &'static str> {
-    let channels: Vec<String> = subs.keys().cloned().collect();
+    shared: &SessionSubs,
+    fanout: &Fanout,
+) -> Result<(), Ending> {
+    let channels: Vec<String> = shared.subs.lock().keys().cloned().collect();
     for channel in channels {
-        while let Some(&cursor) = subs.get(&channel) {
+        loop {
+            let Some(cursor) = shared.subs.lock().get(&channel).map(|s| s.cursor) else {
+                break;
+            };
             let e = engine.clone();
             let ch = vec![channel.clone()];
+            fanout.count_read();
             let page = match blocking(calls, move || {
                 e.events_since(&actor, &ch, Some(cursor), Some(PAGE))
             })
@@ -268,13 +342,18 @@ async fn drain(
                 Ok(p) => p,
                 Err(err) => {
                     // The right to the channel is gone (e.g. permissions changed).
-                    subs.remove(&channel);
+                    shared.subs.lock().remove(&channel);
                     send(socket, &error_frame(&channel, &err)).await?;
                     break;
                 }
             };
+            let advance = |seq: i64| {
+                if let Some(sub) = shared.subs.lock().get_mut(&channel) {
+                    sub.cursor = seq;
+                }
+            };
             if page.resync {
-                subs.insert(channel.clone(), page.last_seq);
+                advance(page.last_seq);
                 send(
                     socket,
                     &json!({"action": "resync", "channel": channel, "seq": page.last_seq}),
@@ -287,13 +366,178 @@ async fn drain(
                 let v = serde_json::to_value(ev).unwrap_or(Value::Null);
                 send(socket, &v).await?;
             }
-            subs.insert(channel.clone(), page.last_seq);
+            advance(page.last_seq);
             if !full {
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// One subscription of a session: its cursor (every event it may see up to this `seq` has
+/// been sent) and what it can be concerned by.
+struct Sub {
+    cursor: i64,
+    interest: chat_core::events::Interest,
+}
+
+/// A session's subscriptions, shared with the [`Fanout`] that wakes it.
+pub struct SessionSubs {
+    subs: parking_lot::Mutex<BTreeMap<String, Sub>>,
+    wake: tokio::sync::Notify,
+}
+
+/// The commits' fan-out to WebSocket sessions: each batch of commits is read once as
+/// [`chat_core::events::ChangeHead`]s, and only the sessions with a subscription a change may
+/// concern are woken to read their events (through `events_since`, which authorizes and
+/// resolves room readers as every read does). The cursors of the other subscriptions move
+/// past the batch without a read, so an idle subscriber costs a commit no query (and never
+/// falls behind the retention window).
+pub struct Fanout {
+    sessions: parking_lot::Mutex<BTreeMap<u64, Arc<SessionSubs>>>,
+    next_id: std::sync::atomic::AtomicU64,
+    closed: std::sync::atomic::AtomicBool,
+    /// Event reads made for sessions: shared batches, subscriptions and drains.
+    reads: std::sync::atomic::AtomicU64,
+}
+
+/// Changes read per shared batch.
+const BATCH: usize = 1000;
+/// The pause after routing a batch, during which further commits gather into the next one
+/// (the latency it adds to an event).
+const COALESCE: Duration = Duration::from_millis(2);
+
+impl Fanout {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Fanout {
+            sessions: parking_lot::Mutex::new(BTreeMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            reads: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Event reads made for sessions so far.
+    #[cfg(test)]
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn register(&self) -> (u64, Arc<SessionSubs>) {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let shared = Arc::new(SessionSubs {
+            subs: parking_lot::Mutex::new(BTreeMap::new()),
+            wake: tokio::sync::Notify::new(),
+        });
+        self.sessions.lock().insert(id, shared.clone());
+        if self.is_closed() {
+            shared.wake.notify_one();
+        }
+        (id, shared)
+    }
+
+    fn unregister(&self, id: u64) {
+        self.sessions.lock().remove(&id);
+    }
+
+    /// Ends every session ("shutting down").
+    fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.sessions.lock().values() {
+            s.wake.notify_one();
+        }
+    }
+
+    /// Routes one batch read after `from`: wakes the sessions it may concern, moves the
+    /// other subscriptions' cursors past it.
+    fn route(&self, from: i64, batch: &chat_core::events::ChangeHeads) {
+        let sessions: Vec<Arc<SessionSubs>> = self.sessions.lock().values().cloned().collect();
+        for session in sessions {
+            let mut wake = false;
+            for sub in session.subs.lock().values_mut() {
+                // A subscription behind the batch (resuming from `since`) reads for itself.
+                let concerned = batch.resync
+                    || sub.cursor < from
+                    || batch
+                        .heads
+                        .iter()
+                        .any(|h| h.seq > sub.cursor && sub.interest.may_concern(h));
+                if concerned {
+                    wake = true;
+                } else if sub.cursor < batch.last_seq {
+                    sub.cursor = batch.last_seq;
+                }
+            }
+            if wake {
+                session.wake.notify_one();
+            }
+        }
+    }
+
+    /// Follows the commits (the head `seq` watched by [`CommitSignals`]) until they close,
+    /// then ends every session.
+    pub async fn run(
+        self: Arc<Self>,
+        engine: Arc<Engine>,
+        calls: Calls,
+        mut commits: watch::Receiver<i64>,
+    ) {
+        let mut routed = engine.last_event_seq();
+        loop {
+            let head = *commits.borrow_and_update();
+            if self.sessions.lock().is_empty() {
+                // Nobody to route to: a session that starts later reads from the head it
+                // subscribes at, after these commits.
+                routed = routed.max(head);
+            }
+            while routed < head {
+                let e = engine.clone();
+                let from = routed;
+                self.count_read();
+                match blocking(&calls, move || e.change_heads_after(from, BATCH)).await {
+                    Ok(batch) => {
+                        self.route(from, &batch);
+                        routed = batch.last_seq.max(from);
+                        if batch.last_seq <= from {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        // Every session reads for itself this time.
+                        tracing::warn!(error = %err, "reading committed changes failed");
+                        let all = chat_core::events::ChangeHeads {
+                            heads: Vec::new(),
+                            last_seq: from,
+                            resync: true,
+                        };
+                        self.route(from, &all);
+                        break;
+                    }
+                }
+            }
+            if routed >= head && head > 0 {
+                // Commits that land meanwhile are routed as one batch: routing costs a pass
+                // over the sessions whatever the batch's size.
+                tokio::time::sleep(COALESCE).await;
+            }
+            if commits.changed().await.is_err() {
+                break;
+            }
+        }
+        self.close();
+    }
 }
 
 /// POSTs due webhook deliveries and reports each result to the core; woken by commits that

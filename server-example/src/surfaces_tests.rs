@@ -145,13 +145,12 @@ fn concrete(template: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_serves_exactly_the_registry_routes() {
     let engine = Arc::new(Engine::open_in_memory().expect("engine"));
-    let signals = crate::realtime::CommitSignals::new();
     let app = Arc::new(crate::http::App {
         engine,
         admin_token: None,
         public_url: None,
         openapi: crate::openapi::document(),
-        commits: signals.subscribe(),
+        fanout: crate::realtime::Fanout::new(),
         calls: crate::engine_threads::Calls::start(1).expect("engine threads"),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -392,3 +392,174 @@ fn a_since_older_than_the_retention_is_a_resync() {
         assert!(got[0]["seq"].as_i64().unwrap() > head);
     });
 }
+
+/// A WebSocket opened by hand over TCP, to send frames no client library would.
+fn raw_socket(s: &Server, token: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut tcp = std::net::TcpStream::connect(&addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "GET /api/v5/realtime HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Token {token}\r\n\r\n"
+    )
+    .expect("handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).expect("handshake answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp
+}
+
+/// A masked client frame header: first byte (FIN, RSV, opcode), then the payload length,
+/// then the mask; the payload itself is sent (masked with zeros) only when given.
+fn client_frame(first: u8, len: u64, payload: Option<&[u8]>) -> Vec<u8> {
+    let mut f = vec![first];
+    if len < 126 {
+        f.push(0x80 | len as u8);
+    } else if len <= u16::MAX as u64 {
+        f.push(0x80 | 126);
+        f.extend((len as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend(len.to_be_bytes());
+    }
+    f.extend([0, 0, 0, 0]);
+    if let Some(p) = payload {
+        f.extend(p);
+    }
+    f
+}
+
+/// Reads frames until a close frame; returns its code, and whether the server then closed
+/// the connection.
+fn close_code(tcp: &mut std::net::TcpStream) -> (u16, bool) {
+    use std::io::Read;
+    loop {
+        let mut h = [0u8; 2];
+        tcp.read_exact(&mut h).expect("a frame before the end");
+        assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut b = [0u8; 2];
+                tcp.read_exact(&mut b).expect("length");
+                u16::from_be_bytes(b) as usize
+            }
+            127 => {
+                let mut b = [0u8; 8];
+                tcp.read_exact(&mut b).expect("length");
+                u64::from_be_bytes(b) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).expect("payload");
+        if h[0] & 0x0f == 0x8 {
+            assert!(payload.len() >= 2, "a close frame with a code");
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            let mut rest = [0u8; 16];
+            let closed = matches!(tcp.read(&mut rest), Ok(0));
+            return (code, closed);
+        }
+    }
+}
+
+#[test]
+fn a_client_close_is_answered_then_the_connection_closes() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let s = Server::with_seed(&seed());
+    rt.block_on(async {
+        let mut ws = connect(&s, ANN_T, false).await;
+        subscribe(&mut ws, &format!("/api/v5/users/{ANN}/*"), Value::Null).await;
+        ws.send(Message::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: 1000.into(),
+                reason: "bye".into(),
+            },
+        )))
+        .await
+        .expect("send close");
+        let mut answered = None;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => answered = Some(f),
+                Ok(Some(Ok(_))) => continue,
+                Ok(None) => break,
+                Ok(Some(Err(e))) => panic!("no clean close: {e}"),
+                Err(_) => panic!("the connection stayed open"),
+            }
+        }
+        let frame = answered.expect("a close frame in answer").expect("a code");
+        assert_eq!(u16::from(frame.code), 1000);
+    });
+    // The same over TCP: the close frame comes back, then the end of the stream.
+    use std::io::Write;
+    let mut tcp = raw_socket(&s, ANN_T);
+    tcp.write_all(&client_frame(0x88, 2, Some(&1000u16.to_be_bytes())))
+        .expect("close");
+    assert_eq!(close_code(&mut tcp), (1000, true));
+}
+
+#[test]
+fn oversized_and_malformed_frames_close_with_their_codes() {
+    use std::io::Write;
+    let s = Server::with_seed(&seed());
+    // A text frame over the limit (its header is enough): 1009.
+    let mut tcp = raw_socket(&s, ANN_T);
+    tcp.write_all(&client_frame(0x81, 1 << 20, None))
+        .expect("header");
+    assert_eq!(close_code(&mut tcp), (1009, true));
+    // Reserved bits set without an extension: 1002.
+    let mut tcp = raw_socket(&s, ANN_T);
+    tcp.write_all(&client_frame(0xC1, 2, Some(b"{}")))
+        .expect("frame");
+    assert_eq!(close_code(&mut tcp), (1002, true));
+    // A reserved opcode: 1002.
+    let mut tcp = raw_socket(&s, ANN_T);
+    tcp.write_all(&client_frame(0x83, 2, Some(b"{}")))
+        .expect("frame");
+    assert_eq!(close_code(&mut tcp), (1002, true));
+    // A message of normal size still works on a fresh socket.
+    let mut tcp = raw_socket(&s, ANN_T);
+    let cmd = json!({"action": "unsubscribe", "channel": "x"}).to_string();
+    tcp.write_all(&client_frame(0x81, cmd.len() as u64, Some(cmd.as_bytes())))
+        .expect("frame");
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    tcp.read_exact(&mut h).expect("an answer");
+    assert_eq!(h[0], 0x81, "a text frame");
+}
+
+#[test]
+fn an_organization_without_subscription_is_refused_before_the_upgrade() {
+    let s = Server::with_seed(&seed());
+    let upgrade = |token: &str| {
+        s.raw(
+            "GET",
+            &format!("/api/v5/realtime?token={token}"),
+            &[
+                ("Connection", "Upgrade"),
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+            None,
+        )
+    };
+    let r = upgrade(CID_T);
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["code"], "no_active_subscription", "{}", r.text);
+    // As REST answers the same user.
+    s.get(&format!("/api/v5/users/{CID}/chats"), CID_T)
+        .expect_error(403, "no_active_subscription");
+    // A user of an organization with a subscription is let through (101).
+    let r = upgrade(ANN_T);
+    assert_eq!(r.status, 101, "{}", r.text);
+}

@@ -24,7 +24,9 @@ mod snapshot;
 mod tests;
 
 pub use publish::{Published, publish};
-pub use records::{CHANNELS, Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange};
+pub use records::{
+    CHANNELS, ChangeHead, Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange,
+};
 
 use crate::Env;
 use crate::auth::{Actor, access_org, access_user, require_history};
@@ -73,6 +75,17 @@ pub struct EventPage {
     pub last_seq: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resync: bool,
+}
+
+/// Whether the actor may open an event stream at all, before any channel is named: a user
+/// acts in an organization with an active subscription (the rule of every user operation,
+/// [`crate::auth::acting_user`]: 403 `no_active_subscription` otherwise); a visitor reads their
+/// own public channels and the administrator none, which each subscription checks.
+pub fn may_stream(s: &dyn Store, actor: &Actor) -> Result<()> {
+    match actor {
+        Actor::User(_) => crate::auth::acting_user(s, actor).map(|_| ()),
+        Actor::Visitor(_) | Actor::Admin => Ok(()),
+    }
 }
 
 /// Checks that the actor may read every channel pattern; returns the organization whose
@@ -274,6 +287,102 @@ pub fn events_since(
     events.iter_mut().for_each(present_for_channel);
     Ok(EventPage {
         events,
+        last_seq,
+        resync: false,
+    })
+}
+
+/// What a subscription to channels can be concerned by, as authorized when it starts: a
+/// host that serves many subscribers reads each commit's [`ChangeHead`]s once
+/// ([`change_heads_after`]) and reads events ([`events_since`], which authorizes again and
+/// resolves room readers) only for the subscriptions a change may concern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interest {
+    org: Uuid,
+    globs: Vec<String>,
+    /// The room collections the patterns read: a change on a room's collection may
+    /// concern them whatever the room (who a room reaches is resolved when events are read).
+    room_collections: Vec<RoomChannel>,
+}
+
+impl Interest {
+    /// Whether [`events_since`] for these channels may return the change: `false` only when
+    /// it certainly does not (a change of another organization, on no channel matched and on
+    /// no room collection read). Cheap: no store access.
+    pub fn may_concern(&self, c: &ChangeHead) -> bool {
+        if c.organization_id != self.org {
+            return false;
+        }
+        if let Some((_, channel)) = c.room
+            && self.room_collections.contains(&channel)
+        {
+            return true;
+        }
+        c.channels
+            .iter()
+            .any(|ch| self.globs.iter().any(|g| pattern_matches(g, ch)))
+    }
+}
+
+/// Authorizes the channels as [`events_since`] does and returns what they can be concerned
+/// by ([`Interest`]).
+pub fn interest(s: &dyn Store, env: &Env, actor: &Actor, channels: &[String]) -> Result<Interest> {
+    let (org, globs) = authorize(s, env, actor, channels)?;
+    let users_prefix = format!("{PREFIX}users/");
+    let mut room_collections = Vec::new();
+    for glob in &globs {
+        let Some(user) = glob
+            .strip_prefix(&users_prefix)
+            .and_then(|rest| rest.get(..36))
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        for channel in RoomChannel::ALL {
+            if pattern_matches(glob, &room_channel_path(user, channel))
+                && !room_collections.contains(&channel)
+            {
+                room_collections.push(channel);
+            }
+        }
+    }
+    Ok(Interest {
+        org,
+        globs,
+        room_collections,
+    })
+}
+
+/// The changes committed after `after`, of every organization, as their audience is
+/// decided ([`ChangeHead`]), at most `limit`: one read for all the subscribers of a host.
+///
+/// `last_seq` is the `after` to pass next; `resync: true` means retention deleted changes
+/// after `after` (or `after` is newer than any): every subscriber must then read its own
+/// events (which answers each with a resync where due).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeHeads {
+    pub heads: Vec<ChangeHead>,
+    pub last_seq: i64,
+    pub resync: bool,
+}
+
+pub fn change_heads_after(s: &dyn Store, after: i64, limit: usize) -> Result<ChangeHeads> {
+    let head = s.last_event_seq()?;
+    if after < s.event_floor()? || after > head {
+        return Ok(ChangeHeads {
+            heads: Vec::new(),
+            last_seq: head,
+            resync: true,
+        });
+    }
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let heads = s.select_change_heads(after, limit)?;
+    let last_seq = match heads.last() {
+        Some(c) if heads.len() == limit => c.seq,
+        _ => head,
+    };
+    Ok(ChangeHeads {
+        heads,
         last_seq,
         resync: false,
     })

@@ -98,6 +98,17 @@ pub struct StoredChange {
     pub resource: Option<Value>,
 }
 
+/// What decides who a stored change concerns, without its resource: read once per commit
+/// for every subscriber ([`super::Interest::may_concern`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeHead {
+    pub seq: i64,
+    pub organization_id: Uuid,
+    /// Full channel paths.
+    pub channels: Vec<String>,
+    pub room: Option<(Uuid, RoomChannel)>,
+}
+
 /// A reader of a room collection: `user` reads `/users/<user>/<channel>` and the room reaches
 /// them. A read asks the store for the changes of these rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1081,3 +1081,56 @@ fn retention_by_size_keeps_the_newest_events_within_the_bound() {
     let recent = read(&bounded, BOB, head - 3);
     assert!(!recent.resync && !recent.events.is_empty(), "{recent:?}");
 }
+
+/// The shared fan-out wakes a subscription only for changes its interest may concern: every
+/// change `events_since` gives a reader must be one of them, and a pattern of unrelated
+/// channels is concerned by none of a chat's changes.
+#[test]
+fn an_interest_covers_every_change_events_since_gives() {
+    let w = world();
+    let head0 = w.engine.last_event_seq();
+    let (chat, _) = w.routed_chat();
+    w.engine
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    w.say(BOB, chat, "Hello there.");
+    let heads = w.engine.change_heads_after(head0, 1000).unwrap();
+    assert!(!heads.resync);
+    assert!(!heads.heads.is_empty());
+    let readers: Vec<(Actor, Vec<String>)> = vec![
+        (user(BOB), mine(BOB)),
+        (user(ROBO), mine(ROBO)),
+        (user(ANN), mine(ANN)),
+        (user(DAN), mine(DAN)),
+        (user(PIA), mine(PIA)),
+        (
+            user(BOB),
+            vec![format!("/api/v5/users/{BOB}/pending_chats")],
+        ),
+        (
+            user(ANN),
+            vec![format!("/api/v5/orgs/{ACME}/owned_chats/*")],
+        ),
+        (
+            Actor::Visitor(visitor(VISITOR2)),
+            vec![format!("/api/v5/public/visitors/{VISITOR2}/*")],
+        ),
+    ];
+    let mut concerned_some = 0;
+    for (actor, channels) in &readers {
+        let interest = w.engine.interest(actor, channels).unwrap();
+        let page = w
+            .engine
+            .events_since(actor, channels, Some(head0), None)
+            .unwrap();
+        for e in &page.events {
+            let head = heads.heads.iter().find(|h| h.seq == e.seq).unwrap();
+            assert!(interest.may_concern(head), "{channels:?} {e:?}");
+            concerned_some += 1;
+        }
+    }
+    assert!(concerned_some > 0);
+    let unrelated = vec![format!("/api/v5/users/{ANN}/incoming_chat_invitations")];
+    let interest = w.engine.interest(&user(ANN), &unrelated).unwrap();
+    assert!(heads.heads.iter().all(|h| !interest.may_concern(h)));
+}

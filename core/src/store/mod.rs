@@ -392,6 +392,14 @@ pub trait EventStore {
         rooms: &[(Uuid, RoomChannel)],
         limit: usize,
     ) -> Result<Vec<crate::events::records::StoredChange>>;
+    /// What decides the audience of the changes after `after`, oldest first, at most `limit`,
+    /// of every organization (no resource): one read shared by every subscriber
+    /// ([`crate::events::change_heads_after`]).
+    fn select_change_heads(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::events::records::ChangeHead>>;
     /// The newest `seq` ever given (0 when none).
     fn last_event_seq(&self) -> Result<i64>;
     /// The newest `seq` retention has deleted (0 when none).

@@ -4,7 +4,7 @@ use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::chats::ChatRecord;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::events::records::{NewEvent, PREFIX, RoomChannel, StoredChange};
+use crate::events::records::{ChangeHead, NewEvent, PREFIX, RoomChannel, StoredChange};
 use crate::idempotency::records::IdempotencyRecord;
 use crate::pagination::Keyset;
 use crate::store::changes::Change;
@@ -244,6 +244,32 @@ impl EventStore for SqliteTx<'_> {
         let mut st = self.conn().prepare_cached(&sql)?;
         Ok(st
             .query_map(params_from_iter(p), change_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn select_change_heads(&self, after: i64, limit: usize) -> Result<Vec<ChangeHead>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT seq, organization_id, channels, room_id, room_channel \
+             FROM event_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        Ok(st
+            .query_map(params![after, limit as i64], |r| {
+                let channels: String = r.get(2)?;
+                let room = match (uuid_opt_col(r, 3)?, r.get::<_, Option<String>>(4)?) {
+                    (Some(room), Some(path)) => RoomChannel::from_path(&path).map(|c| (room, c)),
+                    _ => None,
+                };
+                Ok(ChangeHead {
+                    seq: r.get(0)?,
+                    organization_id: uuid_col(r, 1)?,
+                    channels: serde_json::from_str::<Vec<String>>(&channels)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| format!("{PREFIX}{c}"))
+                        .collect(),
+                    room,
+                })
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
