@@ -12,6 +12,7 @@ mod realtime;
 mod routes;
 #[cfg(test)]
 mod surfaces_tests;
+mod web;
 
 use chat_core::{CheckpointPolicy, Engine, webhooks};
 use clap::{Args, Parser, Subcommand};
@@ -107,6 +108,16 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_MAINTENANCE_EVERY_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..))]
     maintenance_every_ms: u64,
+    /// Origins of the pages that may embed the visitor widget (`/widget.js`): the public
+    /// visitor API and the WebSocket answer browsers of these origins (CORS) besides the
+    /// server's own; `*` allows any page. Default: none but the server's own origin. The other
+    /// API paths (the operator desk's) answer browsers of the server's own origin only.
+    #[arg(
+        long = "widget-origins",
+        env = "CHAT_WIDGET_ORIGINS",
+        value_delimiter = ','
+    )]
+    widget_origins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -196,6 +207,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     if args.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
         return Err("the admin token must be at least 16 characters".into());
     }
+    let web = web::WebConfig {
+        widget_origins: web::WidgetOrigins::parse(&args.widget_origins)?,
+        public_url: args.public_url.clone(),
+    };
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
@@ -279,7 +294,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         signals.clone(),
         calls,
     ));
-    let served = axum::serve(listener, http::router(app))
+    let served = axum::serve(listener, web::with_clients(http::router(app), web))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     maintenance.abort();
