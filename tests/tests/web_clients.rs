@@ -691,3 +691,75 @@ fn url_query(link: &str) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+#[test]
+fn browsers_of_other_origins_reach_only_the_public_api_of_allowed_widget_origins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+    let site = "http://shop.example:8443";
+    let (mut chat_server, _) = spawn_server(dir.path(), "serve", port, site);
+    let http = reqwest::blocking::Client::new();
+    let send = |method: reqwest::Method, path: &str, origin: &str| {
+        http.request(method, format!("{server}{path}"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .expect("request")
+    };
+    let auth = "/api/v5/public/orgs/01a2478f-e193-73eb-93bf-9f1f608e89a9/auth";
+
+    let preflight = send(reqwest::Method::OPTIONS, auth, site);
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], site);
+    assert!(
+        preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .is_ok_and(|h| h.contains("authorization"))
+    );
+    let answer = send(reqwest::Method::POST, auth, site);
+    assert_eq!(answer.headers()["access-control-allow-origin"], site);
+
+    for (method, path) in [
+        (reqwest::Method::OPTIONS, auth),
+        (reqwest::Method::POST, auth),
+        (reqwest::Method::GET, "/api/v5/realtime"),
+    ] {
+        let refused = send(method, path, "http://elsewhere.example");
+        assert_eq!(refused.status(), 403, "{path}");
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+    // The operators' API answers browsers of the server's own origin only.
+    let desk_api = send(reqwest::Method::GET, "/api/v5/users/me", site);
+    assert_eq!(desk_api.status(), 403);
+    let own = send(reqwest::Method::GET, "/api/v5/users/me", &server);
+    assert_eq!(own.status(), 401, "same origin: authentication decides");
+
+    let desk = http
+        .get(format!("{server}/desk/"))
+        .send()
+        .expect("desk page");
+    assert_eq!(desk.status(), 200);
+    let csp = desk.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let widget = http
+        .get(format!("{server}/widget.js"))
+        .send()
+        .expect("widget");
+    assert_eq!(
+        widget.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    terminate(&mut chat_server);
+}
