@@ -8,7 +8,12 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== native tests (core, server over loopback HTTP, cross-crate)"
+echo "== browser clients' JSDoc types (tsc --strict --checkJs; TypeScript of bindings-wasm/js-tests)"
+tsc=bindings-wasm/js-tests/node_modules/.bin/tsc
+[ -x "$tsc" ] || { echo "missing: $tsc (run: (cd bindings-wasm/js-tests && npm ci))" >&2; exit 1; }
+"$tsc" -p server-example/web/tsconfig.json
+
+echo "== native tests (core, server over loopback HTTP, cross-crate, widget and desk in Chromium)"
 cargo build --workspace --bins
 cargo test --workspace
 

@@ -168,5 +168,7 @@ pub fn setup(
     for (what, line) in curls {
         out.push_str(&format!("# {what}\n{line}\n"));
     }
+    out.push('\n');
+    out.push_str(&crate::web::demo_links(base, &tokens[0], &org_id, &room_id));
     Ok(out)
 }

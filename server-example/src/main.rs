@@ -15,6 +15,7 @@ mod realtime_tests;
 mod routes;
 #[cfg(test)]
 mod surfaces_tests;
+mod web;
 
 use chat_core::{CheckpointPolicy, Engine, webhooks};
 use clap::{Args, Parser, Subcommand};
@@ -139,6 +140,16 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_REQUEST_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     request_timeout_secs: u64,
+    /// Origins of the pages that may embed the visitor widget (`/widget.js`): the public
+    /// visitor API and the WebSocket answer browsers of these origins (CORS) besides the
+    /// server's own; `*` allows any page. Default: none but the server's own origin. The other
+    /// API paths (the operator desk's) answer browsers of the server's own origin only.
+    #[arg(
+        long = "widget-origins",
+        env = "CHAT_WIDGET_ORIGINS",
+        value_delimiter = ','
+    )]
+    widget_origins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -228,6 +239,10 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     if args.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
         return Err("the admin token must be at least 16 characters".into());
     }
+    let web = web::WebConfig {
+        widget_origins: web::WidgetOrigins::parse(&args.widget_origins)?,
+        public_url: args.public_url.clone(),
+    };
     let db = args.db.clone();
     let retention = Duration::from_secs(args.event_retention_secs);
     let allow = args.webhook_allow.clone();
@@ -332,7 +347,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     };
     connections::serve(
         listener,
-        http::router(app, limits.request),
+        web::with_clients(http::router(app, limits.request), web),
         limits,
         shutdown_signal(),
     )
