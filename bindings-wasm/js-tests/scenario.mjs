@@ -153,6 +153,11 @@ export const TYPED_OPERATIONS = {
   set_visitor_presence: true,
   load_seed: true,
   maintenance: true,
+  list_presence_clients: true,
+  get_organization_key: true,
+  put_organization_key: true,
+  delete_organization_key: true,
+  retry_webhook_delivery: true,
 };
 
 /**
