@@ -854,7 +854,7 @@ export function scenario(mod) {
           ok(typeof op.summary === "string" && op.summary.length > 0, `${op.name} has a summary`);
         }
         const codes = mod.errorCodes();
-        eq(codes.length, 23, "error codes");
+        eq(codes.length, 24, "error codes");
         deepEq(codes[0], { code: "not_authenticated", number: 1, status: 401 }, "first code");
         ok(/^\d+\.\d+\.\d+/.test(mod.version()), "version");
         engine.close();
