@@ -252,8 +252,8 @@ pub fn events_since(
     limit: Option<usize>,
 ) -> Result<EventPage> {
     let (org, globs) = authorize(s, env, actor, channels)?;
-    let head = s.last_event_seq()?;
     let Some(since) = since else {
+        let head = s.last_event_seq()?;
         return Ok(EventPage {
             events: Vec::new(),
             last_seq: head,
@@ -263,23 +263,23 @@ pub fn events_since(
     if since < 0 {
         return Err(ChatError::field("since", "Must be 0 or more."));
     }
-    if since < s.event_floor()? || since > head {
-        return Ok(EventPage {
-            events: Vec::new(),
-            last_seq: head,
-            resync: true,
-        });
-    }
+    let head = match kept_after(s, since)? {
+        Ok(head) => head,
+        Err(head) => {
+            return Ok(EventPage {
+                events: Vec::new(),
+                last_seq: head,
+                resync: true,
+            });
+        }
+    };
     let limit = limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
     let readers = room_readers(s, &globs)?;
     let mut rooms: Vec<(Uuid, RoomChannel)> = readers.iter().map(|r| (r.room, r.channel)).collect();
     rooms.sort_unstable();
     rooms.dedup();
     let changes = s.select_changes(org, since, &globs, &rooms, limit)?;
-    let last_seq = match changes.last() {
-        Some(c) if changes.len() == limit => c.seq,
-        _ => head,
-    };
+    let last_seq = next_after(changes.last().map(|c| c.seq), changes.len(), limit, head);
     let mut events = Vec::with_capacity(changes.len());
     for c in changes {
         events_of_change(c, &globs, &readers, &mut events);
@@ -328,22 +328,10 @@ impl Interest {
 /// by ([`Interest`]).
 pub fn interest(s: &dyn Store, env: &Env, actor: &Actor, channels: &[String]) -> Result<Interest> {
     let (org, globs) = authorize(s, env, actor, channels)?;
-    let users_prefix = format!("{PREFIX}users/");
     let mut room_collections = Vec::new();
-    for glob in &globs {
-        let Some(user) = glob
-            .strip_prefix(&users_prefix)
-            .and_then(|rest| rest.get(..36))
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
-            continue;
-        };
-        for channel in RoomChannel::ALL {
-            if pattern_matches(glob, &room_channel_path(user, channel))
-                && !room_collections.contains(&channel)
-            {
-                room_collections.push(channel);
-            }
+    for (_, channel) in globs.iter().flat_map(|g| room_collections_read(g)) {
+        if !room_collections.contains(&channel) {
+            room_collections.push(channel);
         }
     }
     Ok(Interest {
@@ -367,20 +355,19 @@ pub struct ChangeHeads {
 }
 
 pub fn change_heads_after(s: &dyn Store, after: i64, limit: usize) -> Result<ChangeHeads> {
-    let head = s.last_event_seq()?;
-    if after < s.event_floor()? || after > head {
-        return Ok(ChangeHeads {
-            heads: Vec::new(),
-            last_seq: head,
-            resync: true,
-        });
-    }
+    let head = match kept_after(s, after)? {
+        Ok(head) => head,
+        Err(head) => {
+            return Ok(ChangeHeads {
+                heads: Vec::new(),
+                last_seq: head,
+                resync: true,
+            });
+        }
+    };
     let limit = limit.clamp(1, MAX_LIMIT);
     let heads = s.select_change_heads(after, limit)?;
-    let last_seq = match heads.last() {
-        Some(c) if heads.len() == limit => c.seq,
-        _ => head,
-    };
+    let last_seq = next_after(heads.last().map(|c| c.seq), heads.len(), limit, head);
     Ok(ChangeHeads {
         heads,
         last_seq,
@@ -392,21 +379,10 @@ pub fn change_heads_after(s: &dyn Store, after: i64, limit: usize) -> Result<Cha
 /// channels (`/users/<u>/...`) that matches one of [`RoomChannel`]'s collections, every room
 /// that reaches the user in that collection's relation.
 fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
-    let users_prefix = format!("{PREFIX}users/");
     let mut rooms_of: HashMap<(Uuid, RoomChannel), Vec<Uuid>> = HashMap::new();
     let mut readers = Vec::new();
     for glob in globs {
-        let Some(user) = glob
-            .strip_prefix(&users_prefix)
-            .and_then(|rest| rest.get(..36))
-            .and_then(|id| id.parse::<Uuid>().ok())
-        else {
-            continue;
-        };
-        for channel in RoomChannel::ALL {
-            if !pattern_matches(glob, &room_channel_path(user, channel)) {
-                continue;
-            }
+        for (user, channel) in room_collections_read(glob) {
             let rooms = match rooms_of.get(&(user, channel)) {
                 Some(r) => r,
                 None => {
@@ -427,6 +403,44 @@ fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
         }
     }
     Ok(readers)
+}
+
+/// The room collections a pattern of a user's own channels (`/users/<u>/...`) reads: (the
+/// user, each [`RoomChannel`] whose path the pattern matches).
+fn room_collections_read(glob: &str) -> Vec<(Uuid, RoomChannel)> {
+    let Some(user) = glob
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix("users/"))
+        .and_then(|rest| rest.get(..36))
+        .and_then(|id| id.parse::<Uuid>().ok())
+    else {
+        return Vec::new();
+    };
+    RoomChannel::ALL
+        .into_iter()
+        .filter(|c| pattern_matches(glob, &room_channel_path(user, *c)))
+        .map(|c| (user, c))
+        .collect()
+}
+
+/// The newest `seq`, as `Ok` when every change after `after` is still kept, as `Err` when a
+/// read after it must resync (retention deleted some, or `after` is newer than any).
+fn kept_after(s: &dyn Store, after: i64) -> Result<std::result::Result<i64, i64>> {
+    let head = s.last_event_seq()?;
+    Ok(if after < s.event_floor()? || after > head {
+        Err(head)
+    } else {
+        Ok(head)
+    })
+}
+
+/// The `after` of the next read: the last change returned when the page is full (more may
+/// follow), else the newest `seq` (nothing the reader may see lies between).
+fn next_after(last: Option<i64>, returned: usize, limit: usize, head: i64) -> i64 {
+    match last {
+        Some(seq) if returned == limit => seq,
+        _ => head,
+    }
 }
 
 /// `/api/v5/users/<user>/<channel>`.

@@ -482,7 +482,10 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     // announced.
     if let (Some(room), Some(_)) = (c.room_id, c.waiting_started_at) {
         let routed = (room, RoomChannel::RoutedChats);
-        let started_waiting = before.is_none() || changed.is_some_and(starts_waiting);
+        let started_waiting = match &before {
+            None => true,
+            Some(b) => resource.attr_changed_since(b, &hashes, "waiting_started_at"),
+        };
         if started_waiting {
             e.emit_to_room(&c, routed, "added", &id, whole)?;
         } else if has_change {
@@ -512,13 +515,6 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let snap = Snapshot::from_hashes(hashes, pending, members);
     e.chat_snapshots.insert(pk, snap.encode());
     Ok(())
-}
-
-/// Whether a chat's changed attributes (JSON object text) set its waiting start, which is set
-/// once. A key is found as `"name":`; inside a string value a quote is escaped (`\"`), so the
-/// text cannot occur there.
-fn starts_waiting(changed: &str) -> bool {
-    changed.contains("\"waiting_started_at\":")
 }
 
 /// Recipients of a chat's messages: (user members, visitors).

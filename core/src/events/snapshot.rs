@@ -191,6 +191,17 @@ impl Serialized {
         Ok(serde_json::from_str(&self.text)?)
     }
 
+    /// Whether the attribute `name` changed (or is new) since `snapshot`; `hashes` are
+    /// [`Serialized::hashes`].
+    pub fn attr_changed_since(&self, snapshot: &Snapshot, hashes: &[u64], name: &str) -> bool {
+        (0..self.attrs.len()).any(|i| {
+            self.attr(i).0 == name
+                && hashes
+                    .get(i)
+                    .is_some_and(|h| snapshot.attrs.binary_search(h).is_err())
+        })
+    }
+
     /// The attributes whose hash `snapshot` lacks (changed or new), in attribute order, as a
     /// JSON object cut from the text (None: nothing changed); `hashes` are
     /// [`Serialized::hashes`].

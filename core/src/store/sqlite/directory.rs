@@ -101,15 +101,17 @@ fn visitor_row(r: &Row<'_>) -> rusqlite::Result<VisitorRecord> {
 }
 
 impl SqliteTx<'_> {
+    /// A page of a listing ordered by (`created_at`, `id`): `base` ends in a `WHERE` whose
+    /// `?` parameters are `params`; the keyset's condition and order are appended.
     fn keyset_query<T>(
         &self,
         base: &str,
-        owner: Uuid,
+        params: Vec<Value>,
         k: &Keyset,
         f: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
         let mut sql = base.to_string();
-        let mut p: Vec<Value> = vec![blob(owner)];
+        let mut p = params;
         if let (Some(cond), Some(after)) = (k.beyond_sql("created_at", "id"), &k.after) {
             sql.push_str(" AND ");
             sql.push_str(&cond);
@@ -123,39 +125,35 @@ impl SqliteTx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
     }
 
-    /// Sets the holder's `present_until` to its newest client's expiry; records a presence
-    /// change when the value moved.
     /// Sets the holder's `present_until` to their newest client's expiry. A move is a presence
     /// change unless the holder is present at `now` both before and after it (a renewal, or
     /// one of several clients ending): then no resource shows a difference, and the holder's
     /// open chats are not re-evaluated for it.
     fn refresh_present_until(&self, holder: PresenceHolder, now: Millis) -> Result<()> {
-        let (id, table, column) = match holder {
-            PresenceHolder::User(u) => (u, "users", "user_id"),
-            PresenceHolder::Visitor(v) => (v, "visitors", "visitor_id"),
+        let (id, column, select, update) = match holder {
+            PresenceHolder::User(u) => (
+                u,
+                "user_id",
+                "SELECT present_until FROM users WHERE id = ?1",
+                "UPDATE users SET present_until = ?2 WHERE id = ?1",
+            ),
+            PresenceHolder::Visitor(v) => (
+                v,
+                "visitor_id",
+                "SELECT present_until FROM visitors WHERE id = ?1",
+                "UPDATE visitors SET present_until = ?2 WHERE id = ?1",
+            ),
         };
         let newest = self.newest_client_expiry(column, id)?;
         let before: Option<Option<Millis>> = self
             .conn()
-            .prepare_cached(match table {
-                "users" => "SELECT present_until FROM users WHERE id = ?1",
-                _ => "SELECT present_until FROM visitors WHERE id = ?1",
-            })?
+            .prepare_cached(select)?
             .query_row([id.as_bytes()], |r| r.get(0))
             .optional()?;
-        let Some(before) = before else {
+        let Some(before) = before.filter(|b| *b != Some(newest)) else {
             return Ok(());
         };
-        if before == Some(newest) {
-            return Ok(());
-        }
-        self.exec(
-            match table {
-                "users" => "UPDATE users SET present_until = ?2 WHERE id = ?1",
-                _ => "UPDATE visitors SET present_until = ?2 WHERE id = ?1",
-            },
-            params![id.as_bytes(), newest],
-        )?;
+        self.exec(update, params![id.as_bytes(), newest])?;
         let stays_present = before.is_some_and(|b| b > now) && newest > now;
         if !stays_present {
             self.record(Change::Presence(id));
@@ -318,7 +316,7 @@ impl DirectoryStore for SqliteTx<'_> {
     fn users_of_org(&self, org: Uuid, k: &Keyset) -> Result<Vec<UserRecord>> {
         self.keyset_query(
             const_sql!("SELECT {USER_COLS} FROM users WHERE organization_id = ?"),
-            org,
+            vec![blob(org)],
             k,
             user_row,
         )
@@ -370,7 +368,7 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn teams_of_org(&self, org: Uuid, k: &Keyset) -> Result<Vec<TeamRecord>> {
-        self.keyset_query("SELECT id, organization_id, name, created_at, updated_at FROM teams WHERE organization_id = ?", org, k, team_row)
+        self.keyset_query("SELECT id, organization_id, name, created_at, updated_at FROM teams WHERE organization_id = ?", vec![blob(org)], k, team_row)
     }
 
     fn set_team_member(&self, team: Uuid, user: Uuid, member: bool) -> Result<bool> {
@@ -546,7 +544,7 @@ impl DirectoryStore for SqliteTx<'_> {
     fn rooms_of_org(&self, org: Uuid, k: &Keyset) -> Result<Vec<RoomRecord>> {
         self.keyset_query(
             const_sql!("SELECT {ROOM_COLS} FROM rooms WHERE organization_id = ?"),
-            org,
+            vec![blob(org)],
             k,
             room_row,
         )
@@ -726,28 +724,20 @@ impl DirectoryStore for SqliteTx<'_> {
         now: Millis,
         k: &Keyset,
     ) -> Result<Vec<PresenceClientRecord>> {
-        let mut sql = "SELECT id, created_at, updated_at, expires_at FROM presence_clients \
-                       WHERE user_id = ? AND expires_at > ?"
-            .to_string();
-        let mut p: Vec<Value> = vec![blob(user), Value::Integer(now)];
-        if let (Some(cond), Some(after)) = (k.beyond_sql("created_at", "id"), &k.after) {
-            sql.push_str(" AND ");
-            sql.push_str(&cond);
-            p.push(Value::Integer(after.primary));
-            p.push(Value::Blob(after.tie.clone()));
-        }
-        sql.push(' ');
-        sql.push_str(&k.order_sql("created_at", "id"));
-        let mut st = self.conn().prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(p), |r| {
-            Ok(PresenceClientRecord {
-                id: uuid_col(r, 0)?,
-                created_at: r.get(1)?,
-                updated_at: r.get(2)?,
-                expires_at: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.keyset_query(
+            "SELECT id, created_at, updated_at, expires_at FROM presence_clients \
+             WHERE user_id = ? AND expires_at > ?",
+            vec![blob(user), Value::Integer(now)],
+            k,
+            |r| {
+                Ok(PresenceClientRecord {
+                    id: uuid_col(r, 0)?,
+                    created_at: r.get(1)?,
+                    updated_at: r.get(2)?,
+                    expires_at: r.get(3)?,
+                })
+            },
+        )
     }
 
     fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>> {

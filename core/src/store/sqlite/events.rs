@@ -51,26 +51,49 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
     })
 }
 
-fn change_row(r: &Row<'_>) -> rusqlite::Result<StoredChange> {
-    let channels: String = r.get(1)?;
-    let room: Option<(Uuid, RoomChannel)> =
-        match (uuid_opt_col(r, 2)?, r.get::<_, Option<String>>(3)?) {
+/// A change row's named channels (column `i`, a JSON list without the prefix) as full paths.
+fn channels_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<String>> {
+    let channels: String = r.get(i)?;
+    Ok(serde_json::from_str::<Vec<String>>(&channels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| format!("{PREFIX}{c}"))
+        .collect())
+}
+
+/// A change row's room collection (columns `i` room id, `i + 1` collection path).
+fn room_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<(Uuid, RoomChannel)>> {
+    Ok(
+        match (uuid_opt_col(r, i)?, r.get::<_, Option<String>>(i + 1)?) {
             (Some(room), Some(path)) => RoomChannel::from_path(&path).map(|c| (room, c)),
             _ => None,
-        };
+        },
+    )
+}
+
+fn change_row(r: &Row<'_>) -> rusqlite::Result<StoredChange> {
     let resource: Option<String> = r.get(6)?;
     Ok(StoredChange {
         seq: r.get(0)?,
-        channels: serde_json::from_str::<Vec<String>>(&channels)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| format!("{PREFIX}{c}"))
-            .collect(),
-        room,
+        channels: channels_col(r, 1)?,
+        room: room_col(r, 2)?,
         action: r.get(4)?,
         resource_id: r.get(5)?,
         resource: resource.and_then(|s| serde_json::from_str(&s).ok()),
     })
+}
+
+impl SqliteTx<'_> {
+    /// Records that the changes up to `seq` are deleted: a read from before it resyncs, and
+    /// numbers continue after it.
+    fn raise_event_floor(&self, seq: i64) -> Result<()> {
+        self.exec(
+            "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            [seq],
+        )?;
+        Ok(())
+    }
 }
 
 impl EventStore for SqliteTx<'_> {
@@ -254,20 +277,11 @@ impl EventStore for SqliteTx<'_> {
         )?;
         Ok(st
             .query_map(params![after, limit as i64], |r| {
-                let channels: String = r.get(2)?;
-                let room = match (uuid_opt_col(r, 3)?, r.get::<_, Option<String>>(4)?) {
-                    (Some(room), Some(path)) => RoomChannel::from_path(&path).map(|c| (room, c)),
-                    _ => None,
-                };
                 Ok(ChangeHead {
                     seq: r.get(0)?,
                     organization_id: uuid_col(r, 1)?,
-                    channels: serde_json::from_str::<Vec<String>>(&channels)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|c| format!("{PREFIX}{c}"))
-                        .collect(),
-                    room,
+                    channels: channels_col(r, 2)?,
+                    room: room_col(r, 3)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -310,11 +324,7 @@ impl EventStore for SqliteTx<'_> {
             };
             self.exec("DELETE FROM event_changes WHERE seq <= ?1", [max])?;
             deleted += expired;
-            self.exec(
-                "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
-                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                [max],
-            )?;
+            self.raise_event_floor(max)?;
             if expired < oldest.len() {
                 break;
             }
@@ -344,11 +354,7 @@ impl EventStore for SqliteTx<'_> {
             return Ok(0);
         }
         let deleted = self.exec("DELETE FROM event_changes WHERE seq <= ?1", [cut])?;
-        self.exec(
-            "INSERT INTO event_meta (key, value) VALUES ('floor', ?1) \
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-            [cut],
-        )?;
+        self.raise_event_floor(cut)?;
         Ok(deleted)
     }
 
