@@ -77,6 +77,20 @@ export class Api {
   get(path) {
     return this.request('GET', path);
   }
+  /**
+   * Every item of a collection, following its `next` links from `path`.
+   * @param {string} path
+   * @param {(item: any) => void} each
+   */
+  async getAll(path, each) {
+    /** @type {string | null} */
+    let next = path;
+    while (next) {
+      const page = await this.get(next);
+      for (const item of page.results) each(item);
+      next = page.next ? new URL(page.next).pathname.replace(/^\/api\/v5/, '') + new URL(page.next).search : null;
+    }
+  }
   /** @param {string} path @param {unknown} body */
   post(path, body) {
     return this.request('POST', path, body);

@@ -325,13 +325,9 @@ class Desk {
   }
 
   async loadMessages() {
-    /** @type {string | null} */
-    let path = `/users/${this.meId()}/chats/${this.current}/messages?page_size=100`;
-    while (path) {
-      const page = await this.api.get(path);
-      for (const m of page.results) this.messages.upsert(m);
-      path = page.next ? new URL(page.next).pathname.replace(/^\/api\/v5/, '') + new URL(page.next).search : null;
-    }
+    await this.api.getAll(`/users/${this.meId()}/chats/${this.current}/messages?page_size=100`, (m) =>
+      this.messages.upsert(m),
+    );
   }
 
   /** Reads the newest messages again (soon, once for a burst of events). */

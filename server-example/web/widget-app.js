@@ -189,13 +189,9 @@ class Widget {
 
   async loadMessages() {
     if (!this.chatId) return;
-    /** @type {string | null} */
-    let path = `/public/visitors/${this.visitorId}/chats/${this.chatId}/messages?page_size=100`;
-    while (path) {
-      const page = await this.api.get(path);
-      for (const m of page.results) this.messages.upsert(m);
-      path = page.next ? new URL(page.next).pathname.replace(/^\/api\/v5/, '') + new URL(page.next).search : null;
-    }
+    await this.api.getAll(`/public/visitors/${this.visitorId}/chats/${this.chatId}/messages?page_size=100`, (m) =>
+      this.messages.upsert(m),
+    );
   }
 
   /** Reads the newest messages again (soon, once for a burst of events). */
