@@ -3,11 +3,12 @@
 //! request timeouts around the router, and graceful shutdown. See docs/OPERATING.md.
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,10 +67,10 @@ pub async fn serve(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors or a connection reset before its accept: wait
                     // a moment rather than spin.
@@ -84,6 +85,7 @@ pub async fn serve(
         let io = Guarded::new(stream, permit);
         tokio::spawn(serve_connection(
             io,
+            peer,
             service.clone(),
             http.clone(),
             limits.keep_alive_idle,
@@ -121,6 +123,7 @@ type Service = tower_http::timeout::RequestBodyTimeout<Router>;
 
 async fn serve_connection(
     io: Guarded,
+    peer: SocketAddr,
     service: Service,
     http: hyper::server::conn::http1::Builder,
     keep_alive_idle: Duration,
@@ -132,16 +135,19 @@ async fn serve_connection(
         idle_since: Mutex::new(Instant::now()),
     });
     let tracked = activity.clone();
-    let hyper_service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let service = service.clone();
-        let activity = tracked.clone();
-        activity.begin();
-        async move {
-            let res = service.oneshot(req).await;
-            activity.end();
-            res
-        }
-    });
+    let hyper_service =
+        hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            // The client's address, for the per-address limits (`crate::rate_limits`).
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let service = service.clone();
+            let activity = tracked.clone();
+            activity.begin();
+            async move {
+                let res = service.oneshot(req).await;
+                activity.end();
+                res
+            }
+        });
     let conn = http
         .serve_connection(TokioIo::new(io), hyper_service)
         .with_upgrades();

@@ -38,6 +38,8 @@ pub struct App {
     pub fanout: std::sync::Arc<crate::realtime::Fanout>,
     /// Where engine calls run.
     pub calls: crate::engine_threads::Calls,
+    /// The request and WebSocket limits (`--public-rate-limit`, ...).
+    pub limits: Arc<crate::rate_limits::RateLimits>,
 }
 
 /// The actor of a token: the admin token, else an API or visitor token.
@@ -85,12 +87,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
                 axum::extract::WebSocketUpgrade,
                 axum::extract::ws::rejection::WebSocketUpgradeRejection,
             >| async move {
-                let token = credentials(&headers).or_else(|| {
-                    parse_query(uri.query())
-                        .into_iter()
-                        .find(|(k, _)| k == "token")
-                        .map(|(_, v)| v)
-                });
+                let token = websocket_token(&headers, &uri);
                 match upgrade {
                     Ok(u) => crate::realtime::upgrade(app, u, token).await,
                     Err(_) => error(
@@ -308,6 +305,27 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The WebSocket's token: the `Authorization` header, or `?token=` (browsers cannot set
+/// headers on a WebSocket).
+fn websocket_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    credentials(headers).or_else(|| {
+        parse_query(uri.query())
+            .into_iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+    })
+}
+
+/// The token a request presents, as its route reads it (for the per-token limits).
+pub fn request_token(req: &Request) -> Option<String> {
+    let path = req.uri().path();
+    if path.strip_prefix(crate::routes::PREFIX) == Some("/realtime") {
+        websocket_token(req.headers(), req.uri())
+    } else {
+        credentials(req.headers())
+    }
 }
 
 /// `Authorization: Token <t>` or `Bearer <t>`.

@@ -9,6 +9,7 @@ mod engine_threads;
 mod http;
 mod master_key;
 mod openapi;
+mod rate_limits;
 mod realtime;
 #[cfg(test)]
 mod realtime_tests;
@@ -150,6 +151,26 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     widget_origins: Vec<String>,
+    /// Requests per second one client address may make to the public visitor API
+    /// (`/api/v5/public/...`); over it, 429 `rate_limited` with `Retry-After`. 0: no limit
+    /// (set it behind a reverse proxy, where every client has the proxy's address).
+    #[arg(long, env = "CHAT_PUBLIC_RATE_LIMIT", default_value_t = 20)]
+    public_rate_limit: u32,
+    /// Requests one client address may make to the public API at once before the rate
+    /// applies.
+    #[arg(long, env = "CHAT_PUBLIC_RATE_BURST", default_value_t = 200)]
+    public_rate_burst: u32,
+    /// Requests per second one token may make (any authenticated request, the WebSocket
+    /// upgrade included); over it, 429 `rate_limited` with `Retry-After`. 0: no limit.
+    #[arg(long, env = "CHAT_TOKEN_RATE_LIMIT", default_value_t = 0)]
+    token_rate_limit: u32,
+    /// Requests one token may make at once before its rate applies.
+    #[arg(long, env = "CHAT_TOKEN_RATE_BURST", default_value_t = 200)]
+    token_rate_burst: u32,
+    /// WebSocket sessions one token may hold open; a further upgrade is answered 429
+    /// `too_many_sockets`. 0: no cap.
+    #[arg(long, env = "CHAT_MAX_SOCKETS_PER_TOKEN", default_value_t = 16)]
+    max_sockets_per_token: usize,
 }
 
 #[derive(Args)]
@@ -320,6 +341,21 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             .clone()
             .run(engine.clone(), calls.clone(), signals.subscribe()),
     );
+    let request_limits = rate_limits::RateLimits::new(
+        rate_limits::Rate::new(args.public_rate_limit, args.public_rate_burst),
+        rate_limits::Rate::new(args.token_rate_limit, args.token_rate_burst),
+        args.max_sockets_per_token,
+    );
+    let forget = tokio::spawn({
+        let request_limits = request_limits.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                request_limits.forget_idle_keys();
+            }
+        }
+    });
     let app = Arc::new(http::App {
         engine: engine.clone(),
         admin_token,
@@ -327,6 +363,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         openapi: openapi::document(),
         fanout: fanout.clone(),
         calls: calls.clone(),
+        limits: request_limits.clone(),
     });
     let maintenance = tokio::spawn(maintenance_loop(
         engine.clone(),
@@ -347,11 +384,15 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     };
     connections::serve(
         listener,
-        web::with_clients(http::router(app, limits.request), web),
+        web::with_clients(
+            rate_limits::guard(http::router(app, limits.request), request_limits),
+            web,
+        ),
         limits,
         shutdown_signal(),
     )
     .await;
+    forget.abort();
     maintenance.abort();
     let _ = maintenance.await;
     webhooks.abort();

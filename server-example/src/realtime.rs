@@ -97,9 +97,10 @@ pub async fn upgrade(
     };
     let engine = app.engine.clone();
     let admin = app.admin_token.clone();
+    let presented = token.clone();
     let actor = app
         .calls
-        .run(move || crate::http::actor_of(&engine, admin, &token))
+        .run(move || crate::http::actor_of(&engine, admin, &presented))
         .await;
     let actor = match actor {
         Ok(Ok(a)) => a,
@@ -112,12 +113,20 @@ pub async fn upgrade(
     if let Err(e) = blocking(&app.calls, move || engine.may_stream(&actor)).await {
         return crate::http::chat_error(&e);
     }
+    // Counted once authenticated, so that made-up tokens take no slot.
+    let slot = match app.limits.open_socket(&token) {
+        Ok(slot) => slot,
+        Err(refused) => return axum::response::IntoResponse::into_response(refused),
+    };
     let engine = app.engine.clone();
     let calls = app.calls.clone();
     let fanout = app.fanout.clone();
     ws.max_message_size(MAX_MESSAGE_SIZE)
         .max_frame_size(MAX_MESSAGE_SIZE)
-        .on_upgrade(move |socket| session(socket, engine, calls, actor, fanout))
+        .on_upgrade(move |socket| async move {
+            session(socket, engine, calls, actor, fanout).await;
+            drop(slot);
+        })
 }
 
 async fn send(socket: &mut WebSocket, v: &Value) -> Result<(), Ending> {

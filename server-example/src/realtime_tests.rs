@@ -73,6 +73,7 @@ async fn a_commit_costs_one_read_whatever_the_number_of_idle_sockets() {
         openapi: crate::openapi::document(),
         fanout: fanout.clone(),
         calls,
+        limits: crate::rate_limits::RateLimits::new(None, None, 0),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

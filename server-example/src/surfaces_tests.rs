@@ -152,6 +152,7 @@ async fn the_router_serves_exactly_the_registry_routes() {
         openapi: crate::openapi::document(),
         fanout: crate::realtime::Fanout::new(),
         calls: crate::engine_threads::Calls::start(1).expect("engine threads"),
+        limits: crate::rate_limits::RateLimits::new(None, None, 0),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -14,6 +14,8 @@
 //!    and without group commit. Then the insert ceiling, `chat-server` and `chat-server`
 //!    without group commit run at once (each on its own copy) and take one-second turns
 //!    (`CHAT_ALTERNATE_ROUNDS`, default 4): the POST ratios least moved by the machine's drift.
+//!    Last, the `idle-sockets` binary: the same load with and without 1000 idle WebSocket
+//!    subscribers, as a ratio.
 //!
 //! Usage: `bench-report [--no-load] [--load-only] [--ops-only]`; `CHAT_LOAD_SECS` (default 3)
 //! bounds each load step, `CHAT_RATE_SECS` (default 8) each fixed-rate step, `CHAT_LOAD_MAX` (default
@@ -987,6 +989,10 @@ fn load_report() -> Value {
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
+    if let Some(ratio) = idle_sockets_ratio(&exe) {
+        println!("requests/s with / without 1000 idle WebSocket subscribers at c=8: {ratio:.3}");
+        ratios.push(json!({"name": "idle_sockets_1000_vs_none", "concurrency": 8, "ratio": ratio}));
+    }
     json!({
         "dataset": {"chats": n_chats, "messages": messages, "bytes": ds_bytes},
         "steps": results.iter().map(LoadResult::json).collect::<Vec<_>>(),
@@ -997,6 +1003,31 @@ fn load_report() -> Value {
         "bytes_per_message_added_split": added_split,
         "server_rss_kb": {"start": rss0, "end": rss, "peak": hwm},
     })
+}
+
+/// Runs the `idle-sockets` binary built beside this one (c=8, 1000 sockets, `CHAT_LOAD_SECS`
+/// per phase, 4 rounds) and returns its ratio over all rounds: a 50 % write load's requests/s
+/// with 1000 idle subscribers on unrelated channels over the same load without them.
+fn idle_sockets_ratio(exe: &Path) -> Option<f64> {
+    let bin = exe.parent()?.join("idle-sockets");
+    let secs = env_num("CHAT_LOAD_SECS", 3).to_string();
+    let out = Command::new(&bin)
+        .args(["8", "1000", &secs, "4"])
+        .output()
+        .map_err(|e| eprintln!("idle-sockets not run ({}): {e}", bin.display()))
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    // "with 1000 idle sockets / without: 0.917 over all rounds, median of rounds 0.933"
+    let line = text
+        .lines()
+        .find(|l| l.contains("idle sockets / without:"))?;
+    line.split("without:")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn main() {
