@@ -65,9 +65,10 @@ fn main() {
     let mut child = Command::new(&server_bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(&db)
-        // What is measured is the fan-out, not the abuse limits: the load comes from one
-        // address and the sockets share one token.
+        // What is measured is the fan-out, not the limits: the load comes from one address,
+        // the sockets share one token, and each socket holds a connection slot.
         .args(["--public-rate-limit", "0", "--max-sockets-per-token", "0"])
+        .args(["--max-connections", &(sockets + 2 * c + 64).to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
