@@ -66,6 +66,15 @@ impl ChatRecord {
         self.is_waiting && !self.is_ended && self.present_users == 0
     }
 
+    /// Keeps the record's counts what [`DerivedCounts::of`] gives after a member's message was
+    /// counted (`first`: their membership's `message_count` went from 0 to 1): a user member's
+    /// first message makes them one of the `user_members`.
+    pub fn member_message_counted(&mut self, is_user: bool, first: bool) {
+        if is_user && first {
+            self.user_members += 1;
+        }
+    }
+
     /// The counts derived from the chat's memberships, as the record holds them.
     pub fn derived_counts(&self) -> DerivedCounts {
         DerivedCounts {

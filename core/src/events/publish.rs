@@ -42,6 +42,9 @@ pub(crate) struct Emitter<'a, 'k> {
     hooks: HashMap<Uuid, Vec<WebhookRecord>>,
     /// Chats and their members as the transaction left them (publishing changes neither).
     chats: HashMap<i64, Option<ChatRecord>>,
+    /// Chats the operation wrote whole and changed nothing else of: the written records,
+    /// presented without reading the chats back ([`Change::ChatWritten`]).
+    written_chats: HashMap<i64, ChatRecord>,
     members: HashMap<i64, Vec<(Uuid, bool)>>,
     /// Per chat: its event state as the transaction found it (read once).
     chat_states: HashMap<i64, ChatEventState>,
@@ -58,10 +61,22 @@ impl Emitter<'_, '_> {
         if let Some(c) = self.chats.get(&pk) {
             return Ok(c.clone());
         }
-        // With its event state: publication needs it for every chat it reads (one read).
-        let (c, state) = match self.s.chat_with_event_state(pk, self.env.now)? {
-            Some((c, state)) => (Some(c), state),
-            None => (None, Default::default()),
+        let (c, state) = match self.written_chats.remove(&pk) {
+            Some(written) => {
+                let state = self.s.chat_event_state(pk)?.unwrap_or_default();
+                // The record must be what a read would return; debug builds (every test run)
+                // check it.
+                #[cfg(debug_assertions)]
+                if let Some((read, _)) = self.s.chat_with_event_state(pk, self.env.now)? {
+                    debug_assert_eq!(written, read, "a written chat differs from its row");
+                }
+                (Some(written), state)
+            }
+            // With its event state: publication needs it for every chat it reads (one read).
+            None => match self.s.chat_with_event_state(pk, self.env.now)? {
+                Some((c, state)) => (Some(c), state),
+                None => (None, Default::default()),
+            },
         };
         self.chat_states.entry(pk).or_insert(state);
         self.chats.insert(pk, c.clone());
@@ -312,12 +327,45 @@ pub struct Published {
     pub credentials_changed: bool,
 }
 
+/// The chats whose written record ([`Change::ChatWritten`]) is what a read at the end of the
+/// operation returns: written whole, and nothing else the record derives changed in the
+/// operation (the chat's memberships or another write of it, a member's presence, which move
+/// its counts and pending state).
+/// Each such entry becomes a plain [`Change::Chat`], its record moved to the returned map.
+fn written_chats(changes: &mut [Change]) -> HashMap<i64, ChatRecord> {
+    let mut written = HashMap::new();
+    let mut stale = HashSet::new();
+    let mut derived_moved = false;
+    for c in changes.iter_mut() {
+        match c {
+            Change::ChatWritten(r) => {
+                let record = std::mem::take(&mut **r);
+                let pk = record.pk;
+                written.insert(pk, record);
+                *c = Change::Chat(pk);
+                continue;
+            }
+            Change::Chat(pk) | Change::Membership { chat_pk: pk, .. } => {
+                stale.insert(*pk);
+            }
+            Change::Member(_) | Change::Presence(_) => derived_moved = true,
+            _ => {}
+        }
+    }
+    if derived_moved {
+        written.clear();
+    }
+    written.retain(|pk, _| !stale.contains(pk));
+    written
+}
+
 /// Publishes the events of everything the running transaction changed.
 pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
-    let changes = s.take_changes();
+    let mut changes = s.take_changes();
     if changes.is_empty() {
         return Ok(Published::default());
     }
+    let written_chats = written_chats(&mut changes);
     let mut e = Emitter {
         s,
         env,
@@ -326,6 +374,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         user_orgs: HashMap::new(),
         hooks: HashMap::new(),
         chats: HashMap::new(),
+        written_chats,
         members: HashMap::new(),
         chat_states: HashMap::new(),
         heads: HashMap::new(),
@@ -346,6 +395,8 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     for d in changes {
         match d {
             Change::Chat(pk) => push(&mut chats, pk),
+            // Made plain entries by `written_chats`.
+            Change::ChatWritten(c) => push(&mut chats, c.pk),
             Change::MessageAdded {
                 chat_pk,
                 id,
@@ -353,6 +404,10 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             } => message(&mut e, chat_pk, id, "added", record.map(|r| *r))?,
             Change::MessageChanged { chat_pk, id } => push(&mut changed_messages, (chat_pk, id)),
             Change::Membership { chat_pk, member } => push(&mut memberships, (chat_pk, member)),
+            Change::MemberMessage { chat_pk, member } => {
+                push(&mut memberships, (chat_pk, member));
+                push(&mut chats, chat_pk);
+            }
             Change::Invitation(i) => push(&mut invitations, i),
             Change::Suggestion(i) => push(&mut suggestions, i),
             Change::Credentials => credentials_changed = true,

@@ -303,17 +303,26 @@ fn join(s: &dyn Store, env: &Env, chat: &mut ChatRecord, user: Uuid, c: &Checked
     Ok(created)
 }
 
-/// Makes `user` a participating member of `chat` (a new membership, or participating again
-/// with a join event) and saves the chat; used when an invitation is accepted. Returns whether
-/// a membership was created.
 /// A member's message: their `message_count` grows by one and their composing status goes
 /// back to idle (sending ends typing), updated now. Applied by the store in one statement
 /// without reading the membership: every send does it. Nothing for a sender who is not a
-/// member.
-pub(crate) fn count_message(s: &dyn Store, chat_pk: i64, member: Uuid, now: Millis) -> Result<()> {
-    s.add_member_message(chat_pk, member, Composing::Idle, now)
+/// member. `chat`'s counts follow ([`ChatRecord::member_message_counted`]), so the record the
+/// operation writes stays what a read would give.
+pub(crate) fn count_message(
+    s: &dyn Store,
+    chat: &mut ChatRecord,
+    member: Uuid,
+    is_user: bool,
+    now: Millis,
+) -> Result<()> {
+    let first = s.add_member_message(chat.pk, member, Composing::Idle, now)?;
+    chat.member_message_counted(is_user, first == Some(true));
+    Ok(())
 }
 
+/// Makes `user` a participating member of `chat` (a new membership, or participating again
+/// with a join event) and saves the chat; used when an invitation is accepted. Returns whether
+/// a membership was created.
 pub(crate) fn join_participating(
     s: &dyn Store,
     env: &Env,

@@ -114,7 +114,7 @@ fn count_msg(
             chat.first_reply_at = Some(env.now);
         }
     }
-    crate::memberships::count_message(s, chat.pk, sender, env.now)
+    crate::memberships::count_message(s, chat, sender, !from_visitor, env.now)
 }
 
 fn check_suggestion(s: &dyn Store, chat: &ChatRecord, id: Option<Uuid>) -> Result<()> {

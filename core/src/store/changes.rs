@@ -8,6 +8,7 @@
 //! update writing equal values): publication compares each resource with its last published
 //! state and emits nothing for it.
 
+use crate::chats::ChatRecord;
 use crate::messages::MessageRecord;
 use std::cell::RefCell;
 use uuid::Uuid;
@@ -17,6 +18,11 @@ use uuid::Uuid;
 pub enum Change {
     /// A chat's own columns, or its memberships (counts, pending state).
     Chat(i64),
+    /// A chat written whole from `record` ([`crate::store::ChatStore::update_chat`]): the
+    /// record as the operation holds it, which publication presents instead of reading the
+    /// chat back when nothing else in the operation changed what the record derives (its
+    /// memberships, a member's presence).
+    ChatWritten(Box<ChatRecord>),
     /// A message added. `record`: the message as the operation completed it for its reply
     /// ([`crate::store::MessageStore::inserted_message`]), which publication presents instead
     /// of reading it back; None when the operation did not (a join or leave notice).
@@ -31,6 +37,14 @@ pub enum Change {
         id: Uuid,
     },
     Membership {
+        chat_pk: i64,
+        member: Uuid,
+    },
+    /// A member's message counted ([`crate::store::MembershipStore::add_member_message`]):
+    /// their membership changed, and their chat's counts with it. Unlike [`Change::Membership`]
+    /// it leaves a written chat record whole: the operation that counts a message updates its
+    /// record's counts ([`crate::chats::ChatRecord::member_message_counted`]).
+    MemberMessage {
         chat_pk: i64,
         member: Uuid,
     },

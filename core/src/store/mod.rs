@@ -178,14 +178,15 @@ pub trait MembershipStore {
     fn update_membership(&self, m: &MembershipRecord) -> Result<()>;
     /// One more `message_count` for the member (if they are one), with this composing status,
     /// updated at `now`: one statement, no read ([`crate::memberships`]' `count_message` is
-    /// the rule).
+    /// the rule). Returns whether it was the member's first message; None when `member` is not
+    /// a member.
     fn add_member_message(
         &self,
         chat_pk: i64,
         member: Uuid,
         composing: crate::memberships::Composing,
         now: Millis,
-    ) -> Result<()>;
+    ) -> Result<Option<bool>>;
     /// Whether `member` has a membership in the chat (without reading it).
     fn is_member(&self, chat_pk: i64, member: Uuid) -> Result<bool>;
     fn membership(

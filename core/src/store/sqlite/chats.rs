@@ -226,7 +226,7 @@ impl ChatStore for SqliteTx<'_> {
              WHERE pk = ?1 AND (is_ended <> ?2 OR is_waiting <> ?3 OR activity_minute <> last_activity_at / 60000)",
             params![c.pk, c.is_ended, c.is_waiting],
         )?;
-        self.record(Change::Chat(c.pk));
+        self.record(Change::ChatWritten(Box::new(c.clone())));
         Ok(())
     }
 

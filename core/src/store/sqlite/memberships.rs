@@ -129,16 +129,33 @@ impl MembershipStore for SqliteTx<'_> {
         member: Uuid,
         composing: Composing,
         now: Millis,
-    ) -> Result<()> {
-        if self.exec(
+    ) -> Result<Option<bool>> {
+        // Whether this is the member's first message decides a chat count. A later message
+        // (the common case) is one statement; the first takes a second one. (A `RETURNING` of
+        // the count would tell it in one statement, but costs more than two: it buffers its
+        // result in a temporary table.)
+        let p = params![chat_pk, member.as_bytes(), composing.as_str(), now];
+        let first = if self.exec(
             "UPDATE memberships SET message_count = message_count + 1, composing_status = ?3, \
-             composing_updated_at = ?4, updated_at = ?4 WHERE chat_pk = ?1 AND member_id = ?2",
-            params![chat_pk, member.as_bytes(), composing.as_str(), now],
+             composing_updated_at = ?4, updated_at = ?4 \
+             WHERE chat_pk = ?1 AND member_id = ?2 AND message_count > 0",
+            p,
         )? > 0
         {
-            self.changes.membership(chat_pk, member);
+            Some(false)
+        } else {
+            (self.exec(
+                "UPDATE memberships SET message_count = 1, composing_status = ?3, \
+                 composing_updated_at = ?4, updated_at = ?4 \
+                 WHERE chat_pk = ?1 AND member_id = ?2 AND message_count = 0",
+                p,
+            )? > 0)
+                .then_some(true)
+        };
+        if first.is_some() {
+            self.record(crate::store::changes::Change::MemberMessage { chat_pk, member });
         }
-        Ok(())
+        Ok(first)
     }
 
     fn membership(
