@@ -236,7 +236,7 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
         let mut changes = Vec::new();
         if changed_here {
             changes.push(RawChange::to(
-                membership_channels(chat.id, &users),
+                membership_channels(chat.id, &members),
                 "changed",
                 member.to_string(),
                 Some(format!("{{\"is_present\":{}}}", !was_present)),
@@ -245,9 +245,11 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
         changes.extend(chat_changes(&ChatTransition {
             before: Some((&chat, Counts::of(&before))),
             users_before: &users,
+            visitors_before: &visitor_ids(&members),
             after: &chat,
             counts_after: Counts::of(&members),
             users_after: &users,
+            visitors_after: &visitor_ids(&members),
         }));
         write_changes(tx, chat.org, chain(&chat), now, changes);
     }
@@ -456,14 +458,35 @@ pub fn visitor_start_chat(
         visitor_members: 1,
         ..Counts::default()
     };
-    // The visitor's membership has no user reader yet.
-    let changes = chat_changes(&ChatTransition {
+    // The visitor's membership (read by the visitor alone yet), then the chat.
+    let membership = RawMember {
+        id: visitor,
+        is_user: false,
+        participating: true,
+        message_count: 0,
+        composing: "idle".into(),
+        present: present_until > now,
+    };
+    let mut changes = vec![RawChange::to(
+        membership_channels(id, std::slice::from_ref(&membership)),
+        "added",
+        visitor.simple().to_string(),
+        Some(visitor_membership_json(
+            visitor,
+            &chat,
+            now,
+            present_until > now,
+        )),
+    )];
+    changes.extend(chat_changes(&ChatTransition {
         before: None,
         users_before: &[],
+        visitors_before: &[],
         after: &chat,
         counts_after: counts,
         users_after: &[],
-    });
+        visitors_after: &[visitor],
+    }));
     write_changes(&tx, org, chain(&chat), now, changes);
     tx.commit().unwrap();
     id
@@ -603,7 +626,7 @@ pub fn send_message(
             Some(message_json(id, "msg", &after, now, &who, Some(body))),
         ),
         RawChange::to(
-            membership_channels(after.id, &users),
+            membership_channels(after.id, &members),
             "changed",
             member_id,
             Some(membership),
@@ -612,9 +635,11 @@ pub fn send_message(
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, Counts::of(&members))),
         users_before: &users,
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: Counts::of(&members_after),
         users_after: &users,
+        visitors_after: &visitor_ids(&members),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -667,7 +692,7 @@ fn add_user_member(
     let changes = vec![
         notice_change(notice, "join", &after, &members_after, user, now),
         RawChange::to(
-            membership_channels(after.id, &user_ids(&members_after)),
+            membership_channels(after.id, &members_after),
             "added",
             user.id.to_string(),
             Some(user_membership_json(user, &after, now, true)),
@@ -695,9 +720,11 @@ pub fn join_pending_chat(raw: &rusqlite::Connection, chat: ChatKey, user: Uuid, 
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, counts)),
         users_before: &user_ids(&members),
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: Counts::of(&members_after),
         users_after: &user_ids(&members_after),
+        visitors_after: &visitor_ids(&members_after),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -790,7 +817,7 @@ pub fn update_own_membership(
         member.simple().to_string()
     };
     changes.push(RawChange::to(
-        membership_channels(chat, &users),
+        membership_channels(chat, &members),
         "changed",
         member_id,
         Some(membership),
@@ -798,9 +825,11 @@ pub fn update_own_membership(
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, Counts::of(&members))),
         users_before: &users,
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: Counts::of(&members_after),
         users_after: &users,
+        visitors_after: &visitor_ids(&members),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -838,9 +867,11 @@ pub fn update_chat(raw: &rusqlite::Connection, chat: Uuid, user: Uuid, end: bool
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, counts)),
         users_before: &users,
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: counts,
         users_after: &users,
+        visitors_after: &visitor_ids(&members),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -980,9 +1011,11 @@ pub fn add_tag(raw: &rusqlite::Connection, chat: Uuid, user: Uuid, name: &str, n
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, counts)),
         users_before: &users,
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: counts,
         users_after: &users,
+        visitors_after: &visitor_ids(&members),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -1015,9 +1048,11 @@ pub fn remove_tag(raw: &rusqlite::Connection, chat: Uuid, user: Uuid, name: &str
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, counts)),
         users_before: &users,
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: counts,
         users_after: &users,
+        visitors_after: &visitor_ids(&members),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();
@@ -1268,9 +1303,11 @@ pub fn accept_invitation(raw: &rusqlite::Connection, user: Uuid, invitation: Uui
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, Counts::of(&members))),
         users_before: &user_ids(&members),
+        visitors_before: &visitor_ids(&members),
         after: &after,
         counts_after: Counts::of(&members_after),
         users_after: &user_ids(&members_after),
+        visitors_after: &visitor_ids(&members_after),
     }));
     write_changes(&tx, after.org, chain(&after), now, changes);
     tx.commit().unwrap();

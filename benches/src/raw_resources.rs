@@ -381,6 +381,15 @@ pub fn user_ids(members: &[RawMember]) -> Vec<Uuid> {
     members.iter().filter(|m| m.is_user).map(|m| m.id).collect()
 }
 
+/// The visitor members' ids.
+pub fn visitor_ids(members: &[RawMember]) -> Vec<Uuid> {
+    members
+        .iter()
+        .filter(|m| !m.is_user)
+        .map(|m| m.id)
+        .collect()
+}
+
 /// The counts a chat resource shows, from its members.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -526,18 +535,26 @@ pub fn user_chats_channel(user: Uuid) -> String {
     format!("users/{user}/chats")
 }
 
+/// `public/visitors/<v>/chats`
+pub fn visitor_chats_channel(visitor: Uuid) -> String {
+    format!("public/visitors/{}/chats", visitor.simple())
+}
+
 /// The chat's state before an operation (None: the operation creates it) and after it, with
-/// its user members then and now.
+/// its user and visitor members then and now.
 pub struct ChatTransition<'a> {
     pub before: Option<(&'a RawChat, Counts)>,
     pub users_before: &'a [Uuid],
+    pub visitors_before: &'a [Uuid],
     pub after: &'a RawChat,
     pub counts_after: Counts,
     pub users_after: &'a [Uuid],
+    pub visitors_after: &'a [Uuid],
 }
 
-/// The chat's changes, as the product publishes them: to its organization's owned chats and
-/// its user members' chats (`added` whole when new to them, else the changed attributes); to
+/// The chat's changes, as the product publishes them: to its organization's owned chats, its
+/// user members' chats and its visitor members' chats (`added` whole when new to them, else
+/// the changed attributes); to
 /// the routed chats of the users its room is routed to once it has waited (`added` when it
 /// starts waiting, `changed` after); and to the pending chats of its room's audience when it
 /// becomes pending (`added`), stays pending (`changed`) or stops being pending (`removed`).
@@ -560,6 +577,13 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
             readers.push((Ok(user_chats_channel(u)), "added"));
         } else if diff.is_some() {
             readers.push((Ok(user_chats_channel(u)), "changed"));
+        }
+    }
+    for &v in t.visitors_after {
+        if !t.visitors_before.contains(&v) {
+            readers.push((Ok(visitor_chats_channel(v)), "added"));
+        } else if diff.is_some() {
+            readers.push((Ok(visitor_chats_channel(v)), "changed"));
         }
     }
     if t.after.waiting_started_at.is_some() {
@@ -637,12 +661,17 @@ pub fn message_channels(chat: &RawChat, members: &[RawMember]) -> Vec<String> {
     out
 }
 
-/// The channels of a chat's memberships: each user member's.
-pub fn membership_channels(chat: Uuid, users: &[Uuid]) -> Vec<String> {
-    users
+/// The channels of a chat's memberships: each user member's, then each visitor member's.
+pub fn membership_channels(chat: Uuid, members: &[RawMember]) -> Vec<String> {
+    let users = members
         .iter()
-        .map(|u| format!("users/{u}/chats/{chat}/memberships"))
-        .collect()
+        .filter(|m| m.is_user)
+        .map(|m| format!("users/{}/chats/{chat}/memberships", m.id));
+    let visitors = members
+        .iter()
+        .filter(|m| !m.is_user)
+        .map(|m| format!("public/visitors/{}/chats/{chat}/memberships", m.id.simple()));
+    users.chain(visitors).collect()
 }
 
 /// Who wrote a message, as its resource names them.
@@ -714,6 +743,54 @@ pub fn message_json(
         .raw("null")
         .raw("null")
         .raw("null");
+    j.done().into_text()
+}
+
+/// A new visitor membership's resource (a visitor without a name, participating).
+pub fn visitor_membership_json(visitor: Uuid, chat: &RawChat, at: i64, present: bool) -> String {
+    const KEYS: &[&str] = &[
+        "member_id",
+        "member_type",
+        "member_name",
+        "member_public_name",
+        "member_avatar",
+        "member_organization_id",
+        "chat_id",
+        "room_id",
+        "room_organization_id",
+        "created_at",
+        "last_seen_at",
+        "updated_at",
+        "chat_created_at",
+        "is_bot",
+        "is_user_deleted",
+        "is_participating",
+        "is_present",
+        "composing_status",
+        "message_count",
+        "legacy_member_id",
+    ];
+    let mut j = Json::object(KEYS);
+    j.plain(visitor.simple())
+        .plain("visitor")
+        .raw("null")
+        .raw("null")
+        .raw("null")
+        .raw("null")
+        .plain(chat.id)
+        .plain_opt(chat.room)
+        .plain(chat.org)
+        .time(at)
+        .raw("null")
+        .time(at)
+        .time(chat.created_at)
+        .bool(false)
+        .bool(false)
+        .bool(true)
+        .bool(present)
+        .plain("idle")
+        .int(0)
+        .plain(visitor.simple());
     j.done().into_text()
 }
 

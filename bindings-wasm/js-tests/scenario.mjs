@@ -85,6 +85,8 @@ export const TYPED_OPERATIONS = {
   visitor_list_messages: true,
   visitor_send_message: true,
   visitor_get_membership: true,
+  visitor_list_memberships: true,
+  visitor_list_chats: true,
   visitor_update_membership: true,
   create_organization: true,
   get_organization: true,

@@ -310,6 +310,9 @@ export interface Membership {
   legacy_member_id: string;
 }
 
+/** A membership as visitors read it: without the private `member_name`. */
+export type VisitorMembership = Omit<Membership, "member_name">;
+
 export type ActionStyle =
   | "primary"
   | "secondary"
@@ -792,6 +795,8 @@ export interface Operations {
   visitor_list_messages: Op<VisitorArg & ChatArg & { query?: MessageListQuery }, Collection<Message>>;
   visitor_send_message: Op<VisitorArg & ChatArg & { body: NewVisitorMessage }, Message>;
   visitor_get_membership: Op<VisitorArg & ChatArg, Membership>;
+  visitor_list_memberships: Op<VisitorArg & ChatArg & { query?: PageQuery }, Collection<VisitorMembership>>;
+  visitor_list_chats: Op<VisitorArg & { query?: PageQuery }, Collection<Chat>>;
   visitor_update_membership: Op<
     VisitorArg & ChatArg & { body: MembershipInput; partial?: boolean },
     Membership

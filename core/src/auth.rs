@@ -17,6 +17,15 @@ pub enum Actor {
     Admin,
 }
 
+impl Actor {
+    /// Whether the credentials were a visitor's access token (the public API's caller), not
+    /// a user's API token or the administrator's. A host that lets pages of other sites in
+    /// (the widget's) lets in visitors only.
+    pub fn is_visitor(&self) -> bool {
+        matches!(self, Actor::Visitor(_))
+    }
+}
+
 /// An authenticated user acting in their organization.
 #[derive(Debug, Clone)]
 pub struct UserCtx {

@@ -43,7 +43,10 @@ fn joining_a_pending_chat_takes_it_from_everyone_and_absence_returns_it() {
         ),
         ("user", BOB, true, "idle")
     );
-    assert_eq!(m.member_name.as_deref(), Some("Bob Stone"));
+    assert_eq!(
+        m.member_name.clone().flatten().as_deref(),
+        Some("Bob Stone")
+    );
     for op in [ANN, CAT, DAN] {
         assert!(
             w.ids(&user(op), ChatScope::UserPending { user_id: u(op) })
@@ -360,7 +363,7 @@ fn membership_listings() {
     assert_eq!(
         (
             visitor_m.member_id.as_str(),
-            visitor_m.member_name.as_deref(),
+            visitor_m.member_name.clone().flatten().as_deref(),
             visitor_m.member_organization_id.as_ref()
         ),
         (V1, Some("Vera"), None)

@@ -81,6 +81,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
     for route in ROUTES.iter() {
         if route.op == crate::routes::REALTIME_OP {
             let ws = |State(app): State<Arc<App>>,
+                      foreign: Option<axum::Extension<crate::web::ForeignOrigin>>,
                       headers: HeaderMap,
                       uri: Uri,
                       upgrade: Result<
@@ -89,7 +90,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
             >| async move {
                 let token = websocket_token(&headers, &uri);
                 match upgrade {
-                    Ok(u) => crate::realtime::upgrade(app, u, token).await,
+                    Ok(u) => crate::realtime::upgrade(app, u, token, foreign.is_some()).await,
                     Err(_) => error(
                         StatusCode::BAD_REQUEST,
                         "parse_error",

@@ -86,11 +86,14 @@ impl CommitSignals {
 }
 
 /// The upgrade: credentials from the Authorization header or `?token=`, checked before the
-/// protocol switches (401 with the contract's body otherwise).
+/// protocol switches (401 with the contract's body otherwise). From a browser of a foreign
+/// origin (`foreign_origin`: a widget origin, `--widget-origins`) only a visitor's token is
+/// accepted; any other is 403 `origin_not_allowed`.
 pub async fn upgrade(
     app: Arc<App>,
     ws: WebSocketUpgrade,
     token: Option<String>,
+    foreign_origin: bool,
 ) -> axum::response::Response {
     let Some(token) = token else {
         return crate::http::chat_error(&ChatError::unauthenticated());
@@ -107,6 +110,13 @@ pub async fn upgrade(
         Ok(Err(e)) => return crate::http::chat_error(&e),
         Err(_) => return crate::http::chat_error(&ChatError::internal("authentication failed")),
     };
+    if foreign_origin && !actor.is_visitor() {
+        return crate::http::error(
+            axum::http::StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "Only visitors may open the event stream from this origin.",
+        );
+    }
     // The subscription rule of every user operation (403 without an active subscription),
     // before the protocol switches.
     let engine = app.engine.clone();

@@ -6,7 +6,9 @@
 //! Origins: the public visitor API (`/api/v5/public/...`) and the WebSocket answer browsers of
 //! the server's own origin and of the widget origins (`--widget-origins`); every other API path
 //! answers browsers of the server's own origin only (a request carrying another `Origin` gets
-//! 403). Requests without `Origin` (curl, servers, SDKs) are not browsers and pass.
+//! 403). From a widget origin the WebSocket opens for visitors' tokens only (403 for a user's
+//! or the administrator's). Requests without `Origin` (curl, servers, SDKs) are not browsers
+//! and pass.
 
 use axum::Router;
 use axum::extract::{Path, Query, Request};
@@ -198,6 +200,12 @@ async fn demo_page(Query(q): Query<HashMap<String, String>>) -> Response {
     }
 }
 
+/// Marks a WebSocket upgrade from a browser of a foreign origin (a widget origin): only a
+/// visitor's token opens the stream from there, so an operator's token that a page of
+/// another site got hold of does not stream their chats to it.
+#[derive(Debug, Clone, Copy)]
+pub struct ForeignOrigin;
+
 /// See the module documentation.
 async fn origin_rules(config: &WebConfig, req: Request, next: Next) -> Response {
     let path = req.uri().path();
@@ -220,6 +228,11 @@ async fn origin_rules(config: &WebConfig, req: Request, next: Next) -> Response 
             "origin_not_allowed",
             "Requests from this origin are not allowed (see --widget-origins).",
         );
+    }
+    let mut req = req;
+    if realtime {
+        // The upgrade lets only visitors in from here (`crate::realtime::upgrade`).
+        req.extensions_mut().insert(ForeignOrigin);
     }
     let Ok(allow_origin) = HeaderValue::from_str(&origin) else {
         return next.run(req).await;

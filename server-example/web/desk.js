@@ -13,6 +13,11 @@ const TOKEN_KEY = 'chat-desk-token';
 /** The presence client's lifetime; it is renewed at a third of it. */
 const PRESENCE_S = 60;
 const TYPING_IDLE_MS = 3000;
+/**
+ * While the operator keeps typing, `typing` is sent again this often: the server reads a
+ * `typing` not refreshed for 15 s as `typed`. Between refreshes keystrokes send nothing.
+ */
+const TYPING_REFRESH_MS = 10000;
 
 /** @param {string} id */
 function $(id) {
@@ -46,6 +51,8 @@ class Desk {
     this.memberTypes = new Map();
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.typingTimer = null;
+    /** When `typing` was last sent (ms since the epoch). */
+    this.typingSentAt = 0;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.refreshTimer = null;
     this.messages = new MessageList(/** @type {HTMLOListElement} */ ($('messages')), { viewer: 'operator' });
@@ -390,8 +397,11 @@ class Desk {
 
   noteTyping() {
     if (!this.current) return;
-    if (!this.typingTimer) this.setComposing('typing');
-    else clearTimeout(this.typingTimer);
+    if (!this.typingTimer || Date.now() - this.typingSentAt >= TYPING_REFRESH_MS) {
+      this.typingSentAt = Date.now();
+      this.setComposing('typing');
+    }
+    if (this.typingTimer) clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
   }
 

@@ -18,8 +18,6 @@ import { MessageList } from './messages.js';
 
 /** @typedef {{secret?: string, chatId?: string}} StoredVisitor */
 
-/** How often the widget checks whether the chat has ended (visitors' channels carry messages only). */
-const END_CHECK_MS = 3000;
 /** Typing stops counting after this long without a keystroke. */
 const TYPING_IDLE_MS = 3000;
 
@@ -45,8 +43,12 @@ class Widget {
     this.realtime = null;
     /** @type {Promise<void> | null} */
     this.starting = null;
-    /** @type {ReturnType<typeof setInterval> | null} */
-    this.endCheck = null;
+    /**
+     * The chat's operators as the visitor sees them (memberships in the visitor view, kept
+     * current by the memberships channel): member id → public name and composing status.
+     * @type {Map<string, {name: string, composing: string}>}
+     */
+    this.operators = new Map();
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.typingTimer = null;
     this.typing = false;
@@ -135,13 +137,8 @@ class Widget {
     await this.api.post(`/public/orgs/${org}/rooms/${room}/visitors`, { id: this.visitorId, presence_expires_in: 3600 });
     if (!this.realtime) {
       this.realtime = new Realtime(this.config.base, () => this.token, {
-        onEvent: (event) => {
-          if (event.resource && event.action !== 'removed') {
-            this.messages.upsert({ ...event.resource, id: event.resource_id });
-            if (this.messages.lacksText(event.resource_id)) this.refreshSoon();
-          }
-        },
-        onResync: () => this.loadMessages().catch((e) => this.fail(e)),
+        onEvent: (event) => this.receive(event),
+        onResync: (channel) => this.reload(channel).catch((e) => this.fail(e)),
         onState: (connected) => {
           this.ui.log.dataset.connected = String(connected);
           this.say(connected ? '' : 'Reconnecting…');
@@ -170,7 +167,34 @@ class Widget {
       return;
     }
     this.follow(chatId);
-    await this.loadMessages();
+    await Promise.all([this.loadMessages(), this.loadMembers()]);
+  }
+
+  /**
+   * An event of one of the followed channels: the chat's messages, its memberships (an
+   * operator typing) or the visitor's chats (the chat's end).
+   * @param {import('./realtime.js').ChatEvent} event
+   */
+  receive(event) {
+    if (!this.chatId || !event.resource || event.action === 'removed') return;
+    if (event.channel === this.channel()) {
+      this.messages.upsert({ ...event.resource, id: event.resource_id });
+      if (this.messages.lacksText(event.resource_id)) this.refreshSoon();
+    } else if (event.channel === this.membersChannel()) {
+      this.noteMember(event.resource_id, event.resource);
+    } else if (event.channel === this.chatsChannel() && event.resource_id === this.chatId) {
+      if (event.resource.is_ended === true) this.showEnded();
+    }
+  }
+
+  /**
+   * Events of a channel were lost: reads its collection again.
+   * @param {string} channel
+   */
+  async reload(channel) {
+    if (channel === this.membersChannel()) await this.loadMembers();
+    else if (channel === this.chatsChannel()) await this.checkEnded();
+    else await this.loadMessages();
   }
 
   /** @param {string} chatId */
@@ -179,12 +203,55 @@ class Widget {
     this.stored.chatId = chatId;
     this.save();
     this.realtime?.subscribe(this.channel());
-    if (this.endCheck) clearInterval(this.endCheck);
-    this.endCheck = setInterval(() => this.checkEnded(), END_CHECK_MS);
+    this.realtime?.subscribe(this.membersChannel());
+    this.realtime?.subscribe(this.chatsChannel());
   }
 
   channel() {
     return `/api/v5/public/visitors/${this.visitorId}/chats/${this.chatId}/messages`;
+  }
+
+  /** The chat's memberships: the operators' composing status. */
+  membersChannel() {
+    return `/api/v5/public/visitors/${this.visitorId}/chats/${this.chatId}/memberships`;
+  }
+
+  /** The visitor's chats: the chat's end. */
+  chatsChannel() {
+    return `/api/v5/public/visitors/${this.visitorId}/chats`;
+  }
+
+  async loadMembers() {
+    if (!this.chatId) return;
+    await this.api.getAll(`/public/visitors/${this.visitorId}/chats/${this.chatId}/memberships?page_size=100`, (m) =>
+      this.noteMember(m.member_id, m),
+    );
+  }
+
+  /**
+   * A membership added or changed (`changed` carries only what changed).
+   * @param {string} memberId
+   * @param {any} m
+   */
+  noteMember(memberId, m) {
+    const known = this.operators.get(memberId);
+    if (!known && m.member_type !== 'user') return;
+    const next = {
+      name: typeof m.member_public_name === 'string' && m.member_public_name ? m.member_public_name : known?.name ?? 'The operator',
+      composing: typeof m.composing_status === 'string' ? m.composing_status : known?.composing ?? 'idle',
+    };
+    this.operators.set(memberId, next);
+    this.showTyping();
+  }
+
+  /**
+   * "<name> is typing…" while an operator's composing status is `typing`, else nothing. The
+   * element stays in place (a live region announces changes of its text, not its arrival).
+   */
+  showTyping() {
+    const names = [...this.operators.values()].filter((o) => o.composing === 'typing').map((o) => o.name);
+    const text = names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+    if (this.ui.typing.textContent !== text) this.ui.typing.textContent = text;
   }
 
   async loadMessages() {
@@ -207,19 +274,23 @@ class Widget {
     }, 50);
   }
 
+  /**
+   * Reads whether the chat has ended: once on (re)connecting and on a resync of the chats
+   * channel, whose events say it otherwise.
+   */
   async checkEnded() {
     if (!this.chatId || !this.visitorId) return;
     try {
       const chat = await this.api.get(`/public/visitors/${this.visitorId}/chats/${this.chatId}`);
       if (chat.is_ended) this.showEnded();
     } catch {
-      // Checked again on the next tick.
+      // The stream's events (or the next reconnection) tell it.
     }
   }
 
   showEnded() {
-    if (this.endCheck) clearInterval(this.endCheck);
-    this.endCheck = null;
+    this.operators.clear();
+    this.showTyping();
     this.ui.ended.hidden = false;
     this.ui.input.disabled = true;
     this.ui.sendButton.disabled = true;
@@ -227,7 +298,12 @@ class Widget {
   }
 
   forgetChat() {
-    if (this.chatId) this.realtime?.unsubscribe(this.channel());
+    if (this.chatId) {
+      this.realtime?.unsubscribe(this.channel());
+      this.realtime?.unsubscribe(this.membersChannel());
+    }
+    this.operators.clear();
+    this.showTyping();
     this.chatId = null;
     delete this.stored.chatId;
     this.save();
@@ -250,7 +326,7 @@ class Widget {
         const { org, room } = this.config;
         const chat = await this.api.post(`/public/orgs/${org}/rooms/${room}/visitors/${this.visitorId}/chats`, {});
         this.follow(chat.id);
-        await this.loadMessages();
+        await Promise.all([this.loadMessages(), this.loadMembers()]);
       }
       this.stopTyping();
       const message = await this.api.post(`/public/visitors/${this.visitorId}/chats/${this.chatId}/messages`, body);
@@ -329,6 +405,7 @@ function createUi(config) {
   const close = el('button', { type: 'button', class: 'close', 'aria-label': 'Close the chat' }, '×');
   const status = el('p', { class: 'status', role: 'status' });
   const log = /** @type {HTMLOListElement} */ (el('ol', { class: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages' }));
+  const typing = el('p', { class: 'typing', 'aria-live': 'polite' });
   const ended = el('p', { class: 'ended', hidden: '' }, 'The chat has ended. ');
   const again = el('button', { type: 'button', class: 'new-chat' }, 'Start a new chat');
   ended.append(again);
@@ -337,9 +414,9 @@ function createUi(config) {
   const input = /** @type {HTMLTextAreaElement} */ (el('textarea', { id: 'chat-input', name: 'message', rows: '2', placeholder: 'Write a message…' }));
   const sendButton = /** @type {HTMLButtonElement} */ (el('button', { type: 'submit' }, 'Send'));
   form.append(label, input, sendButton);
-  panel.append(el('header', {}, title, close), status, log, ended, form);
+  panel.append(el('header', {}, title, close), status, log, typing, ended, form);
   root.append(style, launcher, panel);
-  return { launcher, panel, close, status, log, ended, again, form, input, sendButton };
+  return { launcher, panel, close, status, log, typing, ended, again, form, input, sendButton };
 }
 
 /**

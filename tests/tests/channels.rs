@@ -69,6 +69,16 @@ fn assert_event_and_listing(
     );
     let listed = s.get(&path, token);
     let items = listed.expect(200)["results"].as_array().unwrap().clone();
+    if template.starts_with("public/") {
+        // The visitor view, in events and reads alike: no operator's private name.
+        let resources = events.iter().filter_map(|e| e.get("resource"));
+        for r in resources.chain(items.iter()) {
+            assert!(
+                r.get("sender_name").is_none() && r.get("member_name").is_none(),
+                "{path}: {r}"
+            );
+        }
+    }
     let key = item_key(template);
     assert!(
         items.iter().any(|item| events

@@ -563,3 +563,47 @@ fn an_organization_without_subscription_is_refused_before_the_upgrade() {
     let r = upgrade(ANN_T);
     assert_eq!(r.status, 101, "{}", r.text);
 }
+
+/// From a browser of a widget origin (`--widget-origins`) the stream opens for visitors only:
+/// an operator's or the administrator's token from there is 403 before the upgrade, while the
+/// same tokens from the server's own origin, or without `Origin`, are let through.
+#[test]
+fn from_a_widget_origin_only_visitors_open_the_stream() {
+    let shop = "http://shop.example:8443";
+    let s = Server::with_seed_and(&seed(), &["--widget-origins", shop]);
+    let (_, visitor_t, _) = s.visitor_chat(ORG_A, ROOM_A1, None);
+    let upgrade = |token: &str, origin: Option<&str>| {
+        let mut headers = vec![
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        if let Some(o) = origin {
+            headers.push(("Origin", o));
+        }
+        s.try_raw_alone(
+            "GET",
+            &format!("/api/v5/realtime?token={token}"),
+            &headers,
+            None,
+        )
+        .expect("upgrade request")
+    };
+    for token in [ANN_T, ADMIN] {
+        let r = upgrade(token, Some(shop));
+        assert_eq!(r.status, 403, "{}", r.text);
+        assert_error_body(&r.body);
+        assert_eq!(r.body["code"], "origin_not_allowed", "{}", r.text);
+    }
+    let r = upgrade(&visitor_t, Some(shop));
+    assert_eq!(r.status, 101, "{}", r.text);
+    // The server's own origin (the desk's) and clients without Origin: the token decides.
+    let own = s.base.clone();
+    assert_eq!(upgrade(ANN_T, Some(&own)).status, 101);
+    assert_eq!(upgrade(ANN_T, None).status, 101);
+    // An origin that is not a widget origin is refused whoever asks.
+    let r = upgrade(&visitor_t, Some("http://elsewhere.example"));
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["code"], "origin_not_allowed", "{}", r.text);
+}

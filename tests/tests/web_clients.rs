@@ -464,6 +464,28 @@ fn visitor_widget_and_operator_desk_converse_across_a_server_restart() {
         json!([]),
     );
     desk.type_text(&desk_input, "Hi, Ann here. How can I help?");
+    // The operator types: the widget says so (the desk sets its composing status; the
+    // widget follows the chat's memberships), in a polite live region.
+    let members = api(
+        reqwest::Method::GET,
+        &format!("/users/{ann}/chats/{chat}/memberships"),
+        None,
+    );
+    let public_name = members["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|m| m["member_id"] == ann.as_str())
+        .and_then(|m| m["member_public_name"].as_str())
+        .expect("Ann's public name")
+        .to_string();
+    visitor.wait(
+        "the operator typing in the widget",
+        &format!(
+            "{SHADOW} const t = root.querySelector('.typing'); return t.getAttribute('aria-live') === 'polite' && t.textContent === arguments[0]"
+        ),
+        json!([format!("{public_name} is typing…")]),
+    );
     desk.click(&desk.element(
         "the desk's send button",
         "return document.querySelector('#compose button')",
@@ -474,6 +496,11 @@ fn visitor_widget_and_operator_desk_converse_across_a_server_restart() {
         &format!(
             "{SHADOW} return [...root.querySelectorAll('li.theirs')].some(li => li.textContent.includes('How can I help?'))"
         ),
+        json!([]),
+    );
+    visitor.wait(
+        "the typing notice gone once the operator sent",
+        &format!("{SHADOW} return root.querySelector('.typing').textContent === ''"),
         json!([]),
     );
 
@@ -611,11 +638,27 @@ fn visitor_widget_and_operator_desk_converse_across_a_server_restart() {
         "return document.getElementById('chat-status').textContent.includes('Team invited')",
         json!([]),
     );
+    // The widget learns the chat's end from its events, not by asking: it reads the chat
+    // only when it (re)connects, so over a few seconds of quiet it reads nothing.
+    let chat_reads = "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/chats/' + arguments[0])).length";
+    visitor.wait(
+        "the widget connected",
+        &format!("{SHADOW} return root.querySelector('.log').dataset.connected === 'true'"),
+        json!([]),
+    );
+    let reads_before = visitor.js(chat_reads, json!([chat]));
+    std::thread::sleep(Duration::from_millis(4000));
+    assert_eq!(
+        visitor.js(chat_reads, json!([chat])),
+        reads_before,
+        "the widget polls the chat"
+    );
     desk.click(&desk.element(
         "the end button",
         "return document.getElementById('end-chat')",
         json!([]),
     ));
+    let ending = Instant::now();
     desk.wait(
         "the end in the desk",
         "return !document.getElementById('chat-ended').hidden",
@@ -625,6 +668,16 @@ fn visitor_widget_and_operator_desk_converse_across_a_server_restart() {
         "the end in the widget",
         &format!("{SHADOW} return !root.querySelector('.ended').hidden"),
         json!([]),
+    );
+    let took = ending.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the end reached the widget after {took:?}"
+    );
+    assert_eq!(
+        visitor.js(chat_reads, json!([chat])),
+        reads_before,
+        "the end came from an event, not a read"
     );
 
     // Nothing lost, nothing doubled: the widget shows exactly the chat's messages, in order.

@@ -433,6 +433,7 @@ pub enum ChatSelection {
     UserRouted {
         user: Uuid,
     },
+    /// Chats the member (a user, or a visitor: `memberships.member_id` holds either) belongs to.
     UserMember(Uuid),
     /// Every chat (maintenance and consistency checks).
     All,

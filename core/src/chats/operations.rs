@@ -144,6 +144,16 @@ operations! {
         }),
     }
 
+    /// Public: the visitor's chats, newest first (each as `visitor_get_chat` shows it).
+    read fn visitor_list_chats(visitor: Uuid, page: &PageRequest) -> Page<Chat> {
+        status: [200],
+        args: "visitor_id, query{cursor,page_size}",
+        query: [PAGE],
+        routes: [Get "/public/visitors/<visitor_id>/chats"],
+        parse: {} (visitor(args, "visitor_id")?, &page(args)?),
+        run: engine.read(|s, env| chats::list_visitor_chats(s, env, actor, visitor, page)),
+    }
+
     /// Public: the visitor's chat.
     read fn visitor_get_chat(visitor: Uuid, chat: Uuid) -> Chat {
         status: [200],

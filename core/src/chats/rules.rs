@@ -232,6 +232,29 @@ pub fn list_chats(
     Ok(p.map(|c| crate::chat_hooks::present_chat(env, &c)))
 }
 
+/// GET `/public/visitors/<v>/chats`: the chats the visitor is a member of, newest first,
+/// each as [`visitor_chat`] presents it.
+pub fn list_visitor_chats(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    visitor_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<Chat>> {
+    auth::act_as_visitor(actor, visitor_id)?;
+    let filter = ChatFilter::default();
+    let ord = filter.ordering;
+    let selection = ChatSelection::UserMember(visitor_id);
+    let p = paginate(
+        page,
+        ord as u8,
+        ord.descending(),
+        |k: &Keyset| s.select_chats(&selection, &filter, k, env.now),
+        |c| chat_key(c, ord.by_updated()),
+    )?;
+    Ok(p.map(|c| crate::chat_hooks::present_chat(env, &c)))
+}
+
 /// The chat if it is in the selection; 404 otherwise.
 pub fn chat_in(s: &dyn Store, env: &Env, sel: &ChatSelection, chat_id: Uuid) -> Result<ChatRecord> {
     let not_found = || ChatError::not_found("Chat");

@@ -48,17 +48,25 @@ pub const DEFAULT_RETENTION_MS: Millis = 7 * 24 * 3600 * 1000;
 /// Makes an event's resource the one its channel's audience sees. A change is stored once for
 /// all its channels, so a message added (or changed) in a chat with users and visitors is one
 /// row holding the operator view; a visitor's channels (`/public/visitors/<id>/...`) get the
-/// visitor view, derived here as events are read or delivered (visitors never see
-/// `sender_name`, [`crate::messages::visitor_view`]). Only messages are published on
-/// visitors' channels.
+/// visitor view, derived here as events are read or delivered: messages without
+/// `sender_name` ([`crate::messages::visitor_view`]), memberships without `member_name`
+/// ([`crate::memberships::make_visitor_view`]); a chat is the resource `visitor_get_chat`
+/// returns, the same for every reader.
 pub fn present_for_channel(event: &mut Event) {
-    if let Some(r) = event.resource.as_mut()
-        && event
-            .channel
-            .strip_prefix(PREFIX)
-            .is_some_and(|c| c.starts_with("public/"))
-    {
+    let Some(r) = event.resource.as_mut() else {
+        return;
+    };
+    let Some(rest) = event
+        .channel
+        .strip_prefix(PREFIX)
+        .and_then(|c| c.strip_prefix("public/"))
+    else {
+        return;
+    };
+    if rest.ends_with("/messages") {
         crate::messages::make_visitor_view(r);
+    } else if rest.ends_with("/memberships") {
+        crate::memberships::make_visitor_view(r);
     }
 }
 

@@ -469,6 +469,22 @@ fn users_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
         .collect()
 }
 
+fn visitors_of(members: &[(Uuid, bool)]) -> Vec<Uuid> {
+    members
+        .iter()
+        .filter(|(_, u)| !*u)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// `/api/v5/public/visitors/<v>/chats/<c>/<tail>`.
+fn visitor_chat_path(visitor: Uuid, chat: Uuid, tail: &str) -> String {
+    format!(
+        "{PREFIX}public/visitors/{}/chats/{chat}/{tail}",
+        visitor_id_str(&visitor)
+    )
+}
+
 /// No generated keys, for [`sealed_env`].
 static NO_NEW_KEYS: crate::crypto::held::NewKeys = crate::crypto::held::NewKeys::new();
 
@@ -495,7 +511,9 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     } else {
         Serialized::of(&present_chat(e.env, &c))?
     };
-    let members = users_of(&e.members(pk)?);
+    let all_members = e.members(pk)?;
+    let members = users_of(&all_members);
+    let visitors = visitors_of(&all_members);
     // The room the chat waits in (its pending audience is who that room reaches).
     let pending_in = c.room_id.filter(|_| c.is_pending());
     let pending: Vec<Uuid> = pending_in.into_iter().collect();
@@ -531,6 +549,16 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             e.for_user(pk, u, "chats", "changed", &id, changed)?;
         }
     }
+    // The visitor's chats (`/public/visitors/<v>/chats`, listed to its visitor members):
+    // added when the visitor becomes a member, then each change, its end included.
+    for &v in &visitors {
+        let ch = format!("{PREFIX}public/visitors/{}/chats", visitor_id_str(&v));
+        if !was_members.contains(&v) {
+            e.emit(pk, org, ch, "added", &id, whole)?;
+        } else if has_change {
+            e.emit(pk, org, ch, "changed", &id, changed)?;
+        }
+    }
     // Routed chats: a chat is announced to the users its room is routed to when it starts
     // waiting (`waiting_started_at` is set once, by the visitor's first message), and each
     // change follows, to its end. A chat that never waited (an empty visitor chat) is not
@@ -560,6 +588,9 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         }
         _ => {}
     }
+    // The snapshot's members: users, then visitors.
+    let mut members = members;
+    members.extend(visitors);
     let unchanged = before
         .as_ref()
         .is_some_and(|b| !has_change && b.pending == pending && b.members == members);
@@ -646,11 +677,7 @@ fn message(
         e.for_user(pk, u, &path, action, &mid, r)?;
     }
     for v in visitors {
-        let ch = format!(
-            "{PREFIX}public/visitors/{}/chats/{}/messages",
-            visitor_id_str(&v),
-            c.id
-        );
+        let ch = visitor_chat_path(v, c.id, "messages");
         e.emit(pk, c.room_organization_id, ch, action, &mid, r)?;
     }
     Ok(())
@@ -668,10 +695,38 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     };
     let rid = membership.member_id;
     let path = path_of(&["chats/"], m.chat_id, &["/memberships"]);
-    for u in users_of(&e.members(pk)?) {
+    let members = e.members(pk)?;
+    for u in users_of(&members) {
         e.for_user(pk, u, &path, action, &rid, Some(payload.as_str()))?;
     }
+    // The chat's visitors read its memberships in their view (`present_for_channel` leaves
+    // out `member_name`): a change of that attribute alone is nothing to them.
+    let visitors = visitors_of(&members);
+    if !visitors.is_empty() && shows_visitors(action, &payload)? {
+        for v in visitors {
+            let ch = visitor_chat_path(v, m.chat_id, "memberships");
+            e.emit(
+                pk,
+                m.room_organization_id,
+                ch,
+                action,
+                &rid,
+                Some(payload.as_str()),
+            )?;
+        }
+    }
     put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
+}
+
+/// Whether a membership event shows visitors anything: an `added`, or a `changed` with an
+/// attribute besides `member_name` (parsed only when that one is among them, which is rare).
+fn shows_visitors(action: &str, payload: &str) -> Result<bool> {
+    if action != "changed" || !payload.contains("\"member_name\"") {
+        return Ok(true);
+    }
+    let v: Value = serde_json::from_str(payload)?;
+    Ok(v.as_object()
+        .is_some_and(|o| o.keys().any(|k| k != "member_name")))
 }
 
 fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {

@@ -25,7 +25,9 @@ pub const CHANNELS: &[&str] = &[
     "orgs/<organization_id>/owned_chats",
     "orgs/<organization_id>/owned_chats/<chat_id>/messages",
     "orgs/<organization_id>/owned_chats/<chat_id>/tags",
+    "public/visitors/<visitor_id>/chats",
     "public/visitors/<visitor_id>/chats/<chat_id>/messages",
+    "public/visitors/<visitor_id>/chats/<chat_id>/memberships",
 ];
 
 /// One event as every surface shows it. `resource` is absent for `removed`.

@@ -7,7 +7,8 @@
 //! rewritten by every message) and spares parsing it back on every change. A chat's snapshot
 //! also lists the room it was waiting in (its pending audience is who that room reaches; in
 //! snapshots of databases older than the event log's schema version 10, the users it was
-//! pending for: either way, a non-empty list means the chat was pending) and its user members.
+//! pending for: either way, a non-empty list means the chat was pending) and its members (users,
+//! then visitors; snapshots written before visitors had chat events list users only).
 //!
 //! Encoding (BLOB): version byte 1, then three length-prefixed (u32, big-endian) arrays: the
 //! sorted attribute hashes (u64 BE), the pending list and members (16-byte UUIDs). Snapshots
@@ -27,7 +28,7 @@ pub(super) struct Snapshot {
     attrs: Vec<u64>,
     /// The room the chat was pending in (chats only; see the module docs).
     pub pending: Vec<Uuid>,
-    /// User members (chats only).
+    /// Members (chats only): users, then visitors.
     pub members: Vec<Uuid>,
 }
 

@@ -95,6 +95,167 @@ fn users_get_the_operator_view_of_a_message_and_the_visitor_the_visitor_view() {
     assert_eq!(serde_json::to_value(read_back).unwrap(), op);
 }
 
+/// The visitor's chats and the memberships of each: an operator typing and the chat's end
+/// reach the visitor, in the visitor view (no `member_name`), as the visitor's reads list them.
+#[test]
+fn a_visitor_follows_the_operator_typing_and_the_chat_end_in_the_visitor_view() {
+    let w = world();
+    let head0 = w.engine.last_event_seq();
+    let (chat, _) = w.routed_chat();
+    let c = chat.to_string();
+    let v = visitor(VISITOR2);
+    let guest = Actor::Visitor(v);
+    let chats_ch = format!("/api/v5/public/visitors/{VISITOR2}/chats");
+    let members_ch = format!("/api/v5/public/visitors/{VISITOR2}/chats/{c}/memberships");
+    let channels = vec![chats_ch.clone(), members_ch.clone()];
+    let events = |since: i64| {
+        w.engine
+            .events_since(&guest, &channels, Some(since), None)
+            .unwrap()
+            .events
+    };
+    // The chat and the visitor's own membership were added when the chat started.
+    let start = events(head0);
+    assert!(
+        start
+            .iter()
+            .any(|e| e.channel == chats_ch && e.action == "added" && e.resource_id == c),
+        "{start:?}"
+    );
+    assert!(
+        start
+            .iter()
+            .any(|e| e.channel == members_ch && e.action == "added" && e.resource_id == VISITOR2),
+        "{start:?}"
+    );
+    // Bob joins: his membership is added for the visitor, without his private name.
+    let s1 = w.engine.last_event_seq();
+    w.engine
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let joined = events(s1);
+    let bob = joined
+        .iter()
+        .find(|e| e.channel == members_ch && e.action == "added" && e.resource_id == BOB)
+        .unwrap_or_else(|| panic!("{joined:?}"));
+    let r = bob.resource.as_ref().unwrap();
+    assert!(r.get("member_name").is_none(), "{r}");
+    assert!(r["member_public_name"].is_string(), "{r}");
+    // The chat changed for the visitor too (no longer pending), once per change.
+    assert!(
+        joined
+            .iter()
+            .any(|e| e.channel == chats_ch && e.action == "changed")
+    );
+    assert!(joined.windows(2).all(|x| x[0].seq < x[1].seq), "{joined:?}");
+    // Bob types: a membership change with the composing status.
+    let s2 = w.engine.last_event_seq();
+    let typing = crate::memberships::MembershipInput {
+        composing_status: Some("typing".into()),
+        ..Default::default()
+    };
+    w.engine
+        .update_user_membership(&user(BOB), id(BOB), chat, typing, true)
+        .unwrap();
+    let typed = events(s2);
+    assert_eq!(typed.len(), 1, "{typed:?}");
+    assert_eq!(
+        (
+            typed[0].channel.as_str(),
+            typed[0].action.as_str(),
+            typed[0].resource_id.as_str()
+        ),
+        (members_ch.as_str(), "changed", BOB)
+    );
+    let r = typed[0].resource.as_ref().unwrap();
+    assert_eq!(r["composing_status"], "typing");
+    assert!(r.get("member_name").is_none(), "{r}");
+    // The read lists the same: every membership in the visitor view.
+    let listed = w
+        .engine
+        .visitor_list_memberships(&guest, v, chat, &crate::PageRequest::default())
+        .unwrap();
+    let listed = serde_json::to_value(&listed).unwrap();
+    let results = listed["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{listed}");
+    assert!(
+        results.iter().all(|m| m.get("member_name").is_none()),
+        "{listed}"
+    );
+    let bob_listed = results.iter().find(|m| m["member_id"] == BOB).unwrap();
+    assert_eq!(bob_listed["composing_status"], "typing");
+    assert_eq!(
+        bob_listed["member_public_name"],
+        bob.resource.as_ref().unwrap()["member_public_name"]
+    );
+    // Bob's private name alone changing is nothing to the visitor.
+    let s3 = w.engine.last_event_seq();
+    w.engine
+        .update_user(
+            &Actor::Admin,
+            id(ACME),
+            id(BOB),
+            crate::directory::UserPatch {
+                last_name: Some("Stoneman".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let renamed = events(s3);
+    assert!(
+        renamed.iter().all(|e| e.resource.as_ref().is_none_or(|r| r
+            .as_object()
+            .is_some_and(|o| !o.is_empty() && !o.contains_key("member_name")))),
+        "{renamed:?}"
+    );
+    // Bob ends the chat: the visitor's chats channel says so.
+    let s4 = w.engine.last_event_seq();
+    w.end(BOB, chat);
+    let ended = events(s4);
+    let end = ended
+        .iter()
+        .find(|e| e.channel == chats_ch && e.resource_id == c)
+        .unwrap_or_else(|| panic!("{ended:?}"));
+    assert_eq!(end.action, "changed");
+    let r = end.resource.as_ref().unwrap();
+    assert_eq!(r["is_ended"], true);
+    assert!(r["ended_at"].is_string(), "{r}");
+    let listed = w
+        .engine
+        .visitor_list_chats(&guest, v, &crate::PageRequest::default())
+        .unwrap();
+    assert_eq!(listed.results.len(), 1);
+    assert_eq!(listed.results[0].id, c);
+    assert!(listed.results[0].is_ended);
+    let one = w.engine.visitor_get_chat(&guest, v, chat).unwrap();
+    assert_eq!(
+        serde_json::to_value(&listed.results[0]).unwrap(),
+        serde_json::to_value(&one).unwrap()
+    );
+}
+
+/// A chat ended by the idle timeout (maintenance) reaches its visitor like an explicit end.
+#[test]
+fn a_chat_ended_by_its_idle_timeout_reaches_the_visitor() {
+    let w = world();
+    let (chat, _) = w.routed_chat();
+    let v = visitor(VISITOR2);
+    let chats_ch = vec![format!("/api/v5/public/visitors/{VISITOR2}/chats")];
+    let since = w.engine.last_event_seq();
+    w.clock.advance_secs(30 * 24 * 3600);
+    assert!(w.engine.maintenance().unwrap().chats_ended >= 1);
+    let p = w
+        .engine
+        .events_since(&Actor::Visitor(v), &chats_ch, Some(since), None)
+        .unwrap();
+    let end = p
+        .events
+        .iter()
+        .find(|e| e.resource_id == chat.to_string() && e.action == "changed")
+        .unwrap_or_else(|| panic!("{p:?}"));
+    assert_eq!(end.resource.as_ref().unwrap()["is_ended"], true);
+}
+
 #[test]
 fn a_scripted_chat_gives_exactly_the_expected_events() {
     let w = world();
@@ -119,10 +280,12 @@ fn a_scripted_chat_gives_exactly_the_expected_events() {
     // The visitor saw their own message.
     let v = visitor(VISITOR2);
     let vch = vec![format!("/api/v5/public/visitors/{VISITOR2}/*")];
-    let vp = w
+    let mut vp = w
         .engine
         .events_since(&Actor::Visitor(v), &vch, Some(head0), None)
         .unwrap();
+    // Besides the chat and its memberships (their own channels, see the visitor test below).
+    vp.events.retain(|e| e.channel.ends_with("/messages"));
     assert_eq!(vp.events.len(), 1);
     assert_eq!(
         vp.events[0].channel,

@@ -130,12 +130,21 @@ pub enum MembershipSelection {
     ChatMember { chat_pk: i64, member: Uuid },
 }
 
-/// The membership resource exactly as the reference shows it.
+/// The membership resource exactly as the reference shows it. Visitors reading a chat's
+/// memberships get the visitor view ([`Membership::visitor_view`]): no `member_name`, the
+/// private (full) name, as messages show them `sender_public_name` and never `sender_name`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Membership {
     pub member_id: String,
     pub member_type: String,
-    pub member_name: Option<String>,
+    /// `None` in the visitor view (the attribute is left out); `Some(None)` for a member
+    /// without a name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::input::explicit_null"
+    )]
+    pub member_name: Option<Option<String>>,
     pub member_public_name: Option<String>,
     pub member_avatar: Option<Avatar>,
     pub member_organization_id: Option<String>,
@@ -165,7 +174,7 @@ impl Membership {
             legacy_member_id: m.member.id().simple().to_string(),
             member_id,
             member_type: m.member.kind().to_string(),
-            member_name: m.info.name.clone(),
+            member_name: Some(m.info.name.clone()),
             member_public_name: m.info.public_name.clone(),
             member_avatar: m.info.avatar.clone(),
             member_organization_id: m.info.organization_id.map(|o| o.to_string()),
@@ -183,5 +192,20 @@ impl Membership {
             composing_status: m.composing_at(now),
             message_count: m.message_count,
         }
+    }
+
+    /// The membership as visitors see it: without `member_name` (the same attributes in
+    /// the same order otherwise; [`make_visitor_view`] derives it from the JSON).
+    pub fn visitor_view(mut self) -> Self {
+        self.member_name = None;
+        self
+    }
+}
+
+/// The visitor view of a membership (or of a change to one) from its JSON in place: the
+/// attribute [`Membership::visitor_view`] leaves out is removed.
+pub fn make_visitor_view(operator: &mut serde_json::Value) {
+    if let Some(o) = operator.as_object_mut() {
+        o.shift_remove("member_name");
     }
 }

@@ -132,6 +132,18 @@ operations! {
         run: engine.read(|s, env| memberships::visitor_membership(s, env, actor, visitor, chat)),
     }
 
+    /// Public: the memberships of the visitor's chat (visitor view: no `member_name`).
+    read fn visitor_list_memberships(visitor: Uuid, chat: Uuid, page: &PageRequest) -> Page<Membership> {
+        status: [200],
+        args: "visitor_id, chat_id, query{cursor,page_size}",
+        query: [PAGE],
+        routes: [Get "/public/visitors/<visitor_id>/chats/<chat_id>/memberships"],
+        parse: {} (visitor(args, "visitor_id")?, id(args, "chat_id")?, &page(args)?),
+        run: engine.read(|s, env| {
+            memberships::list_visitor_memberships(s, env, actor, visitor, chat, page)
+        }),
+    }
+
     /// Public: update the visitor's membership.
     write fn visitor_update_membership(visitor: Uuid, chat: Uuid, input: MembershipInput, partial: bool) -> Membership {
         status: [200],

@@ -545,3 +545,18 @@ pub fn visitor_membership(
     let chat = crate::chats::visitor_chat(s, env, actor, visitor_id, chat_id)?;
     reload(s, env, chat.pk, visitor_id)
 }
+
+/// GET `/public/visitors/<v>/chats/<c>/memberships`: every membership of the visitor's chat
+/// in the visitor view ([`Membership::visitor_view`]), oldest first as a chat's memberships
+/// are listed.
+pub fn list_visitor_memberships(
+    s: &dyn Store,
+    env: &Env,
+    actor: &Actor,
+    visitor_id: Uuid,
+    chat_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<Membership>> {
+    let chat = crate::chats::visitor_chat(s, env, actor, visitor_id, chat_id)?;
+    Ok(page_of(s, env, MembershipSelection::Chat(chat.pk), page)?.map(Membership::visitor_view))
+}

@@ -203,6 +203,21 @@ fn every_operation_answers_its_declared_status_through_api_call() {
         json!({"visitor_id": vid, "chat_id": pending_id}),
     );
     assert_eq!(vm["member_type"], "visitor");
+    let vms = c.call(
+        &guest,
+        "visitor_list_memberships",
+        200,
+        json!({"visitor_id": vid, "chat_id": pending_id}),
+    );
+    assert_eq!(vms["results"][0]["member_type"], "visitor");
+    assert!(vms["results"][0].get("member_name").is_none());
+    let vchats = c.call(
+        &guest,
+        "visitor_list_chats",
+        200,
+        json!({"visitor_id": vid}),
+    );
+    assert_eq!(ids_of(&vchats), vec![pending_id.clone()]);
     let vm = c.call(&guest, "visitor_update_membership", 200, json!({"visitor_id": vid, "chat_id": pending_id, "body": {"composing_status": "typing"}, "partial": true}));
     assert_eq!(vm["composing_status"], "typing");
     let took = c.call(&ann, "join_pending_chat", 201, json!({"user_id": ANN, "chat_id": pending_id, "body": {"is_participating": true, "composing_status": "idle"}}));
