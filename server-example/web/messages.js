@@ -149,11 +149,16 @@ export class MessageList {
     const box = document.createElement('div');
     box.className = 'attachment';
     box.setAttribute('role', 'group');
-    if (a.title || a.text) {
-      const text = document.createElement('p');
-      text.textContent = [a.title, a.text].filter(Boolean).join(' — ');
-      box.append(text);
-      box.setAttribute('aria-label', text.textContent);
+    const label = [a.title, a.text].filter(Boolean).join(' — ');
+    if (label) {
+      box.setAttribute('aria-label', label);
+      // An attachment repeating its message's text (a question with its options) is shown
+      // once.
+      if (label !== m.message) {
+        const text = document.createElement('p');
+        text.textContent = label;
+        box.append(text);
+      }
     }
     for (const action of a.actions ?? []) {
       if (action.type === 'link_button' && /^https?:\/\//.test(action.value)) {

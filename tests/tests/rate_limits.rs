@@ -141,8 +141,8 @@ async fn websocket_sessions_are_capped_per_token() {
     })
     .await
     .unwrap();
-    let mut first = open(&s, ANN_T).await.expect("first session");
-    let _second = open(&s, ANN_T).await.expect("second session");
+    let mut first = open(&s, ANN_T).await.expect("a first socket");
+    let _second = open(&s, ANN_T).await.expect("a second socket");
     assert_eq!(open(&s, ANN_T).await.err(), Some(429));
     // Another token has sessions of its own.
     let _bobs = open(&s, BOB_T).await.expect("another token");
