@@ -483,16 +483,17 @@ impl Fanout {
     /// other subscriptions' cursors past it.
     fn route(&self, from: i64, batch: &chat_core::events::ChangeHeads) {
         let sessions: Vec<Arc<SessionSubs>> = self.sessions.lock().values().cloned().collect();
+        // Arranged once: each subscription then matches only its own owners' channels.
+        let concerned_by = chat_core::events::Concerned::of(&batch.heads);
         for session in sessions {
             let mut wake = false;
             for sub in session.subs.lock().values_mut() {
-                // A subscription behind the batch (resuming from `since`) reads for itself.
+                // A subscription behind the batch (resuming from `since`) reads for itself;
+                // one that began inside the batch may be woken for a change before its
+                // cursor, and then reads nothing.
                 let concerned = batch.resync
                     || sub.cursor < from
-                    || batch
-                        .heads
-                        .iter()
-                        .any(|h| h.seq > sub.cursor && sub.interest.may_concern(h));
+                    || (sub.cursor < batch.last_seq && sub.interest.may_concern(&concerned_by));
                 if concerned {
                     wake = true;
                 } else if sub.cursor < batch.last_seq {

@@ -307,28 +307,78 @@ pub fn events_since(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interest {
     org: Uuid,
-    globs: Vec<String>,
+    /// The patterns, each with its owner (the `users/<id>`, `orgs/<id>` or
+    /// `public/visitors/<id>` path every channel it matches starts with).
+    globs: Vec<(String, String)>,
     /// The room collections the patterns read: a change on a room's collection may
     /// concern them whatever the room (who a room reaches is resolved when events are read).
     room_collections: Vec<RoomChannel>,
 }
 
-impl Interest {
-    /// Whether [`events_since`] for these channels may return the change: `false` only when
-    /// it certainly does not (a change of another organization, on no channel matched and on
-    /// no room collection read). Cheap: no store access.
-    pub fn may_concern(&self, c: &ChangeHead) -> bool {
-        if c.organization_id != self.org {
-            return false;
+/// A batch of change heads arranged for [`Interest::may_concern`]: their channels by
+/// organization and owner, and the room collections they are on. Built once per batch, so
+/// that each subscription matches only the channels of its own owners instead of every
+/// channel of the batch.
+#[derive(Debug, Default)]
+pub struct Concerned {
+    channels: HashMap<Uuid, HashMap<String, Vec<String>>>,
+    rooms: std::collections::HashSet<(Uuid, RoomChannel)>,
+}
+
+impl Concerned {
+    pub fn of(heads: &[ChangeHead]) -> Concerned {
+        let mut c = Concerned::default();
+        for h in heads {
+            let by_owner = c.channels.entry(h.organization_id).or_default();
+            for ch in &h.channels {
+                let owner = channel_owner(ch).unwrap_or("");
+                by_owner
+                    .entry(owner.to_string())
+                    .or_default()
+                    .push(ch.clone());
+            }
+            if let Some((_, channel)) = h.room {
+                c.rooms.insert((h.organization_id, channel));
+            }
         }
-        if let Some((_, channel)) = c.room
-            && self.room_collections.contains(&channel)
+        c
+    }
+}
+
+/// The owner path a channel (or a pattern, whose owner is always given in full, see
+/// [`authorize`]) starts with: `/api/v5/users/<id>`, `/api/v5/orgs/<id>` or
+/// `/api/v5/public/visitors/<id>`.
+fn channel_owner(ch: &str) -> Option<&str> {
+    let rest = ch.strip_prefix(PREFIX)?;
+    let segments = if rest.starts_with("public/") { 3 } else { 2 };
+    let end = rest
+        .match_indices('/')
+        .nth(segments - 1)
+        .map_or(rest.len(), |(i, _)| i);
+    let owner = &ch[..PREFIX.len() + end];
+    (!owner.contains('*')).then_some(owner)
+}
+
+impl Interest {
+    /// Whether [`events_since`] for these channels may return a change of the batch: `false`
+    /// only when it certainly does not (changes of other organizations, on no channel matched
+    /// and on no room collection read). Cheap: no store access.
+    pub fn may_concern(&self, batch: &Concerned) -> bool {
+        if self
+            .room_collections
+            .iter()
+            .any(|&channel| batch.rooms.contains(&(self.org, channel)))
         {
             return true;
         }
-        c.channels
-            .iter()
-            .any(|ch| self.globs.iter().any(|g| pattern_matches(g, ch)))
+        let Some(by_owner) = batch.channels.get(&self.org) else {
+            return false;
+        };
+        self.globs.iter().any(|(owner, glob)| {
+            by_owner
+                .get(owner.as_str())
+                .is_some_and(|chs| chs.iter().any(|ch| pattern_matches(glob, ch)))
+        })
     }
 }
 
@@ -342,6 +392,10 @@ pub fn interest(s: &dyn Store, env: &Env, actor: &Actor, channels: &[String]) ->
             room_collections.push(channel);
         }
     }
+    let globs = globs
+        .into_iter()
+        .map(|g| (channel_owner(&g).unwrap_or("").to_string(), g))
+        .collect();
     Ok(Interest {
         org,
         globs,

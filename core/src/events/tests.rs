@@ -1,5 +1,5 @@
 use crate::api;
-use crate::events::{EventPage, RoomChannel};
+use crate::events::{Concerned, EventPage, RoomChannel};
 use crate::test_support::*;
 use crate::{Actor, ErrorCode};
 use serde_json::{Value, json};
@@ -1288,12 +1288,29 @@ fn an_interest_covers_every_change_events_since_gives() {
             .unwrap();
         for e in &page.events {
             let head = heads.heads.iter().find(|h| h.seq == e.seq).unwrap();
-            assert!(interest.may_concern(head), "{channels:?} {e:?}");
+            assert!(
+                interest.may_concern(&Concerned::of(std::slice::from_ref(head))),
+                "{channels:?} {e:?}"
+            );
             concerned_some += 1;
         }
     }
     assert!(concerned_some > 0);
     let unrelated = vec![format!("/api/v5/users/{ANN}/incoming_chat_invitations")];
     let interest = w.engine.interest(&user(ANN), &unrelated).unwrap();
-    assert!(heads.heads.iter().all(|h| !interest.may_concern(h)));
+    assert!(!interest.may_concern(&Concerned::of(&heads.heads)));
+}
+
+#[test]
+fn a_channel_owner_is_the_path_of_its_reader() {
+    use super::channel_owner;
+    let u = "/api/v5/users/a0000000-0000-4000-8000-0000000000a1";
+    assert_eq!(channel_owner(&format!("{u}/chats/x/messages")), Some(u));
+    assert_eq!(channel_owner(u), Some(u));
+    let v = "/api/v5/public/visitors/0123456789abcdef0123456789abcdef";
+    assert_eq!(channel_owner(&format!("{v}/chats/*")), Some(v));
+    let o = "/api/v5/orgs/7f9e9580-095b-42c7-838c-c04e667b26f7";
+    assert_eq!(channel_owner(&format!("{o}/owned_chats")), Some(o));
+    assert_eq!(channel_owner("/api/v5/users/*/chats"), None);
+    assert_eq!(channel_owner("/elsewhere/users/x"), None);
 }
