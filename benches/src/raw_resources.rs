@@ -661,8 +661,10 @@ pub fn message_channels(chat: &RawChat, members: &[RawMember]) -> Vec<String> {
     out
 }
 
-/// The channels of a chat's memberships: each user member's, then each visitor member's.
-pub fn membership_channels(chat: Uuid, members: &[RawMember]) -> Vec<String> {
+/// The channels of a chat's memberships: the organization's owned chat, each user member's,
+/// then each visitor member's.
+pub fn membership_channels(org: Uuid, chat: Uuid, members: &[RawMember]) -> Vec<String> {
+    let owned = std::iter::once(format!("orgs/{org}/owned_chats/{chat}/memberships"));
     let users = members
         .iter()
         .filter(|m| m.is_user)
@@ -671,7 +673,7 @@ pub fn membership_channels(chat: Uuid, members: &[RawMember]) -> Vec<String> {
         .iter()
         .filter(|m| !m.is_user)
         .map(|m| format!("public/visitors/{}/chats/{chat}/memberships", m.id.simple()));
-    users.chain(visitors).collect()
+    owned.chain(users).chain(visitors).collect()
 }
 
 /// Who wrote a message, as its resource names them.

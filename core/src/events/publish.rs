@@ -694,6 +694,14 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         return Ok(());
     };
     let rid = membership.member_id;
+    // The organization's view: each change once, whoever is in the chat.
+    let org = m.room_organization_id;
+    let owned = path_of(
+        &[PREFIX, "orgs/"],
+        org,
+        &["/owned_chats/", &m.chat_id.to_string(), "/memberships"],
+    );
+    e.emit(pk, org, owned, action, &rid, Some(payload.as_str()))?;
     let path = path_of(&["chats/"], m.chat_id, &["/memberships"]);
     let members = e.members(pk)?;
     for u in users_of(&members) {

@@ -24,6 +24,7 @@ pub const CHANNELS: &[&str] = &[
     "users/<user_id>/chats/<chat_id>/reply_suggestions",
     "orgs/<organization_id>/owned_chats",
     "orgs/<organization_id>/owned_chats/<chat_id>/messages",
+    "orgs/<organization_id>/owned_chats/<chat_id>/memberships",
     "orgs/<organization_id>/owned_chats/<chat_id>/tags",
     "public/visitors/<visitor_id>/chats",
     "public/visitors/<visitor_id>/chats/<chat_id>/messages",
