@@ -748,31 +748,33 @@ pub fn message_json(
     j.done().into_text()
 }
 
+/// A membership resource's attributes, in order.
+const MEMBERSHIP_KEYS: &[&str] = &[
+    "member_id",
+    "member_type",
+    "member_name",
+    "member_public_name",
+    "member_avatar",
+    "member_organization_id",
+    "chat_id",
+    "room_id",
+    "room_organization_id",
+    "created_at",
+    "last_seen_at",
+    "updated_at",
+    "chat_created_at",
+    "is_bot",
+    "is_user_deleted",
+    "is_participating",
+    "is_present",
+    "composing_status",
+    "message_count",
+    "legacy_member_id",
+];
+
 /// A new visitor membership's resource (a visitor without a name, participating).
 pub fn visitor_membership_json(visitor: Uuid, chat: &RawChat, at: i64, present: bool) -> String {
-    const KEYS: &[&str] = &[
-        "member_id",
-        "member_type",
-        "member_name",
-        "member_public_name",
-        "member_avatar",
-        "member_organization_id",
-        "chat_id",
-        "room_id",
-        "room_organization_id",
-        "created_at",
-        "last_seen_at",
-        "updated_at",
-        "chat_created_at",
-        "is_bot",
-        "is_user_deleted",
-        "is_participating",
-        "is_present",
-        "composing_status",
-        "message_count",
-        "legacy_member_id",
-    ];
-    let mut j = Json::object(KEYS);
+    let mut j = Json::object(MEMBERSHIP_KEYS);
     j.plain(visitor.simple())
         .plain("visitor")
         .raw("null")
@@ -803,29 +805,7 @@ pub fn user_membership_json(
     at: i64,
     participating: bool,
 ) -> String {
-    const KEYS: &[&str] = &[
-        "member_id",
-        "member_type",
-        "member_name",
-        "member_public_name",
-        "member_avatar",
-        "member_organization_id",
-        "chat_id",
-        "room_id",
-        "room_organization_id",
-        "created_at",
-        "last_seen_at",
-        "updated_at",
-        "chat_created_at",
-        "is_bot",
-        "is_user_deleted",
-        "is_participating",
-        "is_present",
-        "composing_status",
-        "message_count",
-        "legacy_member_id",
-    ];
-    let mut j = Json::object(KEYS);
+    let mut j = Json::object(MEMBERSHIP_KEYS);
     j.plain(user.id)
         .plain("user")
         .text(&user.full_name())

@@ -38,6 +38,18 @@ impl Rate {
         Some(Rate { per_second, burst })
     }
 
+    /// The 429 of a request over this rate (`whose`: which requests were counted).
+    fn refusal(self, whose: &str, wait: Duration) -> Refused {
+        Refused::new(
+            "rate_limited",
+            format!(
+                "Too many requests {whose}: at most {} per second (bursts of {}).",
+                self.per_second, self.burst
+            ),
+            wait,
+        )
+    }
+
     fn quota(self) -> Quota {
         Quota::per_second(self.per_second).allow_burst(self.burst)
     }
@@ -120,26 +132,14 @@ impl RateLimits {
                 .is_some_and(|p| p.starts_with("/public/"))
             && let Err(not_until) = limiter.check_key(&ip)
         {
-            return Some(Refused::new(
-                "rate_limited",
-                format!(
-                    "Too many requests to the public API from this address: at most {} per second (bursts of {}).",
-                    rate.per_second, rate.burst
-                ),
-                not_until.wait_time_from(self.clock.now()),
-            ));
+            let wait = not_until.wait_time_from(self.clock.now());
+            return Some(rate.refusal("to the public API from this address", wait));
         }
         if let (Some((rate, limiter)), Some(token)) = (&self.per_token, token)
             && let Err(not_until) = limiter.check_key(&self.digest(token))
         {
-            return Some(Refused::new(
-                "rate_limited",
-                format!(
-                    "Too many requests with this token: at most {} per second (bursts of {}).",
-                    rate.per_second, rate.burst
-                ),
-                not_until.wait_time_from(self.clock.now()),
-            ));
+            let wait = not_until.wait_time_from(self.clock.now());
+            return Some(rate.refusal("with this token", wait));
         }
         None
     }
