@@ -221,12 +221,23 @@ pub fn list_chats(
 ) -> Result<Page<Chat>> {
     let filter = params.to_filter(&scope)?;
     let r = resolve(s, actor, scope)?;
+    page_of_chats(s, env, &r.selection, &filter, page)
+}
+
+/// A page of the selected chats that pass `filter`, in its ordering, presented.
+fn page_of_chats(
+    s: &dyn Store,
+    env: &Env,
+    selection: &ChatSelection,
+    filter: &ChatFilter,
+    page: &PageRequest,
+) -> Result<Page<Chat>> {
     let ord = filter.ordering;
     let p = paginate(
         page,
         ord as u8,
         ord.descending(),
-        |k: &Keyset| s.select_chats(&r.selection, &filter, k, env.now),
+        |k: &Keyset| s.select_chats(selection, filter, k, env.now),
         |c| chat_key(c, ord.by_updated()),
     )?;
     Ok(p.map(|c| crate::chat_hooks::present_chat(env, &c)))
@@ -242,17 +253,8 @@ pub fn list_visitor_chats(
     page: &PageRequest,
 ) -> Result<Page<Chat>> {
     auth::act_as_visitor(actor, visitor_id)?;
-    let filter = ChatFilter::default();
-    let ord = filter.ordering;
     let selection = ChatSelection::UserMember(visitor_id);
-    let p = paginate(
-        page,
-        ord as u8,
-        ord.descending(),
-        |k: &Keyset| s.select_chats(&selection, &filter, k, env.now),
-        |c| chat_key(c, ord.by_updated()),
-    )?;
-    Ok(p.map(|c| crate::chat_hooks::present_chat(env, &c)))
+    page_of_chats(s, env, &selection, &ChatFilter::default(), page)
 }
 
 /// The chat if it is in the selection; 404 otherwise.

@@ -607,11 +607,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
 fn message_audience(e: &mut Emitter, c: &ChatRecord) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
     let members = e.members(c.pk)?;
     let users = users_of(&members);
-    let mut visitors: Vec<Uuid> = members
-        .iter()
-        .filter(|(_, u)| !u)
-        .map(|(id, _)| *id)
-        .collect();
+    let mut visitors = visitors_of(&members);
     if let Some(v) = c.visitor_id.filter(|v| !visitors.contains(v)) {
         visitors.push(v);
     }
@@ -713,14 +709,7 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     if !visitors.is_empty() && shows_visitors(action, &payload)? {
         for v in visitors {
             let ch = visitor_chat_path(v, m.chat_id, "memberships");
-            e.emit(
-                pk,
-                m.room_organization_id,
-                ch,
-                action,
-                &rid,
-                Some(payload.as_str()),
-            )?;
+            e.emit(pk, org, ch, action, &rid, Some(payload.as_str()))?;
         }
     }
     put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
