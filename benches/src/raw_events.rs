@@ -2,10 +2,11 @@
 //! [`write_changes`] and nothing else touches the event tables, so that a change of the event
 //! table's layout is made here once for all of them.
 //!
-//! Layout written (migration 0010): one `event_changes` row and one `seq` per change (the next
-//! change continues after `max(seq, floor)`), holding the JSON list of its explicit readers'
-//! channels and, for the pending-chats audience, the room (`room_id`, `room_channel`; one row
-//! per organization the room reaches), chained to the previous change row of the same chat
+//! Layout written (migrations 0010, 0013): one `event_changes` row per change, taking one number
+//! per collection of one reader (`width` numbers from `seq`; the next change continues after
+//! `max(seq + width - 1, floor)`), holding the JSON list of its explicit readers' channels and,
+//! for the pending-chats audience, the room (`room_id`, `room_channel`; one row per
+//! organization the room reaches), chained to the previous change row of the same chat
 //! (`prev_seq`, `chats.last_event_seq`).
 
 use rusqlite::params;
@@ -82,7 +83,7 @@ pub fn write_changes(
                 Some(l) => l,
                 None => tx
                     .prepare_cached(
-                        "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+                        "SELECT max(coalesce((SELECT seq + width - 1 FROM event_changes ORDER BY seq DESC LIMIT 1), 0), \
                          (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
                     )
                     .unwrap()
@@ -95,9 +96,10 @@ pub fn write_changes(
             } else {
                 change.channels.clone()
             };
+            let width = width(&channels, room.is_some());
             tx.prepare_cached(
-                "INSERT INTO event_changes (seq, organization_id, chat_pk, channels, room_id, room_channel, action, resource_id, resource, created_at, prev_seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO event_changes (seq, organization_id, chat_pk, channels, room_id, room_channel, action, resource_id, resource, created_at, prev_seq, width) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .unwrap()
             .execute(params![
@@ -111,10 +113,11 @@ pub fn write_changes(
                 change.resource_id,
                 change.resource,
                 now,
-                if chat.is_some() { prev } else { None }
+                if chat.is_some() { prev } else { None },
+                width
             ])
             .unwrap();
-            last = Some(seq);
+            last = Some(seq + width - 1);
             prev = Some(seq);
         }
     }
@@ -124,6 +127,21 @@ pub fn write_changes(
             .execute(params![chat.pk, seq])
             .unwrap();
     }
+}
+
+/// How many numbers a row takes: the most channels one reader (the path's owner:
+/// `users/<id>`, `orgs/<id>`, `public/visitors/<id>`) has in it, plus one for a room's audience.
+fn width(channels: &[String], has_room: bool) -> i64 {
+    let mut readers: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for c in channels {
+        let segments = if c.starts_with("public/") { 3 } else { 2 };
+        let end = c
+            .match_indices('/')
+            .nth(segments - 1)
+            .map_or(c.len(), |(i, _)| i);
+        *readers.entry(&c[..end]).or_default() += 1;
+    }
+    (readers.values().copied().max().unwrap_or(0) + i64::from(has_room)).max(1)
 }
 
 /// The organizations a room is shared with (their users read its pending chats too).

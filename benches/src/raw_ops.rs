@@ -236,7 +236,7 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
         let mut changes = Vec::new();
         if changed_here {
             changes.push(RawChange::to(
-                membership_channels(chat.org, chat.id, &members),
+                membership_channels(&chat, &members, member),
                 "changed",
                 member.to_string(),
                 Some(format!("{{\"is_present\":{}}}", !was_present)),
@@ -468,7 +468,7 @@ pub fn visitor_start_chat(
         present: present_until > now,
     };
     let mut changes = vec![RawChange::to(
-        membership_channels(org, id, std::slice::from_ref(&membership)),
+        membership_channels(&chat, std::slice::from_ref(&membership), visitor),
         "added",
         visitor.simple().to_string(),
         Some(visitor_membership_json(
@@ -626,7 +626,7 @@ pub fn send_message(
             Some(message_json(id, "msg", &after, now, &who, Some(body))),
         ),
         RawChange::to(
-            membership_channels(after.org, after.id, &members),
+            membership_channels(&after, &members, sender),
             "changed",
             member_id,
             Some(membership),
@@ -692,7 +692,7 @@ fn add_user_member(
     let changes = vec![
         notice_change(notice, "join", &after, &members_after, user, now),
         RawChange::to(
-            membership_channels(after.org, after.id, &members_after),
+            membership_channels(&after, &members_after, user.id),
             "added",
             user.id.to_string(),
             Some(user_membership_json(user, &after, now, true)),
@@ -817,7 +817,7 @@ pub fn update_own_membership(
         member.simple().to_string()
     };
     changes.push(RawChange::to(
-        membership_channels(before.org, chat, &members),
+        membership_channels(&before, &members, member),
         "changed",
         member_id,
         Some(membership),
@@ -947,7 +947,7 @@ fn expire_pending_invitations(tx: &Transaction, chat: &RawChat, now: i64) -> Vec
 // ---- tags ------------------------------------------------------------------------------------
 
 fn tag_channels(chat: &RawChat, users: &[Uuid]) -> Vec<String> {
-    let mut out = vec![format!("orgs/{}/owned_chats/{}/tags", chat.org, chat.id)];
+    let mut out = org_sub_channels(chat, "tags", false, !users.is_empty());
     out.extend(
         users
             .iter()

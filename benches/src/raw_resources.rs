@@ -567,11 +567,31 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
     let pending = t.after.is_pending(t.counts_after);
     // (reader: a channel, or a room collection; action), in the order the readers are served.
     let mut readers: Vec<(Result<String, &'static str>, &'static str)> = Vec::new();
-    if t.before.is_none() {
-        readers.push((Ok(owned_channel(t.after.org)), "added"));
-    } else if diff.is_some() {
-        readers.push((Ok(owned_channel(t.after.org)), "changed"));
+    // The organization's collections (owned, routed, the room's chats; involved once a user
+    // is a member: the bench's users are the room organization's), by action.
+    let org = t.after.org;
+    let mut listed = vec![owned_channel(org), format!("orgs/{org}/routed_chats")];
+    if let Some(room) = t.after.room {
+        listed.push(format!("orgs/{org}/rooms/{room}/chats"));
     }
+    let mut by_org: Vec<(String, &'static str)> = Vec::new();
+    for channel in listed {
+        if t.before.is_none() {
+            by_org.push((channel, "added"));
+        } else if diff.is_some() {
+            by_org.push((channel, "changed"));
+        }
+    }
+    if !t.users_after.is_empty() {
+        let involved = format!("orgs/{org}/involved_chats");
+        if t.users_before.is_empty() {
+            by_org.push((involved, "added"));
+        } else if diff.is_some() {
+            by_org.push((involved, "changed"));
+        }
+    }
+    by_org.sort_by_key(|(_, action)| *action);
+    readers.extend(by_org.into_iter().map(|(c, a)| (Ok(c), a)));
     for &u in t.users_after {
         if !t.users_before.contains(&u) {
             readers.push((Ok(user_chats_channel(u)), "added"));
@@ -586,6 +606,16 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
             readers.push((Ok(visitor_chats_channel(v)), "changed"));
         }
     }
+    if let Some(room) = t.after.room {
+        for &v in t.visitors_after {
+            let channel = format!("orgs/{org}/rooms/{room}/visitors/{}/chats", v.simple());
+            if !t.visitors_before.contains(&v) {
+                readers.push((Ok(channel), "added"));
+            } else if diff.is_some() {
+                readers.push((Ok(channel), "changed"));
+            }
+        }
+    }
     if t.after.waiting_started_at.is_some() {
         let started = match t.before {
             None => true,
@@ -597,13 +627,18 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
             readers.push((Err("routed_chats"), "changed"));
         }
     }
-    if pending && !was_pending {
-        readers.push((Err("pending_chats"), "added"));
+    let pending_action = if pending && !was_pending {
+        Some("added")
     } else if pending && diff.is_some() {
-        readers.push((Err("pending_chats"), "changed"));
-    }
-    if was_pending && !pending {
-        readers.push((Err("pending_chats"), "removed"));
+        Some("changed")
+    } else if was_pending && !pending {
+        Some("removed")
+    } else {
+        None
+    };
+    if let (Some(action), Some(room)) = (pending_action, t.after.room) {
+        readers.push((Ok(format!("orgs/{org}/rooms/{room}/pending_chats")), action));
+        readers.push((Err("pending_chats"), action));
     }
     let id = t.after.id.to_string();
     let mut out: Vec<RawChange> = Vec::new();
@@ -632,13 +667,30 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
 
 // ---- messages, memberships -------------------------------------------------------------------
 
-/// A message's channels: the organization's owned chat, each user member's, and the
-/// visitor's (the chat's visitor among its members or not).
+/// The organization's channels of a chat's sub-collection `tail` (`messages`,
+/// `memberships`, `tags`): its owned and routed chat, the room's chat when `in_room`, and its
+/// involved chat when `involved` (a user is a member: the bench's users are the room
+/// organization's).
+pub fn org_sub_channels(chat: &RawChat, tail: &str, in_room: bool, involved: bool) -> Vec<String> {
+    let (org, id) = (chat.org, chat.id);
+    let mut out = vec![
+        format!("orgs/{org}/owned_chats/{id}/{tail}"),
+        format!("orgs/{org}/routed_chats/{id}/{tail}"),
+    ];
+    if in_room && let Some(room) = chat.room {
+        out.push(format!("orgs/{org}/rooms/{room}/chats/{id}/{tail}"));
+    }
+    if involved {
+        out.push(format!("orgs/{org}/involved_chats/{id}/{tail}"));
+    }
+    out
+}
+
+/// A message's channels: the organization's (each message once), each user member's, and
+/// the visitor's (the chat's visitor among its members or not).
 pub fn message_channels(chat: &RawChat, members: &[RawMember]) -> Vec<String> {
-    let mut out = vec![format!(
-        "orgs/{}/owned_chats/{}/messages",
-        chat.org, chat.id
-    )];
+    let involved = members.iter().any(|m| m.is_user);
+    let mut out = org_sub_channels(chat, "messages", false, involved);
     out.extend(
         members
             .iter()
@@ -661,19 +713,29 @@ pub fn message_channels(chat: &RawChat, members: &[RawMember]) -> Vec<String> {
     out
 }
 
-/// The channels of a chat's memberships: the organization's owned chat, each user member's,
-/// then each visitor member's.
-pub fn membership_channels(org: Uuid, chat: Uuid, members: &[RawMember]) -> Vec<String> {
-    let owned = std::iter::once(format!("orgs/{org}/owned_chats/{chat}/memberships"));
-    let users = members
-        .iter()
-        .filter(|m| m.is_user)
-        .map(|m| format!("users/{}/chats/{chat}/memberships", m.id));
-    let visitors = members
-        .iter()
-        .filter(|m| !m.is_user)
-        .map(|m| format!("public/visitors/{}/chats/{chat}/memberships", m.id.simple()));
-    owned.chain(users).chain(visitors).collect()
+/// The channels of a change of `member`'s membership: the organization's, each user
+/// member's, each visitor member's, and the member's own `chat_memberships` when a user.
+/// `members` are the chat's members as the change left them.
+pub fn membership_channels(chat: &RawChat, members: &[RawMember], member: Uuid) -> Vec<String> {
+    let id = chat.id;
+    let involved = members.iter().any(|m| m.is_user);
+    let mut out = org_sub_channels(chat, "memberships", true, involved);
+    out.extend(
+        members
+            .iter()
+            .filter(|m| m.is_user)
+            .map(|m| format!("users/{}/chats/{id}/memberships", m.id)),
+    );
+    out.extend(
+        members
+            .iter()
+            .filter(|m| !m.is_user)
+            .map(|m| format!("public/visitors/{}/chats/{id}/memberships", m.id.simple())),
+    );
+    if members.iter().any(|m| m.is_user && m.id == member) {
+        out.push(format!("users/{member}/chat_memberships"));
+    }
+    out
 }
 
 /// Who wrote a message, as its resource names them.

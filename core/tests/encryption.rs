@@ -706,6 +706,22 @@ fn purge_of_a_chat_nulls_texts_and_leaves_nothing_in_the_files() {
         .unwrap();
     let cid = uuid(&chat.id);
     let zeb = Actor::Visitor(uuid(ZEB));
+    // A webhook on the organization's collections: its deliveries hold each text on several
+    // collections of one reader (owned, routed, involved: several numbers of one change),
+    // and the purge scrubs every one of them.
+    w.engine
+        .create_webhook(
+            &carl,
+            uuid(PLAIN),
+            serde_json::from_value(serde_json::json!({
+                "url": "http://127.0.0.1:9/hook",
+                "channels": [format!("/api/v5/orgs/{PLAIN}/*")],
+                "actions": ["added", "changed"],
+                "secret": "s3cret"
+            }))
+            .unwrap(),
+        )
+        .unwrap();
     w.engine
         .visitor_send_message(
             &zeb,

@@ -11,11 +11,11 @@
 //! the room reaches. Webhook deliveries of each event are queued in the same transaction
 //! ([`crate::webhooks`]).
 //!
-//! A change is stored once, with one `seq`, whatever the size of its audience
-//! ([`NewEvent`]): the readers it names (the organization, the chat's members, its visitor)
-//! and, for room collections, the room; who the room reaches is resolved when events are
-//! read ([`events_since`]) or queued for a webhook. Each reader's events of one change are on
-//! distinct channels of distinct rows, so a reader never sees two events with one number.
+//! A change is stored once, whatever the size of its audience ([`NewEvent`]): the readers it
+//! names (the organization, the chat's members, its visitor) and, for room collections, the
+//! room; who the room reaches is resolved when events are read ([`events_since`]) or queued
+//! for a webhook. A row takes one number per collection of one reader ([`Numbering`]), so a
+//! reader never sees two events with one number.
 
 mod publish;
 pub mod records;
@@ -25,7 +25,8 @@ mod tests;
 
 pub use publish::{Published, publish};
 pub use records::{
-    CHANNELS, ChangeHead, Event, NewEvent, PREFIX, RoomChannel, RoomReader, StoredChange,
+    CHANNELS, ChangeHead, Event, MAX_NUMBERS_PER_CHANGE, NewEvent, Numbering, PREFIX, RoomChannel,
+    RoomReader, StoredChange, reader_of,
 };
 
 use crate::Env;
@@ -67,6 +68,16 @@ pub fn present_for_channel(event: &mut Event) {
         crate::messages::make_visitor_view(r);
     } else if rest.ends_with("/memberships") {
         crate::memberships::make_visitor_view(r);
+    }
+}
+
+/// The `resource_id` of a change's event on `channel`: the row's (the resource's own id), but
+/// on a collection whose items are keyed by chat (`/users/<u>/chat_memberships`) the chat's
+/// id, as `GET .../chat_memberships/<chat_id>` addresses the item. One row serves both.
+pub fn item_id(channel: &str, resource_id: &str, chat_id: Option<Uuid>) -> String {
+    match chat_id {
+        Some(chat) if channel.ends_with("/chat_memberships") => chat.to_string(),
+        _ => resource_id.to_string(),
     }
 }
 
@@ -248,9 +259,9 @@ fn authorize_owner(s: &dyn Store, actor: &Actor, ch: &str) -> Result<(Uuid, Stri
 /// Events after `since` on the channels (see [`EventPage`]). `since: None` starts at the
 /// newest event (no history).
 ///
-/// A change is stored once with one number ([`NewEvent`]); it is read as one event per
-/// channel read that it is on, all with its number. A page holds whole changes (at most
-/// `limit` of them), so resuming from the last number given never splits a change.
+/// A change is stored once ([`NewEvent`]); it is read as one event per channel read that it
+/// is on, each with its own number within the row's ([`Numbering`]). A page holds whole
+/// changes (at most `limit` of them) and `last_seq` is the last number of the last one.
 pub fn events_since(
     s: &dyn Store,
     env: &Env,
@@ -287,10 +298,15 @@ pub fn events_since(
     rooms.sort_unstable();
     rooms.dedup();
     let changes = s.select_changes(org, since, &globs, &rooms, limit)?;
-    let last_seq = next_after(changes.last().map(|c| c.seq), changes.len(), limit, head);
+    let last_seq = next_after(
+        changes.last().map(|c| c.seq + c.width - 1),
+        changes.len(),
+        limit,
+        head,
+    );
     let mut events = Vec::with_capacity(changes.len());
     for c in changes {
-        events_of_change(c, &globs, &readers, &mut events);
+        events_of_change(c, since, &globs, &readers, &mut events);
     }
     events.iter_mut().for_each(present_for_channel);
     Ok(EventPage {
@@ -349,14 +365,8 @@ impl Concerned {
 /// [`authorize`]) starts with: `/api/v5/users/<id>`, `/api/v5/orgs/<id>` or
 /// `/api/v5/public/visitors/<id>`.
 fn channel_owner(ch: &str) -> Option<&str> {
-    let rest = ch.strip_prefix(PREFIX)?;
-    let segments = if rest.starts_with("public/") { 3 } else { 2 };
-    let end = rest
-        .match_indices('/')
-        .nth(segments - 1)
-        .map_or(rest.len(), |(i, _)| i);
-    let owner = &ch[..PREFIX.len() + end];
-    (!owner.contains('*')).then_some(owner)
+    let owner = reader_of(ch);
+    (ch.starts_with(PREFIX) && !owner.contains('*')).then_some(owner)
 }
 
 impl Interest {
@@ -429,7 +439,12 @@ pub fn change_heads_after(s: &dyn Store, after: i64, limit: usize) -> Result<Cha
     };
     let limit = limit.clamp(1, MAX_LIMIT);
     let heads = s.select_change_heads(after, limit)?;
-    let last_seq = next_after(heads.last().map(|c| c.seq), heads.len(), limit, head);
+    let last_seq = next_after(
+        heads.last().map(|c| c.seq + c.width - 1),
+        heads.len(),
+        limit,
+        head,
+    );
     Ok(ChangeHeads {
         heads,
         last_seq,
@@ -510,24 +525,30 @@ pub(crate) fn room_channel_path(user: Uuid, channel: RoomChannel) -> String {
     format!("{PREFIX}users/{user}/{}", channel.path())
 }
 
-/// The events of one stored change on the channels read: its named channels that match a
-/// pattern, then its room collection of each reader the room reaches.
+/// The events of one stored change on the channels read, numbered ([`Numbering`]) and after
+/// `since`: its named channels that match a pattern, then its room collection of each reader
+/// the room reaches.
 fn events_of_change(
     c: StoredChange,
+    since: i64,
     globs: &[String],
     readers: &[RoomReader],
     out: &mut Vec<Event>,
 ) {
-    let event = |channel: String| Event {
+    let event = |channel: String, seq: i64| Event {
+        resource_id: item_id(&channel, &c.resource_id, c.chat_id),
         channel,
         action: c.action.clone(),
-        resource_id: c.resource_id.clone(),
         resource: c.resource.clone(),
-        seq: c.seq,
+        seq,
     };
-    for ch in &c.channels {
+    let numbering = Numbering::of(&c.channels);
+    for (i, ch) in c.channels.iter().enumerate() {
         if globs.iter().any(|g| pattern_matches(g, ch)) {
-            out.push(event(ch.clone()));
+            let seq = c.seq + numbering.offset(i);
+            if seq > since {
+                out.push(event(ch.clone(), seq));
+            }
         }
     }
     if let Some((room, channel)) = c.room {
@@ -535,7 +556,11 @@ fn events_of_change(
             .iter()
             .filter(|r| r.room == room && r.channel == channel)
         {
-            out.push(event(room_channel_path(r.user, channel)));
+            let path = room_channel_path(r.user, channel);
+            let seq = c.seq + numbering.room_offset(reader_of(&path));
+            if seq > since {
+                out.push(event(path, seq));
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
 use super::PREFIX;
-use super::records::{Event, NewEvent, RoomChannel};
+use super::records::{Event, MAX_NUMBERS_PER_CHANGE, NewEvent, Numbering, RoomChannel, reader_of};
 use super::snapshot::{Serialized, Snapshot};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -54,6 +54,41 @@ pub(crate) struct Emitter<'a, 'k> {
     chat_snapshots: HashMap<i64, Vec<u8>>,
     /// Webhook deliveries queued so far.
     deliveries: usize,
+    /// Per chat: the organizations it is listed to besides its owner ([`OrgReaders`]).
+    org_readers: HashMap<i64, OrgReaders>,
+    /// Chat ids by pk, for the items keyed by chat ([`super::item_id`]).
+    chat_ids: HashMap<i64, Uuid>,
+}
+
+/// The organizations a chat is listed to, besides its room's (which lists it as owned and
+/// routed, and as a chat of the room): those whose users are members (`involved_chats`), and
+/// those the room is shared with (`routed_chats`). A share with a partner whose chat history
+/// is private is not published (its users without reports permission do not list the chat,
+/// and an organization's events are read alike by all of them).
+#[derive(Clone, Default)]
+struct OrgReaders {
+    involved: Vec<Uuid>,
+    routed: Vec<Uuid>,
+}
+
+/// Where a chat is: what its organizations' channels are named by.
+#[derive(Clone, Copy)]
+struct ChatPlace {
+    pk: i64,
+    id: Uuid,
+    room_id: Option<Uuid>,
+    owner: Uuid,
+}
+
+impl From<&ChatRecord> for ChatPlace {
+    fn from(c: &ChatRecord) -> Self {
+        ChatPlace {
+            pk: c.pk,
+            id: c.id,
+            room_id: c.room_id,
+            owner: c.room_organization_id,
+        }
+    }
 }
 
 impl Emitter<'_, '_> {
@@ -109,8 +144,8 @@ impl Emitter<'_, '_> {
     }
 
     /// Publishes `resource` on `channel`. Consecutive emissions of the same change (same
-    /// chat, action, resource) on several channels are stored as one row (see 0005); their
-    /// events keep the order and numbers they would have one by one.
+    /// chat, action, resource) on several channels are stored as one row (see 0005), which
+    /// takes one number per collection of one reader ([`Numbering`]).
     fn emit(
         &mut self,
         chat_pk: i64,
@@ -127,10 +162,12 @@ impl Emitter<'_, '_> {
             && p.action == action
             && p.resource_id == resource_id
             && p.resource.as_deref() == resource
-            && !p
+            && (p
                 .channels
                 .iter()
-                .any(|c| reader_of(c) == reader_of(&channel))
+                .filter(|c| reader_of(c) == reader_of(&channel))
+                .count() as i64)
+                < MAX_NUMBERS_PER_CHANGE
         {
             p.channels.push(channel);
             return Ok(());
@@ -214,7 +251,7 @@ impl Emitter<'_, '_> {
             self.heads.insert(pk, seq);
         }
         self.s.insert_change(&ev, seq)?;
-        self.last = Some(seq);
+        self.last = Some(seq + ev.width() - 1);
         let org = ev.organization_id;
         let hooks = match self.hooks.get(&org) {
             Some(h) => h,
@@ -226,7 +263,10 @@ impl Emitter<'_, '_> {
         if hooks.is_empty() {
             return Ok(());
         }
-        let mut channels = ev.channels;
+        let numbering = Numbering::of(&ev.channels);
+        let mut channels: Vec<(String, i64)> = (0..ev.channels.len())
+            .map(|i| (ev.channels[i].clone(), seq + numbering.offset(i)))
+            .collect();
         if let Some((room, channel)) = ev.room {
             // Who the room reaches, resolved now for the webhooks that want it.
             let users = self.s.room_audience(room, channel)?;
@@ -234,7 +274,11 @@ impl Emitter<'_, '_> {
                 users
                     .into_iter()
                     .filter(|(_, user_org)| *user_org == org)
-                    .map(|(user, _)| super::room_channel_path(user, channel)),
+                    .map(|(user, _)| {
+                        let path = super::room_channel_path(user, channel);
+                        let number = seq + numbering.room_offset(reader_of(&path));
+                        (path, number)
+                    }),
             );
         }
         let resource: Option<Value> = ev
@@ -242,16 +286,93 @@ impl Emitter<'_, '_> {
             .as_deref()
             .map(serde_json::from_str)
             .transpose()?;
-        for channel in channels {
+        let chat_id = ev.chat_pk.and_then(|pk| self.chat_ids.get(&pk).copied());
+        for (channel, number) in channels {
             let mut event = Event {
+                resource_id: super::item_id(&channel, &ev.resource_id, chat_id),
                 channel,
                 action: ev.action.to_string(),
-                resource_id: ev.resource_id.clone(),
                 resource: resource.clone(),
-                seq,
+                seq: number,
             };
             super::present_for_channel(&mut event);
             self.deliveries += webhooks::enqueue(self.s, self.env, hooks, &event)?;
+        }
+        Ok(())
+    }
+
+    /// The organizations a chat is listed to besides its room's ([`OrgReaders`]), as the
+    /// transaction left its members.
+    fn org_readers(&mut self, c: ChatPlace) -> Result<OrgReaders> {
+        if let Some(r) = self.org_readers.get(&c.pk) {
+            return Ok(r.clone());
+        }
+        let mut involved = Vec::new();
+        for u in users_of(&self.members(c.pk)?) {
+            if let Some(o) = self.user_org(u)?
+                && !involved.contains(&o)
+            {
+                involved.push(o);
+            }
+        }
+        let mut routed = Vec::new();
+        if let Some(room) = c.room_id {
+            let shares = self.s.room_shares(room)?;
+            let private =
+                !shares.is_empty() && self.s.org(c.owner)?.is_none_or(|o| o.private_chat_history);
+            if !private {
+                routed = shares.into_iter().filter(|o| *o != c.owner).collect();
+            }
+        }
+        let r = OrgReaders { involved, routed };
+        self.org_readers.insert(c.pk, r.clone());
+        Ok(r)
+    }
+
+    /// Publishes a chat's sub-collection item (`tail`: `messages`, `memberships`, `tags`) in
+    /// the organizations' view: on the room organization's `owned_chats/<c>/<tail>` and
+    /// `routed_chats/<c>/<tail>` (and `rooms/<r>/chats/<c>/<tail>` when `in_room`), and on
+    /// `involved_chats/<c>/<tail>` and `routed_chats/<c>/<tail>` of each organization the chat
+    /// is listed to ([`OrgReaders`]). Each once per collection, whoever is in the chat.
+    fn emit_to_orgs(
+        &mut self,
+        c: ChatPlace,
+        tail: &str,
+        in_room: bool,
+        action: &'static str,
+        resource_id: &str,
+        resource: Option<&str>,
+    ) -> Result<()> {
+        let readers = self.org_readers(c)?;
+        let owner = c.owner;
+        let chat = c.id.to_string();
+        let sub = |org: Uuid, collection: &str| {
+            path_of(
+                &[PREFIX, "orgs/"],
+                org,
+                &["/", collection, "/", &chat, "/", tail],
+            )
+        };
+        let mut paths = vec![
+            (owner, sub(owner, "owned_chats")),
+            (owner, sub(owner, "routed_chats")),
+        ];
+        if in_room && let Some(room) = c.room_id {
+            paths.push((
+                owner,
+                format!("{PREFIX}orgs/{owner}/rooms/{room}/chats/{chat}/{tail}"),
+            ));
+        }
+        for &o in &readers.involved {
+            paths.push((o, sub(o, "involved_chats")));
+        }
+        for &o in &readers.routed {
+            paths.push((o, sub(o, "routed_chats")));
+        }
+        // Grouped by organization: one row each.
+        paths.sort_by_key(|(o, _)| (*o != owner, *o));
+        for (org, path) in paths {
+            self.emit(c.pk, org, path, action, resource_id, resource)?;
         }
         Ok(())
     }
@@ -288,18 +409,6 @@ impl Emitter<'_, '_> {
         }
         Ok(())
     }
-}
-
-/// The reader a channel path belongs to: its owner segment (`.../users/<id>`,
-/// `.../orgs/<id>`, `.../public/visitors/<id>`). A change row names each reader once.
-fn reader_of(channel: &str) -> &str {
-    let rest = channel.strip_prefix(PREFIX).unwrap_or(channel);
-    let segments = if rest.starts_with("public/") { 3 } else { 2 };
-    let end = rest
-        .match_indices('/')
-        .nth(segments - 1)
-        .map_or(rest.len(), |(i, _)| i);
-    &channel[..channel.len() - rest.len() + end]
 }
 
 /// `head`, the hyphenated `id`, then `tail`: a channel path built without `format!` (a send
@@ -380,6 +489,8 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         heads: HashMap::new(),
         chat_snapshots: HashMap::new(),
         deliveries: 0,
+        org_readers: HashMap::new(),
+        chat_ids: HashMap::new(),
     };
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
@@ -536,11 +647,50 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     let was_pending = before.as_ref().is_some_and(|b| !b.pending.is_empty());
     let whole = Some(resource.text());
     let org = c.room_organization_id;
-    let owned = path_of(&[PREFIX, "orgs/"], org, &["/owned_chats"]);
-    match &before {
-        None => e.emit(pk, org, owned, "added", &id, whole)?,
-        Some(_) if has_change => e.emit(pk, org, owned, "changed", &id, changed)?,
-        Some(_) => {}
+    // The organizations' collections of the chat: the room organization's owned and routed
+    // chats (its own rooms are routed to it) and the room's chats, then each organization
+    // the chat is listed to ([`OrgReaders`]): involved (added when its first user joins)
+    // and routed. The room organization's first, in the row of its members' events; the
+    // others' after them (each organization's events are its own rows).
+    let readers = e.org_readers((&c).into())?;
+    let mut by_org: Vec<(Uuid, String, &'static str, Option<&str>)> = Vec::new();
+    let mut listed = |o: Uuid, path: String, added: bool| {
+        if added {
+            by_org.push((o, path, "added", whole));
+        } else if has_change {
+            by_org.push((o, path, "changed", changed));
+        }
+    };
+    let first = before.is_none();
+    listed(
+        org,
+        path_of(&[PREFIX, "orgs/"], org, &["/owned_chats"]),
+        first,
+    );
+    listed(
+        org,
+        path_of(&[PREFIX, "orgs/"], org, &["/routed_chats"]),
+        first,
+    );
+    if let Some(room) = c.room_id {
+        listed(org, format!("{PREFIX}orgs/{org}/rooms/{room}/chats"), first);
+    }
+    for &o in &readers.routed {
+        listed(o, path_of(&[PREFIX, "orgs/"], o, &["/routed_chats"]), first);
+    }
+    let was_involved: Vec<Uuid> = was_members
+        .iter()
+        .filter_map(|u| e.user_orgs.get(u).copied().flatten())
+        .collect();
+    for &o in &readers.involved {
+        let path = path_of(&[PREFIX, "orgs/"], o, &["/involved_chats"]);
+        listed(o, path, !was_involved.contains(&o));
+    }
+    by_org.sort_by_key(|(o, _, action, _)| (*o != org, *o, *action));
+    let partners_from = by_org.iter().position(|(o, ..)| *o != org);
+    let partners = by_org.split_off(partners_from.unwrap_or(by_org.len()));
+    for (o, path, action, r) in by_org {
+        e.emit(pk, o, path, action, &id, r)?;
     }
     for &u in &members {
         if !was_members.contains(&u) {
@@ -559,6 +709,23 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             e.emit(pk, org, ch, "changed", &id, changed)?;
         }
     }
+    // The room's chats of each visitor member (`rooms/<r>/visitors/<v>/chats`).
+    if let Some(room) = c.room_id {
+        for &v in &visitors {
+            let path = format!(
+                "{PREFIX}orgs/{org}/rooms/{room}/visitors/{}/chats",
+                visitor_id_str(&v)
+            );
+            if !was_members.contains(&v) {
+                e.emit(pk, org, path, "added", &id, whole)?;
+            } else if has_change {
+                e.emit(pk, org, path, "changed", &id, changed)?;
+            }
+        }
+    }
+    for (o, path, action, r) in partners {
+        e.emit(pk, o, path, action, &id, r)?;
+    }
     // Routed chats: a chat is announced to the users its room is routed to when it starts
     // waiting (`waiting_started_at` is set once, by the visitor's first message), and each
     // change follows, to its end. A chat that never waited (an empty visitor chat) is not
@@ -576,17 +743,16 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
         }
     }
     let pending_chats = |room| (room, RoomChannel::PendingChats);
-    match (was_pending, pending_in, c.room_id) {
-        (false, Some(room), _) => {
-            e.emit_to_room(&c, pending_chats(room), "added", &id, whole)?;
-        }
-        (true, Some(room), _) if has_change => {
-            e.emit_to_room(&c, pending_chats(room), "changed", &id, changed)?;
-        }
-        (true, None, Some(room)) => {
-            e.emit_to_room(&c, pending_chats(room), "removed", &id, None)?;
-        }
-        _ => {}
+    let pending_event = match (was_pending, pending_in, c.room_id) {
+        (false, Some(room), _) => Some((room, "added", whole)),
+        (true, Some(room), _) if has_change => Some((room, "changed", changed)),
+        (true, None, Some(room)) => Some((room, "removed", None)),
+        _ => None,
+    };
+    if let Some((room, action, r)) = pending_event {
+        let path = format!("{PREFIX}orgs/{org}/rooms/{room}/pending_chats");
+        e.emit(pk, org, path, action, &id, r)?;
+        e.emit_to_room(&c, pending_chats(room), action, &id, r)?;
     }
     // The snapshot's members: users, then visitors.
     let mut members = members;
@@ -660,14 +826,8 @@ fn message(
         serde_json::to_string(&m)?
     };
     let r = Some(r.as_str());
-    // The organization's view: each message once, whoever is in the chat.
-    let org = c.room_organization_id;
-    let owned = path_of(
-        &[PREFIX, "orgs/"],
-        org,
-        &["/owned_chats/", &c.id.to_string(), "/messages"],
-    );
-    e.emit(pk, org, owned, action, &mid, r)?;
+    // The organizations' view: each message once, whoever is in the chat.
+    e.emit_to_orgs((&c).into(), "messages", false, action, &mid, r)?;
     let path = path_of(&["chats/"], c.id, &["/messages"]);
     for u in users {
         e.for_user(pk, u, &path, action, &mid, r)?;
@@ -690,14 +850,22 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
         return Ok(());
     };
     let rid = membership.member_id;
-    // The organization's view: each change once, whoever is in the chat.
     let org = m.room_organization_id;
-    let owned = path_of(
-        &[PREFIX, "orgs/"],
-        org,
-        &["/owned_chats/", &m.chat_id.to_string(), "/memberships"],
-    );
-    e.emit(pk, org, owned, action, &rid, Some(payload.as_str()))?;
+    // The organizations' view: each change once, whoever is in the chat.
+    let place = ChatPlace {
+        pk,
+        id: m.chat_id,
+        room_id: m.room_id,
+        owner: org,
+    };
+    e.emit_to_orgs(
+        place,
+        "memberships",
+        true,
+        action,
+        &rid,
+        Some(payload.as_str()),
+    )?;
     let path = path_of(&["chats/"], m.chat_id, &["/memberships"]);
     let members = e.members(pk)?;
     for u in users_of(&members) {
@@ -711,6 +879,19 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             let ch = visitor_chat_path(v, m.chat_id, "memberships");
             e.emit(pk, org, ch, action, &rid, Some(payload.as_str()))?;
         }
+    }
+    // A user's own memberships (`/users/<u>/chat_memberships`, items by chat): in the same
+    // row; the event's `resource_id` there is the chat's id ([`super::item_id`]).
+    if let crate::memberships::MemberRef::User(u) = m.member {
+        e.chat_ids.insert(pk, m.chat_id);
+        e.for_user(
+            pk,
+            u,
+            "chat_memberships",
+            action,
+            &rid,
+            Some(payload.as_str()),
+        )?;
     }
     put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
 }
@@ -740,11 +921,10 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
         None
     };
     let action = if added { "added" } else { "removed" };
-    let org = c.room_organization_id;
-    e.emit(
-        pk,
-        org,
-        format!("{PREFIX}orgs/{org}/owned_chats/{}/tags", c.id),
+    e.emit_to_orgs(
+        (&c).into(),
+        "tags",
+        false,
         action,
         name,
         resource.as_deref(),

@@ -22,10 +22,23 @@ pub const CHANNELS: &[&str] = &[
     "users/<user_id>/chats/<chat_id>/tags",
     "users/<user_id>/chats/<chat_id>/outgoing_chat_invitations",
     "users/<user_id>/chats/<chat_id>/reply_suggestions",
+    "users/<user_id>/chat_memberships",
     "orgs/<organization_id>/owned_chats",
     "orgs/<organization_id>/owned_chats/<chat_id>/messages",
     "orgs/<organization_id>/owned_chats/<chat_id>/memberships",
     "orgs/<organization_id>/owned_chats/<chat_id>/tags",
+    "orgs/<organization_id>/routed_chats",
+    "orgs/<organization_id>/routed_chats/<chat_id>/messages",
+    "orgs/<organization_id>/routed_chats/<chat_id>/memberships",
+    "orgs/<organization_id>/routed_chats/<chat_id>/tags",
+    "orgs/<organization_id>/involved_chats",
+    "orgs/<organization_id>/involved_chats/<chat_id>/messages",
+    "orgs/<organization_id>/involved_chats/<chat_id>/memberships",
+    "orgs/<organization_id>/involved_chats/<chat_id>/tags",
+    "orgs/<organization_id>/rooms/<room_id>/chats",
+    "orgs/<organization_id>/rooms/<room_id>/chats/<chat_id>/memberships",
+    "orgs/<organization_id>/rooms/<room_id>/pending_chats",
+    "orgs/<organization_id>/rooms/<room_id>/visitors/<visitor_id>/chats",
     "public/visitors/<visitor_id>/chats",
     "public/visitors/<visitor_id>/chats/<chat_id>/messages",
     "public/visitors/<visitor_id>/chats/<chat_id>/memberships",
@@ -71,12 +84,70 @@ impl RoomChannel {
     }
 }
 
-/// A change to append: one row, one number, whatever its audience.
+/// At most this many collections of one reader in one change row: the numbers a row takes.
+pub const MAX_NUMBERS_PER_CHANGE: i64 = 16;
+
+/// The reader a channel path belongs to: its owner segment (`.../users/<id>`,
+/// `.../orgs/<id>`, `.../public/visitors/<id>`).
+pub fn reader_of(channel: &str) -> &str {
+    let rest = channel.strip_prefix(PREFIX).unwrap_or(channel);
+    let segments = if rest.starts_with("public/") { 3 } else { 2 };
+    let end = rest
+        .match_indices('/')
+        .nth(segments - 1)
+        .map_or(rest.len(), |(i, _)| i);
+    &channel[..channel.len() - rest.len() + end]
+}
+
+/// The numbers of a change row's events. A row names a reader once per collection of theirs
+/// it is on (a chat on an organization's `owned_chats` and `rooms/<r>/chats`), and each such
+/// event has its own number: the row's `seq` plus the count of that reader's channels before
+/// it in the row; a room collection's reader comes after their named channels. A row takes
+/// the numbers `seq ..= seq + width - 1`, `width` being the most any one reader has, so one
+/// reader's events never share a number and resuming from any number is exact.
+pub struct Numbering<'a> {
+    channels: &'a [String],
+}
+
+impl<'a> Numbering<'a> {
+    pub fn of(channels: &'a [String]) -> Self {
+        Numbering { channels }
+    }
+
+    /// The offset of the `i`th named channel from the row's `seq`.
+    pub fn offset(&self, i: usize) -> i64 {
+        let reader = reader_of(&self.channels[i]);
+        self.channels[..i]
+            .iter()
+            .filter(|c| reader_of(c) == reader)
+            .count() as i64
+    }
+
+    /// The offset of a room collection's event for the reader whose owner path is `reader`.
+    pub fn room_offset(&self, reader: &str) -> i64 {
+        self.channels
+            .iter()
+            .filter(|c| reader_of(c) == reader)
+            .count() as i64
+    }
+
+    /// How many numbers the row takes (at least one).
+    pub fn width(&self, has_room: bool) -> i64 {
+        let most = (0..self.channels.len())
+            .map(|i| self.offset(i) + 1)
+            .max()
+            .unwrap_or(0);
+        (most + i64::from(has_room)).max(1)
+    }
+}
+
+/// A change to append: one row, one number per collection of one reader, whatever its
+/// audience ([`Numbering`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub organization_id: Uuid,
     pub chat_pk: Option<i64>,
-    /// Channels of the readers the change names (full paths), no reader twice.
+    /// Channels of the readers the change names (full paths), in the order of their numbers.
     pub channels: Vec<String>,
     /// The room whose users also read the change, and on which of their collections.
     pub room: Option<(Uuid, RoomChannel)>,
@@ -88,11 +159,22 @@ pub struct NewEvent {
     pub prev_seq: Option<i64>,
 }
 
+impl NewEvent {
+    /// How many numbers the row takes ([`Numbering::width`]).
+    pub fn width(&self) -> i64 {
+        Numbering::of(&self.channels).width(self.room.is_some())
+    }
+}
+
 /// A stored change as a read finds it; `events::events_since` turns it into the events of
 /// the channels read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredChange {
     pub seq: i64,
+    /// How many numbers the row takes, from `seq` ([`Numbering`]).
+    pub width: i64,
+    /// The id of the chat the resource belongs to.
+    pub chat_id: Option<Uuid>,
     /// Full channel paths.
     pub channels: Vec<String>,
     pub room: Option<(Uuid, RoomChannel)>,
@@ -106,6 +188,8 @@ pub struct StoredChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeHead {
     pub seq: i64,
+    /// How many numbers the row takes, from `seq` ([`Numbering`]).
+    pub width: i64,
     pub organization_id: Uuid,
     /// Full channel paths.
     pub channels: Vec<String>,

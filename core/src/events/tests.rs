@@ -1,5 +1,5 @@
 use crate::api;
-use crate::events::{Concerned, EventPage, RoomChannel};
+use crate::events::{Concerned, Event, EventPage, RoomChannel};
 use crate::test_support::*;
 use crate::{Actor, ErrorCode};
 use serde_json::{Value, json};
@@ -507,6 +507,127 @@ fn a_change_on_several_channels_is_one_number_read_on_each() {
         .unwrap();
     assert_eq!(one.events.len(), 1);
     assert_eq!(one.last_seq, one.events[0].seq);
+}
+
+/// A change on several collections of one reader (a new chat on the organization's owned
+/// and routed chats and on its room's chats) is one row with one number per collection: the
+/// reader's events have distinct, increasing numbers, resuming between two of them is exact,
+/// a limited page ends at the last number of its last change, and webhook deliveries carry
+/// the numbers a read gives.
+#[test]
+fn one_reader_gets_one_number_per_collection_of_a_change() {
+    let w = world();
+    w.engine
+        .create_webhook(
+            &user(CAT),
+            id(ACME),
+            serde_json::from_value(json!({
+                "url": "http://127.0.0.1:9/hook",
+                "channels": [format!("/api/v5/orgs/{ACME}/*")],
+                "actions": ["added", "changed", "removed"],
+                "secret": "s3cret"
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    let head0 = w.engine.last_event_seq();
+    let (chat, _) = w.routed_chat();
+    w.engine
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let org = vec![format!("/api/v5/orgs/{ACME}/*")];
+    let read_org = |since: i64, limit: Option<usize>| {
+        w.engine
+            .events_since(&user(ANN), &org, Some(since), limit)
+            .unwrap()
+    };
+    let all = read_org(head0, None);
+    let numbers: Vec<i64> = all.events.iter().map(|e| e.seq).collect();
+    assert!(
+        numbers.windows(2).all(|p| p[0] < p[1]),
+        "distinct and increasing: {numbers:?}"
+    );
+    let added: Vec<&Event> = all
+        .events
+        .iter()
+        .filter(|e| e.resource_id == chat.to_string() && e.action == "added")
+        .collect();
+    let channels: Vec<String> = added
+        .iter()
+        .map(|e| {
+            e.channel
+                .trim_start_matches(&format!("/api/v5/orgs/{ACME}/"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        channels[..3],
+        [
+            "owned_chats".to_string(),
+            "routed_chats".to_string(),
+            format!("rooms/{ROUTED_ROOM}/chats")
+        ],
+        "{all:?}"
+    );
+    assert_eq!(
+        [added[1].seq, added[2].seq],
+        [added[0].seq + 1, added[0].seq + 2],
+        "one change, consecutive numbers"
+    );
+    // Bob's join made the organization involved: added there, with the chat's change.
+    assert!(
+        all.events
+            .iter()
+            .any(|e| e.channel.ends_with("/involved_chats")
+                && e.action == "added"
+                && e.resource_id == chat.to_string()),
+        "{all:?}"
+    );
+    // Resuming from the first number gives the rest of that change, and nothing before.
+    let rest = read_org(added[0].seq, None);
+    assert_eq!(rest.events[0], *added[1]);
+    assert_eq!(
+        rest.events[..],
+        all.events[1 + all.events.iter().position(|e| e == added[0]).unwrap()..]
+    );
+    // Pages of one change each end at its last number and join up without gaps or repeats.
+    let mut paged = Vec::new();
+    let mut since = head0;
+    loop {
+        let p = read_org(since, Some(1));
+        if p.events.is_empty() {
+            break;
+        }
+        assert_eq!(p.last_seq, p.events.last().unwrap().seq);
+        paged.extend(p.events);
+        since = p.last_seq;
+    }
+    assert_eq!(paged, all.events);
+    // The webhook's deliveries: the same channels with the same numbers.
+    let mut delivered: Vec<(String, i64)> = w
+        .engine
+        .store()
+        .with_connection(|c| {
+            let mut st = c.prepare("SELECT event_seq, body FROM webhook_deliveries")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            Ok(rows
+                .map(|r| {
+                    let (seq, body) = r.unwrap();
+                    let body: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(body["seq"], seq);
+                    (body["channel"].as_str().unwrap().to_string(), seq)
+                })
+                .collect())
+        })
+        .unwrap();
+    delivered.sort();
+    let mut read: Vec<(String, i64)> = all
+        .events
+        .iter()
+        .map(|e| (e.channel.clone(), e.seq))
+        .collect();
+    read.sort();
+    assert_eq!(delivered, read);
 }
 
 #[test]
@@ -1024,9 +1145,12 @@ fn the_commit_hook_hears_every_publishing_write_once_committed() {
             .on_commit(move |n| {
                 let other = rusqlite::Connection::open(&file).unwrap();
                 let seen: i64 = other
-                    .query_row("SELECT coalesce(max(seq), 0) FROM event_changes", [], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        "SELECT coalesce((SELECT seq + width - 1 FROM event_changes \
+                         ORDER BY seq DESC LIMIT 1), 0)",
+                        [],
+                        |r| r.get(0),
+                    )
                     .unwrap();
                 heard.lock().push((*n, seen));
                 if panic_next.swap(false, std::sync::atomic::Ordering::SeqCst) {
@@ -1287,7 +1411,12 @@ fn an_interest_covers_every_change_events_since_gives() {
             .events_since(actor, channels, Some(head0), None)
             .unwrap();
         for e in &page.events {
-            let head = heads.heads.iter().find(|h| h.seq == e.seq).unwrap();
+            // The row whose numbers hold the event's.
+            let head = heads
+                .heads
+                .iter()
+                .find(|h| h.seq <= e.seq && e.seq < h.seq + h.width)
+                .unwrap();
             assert!(
                 interest.may_concern(&Concerned::of(std::slice::from_ref(head))),
                 "{channels:?} {e:?}"

@@ -4,7 +4,9 @@ use super::{SqliteTx, uuid_col, uuid_opt_col};
 use crate::chats::ChatRecord;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::events::records::{ChangeHead, NewEvent, PREFIX, RoomChannel, StoredChange};
+use crate::events::records::{
+    ChangeHead, MAX_NUMBERS_PER_CHANGE, NewEvent, PREFIX, RoomChannel, StoredChange,
+};
 use crate::idempotency::records::IdempotencyRecord;
 use crate::pagination::Keyset;
 use crate::store::changes::Change;
@@ -17,6 +19,16 @@ use uuid::Uuid;
 const WEBHOOK_COLS: &str =
     "id, organization_id, url, channels, actions, secret, user_id, created_at, updated_at";
 const DELIVERY_COLS: &str = "id, webhook_id, event_seq, body, attempts, next_attempt_at, last_status, last_error, delivered_at, first_failed_at, failed_at, created_at";
+
+/// The condition of the change rows holding a number after parameter `?n`: a row takes the
+/// numbers `seq ..= seq + width - 1` ([`crate::events::Numbering`]), at most
+/// `MAX_NUMBERS_PER_CHANGE + 1` of them, which bounds `seq` from below for the index.
+fn numbers_after(n: usize) -> String {
+    format!(
+        "e.seq > ?{n} - {} AND e.seq + e.width - 1 > ?{n}",
+        MAX_NUMBERS_PER_CHANGE + 1
+    )
+}
 
 fn webhook_row(r: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
     let channels: String = r.get(3)?;
@@ -75,6 +87,8 @@ fn change_row(r: &Row<'_>) -> rusqlite::Result<StoredChange> {
     let resource: Option<String> = r.get(6)?;
     Ok(StoredChange {
         seq: r.get(0)?,
+        width: r.get(7)?,
+        chat_id: uuid_opt_col(r, 8)?,
         channels: channels_col(r, 1)?,
         room: room_col(r, 2)?,
         action: r.get(4)?,
@@ -204,8 +218,8 @@ impl EventStore for SqliteTx<'_> {
             None => (None, None),
         };
         self.exec(
-            "INSERT INTO event_changes (seq, organization_id, channels, action, resource_id, resource, created_at, chat_pk, prev_seq, room_id, room_channel) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO event_changes (seq, organization_id, channels, action, resource_id, resource, created_at, chat_pk, prev_seq, room_id, room_channel, width) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 seq,
                 e.organization_id.as_bytes(),
@@ -217,7 +231,8 @@ impl EventStore for SqliteTx<'_> {
                 e.chat_pk,
                 e.prev_seq,
                 room,
-                room_channel
+                room_channel,
+                e.width()
             ],
         )?;
         Ok(())
@@ -245,9 +260,11 @@ impl EventStore for SqliteTx<'_> {
             " OR (e.room_channel, e.room_id) IN \
                (SELECT value ->> 0, unhex(value ->> 1) FROM json_each(?4))"
         };
+        let numbered = numbers_after(2);
         let sql = format!(
-            "SELECT seq, channels, room_id, room_channel, action, resource_id, resource \
-             FROM event_changes e WHERE e.organization_id = ?1 AND e.seq > ?2 \
+            "SELECT seq, channels, room_id, room_channel, action, resource_id, resource, width, \
+             (SELECT id FROM chats WHERE pk = e.chat_pk) \
+             FROM event_changes e WHERE e.organization_id = ?1 AND {numbered} \
              AND (EXISTS (SELECT 1 FROM json_each(e.channels) j WHERE {globs}){by_room}) \
              ORDER BY e.seq LIMIT ?3"
         );
@@ -271,14 +288,16 @@ impl EventStore for SqliteTx<'_> {
     }
 
     fn select_change_heads(&self, after: i64, limit: usize) -> Result<Vec<ChangeHead>> {
-        let mut st = self.conn().prepare_cached(
-            "SELECT seq, organization_id, channels, room_id, room_channel \
-             FROM event_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut st = self.conn().prepare_cached(const_sql!(
+            "SELECT seq, organization_id, channels, room_id, room_channel, width \
+                 FROM event_changes e WHERE {} ORDER BY seq LIMIT ?2",
+            numbers_after(1)
+        ))?;
         Ok(st
             .query_map(params![after, limit as i64], |r| {
                 Ok(ChangeHead {
                     seq: r.get(0)?,
+                    width: r.get(5)?,
                     organization_id: uuid_col(r, 1)?,
                     channels: channels_col(r, 2)?,
                     room: room_col(r, 3)?,
@@ -291,7 +310,7 @@ impl EventStore for SqliteTx<'_> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT max((SELECT coalesce(max(seq), 0) FROM event_changes), \
+                "SELECT max(coalesce((SELECT seq + width - 1 FROM event_changes ORDER BY seq DESC LIMIT 1), 0), \
                             (SELECT coalesce(max(value), 0) FROM event_meta WHERE key = 'floor'))",
             )?
             .query_row([], |r| r.get(0))?)
@@ -311,20 +330,20 @@ impl EventStore for SqliteTx<'_> {
         // still inside the window (a bounded walk of the rowid order, no time index).
         let mut deleted = 0;
         loop {
-            let oldest: Vec<(i64, Millis)> = self
+            let oldest: Vec<(i64, Millis, i64)> = self
                 .conn()
                 .prepare_cached(
-                    "SELECT seq, created_at FROM event_changes ORDER BY seq LIMIT 1000",
+                    "SELECT seq, created_at, seq + width - 1 FROM event_changes ORDER BY seq LIMIT 1000",
                 )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let expired = oldest.iter().take_while(|(_, at)| *at < before).count();
-            let Some(&(max, _)) = expired.checked_sub(1).and_then(|i| oldest.get(i)) else {
+            let expired = oldest.iter().take_while(|(_, at, _)| *at < before).count();
+            let Some(&(max, _, last)) = expired.checked_sub(1).and_then(|i| oldest.get(i)) else {
                 break;
             };
             self.exec("DELETE FROM event_changes WHERE seq <= ?1", [max])?;
             deleted += expired;
-            self.raise_event_floor(max)?;
+            self.raise_event_floor(last)?;
             if expired < oldest.len() {
                 break;
             }
@@ -335,26 +354,35 @@ impl EventStore for SqliteTx<'_> {
     fn delete_events_over_bytes(&self, max_bytes: i64) -> Result<usize> {
         // The log's size is estimated, not measured (measuring walks every page): its change
         // count times the mean size of its newest 256 rows (their texts plus the fixed
-        // columns' ≈ 64 bytes). Numbers are consecutive from the floor, so the rows to keep
-        // end at a number, found without a scan.
-        let (newest, oldest, mean): (Option<i64>, Option<i64>, Option<f64>) = self
+        // columns' ≈ 64 bytes). Numbers run on from the floor, each row taking `width` of
+        // them, so the rows to keep start at a number found without a scan: the newest
+        // number less the rows kept times their mean width.
+        let (newest, oldest, mean, width): (Option<i64>, Option<i64>, Option<f64>, Option<f64>) = self
             .conn()
             .prepare_cached(
-                "SELECT (SELECT max(seq) FROM event_changes), (SELECT min(seq) FROM event_changes), \
-                 (SELECT avg(64 + length(channels) + length(resource_id) + coalesce(length(resource), 0)) \
-                  FROM (SELECT channels, resource_id, resource FROM event_changes ORDER BY seq DESC LIMIT 256))",
+                "SELECT (SELECT seq + width - 1 FROM event_changes ORDER BY seq DESC LIMIT 1), (SELECT min(seq) FROM event_changes), \
+                 avg(64 + length(channels) + length(resource_id) + coalesce(length(resource), 0)), avg(width) \
+                 FROM (SELECT channels, resource_id, resource, width FROM event_changes ORDER BY seq DESC LIMIT 256)",
             )?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        let (Some(newest), Some(oldest), Some(mean)) = (newest, oldest, mean) else {
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let (Some(newest), Some(oldest), Some(mean), Some(width)) = (newest, oldest, mean, width)
+        else {
             return Ok(0);
         };
-        let keep = (max_bytes as f64 / mean.max(1.0)).floor() as i64;
+        let keep = (max_bytes as f64 / mean.max(1.0) * width.max(1.0)).floor() as i64;
         let cut = newest - keep;
         if cut < oldest {
             return Ok(0);
         }
+        // The floor is the last number of the last row deleted.
+        let floor: i64 = self
+            .conn()
+            .prepare_cached(
+                "SELECT seq + width - 1 FROM event_changes WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([cut], |r| r.get(0))?;
         let deleted = self.exec("DELETE FROM event_changes WHERE seq <= ?1", [cut])?;
-        self.raise_event_floor(cut)?;
+        self.raise_event_floor(floor)?;
         Ok(deleted)
     }
 
@@ -365,10 +393,14 @@ impl EventStore for SqliteTx<'_> {
                SELECT last_event_seq FROM chats WHERE pk = ?1 AND last_event_seq IS NOT NULL \
                UNION ALL SELECT e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq \
                WHERE e.prev_seq IS NOT NULL) ";
+        // A delivery carries its event's number, one of its row's numbers.
         self.exec(
             const_sql!(
-                "{CHAIN} UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
-                 WHERE event_seq IN (SELECT seq FROM chain)"
+                "{CHAIN}, numbers(n, last) AS ( \
+                   SELECT e.seq, e.seq + e.width - 1 FROM event_changes e JOIN chain ON e.seq = chain.seq \
+                   UNION ALL SELECT n + 1, last FROM numbers WHERE n < last) \
+                 UPDATE webhook_deliveries SET body = json_remove(body, '$.resource') \
+                 WHERE event_seq IN (SELECT n FROM numbers)"
             ),
             [chat_pk],
         )?;

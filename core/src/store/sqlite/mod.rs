@@ -93,6 +93,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_server_held_keys",
         include_str!("../../../migrations/0012_server_held_keys.sql"),
     ),
+    (
+        "0013_event_number_ranges",
+        include_str!("../../../migrations/0013_event_number_ranges.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
