@@ -12,16 +12,19 @@
 use rusqlite::params;
 use uuid::Uuid;
 
+/// A room and the collections of its audience a change is on (paths below `users/<u>/`).
+pub type RoomPaths = (Uuid, Vec<String>);
+
 /// One change a baseline publishes.
 #[derive(Debug, Clone)]
 pub struct RawChange {
     /// The channels of its explicit readers (the organization, the chat's member users, its
     /// visitor), without `/api/v5/`.
     pub channels: Vec<String>,
-    /// The room whose audience also reads it, and on which collection: `pending_chats` (every
-    /// user who may take the room's waiting chats) or `routed_chats` (every user the room is
-    /// routed to).
-    pub room: Option<(Uuid, &'static str)>,
+    /// The room whose audience also reads it, and on which collections (paths below
+    /// `users/<u>/`): those below `pending_chats` for every user who may take the room's
+    /// waiting chats, those below `routed_chats` for every user the room is routed to.
+    pub room: Option<RoomPaths>,
     pub action: &'static str,
     pub resource_id: String,
     /// The resource (whole when added, the changed attributes when changed) as JSON text.
@@ -29,6 +32,14 @@ pub struct RawChange {
 }
 
 impl RawChange {
+    /// The same change, also on the room collections `paths` when the chat has a room.
+    pub fn with_room(mut self, room: Option<Uuid>, paths: Vec<String>) -> Self {
+        if let Some(room) = room {
+            self.room = Some((room, paths));
+        }
+        self
+    }
+
     /// A change read by `channels` only.
     pub fn to(
         channels: Vec<String>,
@@ -66,14 +77,17 @@ pub fn write_changes(
     let mut last: Option<i64> = None;
     let mut prev = chat.and_then(|c| c.head);
     for change in changes {
-        // One row per organization the room reaches (the room's own first), or one row.
-        let rooms: Vec<(Uuid, Option<(Uuid, &str)>)> = match change.room {
-            Some((room, collection)) => {
+        // One row per organization the room reaches (the room's own first, with the named
+        // channels), or one row.
+        let rooms: Vec<(Uuid, Option<&RoomPaths>)> = match &change.room {
+            Some(audience) => {
                 let mut orgs = vec![org];
-                orgs.extend(room_shares(tx, room).into_iter().filter(|o| *o != org));
-                orgs.into_iter()
-                    .map(|o| (o, Some((room, collection))))
-                    .collect()
+                orgs.extend(
+                    room_shares(tx, audience.0)
+                        .into_iter()
+                        .filter(|o| *o != org),
+                );
+                orgs.into_iter().map(|o| (o, Some(audience))).collect()
             }
             None if change.channels.is_empty() => Vec::new(),
             None => vec![(org, None)],
@@ -91,12 +105,16 @@ pub fn write_changes(
                     .unwrap(),
             };
             let seq = newest + 1;
-            let channels = if room.is_some() {
-                Vec::new()
-            } else {
+            let channels = if row_org == org {
                 change.channels.clone()
+            } else {
+                Vec::new()
             };
-            let width = width(&channels, room.is_some());
+            let paths = room.map(|(_, paths)| match paths.as_slice() {
+                [one] => one.clone(),
+                more => serde_json::to_string(more).unwrap(),
+            });
+            let width = width(&channels, room.map_or(0, |(_, p)| p.len()));
             tx.prepare_cached(
                 "INSERT INTO event_changes (seq, organization_id, chat_pk, channels, room_id, room_channel, action, resource_id, resource, created_at, prev_seq, width) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -108,7 +126,7 @@ pub fn write_changes(
                 chat.map(|c| c.pk),
                 serde_json::to_string(&channels).unwrap(),
                 room.map(|(r, _)| r.as_bytes().to_vec()),
-                room.map(|(_, collection)| collection),
+                paths,
                 change.action,
                 change.resource_id,
                 change.resource,
@@ -130,8 +148,8 @@ pub fn write_changes(
 }
 
 /// How many numbers a row takes: the most channels one reader (the path's owner:
-/// `users/<id>`, `orgs/<id>`, `public/visitors/<id>`) has in it, plus one for a room's audience.
-fn width(channels: &[String], has_room: bool) -> i64 {
+/// `users/<id>`, `orgs/<id>`, `public/visitors/<id>`) has in it, plus its room paths.
+fn width(channels: &[String], room_paths: usize) -> i64 {
     let mut readers: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for c in channels {
         let segments = if c.starts_with("public/") { 3 } else { 2 };
@@ -141,7 +159,7 @@ fn width(channels: &[String], has_room: bool) -> i64 {
             .map_or(c.len(), |(i, _)| i);
         *readers.entry(&c[..end]).or_default() += 1;
     }
-    (readers.values().copied().max().unwrap_or(0) + i64::from(has_room)).max(1)
+    (readers.values().copied().max().unwrap_or(0) + room_paths as i64).max(1)
 }
 
 /// The organizations a room is shared with (their users read its pending chats too).

@@ -150,6 +150,7 @@ fn notice_change(
         id.to_string(),
         Some(message_json(id, kind, chat, now, &sender, None)),
     )
+    .with_room(chat.room, message_room_paths(chat))
 }
 
 /// The user `user` (present, of a subscribed organization) and the chat `chat` they are a
@@ -235,12 +236,18 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
         let users = user_ids(&members);
         let mut changes = Vec::new();
         if changed_here {
-            changes.push(RawChange::to(
-                membership_channels(&chat, &members, member),
-                "changed",
-                member.to_string(),
-                Some(format!("{{\"is_present\":{}}}", !was_present)),
-            ));
+            changes.push(
+                RawChange::to(
+                    membership_channels(&chat, &members, member),
+                    "changed",
+                    member.to_string(),
+                    Some(format!("{{\"is_present\":{}}}", !was_present)),
+                )
+                .with_room(
+                    chat.room,
+                    membership_room_paths(&chat, chat.is_pending(Counts::of(&members))),
+                ),
+            );
         }
         changes.extend(chat_changes(&ChatTransition {
             before: Some((&chat, Counts::of(&before))),
@@ -467,17 +474,23 @@ pub fn visitor_start_chat(
         composing: "idle".into(),
         present: present_until > now,
     };
-    let mut changes = vec![RawChange::to(
-        membership_channels(&chat, std::slice::from_ref(&membership), visitor),
-        "added",
-        visitor.simple().to_string(),
-        Some(visitor_membership_json(
-            visitor,
-            &chat,
-            now,
-            present_until > now,
-        )),
-    )];
+    let mut changes = vec![
+        RawChange::to(
+            membership_channels(&chat, std::slice::from_ref(&membership), visitor),
+            "added",
+            visitor.simple().to_string(),
+            Some(visitor_membership_json(
+                visitor,
+                &chat,
+                now,
+                present_until > now,
+            )),
+        )
+        .with_room(
+            chat.room,
+            membership_room_paths(&chat, chat.is_pending(counts)),
+        ),
+    ];
     changes.extend(chat_changes(&ChatTransition {
         before: None,
         users_before: &[],
@@ -624,12 +637,17 @@ pub fn send_message(
             "added",
             id.to_string(),
             Some(message_json(id, "msg", &after, now, &who, Some(body))),
-        ),
+        )
+        .with_room(after.room, message_room_paths(&after)),
         RawChange::to(
             membership_channels(&after, &members, sender),
             "changed",
             member_id,
             Some(membership),
+        )
+        .with_room(
+            after.room,
+            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
         ),
     ];
     changes.extend(chat_changes(&ChatTransition {
@@ -696,6 +714,10 @@ fn add_user_member(
             "added",
             user.id.to_string(),
             Some(user_membership_json(user, &after, now, true)),
+        )
+        .with_room(
+            after.room,
+            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
         ),
     ];
     (after, members_after, changes)
@@ -816,12 +838,18 @@ pub fn update_own_membership(
     } else {
         member.simple().to_string()
     };
-    changes.push(RawChange::to(
-        membership_channels(&before, &members, member),
-        "changed",
-        member_id,
-        Some(membership),
-    ));
+    changes.push(
+        RawChange::to(
+            membership_channels(&before, &members, member),
+            "changed",
+            member_id,
+            Some(membership),
+        )
+        .with_room(
+            after.room,
+            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
+        ),
+    );
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, Counts::of(&members))),
         users_before: &users,
@@ -1133,16 +1161,31 @@ pub fn create_reply_suggestion(
         .plain(u.org)
         .time(now)
         .time(now);
+    // The chat's and the message's suggestions, of each user member and of the users the
+    // room is routed to.
+    let of_chat = format!("chats/{}/reply_suggestions", c.id);
+    let of_message = format!("chats/{}/messages/{message}/reply_suggestions", c.id);
     let channels = user_ids(&members)
         .iter()
-        .map(|m| format!("users/{m}/chats/{}/reply_suggestions", c.id))
+        .flat_map(|m| {
+            [
+                format!("users/{m}/{of_chat}"),
+                format!("users/{m}/{of_message}"),
+            ]
+        })
         .collect();
-    let changes = vec![RawChange::to(
-        channels,
-        "added",
-        id.to_string(),
-        Some(j.done().into_text()),
-    )];
+    let changes = vec![
+        RawChange::to(
+            channels,
+            "added",
+            id.to_string(),
+            Some(j.done().into_text()),
+        )
+        .with_room(
+            c.room,
+            vec![format!("routed_{of_chat}"), format!("routed_{of_message}")],
+        ),
+    ];
     write_changes(&tx, c.org, chain(&c), now, changes);
     tx.commit().unwrap();
     id

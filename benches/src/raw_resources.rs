@@ -648,16 +648,26 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
             "changed" => diff.clone(),
             _ => None,
         };
+        // Consecutive readers of one action share a row, room collections included.
         match reader {
             Ok(channel) => match out.last_mut() {
-                Some(c) if c.action == action && c.room.is_none() => c.channels.push(channel),
+                Some(c) if c.action == action => c.channels.push(channel),
                 _ => out.push(RawChange::to(vec![channel], action, id.clone(), resource)),
             },
             Err(collection) => {
                 if let Some(room) = t.after.room {
-                    let mut c = RawChange::to(Vec::new(), action, id.clone(), resource);
-                    c.room = Some((room, collection));
-                    out.push(c);
+                    match out.last_mut() {
+                        Some(c) if c.action == action => {
+                            c.room
+                                .get_or_insert_with(|| (room, Vec::new()))
+                                .1
+                                .push(collection.to_string());
+                        }
+                        _ => out.push(
+                            RawChange::to(Vec::new(), action, id.clone(), resource)
+                                .with_room(Some(room), vec![collection.to_string()]),
+                        ),
+                    }
                 }
             }
         }
@@ -734,6 +744,21 @@ pub fn membership_channels(chat: &RawChat, members: &[RawMember], member: Uuid) 
     );
     if members.iter().any(|m| m.is_user && m.id == member) {
         out.push(format!("users/{member}/chat_memberships"));
+    }
+    out
+}
+
+/// A message's room collections: the routed chat's messages.
+pub fn message_room_paths(chat: &RawChat) -> Vec<String> {
+    vec![format!("routed_chats/{}/messages", chat.id)]
+}
+
+/// A membership's room collections: the routed chat's memberships, and while the chat waits
+/// (`pending`, as the operation left it) the pending chat's.
+pub fn membership_room_paths(chat: &RawChat, pending: bool) -> Vec<String> {
+    let mut out = vec![format!("routed_chats/{}/memberships", chat.id)];
+    if pending {
+        out.push(format!("pending_chats/{}/memberships", chat.id));
     }
     out
 }

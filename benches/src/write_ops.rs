@@ -638,6 +638,16 @@ fn blank_ids(s: &str) -> String {
         .join("/")
 }
 
+/// A row's room collections: one path, or a JSON array of several.
+fn room_paths(stored: Option<String>) -> impl Iterator<Item = String> {
+    let paths: Vec<String> = match stored {
+        Some(s) if s.starts_with('[') => serde_json::from_str(&s).unwrap(),
+        Some(s) => vec![s],
+        None => Vec::new(),
+    };
+    paths.into_iter()
+}
+
 /// What was written between `before` and now on `c`.
 pub fn written_since(c: &rusqlite::Connection, before: &DbState) -> Written {
     let after = db_state(c);
@@ -668,7 +678,7 @@ pub fn written_since(c: &rusqlite::Connection, before: &DbState) -> Written {
                 .unwrap()
                 .iter()
                 .map(|ch| blank_ids(ch))
-                .chain(room_channel.map(|c| format!("<room>/{c}")))
+                .chain(room_paths(room_channel).map(|p| format!("<room>/{}", blank_ids(&p))))
                 .collect();
             channels.sort();
             let mut keys: Vec<String> = resource

@@ -7,4 +7,4 @@
 -- after their named channels), and the row takes the numbers `seq ..= seq + width - 1`, `width`
 -- being the most any one reader has. One reader's events still never share a number, and the
 -- next row starts after the last number. Rows written before take one number (width 1).
-ALTER TABLE event_changes ADD COLUMN width INTEGER NOT NULL DEFAULT 1 CHECK (width BETWEEN 1 AND 17);
+ALTER TABLE event_changes ADD COLUMN width INTEGER NOT NULL DEFAULT 1 CHECK (width BETWEEN 1 AND 32);

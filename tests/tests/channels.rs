@@ -39,11 +39,11 @@ fn item_key(template: &str) -> &'static str {
 fn assert_event_and_listing(
     s: &Server,
     template: &str,
-    ids: (&str, &str, &str),
+    ids: (&str, &str, &str, &str),
     visitor_token: &str,
     since: i64,
 ) {
-    let (chat, vid) = (ids.1, ids.2);
+    let (chat, vid, message) = (ids.1, ids.2, ids.3);
     // Who reads it: Cat her own collections (Bob his invitations), Ann (reports) the
     // organization's, the visitor their own.
     let (user, token) = if template.ends_with("incoming_chat_invitations") {
@@ -63,6 +63,7 @@ fn assert_event_and_listing(
         .replace("<organization_id>", ids.0)
         .replace("<chat_id>", chat)
         .replace("<room_id>", ROOM_A2)
+        .replace("<message_id>", message)
         .replace("<visitor_id>", vid);
     let events = events_on(s, token, &path, since);
     assert!(!events.is_empty(), "no event on {path}");
@@ -82,11 +83,18 @@ fn assert_event_and_listing(
             );
         }
     }
+    // Below a pending chat, its memberships were there before it waited (added to the
+    // routed chat at its start): their change while it waits is the event.
+    let action = if template.contains("pending_chats/<chat_id>/") {
+        "changed"
+    } else {
+        "added"
+    };
     let key = item_key(template);
     assert!(
         items.iter().any(|item| events
             .iter()
-            .any(|e| e["resource_id"] == item[key] && e["action"] == "added")),
+            .any(|e| e["resource_id"] == item[key] && e["action"] == action)),
         "{path}: listed {items:?}, events {events:?}"
     );
 }
@@ -103,14 +111,15 @@ fn each_collection_gets_an_event_for_the_change_that_lists_a_resource_in_it() {
 
     // A visitor writes in Sales (routed to Cat's team): the chat waits for Cat.
     let (vid, vt, chat) = s.visitor_chat(ORG_A, ROOM_A2, Some("Hello?"));
-    let ids = (ORG_A, chat.as_str(), vid.as_str());
+    let waiting_ids = (ORG_A, chat.as_str(), vid.as_str(), "");
     // The waiting collections list it until Cat takes it.
     let waiting = [
         "users/<user_id>/pending_chats",
+        "users/<user_id>/pending_chats/<chat_id>/memberships",
         "orgs/<organization_id>/rooms/<room_id>/pending_chats",
     ];
     for template in waiting {
-        assert_event_and_listing(&s, template, ids, &vt, head);
+        assert_event_and_listing(&s, template, waiting_ids, &vt, head);
     }
 
     // Cat takes the chat, replies, tags it, invites Bob and leaves a reply suggestion.
@@ -143,6 +152,7 @@ fn each_collection_gets_an_event_for_the_change_that_lists_a_resource_in_it() {
     .expect(201);
 
     // Every other collection lists what the chat added to it, and said so.
+    let ids = (ORG_A, chat.as_str(), vid.as_str(), reply.as_str());
     assert!(waiting.iter().all(|t| CHANNELS.contains(t)));
     for template in CHANNELS.iter().filter(|t| !waiting.contains(t)) {
         assert_event_and_listing(&s, template, ids, &vt, head);

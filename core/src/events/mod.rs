@@ -294,20 +294,30 @@ pub fn events_since(
     };
     let limit = limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
     let readers = room_readers(s, &globs)?;
-    let mut rooms: Vec<(Uuid, RoomChannel)> = readers.iter().map(|r| (r.room, r.channel)).collect();
+    let mut rooms: Vec<Uuid> = readers.iter().map(|r| r.room).collect();
     rooms.sort_unstable();
     rooms.dedup();
-    let changes = s.select_changes(org, since, &globs, &rooms, limit)?;
-    let last_seq = next_after(
-        changes.last().map(|c| c.seq + c.width - 1),
-        changes.len(),
-        limit,
-        head,
-    );
-    let mut events = Vec::with_capacity(changes.len());
-    for c in changes {
-        events_of_change(c, since, &globs, &readers, &mut events);
-    }
+    // The store selects a room's changes for the readers it reaches, whichever of its
+    // collections they are on; those with no event on a channel read do not count against
+    // `limit` (the next rows are read instead).
+    let mut events = Vec::new();
+    let (mut after, mut given) = (since, 0);
+    let last_seq = loop {
+        let changes = s.select_changes(org, after, &globs, &rooms, limit - given)?;
+        let full = changes.len() == limit - given;
+        for c in changes {
+            after = c.seq + c.width - 1;
+            let before = events.len();
+            events_of_change(c, since, &globs, &readers, &mut events);
+            given += usize::from(events.len() > before);
+        }
+        if given == limit {
+            break after;
+        }
+        if !full {
+            break head;
+        }
+    };
     events.iter_mut().for_each(present_for_channel);
     Ok(EventPage {
         events,
@@ -353,8 +363,10 @@ impl Concerned {
                     .or_default()
                     .push(ch.clone());
             }
-            if let Some((_, channel)) = h.room {
-                c.rooms.insert((h.organization_id, channel));
+            if let Some(a) = &h.room {
+                for relation in a.relations() {
+                    c.rooms.insert((h.organization_id, relation));
+                }
             }
         }
         c
@@ -482,8 +494,17 @@ fn room_readers(s: &dyn Store, globs: &[String]) -> Result<Vec<RoomReader>> {
     Ok(readers)
 }
 
+/// The room collections among [`CHANNELS`]: a user's collections below `pending_chats` and
+/// `routed_chats`, resolved through rooms ([`RoomChannel`]).
+fn room_templates() -> impl Iterator<Item = (&'static str, RoomChannel)> {
+    CHANNELS.iter().filter_map(|t| {
+        let tail = t.strip_prefix("users/<user_id>/")?;
+        RoomChannel::of_path(tail).map(|relation| (*t, relation))
+    })
+}
+
 /// The room collections a pattern of a user's own channels (`/users/<u>/...`) reads: (the
-/// user, each [`RoomChannel`] whose path the pattern matches).
+/// user, each [`RoomChannel`] one of whose collections the pattern can match).
 fn room_collections_read(glob: &str) -> Vec<(Uuid, RoomChannel)> {
     let Some(user) = glob
         .strip_prefix(PREFIX)
@@ -493,11 +514,15 @@ fn room_collections_read(glob: &str) -> Vec<(Uuid, RoomChannel)> {
     else {
         return Vec::new();
     };
-    RoomChannel::ALL
-        .into_iter()
-        .filter(|c| pattern_matches(glob, &room_channel_path(user, *c)))
-        .map(|c| (user, c))
-        .collect()
+    let pattern = tokens(&glob[PREFIX.len()..]);
+    let mut out: Vec<(Uuid, RoomChannel)> = Vec::new();
+    for (template, relation) in room_templates() {
+        let template = template.replace("<user_id>", &user.to_string());
+        if !out.contains(&(user, relation)) && can_meet(&pattern, &tokens(&template)) {
+            out.push((user, relation));
+        }
+    }
+    out
 }
 
 /// The newest `seq`, as `Ok` when every change after `after` is still kept, as `Err` when a
@@ -520,9 +545,9 @@ fn next_after(last: Option<i64>, returned: usize, limit: usize, head: i64) -> i6
     }
 }
 
-/// `/api/v5/users/<user>/<channel>`.
-pub(crate) fn room_channel_path(user: Uuid, channel: RoomChannel) -> String {
-    format!("{PREFIX}users/{user}/{}", channel.path())
+/// `/api/v5/users/<user>/<path>`: a room collection's channel for one of its readers.
+pub(crate) fn room_channel_path(user: Uuid, path: &str) -> String {
+    format!("{PREFIX}users/{user}/{path}")
 }
 
 /// The events of one stored change on the channels read, numbered ([`Numbering`]) and after
@@ -551,15 +576,20 @@ fn events_of_change(
             }
         }
     }
-    if let Some((room, channel)) = c.room {
-        for r in readers
-            .iter()
-            .filter(|r| r.room == room && r.channel == channel)
-        {
-            let path = room_channel_path(r.user, channel);
-            let seq = c.seq + numbering.room_offset(reader_of(&path));
-            if seq > since {
-                out.push(event(path, seq));
+    if let Some(a) = &c.room {
+        for (i, tail) in a.paths.iter().enumerate() {
+            let Some(relation) = RoomChannel::of_path(tail) else {
+                continue;
+            };
+            for r in readers
+                .iter()
+                .filter(|r| r.room == a.room && r.channel == relation)
+            {
+                let path = room_channel_path(r.user, tail);
+                let seq = c.seq + numbering.room_offset(reader_of(&path), i);
+                if seq > since && globs.iter().any(|g| pattern_matches(g, &path)) {
+                    out.push(event(path, seq));
+                }
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Turning the rows a transaction changed into events (see the module docs).
 
 use super::PREFIX;
-use super::records::{Event, MAX_NUMBERS_PER_CHANGE, NewEvent, Numbering, RoomChannel, reader_of};
+use super::records::{
+    Event, MAX_NUMBERS_PER_CHANGE, NewEvent, RoomAudience, RoomChannel, reader_of,
+};
 use super::snapshot::{Serialized, Snapshot};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -26,7 +28,9 @@ struct Gathering {
     organization_id: Uuid,
     chat_pk: Option<i64>,
     channels: Vec<String>,
-    room: Option<(Uuid, RoomChannel)>,
+    /// Per channel: the length of its reader's owner path ([`reader_of`]).
+    readers: Vec<usize>,
+    room: Option<RoomAudience>,
     action: &'static str,
     resource_id: String,
     /// The resource as JSON text (serialized once per change, compared as text).
@@ -58,6 +62,8 @@ pub(crate) struct Emitter<'a, 'k> {
     org_readers: HashMap<i64, OrgReaders>,
     /// Chat ids by pk, for the items keyed by chat ([`super::item_id`]).
     chat_ids: HashMap<i64, Uuid>,
+    /// The organizations each room is shared with (read once per room).
+    shares: HashMap<Uuid, Vec<Uuid>>,
 }
 
 /// The organizations a chat is listed to, besides its room's (which lists it as owned and
@@ -155,8 +161,8 @@ impl Emitter<'_, '_> {
         resource_id: &str,
         resource: Option<&str>,
     ) -> Result<()> {
+        let reader = reader_of(&channel);
         if let Some(p) = self.pending.as_mut()
-            && p.room.is_none()
             && p.organization_id == org
             && p.chat_pk == Some(chat_pk)
             && p.action == action
@@ -165,18 +171,22 @@ impl Emitter<'_, '_> {
             && (p
                 .channels
                 .iter()
-                .filter(|c| reader_of(c) == reader_of(&channel))
+                .zip(&p.readers)
+                .filter(|(c, len)| c.get(..**len) == Some(reader))
                 .count() as i64)
                 < MAX_NUMBERS_PER_CHANGE
         {
+            p.readers.push(reader.len());
             p.channels.push(channel);
             return Ok(());
         }
+        let reader = reader.len();
         self.flush()?;
         self.pending = Some(Gathering {
             organization_id: org,
             chat_pk: Some(chat_pk),
             channels: vec![channel],
+            readers: vec![reader],
             room: None,
             action,
             resource_id: resource_id.to_string(),
@@ -185,45 +195,83 @@ impl Emitter<'_, '_> {
         Ok(())
     }
 
-    /// Publishes `resource` on the room collection `channel` of every user `room` reaches:
-    /// one row per organization whose users it reaches (the room's, and those it is shared
-    /// with), naming the room, not the users ([`NewEvent::room`]).
+    /// The organizations a room is shared with.
+    fn room_shares(&mut self, room: Uuid) -> Result<Vec<Uuid>> {
+        if let Some(s) = self.shares.get(&room) {
+            return Ok(s.clone());
+        }
+        let shares = self.s.room_shares(room)?;
+        self.shares.insert(room, shares.clone());
+        Ok(shares)
+    }
+
+    /// Publishes `resource` on the room collections `paths` (below `/users/<u>/`) of every
+    /// user the chat's room reaches in each path's relation, naming the room, not the users
+    /// ([`NewEvent::room`]): in the row of the same change for the room's organization when
+    /// it is being gathered, and in one row more per organization the room is shared with
+    /// (written with it, [`Emitter::flush`]).
     fn emit_to_room(
         &mut self,
-        c: &ChatRecord,
-        (room, channel): (Uuid, RoomChannel),
+        c: ChatPlace,
+        paths: &[String],
         action: &'static str,
         resource_id: &str,
         resource: Option<&str>,
     ) -> Result<()> {
-        let (chat_pk, room_org) = (c.pk, c.room_organization_id);
-        self.flush()?;
-        let mut orgs = vec![room_org];
-        orgs.extend(
-            self.s
-                .room_shares(room)?
-                .into_iter()
-                .filter(|o| *o != room_org),
-        );
-        for org in orgs {
-            self.pending = Some(Gathering {
-                organization_id: org,
-                chat_pk: Some(chat_pk),
-                channels: Vec::new(),
-                room: Some((room, channel)),
-                action,
-                resource_id: resource_id.to_string(),
-                resource: resource.map(str::to_string),
-            });
-            self.flush()?;
+        let Some(room) = c.room_id else {
+            return Ok(());
+        };
+        if let Some(p) = self.pending.as_mut()
+            && p.organization_id == c.owner
+            && p.chat_pk == Some(c.pk)
+            && p.action == action
+            && p.resource_id == resource_id
+            && p.resource.as_deref() == resource
+            && p.room.as_ref().is_none_or(|a| a.room == room)
+        {
+            let audience = p
+                .room
+                .get_or_insert_with(|| RoomAudience::new(room, Vec::new()));
+            audience.paths.extend(paths.iter().cloned());
+            return Ok(());
         }
+        self.flush()?;
+        self.pending = Some(Gathering {
+            organization_id: c.owner,
+            chat_pk: Some(c.pk),
+            channels: Vec::new(),
+            readers: Vec::new(),
+            room: Some(RoomAudience::new(room, paths.to_vec())),
+            action,
+            resource_id: resource_id.to_string(),
+            resource: resource.map(str::to_string),
+        });
         Ok(())
     }
 
-    /// Writes the change being gathered (and queues its webhook deliveries).
+    /// Writes the change being gathered (and queues its webhook deliveries). A change with a
+    /// room audience is also written, room audience only, for each organization the room is
+    /// shared with (their users read it in their own organization's rows).
     fn flush(&mut self) -> Result<()> {
         let Some(c) = self.pending.take() else {
             return Ok(());
+        };
+        let partners = match &c.room {
+            Some(a) => {
+                let room = a.room;
+                self.room_shares(room)?
+                    .into_iter()
+                    .filter(|o| *o != c.organization_id)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let prev_seq = match c.chat_pk {
+            Some(pk) => match self.heads.get(&pk) {
+                Some(&newest) => Some(newest),
+                None => self.chat_state(pk)?.head,
+            },
+            None => None,
         };
         let ev = NewEvent {
             organization_id: c.organization_id,
@@ -234,14 +282,26 @@ impl Emitter<'_, '_> {
             resource_id: c.resource_id,
             resource: c.resource,
             created_at: self.env.now,
-            prev_seq: match c.chat_pk {
-                Some(pk) => match self.heads.get(&pk) {
-                    Some(&newest) => Some(newest),
-                    None => self.chat_state(pk)?.head,
-                },
-                None => None,
-            },
+            prev_seq,
         };
+        let mut partner_rows: Vec<NewEvent> = partners
+            .into_iter()
+            .map(|org| NewEvent {
+                organization_id: org,
+                channels: Vec::new(),
+                ..ev.clone()
+            })
+            .collect();
+        self.write(ev)?;
+        for mut row in partner_rows.drain(..) {
+            row.prev_seq = row.chat_pk.and_then(|pk| self.heads.get(&pk).copied());
+            self.write(row)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one change row, numbered after the newest, and queues its webhook deliveries.
+    fn write(&mut self, ev: NewEvent) -> Result<()> {
         // Numbers continue after the newest one: read once per transaction, then counted here.
         let seq = match self.last {
             Some(last) => last,
@@ -250,8 +310,10 @@ impl Emitter<'_, '_> {
         if let Some(pk) = ev.chat_pk {
             self.heads.insert(pk, seq);
         }
-        self.s.insert_change(&ev, seq)?;
-        self.last = Some(seq + ev.width() - 1);
+        let numbering = ev.numbering();
+        let width = numbering.width(ev.room.as_ref().map_or(0, |r| r.paths.len()));
+        self.s.insert_change(&ev, seq, width)?;
+        self.last = Some(seq + width - 1);
         let org = ev.organization_id;
         let hooks = match self.hooks.get(&org) {
             Some(h) => h,
@@ -263,23 +325,27 @@ impl Emitter<'_, '_> {
         if hooks.is_empty() {
             return Ok(());
         }
-        let numbering = Numbering::of(&ev.channels);
         let mut channels: Vec<(String, i64)> = (0..ev.channels.len())
             .map(|i| (ev.channels[i].clone(), seq + numbering.offset(i)))
             .collect();
-        if let Some((room, channel)) = ev.room {
+        if let Some(a) = &ev.room {
             // Who the room reaches, resolved now for the webhooks that want it.
-            let users = self.s.room_audience(room, channel)?;
-            channels.extend(
-                users
-                    .into_iter()
-                    .filter(|(_, user_org)| *user_org == org)
-                    .map(|(user, _)| {
-                        let path = super::room_channel_path(user, channel);
-                        let number = seq + numbering.room_offset(reader_of(&path));
-                        (path, number)
-                    }),
-            );
+            let mut audiences: HashMap<RoomChannel, Vec<(Uuid, Uuid)>> = HashMap::new();
+            for (i, tail) in a.paths.iter().enumerate() {
+                let Some(relation) = RoomChannel::of_path(tail) else {
+                    continue;
+                };
+                if let std::collections::hash_map::Entry::Vacant(e) = audiences.entry(relation) {
+                    e.insert(self.s.room_audience(a.room, relation)?);
+                }
+                for (user, user_org) in &audiences[&relation] {
+                    if *user_org == org {
+                        let path = super::room_channel_path(*user, tail);
+                        let number = seq + numbering.room_offset(reader_of(&path), i);
+                        channels.push((path, number));
+                    }
+                }
+            }
         }
         let resource: Option<Value> = ev
             .resource
@@ -287,6 +353,7 @@ impl Emitter<'_, '_> {
             .map(serde_json::from_str)
             .transpose()?;
         let chat_id = ev.chat_pk.and_then(|pk| self.chat_ids.get(&pk).copied());
+        let hooks = &self.hooks[&org];
         for (channel, number) in channels {
             let mut event = Event {
                 resource_id: super::item_id(&channel, &ev.resource_id, chat_id),
@@ -491,6 +558,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
         deliveries: 0,
         org_readers: HashMap::new(),
         chat_ids: HashMap::new(),
+        shares: HashMap::new(),
     };
     let mut chats: Vec<i64> = Vec::new();
     let mut memberships: Vec<(i64, Uuid)> = Vec::new();
@@ -723,26 +791,23 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             }
         }
     }
-    for (o, path, action, r) in partners {
-        e.emit(pk, o, path, action, &id, r)?;
-    }
     // Routed chats: a chat is announced to the users its room is routed to when it starts
     // waiting (`waiting_started_at` is set once, by the visitor's first message), and each
     // change follows, to its end. A chat that never waited (an empty visitor chat) is not
     // announced.
-    if let (Some(room), Some(_)) = (c.room_id, c.waiting_started_at) {
-        let routed = (room, RoomChannel::RoutedChats);
+    let place = ChatPlace::from(&c);
+    if c.room_id.is_some() && c.waiting_started_at.is_some() {
+        let routed = ["routed_chats".to_string()];
         let started_waiting = match &before {
             None => true,
             Some(b) => resource.attr_changed_since(b, &hashes, "waiting_started_at"),
         };
         if started_waiting {
-            e.emit_to_room(&c, routed, "added", &id, whole)?;
+            e.emit_to_room(place, &routed, "added", &id, whole)?;
         } else if has_change {
-            e.emit_to_room(&c, routed, "changed", &id, changed)?;
+            e.emit_to_room(place, &routed, "changed", &id, changed)?;
         }
     }
-    let pending_chats = |room| (room, RoomChannel::PendingChats);
     let pending_event = match (was_pending, pending_in, c.room_id) {
         (false, Some(room), _) => Some((room, "added", whole)),
         (true, Some(room), _) if has_change => Some((room, "changed", changed)),
@@ -752,7 +817,11 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     if let Some((room, action, r)) = pending_event {
         let path = format!("{PREFIX}orgs/{org}/rooms/{room}/pending_chats");
         e.emit(pk, org, path, action, &id, r)?;
-        e.emit_to_room(&c, pending_chats(room), action, &id, r)?;
+        e.emit_to_room(place, &["pending_chats".to_string()], action, &id, r)?;
+    }
+    // The other organizations' collections, in their own rows.
+    for (o, path, action, r) in partners {
+        e.emit(pk, o, path, action, &id, r)?;
     }
     // The snapshot's members: users, then visitors.
     let mut members = members;
@@ -836,7 +905,9 @@ fn message(
         let ch = visitor_chat_path(v, c.id, "messages");
         e.emit(pk, c.room_organization_id, ch, action, &mid, r)?;
     }
-    Ok(())
+    // The users its room is routed to (`routed_chats/<c>/messages`).
+    let routed = [format!("routed_chats/{}/messages", c.id)];
+    e.emit_to_room((&c).into(), &routed, action, &mid, r)
 }
 
 fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
@@ -892,6 +963,14 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
             &rid,
             Some(payload.as_str()),
         )?;
+    }
+    // The users its room is routed to, and while the chat waits those who may take it.
+    if m.room_id.is_some() {
+        let mut paths = vec![format!("routed_chats/{}/memberships", m.chat_id)];
+        if e.chat(pk)?.is_some_and(|c| c.is_pending()) {
+            paths.push(format!("pending_chats/{}/memberships", m.chat_id));
+        }
+        e.emit_to_room(place, &paths, action, &rid, Some(payload.as_str()))?;
     }
     put_snapshot(e, SnapshotOf::Membership(pk, member), hashes)
 }
@@ -1031,15 +1110,21 @@ fn suggestion(e: &mut Emitter, id: Uuid) -> Result<()> {
     let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
         return Ok(());
     };
+    // The chat's and its message's suggestions, for its users and the users its room is
+    // routed to.
+    let of_chat = format!("chats/{}/reply_suggestions", r.chat_id);
+    let of_message = format!(
+        "chats/{}/messages/{}/reply_suggestions",
+        r.chat_id, r.message_id
+    );
+    let payload = Some(payload.as_str());
     for u in users_of(&e.members(r.chat_pk)?) {
-        e.for_user(
-            r.chat_pk,
-            u,
-            &format!("chats/{}/reply_suggestions", r.chat_id),
-            action,
-            &key,
-            Some(payload.as_str()),
-        )?;
+        e.for_user(r.chat_pk, u, &of_chat, action, &key, payload)?;
+        e.for_user(r.chat_pk, u, &of_message, action, &key, payload)?;
+    }
+    if let Some(c) = e.chat(r.chat_pk)? {
+        let routed = [format!("routed_{of_chat}"), format!("routed_{of_message}")];
+        e.emit_to_room((&c).into(), &routed, action, &key, payload)?;
     }
     put_snapshot(e, of, hashes)
 }

@@ -14,8 +14,16 @@ fn join() -> crate::memberships::MembershipInput {
     }
 }
 
+/// A user's collections of their chats, invitations and waiting and routed chats (not the
+/// sub-collections of routed and pending chats, which `routed_chats_are_followed_to_their_items`
+/// covers).
 fn mine(who: &str) -> Vec<String> {
-    vec![format!("/api/v5/users/{who}/*")]
+    vec![
+        format!("/api/v5/users/{who}/chat*"),
+        format!("/api/v5/users/{who}/pending_chats"),
+        format!("/api/v5/users/{who}/routed_chats"),
+        format!("/api/v5/users/{who}/incoming_chat_invitations"),
+    ]
 }
 
 fn read(w: &World, who: &str, since: i64) -> EventPage {
@@ -417,7 +425,7 @@ fn channels_of_others_and_other_organizations_are_refused() {
         .engine
         .events_since(
             &user(CAT),
-            &[format!("/api/v5/users/{BOB}/*")],
+            &[format!("/api/v5/users/{BOB}/*_chats")],
             Some(0),
             None,
         )
@@ -500,13 +508,25 @@ fn a_change_on_several_channels_is_one_number_read_on_each() {
                 .all(|e| e.seq > b[0].seq)
         );
     }
-    // With a limit, `last_seq` is the number of the last change given.
+    // With a limit, a page holds whole changes and `last_seq` is the last number of the last
+    // one: the chat routed to Bob and pending for him is one change, two numbers of his.
     let one = w
         .engine
         .events_since(&user(BOB), &mine(BOB), Some(head0), Some(1))
         .unwrap();
-    assert_eq!(one.events.len(), 1);
-    assert_eq!(one.last_seq, one.events[0].seq);
+    let got: Vec<(&str, i64)> = one
+        .events
+        .iter()
+        .map(|e| (e.channel.rsplit('/').next().unwrap(), e.seq))
+        .collect();
+    let first = one.events[0].seq;
+    assert_eq!(got, [("routed_chats", first), ("pending_chats", first + 1)]);
+    assert!(one.last_seq > first);
+    let next = w
+        .engine
+        .events_since(&user(BOB), &mine(BOB), Some(one.last_seq), None)
+        .unwrap();
+    assert!(next.events.iter().all(|e| e.seq > one.last_seq));
 }
 
 /// A change on several collections of one reader (a new chat on the organization's owned
@@ -598,7 +618,8 @@ fn one_reader_gets_one_number_per_collection_of_a_change() {
         if p.events.is_empty() {
             break;
         }
-        assert_eq!(p.last_seq, p.events.last().unwrap().seq);
+        // The change's last number (other readers' events may follow the reader's).
+        assert!(p.last_seq >= p.events.last().unwrap().seq);
         paged.extend(p.events);
         since = p.last_seq;
     }
@@ -628,6 +649,159 @@ fn one_reader_gets_one_number_per_collection_of_a_change() {
         .collect();
     read.sort();
     assert_eq!(delivered, read);
+}
+
+/// A user the room is routed to follows its chats to their items without being a member:
+/// the messages, memberships and reply suggestions below `routed_chats/<c>/` (and the
+/// memberships below `pending_chats/<c>/` while it waits), resolved through the room, with
+/// one number per collection, on reads and webhooks alike.
+#[test]
+fn routed_chats_are_followed_to_their_items() {
+    let w = world();
+    w.engine
+        .create_webhook(
+            &user(CAT),
+            id(ACME),
+            serde_json::from_value(json!({
+                "url": "http://127.0.0.1:9/hook",
+                "channels": ["/api/v5/users/{user_id}/routed_chats/*/messages"],
+                "actions": ["added", "changed", "removed"],
+                "secret": "s3cret",
+                "user_id": ROBO
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    let head0 = w.engine.last_event_seq();
+    let (chat, first) = w.routed_chat();
+    let c = chat.to_string();
+    w.engine
+        .join_pending_chat(&user(BOB), id(BOB), chat, join())
+        .unwrap();
+    let reply = w.say(BOB, chat, "Blue, yes.");
+    let sug = w
+        .engine
+        .create_reply_suggestion(
+            &user(BOB),
+            crate::chats::ChatScope::UserChats { user_id: id(BOB) },
+            chat,
+            first,
+            crate::suggestions::SuggestionInput {
+                suggestion: Some("Which size?".into()),
+                relevancy_score: None,
+            },
+        )
+        .unwrap();
+    let robo = |pattern: &str| {
+        w.engine
+            .events_since(
+                &user(ROBO),
+                &[format!("/api/v5/users/{ROBO}/{pattern}")],
+                Some(head0),
+                None,
+            )
+            .unwrap()
+    };
+    let routed = robo("routed_chats*");
+    let got = summary(ROBO, &routed);
+    for want in [
+        (
+            format!("routed_chats/{c}/memberships"),
+            "added",
+            VISITOR2.to_string(),
+        ),
+        (
+            format!("routed_chats/{c}/messages"),
+            "added",
+            first.to_string(),
+        ),
+        (
+            format!("routed_chats/{c}/memberships"),
+            "added",
+            BOB.to_string(),
+        ),
+        (
+            format!("routed_chats/{c}/messages"),
+            "added",
+            reply.to_string(),
+        ),
+        (
+            format!("routed_chats/{c}/reply_suggestions"),
+            "added",
+            sug.id.clone(),
+        ),
+        (
+            format!("routed_chats/{c}/messages/{first}/reply_suggestions"),
+            "added",
+            sug.id.clone(),
+        ),
+        ("routed_chats".to_string(), "added", c.clone()),
+    ] {
+        assert!(
+            got.contains(&(want.0.clone(), want.1.to_string(), want.2.clone())),
+            "{want:?} not in {got:#?}"
+        );
+    }
+    let numbers: Vec<i64> = routed.events.iter().map(|e| e.seq).collect();
+    assert!(numbers.windows(2).all(|p| p[0] < p[1]), "{numbers:?}");
+    // Operators' view: the routed reader gets the sender's name.
+    assert!(routed.events.iter().any(|e| {
+        e.resource
+            .as_ref()
+            .is_some_and(|r| r["sender_name"] == "Vera")
+    }));
+    // While it waited: the visitor's membership changed (their message) below
+    // `pending_chats/<c>/`; Bob's joining ended the wait, so his membership is not there.
+    let pending = summary(ROBO, &robo("pending_chats/*/memberships"));
+    assert_eq!(
+        pending,
+        vec![(
+            format!("pending_chats/{c}/memberships"),
+            "changed".to_string(),
+            VISITOR2.to_string()
+        )]
+    );
+    // Ann is not routed to the room: nothing below her routed chats.
+    let ann = w
+        .engine
+        .events_since(
+            &user(ANN),
+            &[format!("/api/v5/users/{ANN}/routed_chats/*")],
+            Some(head0),
+            None,
+        )
+        .unwrap();
+    assert!(ann.events.is_empty(), "{ann:?}");
+    // Robo's webhook: each routed message, with the number a read gives.
+    let mut delivered: Vec<(String, i64)> = w
+        .engine
+        .store()
+        .with_connection(|conn| {
+            let mut st = conn.prepare("SELECT body FROM webhook_deliveries ORDER BY id")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows
+                .map(|b| {
+                    let body: Value = serde_json::from_str(&b.unwrap()).unwrap();
+                    (
+                        body["channel"].as_str().unwrap().to_string(),
+                        body["seq"].as_i64().unwrap(),
+                    )
+                })
+                .collect())
+        })
+        .unwrap();
+    delivered.sort();
+    let mut read: Vec<(String, i64)> = robo("routed_chats/*/messages")
+        .events
+        .iter()
+        .map(|e| (e.channel.clone(), e.seq))
+        .collect();
+    read.sort();
+    assert_eq!(delivered, read);
+    assert!(
+        read.len() >= 3,
+        "the visitor's message, the join notice, Bob's reply: {read:?}"
+    );
 }
 
 #[test]
@@ -1365,7 +1539,15 @@ fn retention_by_size_keeps_the_newest_events_within_the_bound() {
         from_start.resync,
         "a read from before the kept events resyncs"
     );
-    let recent = read(&bounded, BOB, head - 3);
+    // From the oldest kept change on, Bob reads without a resync.
+    let oldest: i64 = bounded
+        .engine
+        .store()
+        .with_connection(|c| {
+            Ok(c.query_row("SELECT min(seq) FROM event_changes", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    let recent = read(&bounded, BOB, oldest);
     assert!(!recent.resync && !recent.events.is_empty(), "{recent:?}");
 }
 

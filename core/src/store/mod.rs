@@ -379,18 +379,24 @@ pub trait EventStore {
         snapshot: Option<&[u8]>,
         head: Option<i64>,
     ) -> Result<()>;
-    /// Appends a change with its number `seq` (one number per change, after
-    /// [`EventStore::last_event_seq`]).
-    fn insert_change(&self, e: &crate::events::records::NewEvent, seq: i64) -> Result<()>;
-    /// Changes of the organization after `after`, oldest first, at most `limit`: those with a
-    /// named channel matching one of the GLOB patterns, and those on one of `rooms`'
-    /// collections (room, collection).
+    /// Appends a change taking the numbers `seq ..= seq + width - 1` (after
+    /// [`EventStore::last_event_seq`]; `width` is [`crate::events::NewEvent::width`]).
+    fn insert_change(
+        &self,
+        e: &crate::events::records::NewEvent,
+        seq: i64,
+        width: i64,
+    ) -> Result<()>;
+    /// Changes of the organization holding a number after `after`, oldest first, at most
+    /// `limit`: those with a named channel matching one of the GLOB patterns, and those with
+    /// an audience in one of `rooms` (which of its collections a reader reads is decided by
+    /// the caller).
     fn select_changes(
         &self,
         org: Uuid,
         after: i64,
         patterns: &[String],
-        rooms: &[(Uuid, RoomChannel)],
+        rooms: &[Uuid],
         limit: usize,
     ) -> Result<Vec<crate::events::records::StoredChange>>;
     /// What decides the audience of the changes after `after`, oldest first, at most `limit`,
