@@ -566,7 +566,7 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
     let was_pending = t.before.is_some_and(|(b, n)| b.is_pending(n));
     let pending = t.after.is_pending(t.counts_after);
     // (reader: a channel, or a room collection; action), in the order the readers are served.
-    let mut readers: Vec<(Result<String, &'static str>, &'static str)> = Vec::new();
+    let mut readers: Vec<(Result<String, String>, &'static str)> = Vec::new();
     // The organization's collections (owned, routed, the room's chats; involved once a user
     // is a member: the bench's users are the room organization's), by action.
     let org = t.after.org;
@@ -609,10 +609,13 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
     if let Some(room) = t.after.room {
         for &v in t.visitors_after {
             let channel = format!("orgs/{org}/rooms/{room}/visitors/{}/chats", v.simple());
+            let users = format!("rooms/{room}/visitors/{}/chats", v.simple());
             if !t.visitors_before.contains(&v) {
                 readers.push((Ok(channel), "added"));
+                readers.push((Err(users), "added"));
             } else if diff.is_some() {
                 readers.push((Ok(channel), "changed"));
+                readers.push((Err(users), "changed"));
             }
         }
     }
@@ -622,9 +625,9 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
             Some((b, _)) => b.waiting_started_at.is_none(),
         };
         if started {
-            readers.push((Err("routed_chats"), "added"));
+            readers.push((Err("routed_chats".into()), "added"));
         } else if diff.is_some() {
-            readers.push((Err("routed_chats"), "changed"));
+            readers.push((Err("routed_chats".into()), "changed"));
         }
     }
     let pending_action = if pending && !was_pending {
@@ -638,7 +641,7 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
     };
     if let (Some(action), Some(room)) = (pending_action, t.after.room) {
         readers.push((Ok(format!("orgs/{org}/rooms/{room}/pending_chats")), action));
-        readers.push((Err("pending_chats"), action));
+        readers.push((Err("pending_chats".into()), action));
     }
     let id = t.after.id.to_string();
     let mut out: Vec<RawChange> = Vec::new();
@@ -661,11 +664,11 @@ pub fn chat_changes(t: &ChatTransition<'_>) -> Vec<crate::raw_events::RawChange>
                             c.room
                                 .get_or_insert_with(|| (room, Vec::new()))
                                 .1
-                                .push(collection.to_string());
+                                .push(collection);
                         }
                         _ => out.push(
                             RawChange::to(Vec::new(), action, id.clone(), resource)
-                                .with_room(Some(room), vec![collection.to_string()]),
+                                .with_room(Some(room), vec![collection]),
                         ),
                     }
                 }
@@ -730,12 +733,17 @@ pub fn membership_channels(chat: &RawChat, members: &[RawMember], member: Uuid) 
     let id = chat.id;
     let involved = members.iter().any(|m| m.is_user);
     let mut out = org_sub_channels(chat, "memberships", true, involved);
-    out.extend(
-        members
-            .iter()
-            .filter(|m| m.is_user)
-            .map(|m| format!("users/{}/chats/{id}/memberships", m.id)),
-    );
+    // A visitor's membership is also each user member's `visitors/<v>/chat_memberships`.
+    let of_visitor = members
+        .iter()
+        .any(|m| !m.is_user && m.id == member)
+        .then(|| format!("visitors/{}/chat_memberships", member.simple()));
+    for m in members.iter().filter(|m| m.is_user) {
+        out.push(format!("users/{}/chats/{id}/memberships", m.id));
+        if let Some(tail) = &of_visitor {
+            out.push(format!("users/{}/chats/{id}/{tail}", m.id));
+        }
+    }
     out.extend(
         members
             .iter()

@@ -701,6 +701,30 @@ proptest! {
     }
 
     #[test]
+    fn a_rooms_visible_audience_is_who_sees_it(spec in spec()) {
+        let w = build(&spec);
+        for room in &w.rooms {
+            let mut expected: Vec<(Uuid, Uuid)> = w
+                .users
+                .iter()
+                .filter(|user| !user.is_deleted && w.reach(room).is_visible_to(user))
+                .map(|user| (user.id, user.organization_id))
+                .collect();
+            expected.sort();
+            let audience = w.read(|tx| tx.room_audience(room.id, RoomChannel::Rooms));
+            prop_assert_eq!(audience, expected, "visible audience of a room");
+            for user in &w.users {
+                let reaching = w.read(|tx| tx.rooms_reaching(user.id, RoomChannel::Rooms));
+                prop_assert_eq!(
+                    reaching.contains(&room.id),
+                    w.reach(room).is_visible_to(user),
+                    "rooms visible to a user"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_rooms_routed_audience_is_who_it_is_routed_to(spec in spec()) {
         let w = build(&spec);
         for room in &w.rooms {

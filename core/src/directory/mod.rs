@@ -126,7 +126,8 @@ pub struct RoomRecord {
 
 /// Who a room reaches: the room, the steps of its router, and the organizations it is shared
 /// with. The rules below are evaluated in SQL too, as relations of (room, user) pairs that a
-/// query restricts by room, by user or both: `ROOM_ROUTING_SQL` and `room_access_sql`.
+/// query restricts by room, by user or both: `ROOM_ROUTING_SQL`, `room_access_sql` and
+/// `ROOM_VISIBILITY_SQL`.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomReach<'a> {
     pub room: &'a RoomRecord,
@@ -148,6 +149,13 @@ impl RoomReach<'_> {
         by_router || self.shared_with.contains(&user.organization_id)
     }
 
+    /// Visibility: `user` sees the room (reads it and its visitors' chats) when it is a room
+    /// of their organization or shared with it.
+    pub fn is_visible_to(&self, user: &UserRecord) -> bool {
+        self.room.organization_id == user.organization_id
+            || self.shared_with.contains(&user.organization_id)
+    }
+
     /// Room access: `user` may see the room's waiting chats (they are pending for the user)
     /// when the room is routed to them ([`RoomReach::routes_to`]) or is a room of their own
     /// organization that has no router.
@@ -166,6 +174,12 @@ pub(crate) const ROOM_ROUTING_SQL: &str = "SELECT r.id AS room_id, st.member_id 
        FROM rooms r JOIN router_steps st ON st.router_id = r.router_id WHERE st.member_kind = 'user' \
      UNION ALL SELECT r.id, tm.user_id FROM rooms r CROSS JOIN router_steps st ON st.router_id = r.router_id \
        CROSS JOIN team_members tm ON tm.team_id = st.member_id WHERE st.member_kind = 'team' \
+     UNION ALL SELECT rs.room_id, u.id FROM room_shares rs JOIN users u ON u.organization_id = rs.organization_id";
+
+/// [`RoomReach::is_visible_to`] in SQL: every (room, user) pair with the room visible to the
+/// user, as columns `room_id` and `user_id`.
+pub(crate) const ROOM_VISIBILITY_SQL: &str = "SELECT r.id AS room_id, u.id AS user_id \
+       FROM rooms r JOIN users u ON u.organization_id = r.organization_id \
      UNION ALL SELECT rs.room_id, u.id FROM room_shares rs JOIN users u ON u.organization_id = rs.organization_id";
 
 /// [`RoomReach::is_accessible_to`] in SQL: the pairs of [`ROOM_ROUTING_SQL`] and those of the

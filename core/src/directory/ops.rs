@@ -856,9 +856,17 @@ pub fn user_room(s: &dyn Store, user: &UserRecord, room_id: Uuid) -> Result<Room
     let room = s
         .room(room_id)?
         .ok_or_else(|| ChatError::not_found("Room"))?;
-    if room.organization_id == user.organization_id
-        || s.room_shares(room_id)?.contains(&user.organization_id)
-    {
+    let shared_with = if room.organization_id == user.organization_id {
+        Vec::new()
+    } else {
+        s.room_shares(room_id)?
+    };
+    let reach = crate::directory::RoomReach {
+        room: &room,
+        steps: &[],
+        shared_with: &shared_with,
+    };
+    if reach.is_visible_to(user) {
         Ok(room)
     } else {
         Err(ChatError::not_found("Room"))

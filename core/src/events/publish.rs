@@ -784,10 +784,18 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
                 "{PREFIX}orgs/{org}/rooms/{room}/visitors/{}/chats",
                 visitor_id_str(&v)
             );
+            // Also of every user the room is visible to (`users/<u>/rooms/<r>/visitors/<v>/...`).
+            let users = [format!(
+                "rooms/{room}/visitors/{}/chats",
+                visitor_id_str(&v)
+            )];
+            let place = ChatPlace::from(&c);
             if !was_members.contains(&v) {
                 e.emit(pk, org, path, "added", &id, whole)?;
+                e.emit_to_room(place, &users, "added", &id, whole)?;
             } else if has_change {
                 e.emit(pk, org, path, "changed", &id, changed)?;
+                e.emit_to_room(place, &users, "changed", &id, changed)?;
             }
         }
     }
@@ -939,8 +947,24 @@ fn membership(e: &mut Emitter, pk: i64, member: Uuid) -> Result<()> {
     )?;
     let path = path_of(&["chats/"], m.chat_id, &["/memberships"]);
     let members = e.members(pk)?;
+    // A visitor's membership is also the item of the chat's users' `visitors/<v>/
+    // chat_memberships` (keyed by chat, [`super::item_id`]).
+    let of_visitor = match m.member {
+        crate::memberships::MemberRef::Visitor(v) => {
+            e.chat_ids.insert(pk, m.chat_id);
+            Some(format!(
+                "chats/{}/visitors/{}/chat_memberships",
+                m.chat_id,
+                visitor_id_str(&v)
+            ))
+        }
+        crate::memberships::MemberRef::User(_) => None,
+    };
     for u in users_of(&members) {
         e.for_user(pk, u, &path, action, &rid, Some(payload.as_str()))?;
+        if let Some(p) = &of_visitor {
+            e.for_user(pk, u, p, action, &rid, Some(payload.as_str()))?;
+        }
     }
     // The chat's visitors read its memberships in their view (`present_for_channel` leaves
     // out `member_name`): a change of that attribute alone is nothing to them.

@@ -28,7 +28,9 @@ pub const CHANNELS: &[&str] = &[
     "users/<user_id>/routed_chats/<chat_id>/reply_suggestions",
     "users/<user_id>/routed_chats/<chat_id>/messages/<message_id>/reply_suggestions",
     "users/<user_id>/pending_chats/<chat_id>/memberships",
+    "users/<user_id>/rooms/<room_id>/visitors/<visitor_id>/chats",
     "users/<user_id>/chat_memberships",
+    "users/<user_id>/chats/<chat_id>/visitors/<visitor_id>/chat_memberships",
     "orgs/<organization_id>/owned_chats",
     "orgs/<organization_id>/owned_chats/<chat_id>/messages",
     "orgs/<organization_id>/owned_chats/<chat_id>/memberships",
@@ -72,16 +74,24 @@ pub enum RoomChannel {
     /// `routed_chats` (and its chats' messages, memberships and reply suggestions): the users
     /// the room is routed to ([`crate::directory::RoomReach::routes_to`]).
     RoutedChats,
+    /// `rooms` (`rooms/<r>/visitors/<v>/chats`): the users the room is visible to
+    /// ([`crate::directory::RoomReach::is_visible_to`]).
+    Rooms,
 }
 
 impl RoomChannel {
-    pub const ALL: [RoomChannel; 2] = [RoomChannel::PendingChats, RoomChannel::RoutedChats];
+    pub const ALL: [RoomChannel; 3] = [
+        RoomChannel::PendingChats,
+        RoomChannel::RoutedChats,
+        RoomChannel::Rooms,
+    ];
 
     /// The collection's first segment below `/users/<u>/`.
     pub fn path(self) -> &'static str {
         match self {
             RoomChannel::PendingChats => "pending_chats",
             RoomChannel::RoutedChats => "routed_chats",
+            RoomChannel::Rooms => "rooms",
         }
     }
 

@@ -462,6 +462,12 @@ impl EventStore for SqliteTx<'_> {
                  ORDER BY id",
                 crate::directory::ROOM_ROUTING_SQL
             ),
+            RoomChannel::Rooms => const_sql!(
+                "SELECT id, organization_id FROM users WHERE is_deleted = 0 AND id IN ( \
+                   SELECT user_id FROM ({}) WHERE room_id = ?1) \
+                 ORDER BY id",
+                crate::directory::ROOM_VISIBILITY_SQL
+            ),
         };
         let mut st = self.conn().prepare_cached(sql)?;
         Ok(st
@@ -480,6 +486,10 @@ impl EventStore for SqliteTx<'_> {
             RoomChannel::RoutedChats => const_sql!(
                 "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
                 crate::directory::ROOM_ROUTING_SQL
+            ),
+            RoomChannel::Rooms => const_sql!(
+                "SELECT DISTINCT room_id FROM ({}) WHERE user_id = ?1 ORDER BY room_id",
+                crate::directory::ROOM_VISIBILITY_SQL
             ),
         };
         let mut st = self.conn().prepare_cached(sql)?;
