@@ -1428,7 +1428,7 @@ pub fn create_conversation_starter(
     now: i64,
 ) {
     let tx = raw.unchecked_transaction().unwrap();
-    read_user(&tx, user).expect("the user exists");
+    let u = read_user(&tx, user).expect("the user exists");
     let exists: Option<i64> = tx
         .prepare_cached(
             "SELECT 1 FROM conversation_starters WHERE user_id = ?1 AND language_code = ?2",
@@ -1445,13 +1445,30 @@ pub fn create_conversation_starter(
     .unwrap()
     .execute(params![user.as_bytes(), language, message, now])
     .unwrap();
+    // Event: added to the user's starters.
+    let at = chat_core::time::format_ms(now);
+    let resource = serde_json::json!({
+        "language_code": language, "message": message, "created_at": at, "updated_at": at
+    });
+    let change = RawChange::to(
+        vec![format!("users/{user}/chat_conversation_starters")],
+        "added",
+        language.to_string(),
+        Some(resource.to_string()),
+    );
+    write_changes(&tx, u.org, None, now, vec![change]);
     tx.commit().unwrap();
 }
 
 /// `delete_conversation_starter` of the user's starter in `language`.
-pub fn delete_conversation_starter(raw: &rusqlite::Connection, user: Uuid, language: &str) {
+pub fn delete_conversation_starter(
+    raw: &rusqlite::Connection,
+    user: Uuid,
+    language: &str,
+    now: i64,
+) {
     let tx = raw.unchecked_transaction().unwrap();
-    read_user(&tx, user).expect("the user exists");
+    let u = read_user(&tx, user).expect("the user exists");
     let gone = tx
         .prepare_cached(
             "DELETE FROM conversation_starters WHERE user_id = ?1 AND language_code = ?2",
@@ -1460,5 +1477,13 @@ pub fn delete_conversation_starter(raw: &rusqlite::Connection, user: Uuid, langu
         .execute(params![user.as_bytes(), language])
         .unwrap();
     assert_eq!(gone, 1, "the user had a starter in the language");
+    // Event: removed from the user's starters.
+    let change = RawChange::to(
+        vec![format!("users/{user}/chat_conversation_starters")],
+        "removed",
+        language.to_string(),
+        None,
+    );
+    write_changes(&tx, u.org, None, now, vec![change]);
     tx.commit().unwrap();
 }

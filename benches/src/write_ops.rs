@@ -405,7 +405,7 @@ impl Side for RawSide {
             Step::CreateStarter => {
                 raw_ops::create_conversation_starter(raw, c.op, c.language, STARTER, now)
             }
-            Step::DeleteStarter => raw_ops::delete_conversation_starter(raw, c.op, c.language),
+            Step::DeleteStarter => raw_ops::delete_conversation_starter(raw, c.op, c.language, now),
             Step::UserMessage => {
                 let (chat, owner, _) = c.ongoing;
                 raw_ops::send_message(raw, ChatKey::Id(chat), owner, true, now, &text(k));

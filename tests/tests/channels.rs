@@ -27,8 +27,10 @@ fn item_key(template: &str) -> &'static str {
         "chat_id"
     } else if template.ends_with("/memberships") {
         "member_id"
-    } else if template.ends_with("/tags") {
+    } else if template.ends_with("tags") {
         "name"
+    } else if template.ends_with("/chat_conversation_starters") {
+        "language_code"
     } else {
         "id"
     }
@@ -152,6 +154,20 @@ fn each_collection_gets_an_event_for_the_change_that_lists_a_resource_in_it() {
         &format!("{mine}/messages/{reply}/reply_suggestions"),
         CAT_T,
         json!({"suggestion": "Anything else?"}),
+    )
+    .expect(201);
+
+    // Ann allows a tag in the room; Cat writes a conversation starter.
+    s.post(
+        &format!("/api/v5/orgs/{ORG_A}/rooms/{ROOM_A2}/tags"),
+        ANN_T,
+        json!({"name": "Urgent"}),
+    )
+    .expect(201);
+    s.post(
+        &format!("/api/v5/users/{CAT}/chat_conversation_starters"),
+        CAT_T,
+        json!({"language_code": "en", "message": "How can I help?"}),
     )
     .expect(201);
 

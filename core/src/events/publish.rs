@@ -161,10 +161,23 @@ impl Emitter<'_, '_> {
         resource_id: &str,
         resource: Option<&str>,
     ) -> Result<()> {
+        self.emit_at(Some(chat_pk), org, channel, action, resource_id, resource)
+    }
+
+    /// [`Emitter::emit`] of a change that may belong to no chat (`chat_pk` None).
+    fn emit_at(
+        &mut self,
+        chat_pk: Option<i64>,
+        org: Uuid,
+        channel: String,
+        action: &'static str,
+        resource_id: &str,
+        resource: Option<&str>,
+    ) -> Result<()> {
         let reader = reader_of(&channel);
         if let Some(p) = self.pending.as_mut()
             && p.organization_id == org
-            && p.chat_pk == Some(chat_pk)
+            && p.chat_pk == chat_pk
             && p.action == action
             && p.resource_id == resource_id
             && p.resource.as_deref() == resource
@@ -184,7 +197,7 @@ impl Emitter<'_, '_> {
         self.flush()?;
         self.pending = Some(Gathering {
             organization_id: org,
-            chat_pk: Some(chat_pk),
+            chat_pk,
             channels: vec![channel],
             readers: vec![reader],
             room: None,
@@ -590,6 +603,12 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             Change::Invitation(i) => push(&mut invitations, i),
             Change::Suggestion(i) => push(&mut suggestions, i),
             Change::Credentials => credentials_changed = true,
+            Change::RoomTag { room, name, added } => room_tag(&mut e, room, &name, added)?,
+            Change::Starter {
+                user,
+                before,
+                after,
+            } => starter(&mut e, user, before.as_deref(), after.as_deref())?,
             Change::TagAdded { chat_pk, name } => tag(&mut e, chat_pk, &name, true)?,
             Change::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
             // A member's own attributes show in their memberships of open chats; their
@@ -1041,6 +1060,99 @@ fn tag(e: &mut Emitter, pk: i64, name: &str, added: bool) -> Result<()> {
             name,
             resource.as_deref(),
         )?;
+    }
+    Ok(())
+}
+
+/// A room's allowed tag added or removed: on the room's tags (`orgs/<o>/rooms/<r>/tags`) and
+/// on the allowed tags of each of its open chats, for their users and organizations. An
+/// ended chat changes no more, so its allowed tags are not republished.
+fn room_tag(e: &mut Emitter, room: Uuid, name: &str, added: bool) -> Result<()> {
+    let Some(r) = e.s.room(room)? else {
+        return Ok(());
+    };
+    let (action, resource) = if added {
+        let created =
+            e.s.room_allowed_tags(room)?
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map_or(e.env.now, |(_, at)| at);
+        let tag = Tag::new(name, created, Some(room));
+        ("added", Some(serde_json::to_string(&tag)?))
+    } else {
+        ("removed", None)
+    };
+    let resource = resource.as_deref();
+    let org = r.organization_id;
+    let tags = format!("{PREFIX}orgs/{org}/rooms/{room}/tags");
+    e.emit_at(None, org, tags, action, name, resource)?;
+    for pk in e.s.open_chats_in_room(room)? {
+        let Some(c) = e.chat(pk)? else {
+            continue;
+        };
+        e.emit_to_orgs((&c).into(), "allowed_tags", false, action, name, resource)?;
+        let path = format!("chats/{}/allowed_tags", c.id);
+        for u in users_of(&e.members(pk)?) {
+            e.for_user(pk, u, &path, action, name, resource)?;
+        }
+    }
+    Ok(())
+}
+
+/// A user's conversation starter (`users/<u>/chat_conversation_starters`, items by language
+/// code): added, changed (the attributes that differ), or removed; moved to another language,
+/// removed from the old code and added under the new one.
+fn starter(
+    e: &mut Emitter,
+    user: Uuid,
+    before: Option<&crate::starters::StarterRecord>,
+    after: Option<&crate::starters::StarterRecord>,
+) -> Result<()> {
+    use crate::starters::ConversationStarter;
+    let Some(org) = e.user_org(user)? else {
+        return Ok(());
+    };
+    let channel = format!("{PREFIX}users/{user}/chat_conversation_starters");
+    let whole = |r: &crate::starters::StarterRecord| -> Result<String> {
+        Ok(serde_json::to_string(&ConversationStarter::from_record(r))?)
+    };
+    match (before, after) {
+        (None, Some(a)) => {
+            let r = whole(a)?;
+            e.emit_at(None, org, channel, "added", &a.language_code, Some(&r))?;
+        }
+        (Some(b), None) => {
+            e.emit_at(None, org, channel, "removed", &b.language_code, None)?;
+        }
+        (Some(b), Some(a)) if b.language_code != a.language_code => {
+            e.emit_at(
+                None,
+                org,
+                channel.clone(),
+                "removed",
+                &b.language_code,
+                None,
+            )?;
+            let r = whole(a)?;
+            e.emit_at(None, org, channel, "added", &a.language_code, Some(&r))?;
+        }
+        (Some(b), Some(a)) => {
+            let (Value::Object(old), Value::Object(new)) = (
+                serde_json::to_value(ConversationStarter::from_record(b))?,
+                serde_json::to_value(ConversationStarter::from_record(a))?,
+            ) else {
+                return Ok(());
+            };
+            let changed: serde_json::Map<String, Value> = new
+                .into_iter()
+                .filter(|(k, v)| old.get(k) != Some(v))
+                .collect();
+            if !changed.is_empty() {
+                let r = serde_json::to_string(&changed)?;
+                e.emit_at(None, org, channel, "changed", &a.language_code, Some(&r))?;
+            }
+        }
+        (None, None) => {}
     }
     Ok(())
 }

@@ -192,6 +192,19 @@ fn a_visitor_follows_the_operator_typing_and_the_chat_end_in_the_visitor_view() 
     );
     let bob_listed = results.iter().find(|m| m["member_id"] == BOB).unwrap();
     assert_eq!(bob_listed["composing_status"], "typing");
+    // Bob stops without saying so: once the typing timeout passes, maintenance settles it and
+    // the visitor hears `typed` (no client has to poll).
+    let s_typing = w.engine.last_event_seq();
+    w.clock.advance_secs(16);
+    w.engine.maintenance().unwrap();
+    let settled = events(s_typing);
+    assert!(
+        settled.iter().any(|e| e.channel == members_ch
+            && e.action == "changed"
+            && e.resource_id == BOB
+            && e.resource.as_ref().unwrap()["composing_status"] == "typed"),
+        "{settled:?}"
+    );
     assert_eq!(
         bob_listed["member_public_name"],
         bob.resource.as_ref().unwrap()["member_public_name"]
@@ -801,6 +814,149 @@ fn routed_chats_are_followed_to_their_items() {
     assert!(
         read.len() >= 3,
         "the visitor's message, the join notice, Bob's reply: {read:?}"
+    );
+}
+
+/// A room's allowed tags are a collection of the room and of each of its open chats; a
+/// user's conversation starters one of theirs, keyed by language code.
+#[test]
+fn room_tags_and_conversation_starters_are_evented() {
+    let w = world();
+    let chat = w.ann_chat();
+    let head = w.engine.last_event_seq();
+    w.engine
+        .add_room_allowed_tag(
+            &user(CAT),
+            id(ACME),
+            id(ROOM),
+            crate::tags::NewTag {
+                name: Some("Gold".into()),
+            },
+        )
+        .unwrap();
+    let on = |who: &str, channel: String| {
+        let p = w
+            .engine
+            .events_since(&user(who), &[channel], Some(head), None)
+            .unwrap();
+        p.events
+            .iter()
+            .map(|e| (e.action.clone(), e.resource_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    let allowed = format!("/api/v5/users/{ANN}/chats/{chat}/allowed_tags");
+    let room_tags = format!("/api/v5/orgs/{ACME}/rooms/{ROOM}/tags");
+    let owned = format!("/api/v5/orgs/{ACME}/owned_chats/{chat}/allowed_tags");
+    let gold = ("added".to_string(), "Gold".to_string());
+    assert_eq!(on(ANN, allowed.clone()), vec![gold.clone()]);
+    assert_eq!(on(ANN, room_tags.clone()), vec![gold.clone()]);
+    assert_eq!(on(ANN, owned.clone()), vec![gold.clone()]);
+    // The room's tags replaced without it: removed everywhere.
+    let kept: Vec<String> = w
+        .engine
+        .store()
+        .read(|s| crate::store::DirectoryStore::room_allowed_tags(s, id(ROOM)))
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n != "Gold")
+        .collect();
+    w.engine
+        .update_room(
+            &user(CAT),
+            id(ACME),
+            id(ROOM),
+            crate::directory::RoomPatch {
+                allowed_tags: Some(kept),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let gone = ("removed".to_string(), "Gold".to_string());
+    assert_eq!(on(ANN, allowed), vec![gold.clone(), gone.clone()]);
+    assert_eq!(on(ANN, room_tags), vec![gold, gone]);
+    // An ended chat's allowed tags are not republished.
+    w.end(ANN, chat);
+    let after_end = w.engine.last_event_seq();
+    w.engine
+        .add_room_allowed_tag(
+            &user(CAT),
+            id(ACME),
+            id(ROOM),
+            crate::tags::NewTag {
+                name: Some("Silver".into()),
+            },
+        )
+        .unwrap();
+    let ended = w
+        .engine
+        .events_since(
+            &user(ANN),
+            &[format!("/api/v5/users/{ANN}/chats/*")],
+            Some(after_end),
+            None,
+        )
+        .unwrap();
+    assert!(ended.events.is_empty(), "{ended:?}");
+
+    // Starters: added, changed (only what differs), moved to another language, removed.
+    let s0 = w.engine.last_event_seq();
+    let input = |code: Option<&str>, message: Option<&str>| crate::starters::StarterInput {
+        language_code: code.map(str::to_string),
+        message: message.map(str::to_string),
+    };
+    w.engine
+        .create_conversation_starter(&user(ANN), id(ANN), input(Some("en"), Some("Hi!")))
+        .unwrap();
+    w.clock.advance_secs(1);
+    w.engine
+        .update_conversation_starter(&user(ANN), id(ANN), "en", input(None, Some("Hello!")), true)
+        .unwrap();
+    w.engine
+        .update_conversation_starter(&user(ANN), id(ANN), "en", input(Some("fi"), None), true)
+        .unwrap();
+    w.engine
+        .delete_conversation_starter(&user(ANN), id(ANN), "fi")
+        .unwrap();
+    let starters = w
+        .engine
+        .events_since(
+            &user(ANN),
+            &[format!("/api/v5/users/{ANN}/chat_conversation_starters")],
+            Some(s0),
+            None,
+        )
+        .unwrap();
+    let got: Vec<(&str, &str)> = starters
+        .events
+        .iter()
+        .map(|e| (e.action.as_str(), e.resource_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("added", "en"),
+            ("changed", "en"),
+            ("removed", "en"),
+            ("added", "fi"),
+            ("removed", "fi")
+        ]
+    );
+    let changed = starters.events[1].resource.as_ref().unwrap();
+    let mut keys: Vec<&String> = changed.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["message", "updated_at"]);
+    assert_eq!(changed["message"], "Hello!");
+    // Another user may not follow Ann's starters (no settings permission).
+    assert!(
+        w.engine
+            .events_since(
+                &user(BOB),
+                &[format!("/api/v5/users/{ANN}/chat_conversation_starters")],
+                Some(s0),
+                None,
+            )
+            .is_err()
     );
 }
 

@@ -10,6 +10,7 @@
 
 use crate::chats::ChatRecord;
 use crate::messages::MessageRecord;
+use crate::starters::StarterRecord;
 use std::cell::RefCell;
 use uuid::Uuid;
 
@@ -57,6 +58,20 @@ pub enum Change {
     TagRemoved {
         chat_pk: i64,
         name: String,
+    },
+    /// A room's allowed tag added or removed (the room's tags, and the allowed tags of its
+    /// chats).
+    RoomTag {
+        room: Uuid,
+        name: String,
+        added: bool,
+    },
+    /// A user's conversation starter created (`before` None), changed or deleted (`after`
+    /// None), with its states around the write.
+    Starter {
+        user: Uuid,
+        before: Option<Box<StarterRecord>>,
+        after: Option<Box<StarterRecord>>,
     },
     /// A user's or visitor's attributes their memberships show.
     Member(Uuid),

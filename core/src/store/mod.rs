@@ -428,6 +428,8 @@ pub trait EventStore {
     fn chat_members(&self, chat_pk: i64) -> Result<Vec<(Uuid, bool, Option<Uuid>)>>;
     /// Open chats the user or visitor is a member of.
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>>;
+    /// The chats of a room that have not ended.
+    fn open_chats_in_room(&self, room: Uuid) -> Result<Vec<i64>>;
 
     fn insert_webhook(&self, w: &WebhookRecord) -> Result<()>;
     fn update_webhook(&self, w: &WebhookRecord) -> Result<()>;

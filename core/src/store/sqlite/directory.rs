@@ -551,16 +551,35 @@ impl DirectoryStore for SqliteTx<'_> {
     }
 
     fn set_room_allowed_tags(&self, room: Uuid, names: &[String], now: Millis) -> Result<()> {
-        self.exec("DELETE FROM room_allowed_tags WHERE room_id = ?1 AND name NOT IN (SELECT value FROM json_each(?2))", params![room.as_bytes(), serde_json::to_string(names).unwrap_or_default()])?;
+        let removed = self.exec_returning(
+            "DELETE FROM room_allowed_tags WHERE room_id = ?1 AND name NOT IN (SELECT value FROM json_each(?2)) RETURNING name",
+            params![room.as_bytes(), serde_json::to_string(names)?],
+            |r| r.get::<_, String>(0),
+        )?;
+        for name in removed {
+            self.record(Change::RoomTag {
+                room,
+                name,
+                added: false,
+            });
+        }
         for (i, n) in names.iter().enumerate() {
             // Keep the given order in creation times so listings follow it.
-            self.exec("INSERT OR IGNORE INTO room_allowed_tags (room_id, name, created_at) VALUES (?1, ?2, ?3)", params![room.as_bytes(), n, now + i as i64])?;
+            self.add_room_allowed_tag(room, n, now + i as i64)?;
         }
         Ok(())
     }
 
     fn add_room_allowed_tag(&self, room: Uuid, name: &str, now: Millis) -> Result<bool> {
-        Ok(self.exec("INSERT OR IGNORE INTO room_allowed_tags (room_id, name, created_at) VALUES (?1, ?2, ?3)", params![room.as_bytes(), name, now])? > 0)
+        let added = self.exec("INSERT OR IGNORE INTO room_allowed_tags (room_id, name, created_at) VALUES (?1, ?2, ?3)", params![room.as_bytes(), name, now])? > 0;
+        if added {
+            self.record(Change::RoomTag {
+                room,
+                name: name.to_string(),
+                added: true,
+            });
+        }
+        Ok(added)
     }
 
     fn room_allowed_tags(&self, room: Uuid) -> Result<Vec<(String, Millis)>> {

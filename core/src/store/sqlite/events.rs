@@ -518,6 +518,14 @@ impl EventStore for SqliteTx<'_> {
         Ok(rows.into_iter().map(|(_, m)| m).collect())
     }
 
+    fn open_chats_in_room(&self, room: Uuid) -> Result<Vec<i64>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT pk FROM chats WHERE room_id = ?1 AND is_ended = 0 ORDER BY pk",
+        )?;
+        let rows = st.query_map([room.as_bytes()], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn open_chats_of_member(&self, member: Uuid) -> Result<Vec<i64>> {
         let mut st = self.conn().prepare_cached(
             "SELECT m.chat_pk FROM memberships m JOIN chats c ON c.pk = m.chat_pk \

@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::starters::StarterRecord;
 use crate::store::StarterStore;
+use crate::store::changes::Change;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
@@ -27,6 +28,11 @@ impl StarterStore for SqliteTx<'_> {
             "INSERT INTO conversation_starters (user_id, language_code, message, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![r.user_id.as_bytes(), r.language_code, r.message, r.created_at, r.updated_at],
         )?;
+        self.record(Change::Starter {
+            user: r.user_id,
+            before: None,
+            after: Some(Box::new(r.clone())),
+        });
         Ok(())
     }
 
@@ -41,6 +47,12 @@ impl StarterStore for SqliteTx<'_> {
     }
 
     fn update_starter(&self, old_language_code: &str, r: &StarterRecord) -> Result<()> {
+        let before = self.starter(r.user_id, old_language_code)?;
+        self.record(Change::Starter {
+            user: r.user_id,
+            before: before.map(Box::new),
+            after: Some(Box::new(r.clone())),
+        });
         self.exec(
             "UPDATE conversation_starters SET language_code = ?3, message = ?4, updated_at = ?5 WHERE user_id = ?1 AND language_code = ?2",
             params![r.user_id.as_bytes(), old_language_code, r.language_code, r.message, r.updated_at],
@@ -49,10 +61,19 @@ impl StarterStore for SqliteTx<'_> {
     }
 
     fn delete_starter(&self, user: Uuid, language_code: &str) -> Result<bool> {
-        Ok(self.exec(
+        let before = self.starter(user, language_code)?;
+        let deleted = self.exec(
             "DELETE FROM conversation_starters WHERE user_id = ?1 AND language_code = ?2",
             params![user.as_bytes(), language_code],
-        )? > 0)
+        )? > 0;
+        if deleted {
+            self.record(Change::Starter {
+                user,
+                before: before.map(Box::new),
+                after: None,
+            });
+        }
+        Ok(deleted)
     }
 
     fn select_starters(&self, user: Uuid, k: &Keyset) -> Result<Vec<StarterRecord>> {
