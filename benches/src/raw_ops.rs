@@ -263,7 +263,9 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
 }
 
 /// Sets a presence holder's `present_until` to its clients' latest expiry; when that flips
-/// whether it is present, publishes what shows it.
+/// whether it is present, publishes what shows it in chats. (The engine also republishes the
+/// user on the organization's `users` and their teams; the benchmark's operators stay present,
+/// so the baseline leaves that out.)
 fn refresh_presence(tx: &Transaction, holder: Uuid, is_user: bool, before: i64, now: i64) {
     let (latest_sql, update_sql) = if is_user {
         (
@@ -1369,10 +1371,39 @@ pub fn create_presence_client(
     let tx = raw.unchecked_transaction().unwrap();
     let u = read_user(&tx, user).expect("the user exists");
     let id = Uuid::now_v7();
-    upsert_presence_client(&tx, id, Some(user), None, now + ttl_s * 1000, now);
+    let expires = now + ttl_s * 1000;
+    upsert_presence_client(&tx, id, Some(user), None, expires, now);
     refresh_presence(&tx, user, true, u.present_until, now);
+    // Event: added to the user's clients. (The engine also records the client's published
+    // state in `event_snapshots`; the baseline does not.)
+    let (at, until) = (
+        chat_core::time::format_ms(now),
+        chat_core::time::format_ms(expires),
+    );
+    let resource = serde_json::json!({
+        "id": id.to_string(), "created_at": at, "updated_at": at, "expires_at": until
+    });
+    client_change(&tx, &u, id, "added", Some(resource.to_string()), now);
     tx.commit().unwrap();
     id
+}
+
+/// A change of the user's `clients` collection.
+fn client_change(
+    tx: &Transaction,
+    u: &RawUser,
+    client: Uuid,
+    action: &'static str,
+    resource: Option<String>,
+    now: i64,
+) {
+    let change = RawChange::to(
+        vec![format!("users/{}/clients", u.id)],
+        action,
+        client.to_string(),
+        resource,
+    );
+    write_changes(tx, u.org, None, now, vec![change]);
 }
 
 fn client_holder(tx: &Transaction, client: Uuid) -> Option<Vec<u8>> {
@@ -1396,8 +1427,14 @@ pub fn renew_presence_client(
         client_holder(&tx, client).as_deref(),
         Some(user.as_bytes().as_slice())
     );
-    upsert_presence_client(&tx, client, Some(user), None, now + ttl_s * 1000, now);
+    let expires = now + ttl_s * 1000;
+    upsert_presence_client(&tx, client, Some(user), None, expires, now);
     refresh_presence(&tx, user, true, u.present_until, now);
+    let resource = serde_json::json!({
+        "updated_at": chat_core::time::format_ms(now),
+        "expires_at": chat_core::time::format_ms(expires)
+    });
+    client_change(&tx, &u, client, "changed", Some(resource.to_string()), now);
     tx.commit().unwrap();
 }
 
@@ -1414,6 +1451,7 @@ pub fn delete_presence_client(raw: &rusqlite::Connection, user: Uuid, client: Uu
         .execute([client.as_bytes()])
         .unwrap();
     refresh_presence(&tx, user, true, u.present_until, now);
+    client_change(&tx, &u, client, "removed", None, now);
     tx.commit().unwrap();
 }
 

@@ -171,6 +171,35 @@ fn each_collection_gets_an_event_for_the_change_that_lists_a_resource_in_it() {
     )
     .expect(201);
 
+    // Ann adds a user, a team, a room and a router; Cat opens a presence client.
+    let org = format!("/api/v5/orgs/{ORG_A}");
+    s.post(
+        &format!("{org}/users"),
+        ANN_T,
+        json!({"first_name": "Dee", "last_name": "New"}),
+    )
+    .expect(201);
+    s.post(
+        &format!("{org}/teams"),
+        ANN_T,
+        json!({"name": "Night shift"}),
+    )
+    .expect(201);
+    s.post(&format!("{org}/rooms"), ANN_T, json!({"name": "Returns"}))
+        .expect(201);
+    s.post(
+        &format!("{org}/routers"),
+        ANN_T,
+        json!({"name": "Evenings", "steps": [{"user_ids": [CAT]}]}),
+    )
+    .expect(201);
+    s.post(
+        &format!("/api/v5/users/{CAT}/clients"),
+        CAT_T,
+        json!({"presence_expires_in": 600}),
+    )
+    .expect(201);
+
     // The visitor answers.
     s.post(
         &format!("/api/v5/public/visitors/{vid}/chats/{chat}/messages"),

@@ -462,7 +462,7 @@ pub struct NewTeam {
     pub member_ids: Option<Vec<Uuid>>,
 }
 
-fn team_resource(s: &dyn Store, t: &TeamRecord, now: Millis) -> Result<Team> {
+pub(crate) fn team_resource(s: &dyn Store, t: &TeamRecord, now: Millis) -> Result<Team> {
     let (members, present) = s.team_presence(t.id, now)?;
     Ok(Team {
         id: t.id.to_string(),
@@ -668,7 +668,7 @@ pub struct RoomPatch {
     pub shared_with: Option<Vec<Uuid>>,
 }
 
-fn room_resource(s: &dyn Store, r: &RoomRecord) -> Result<Room> {
+pub(crate) fn room_resource(s: &dyn Store, r: &RoomRecord) -> Result<Room> {
     Ok(Room {
         id: r.id.to_string(),
         organization_id: r.organization_id.to_string(),

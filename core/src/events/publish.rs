@@ -14,7 +14,7 @@ use crate::ids::visitor_id_str;
 use crate::invitations::{Invitation, InviteTarget};
 use crate::memberships::Membership;
 use crate::messages::Viewer;
-use crate::store::changes::Change;
+use crate::store::changes::{Change, DirectoryItem};
 use crate::store::{ChatEventState, SnapshotOf, Store};
 use crate::suggestions::ReplySuggestion;
 use crate::tags::Tag;
@@ -578,6 +578,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     let mut invitations: Vec<Uuid> = Vec::new();
     let mut suggestions: Vec<Uuid> = Vec::new();
     let mut changed_messages: Vec<(i64, Uuid)> = Vec::new();
+    let mut directory: Vec<DirectoryItem> = Vec::new();
     let mut credentials_changed = false;
     fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
         if !v.contains(&x) {
@@ -613,8 +614,16 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             Change::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
             // A member's own attributes show in their memberships of open chats; their
             // presence also in those chats (pending, present counts).
+            Change::Directory(item) => push(&mut directory, item),
             Change::Member(member) | Change::Presence(member) => {
                 let presence = matches!(d, Change::Presence(_));
+                if presence {
+                    // A user's presence shows in the user and in their teams.
+                    push(&mut directory, DirectoryItem::User(member));
+                    for team in s.teams_of_user(member)? {
+                        push(&mut directory, DirectoryItem::Team(team));
+                    }
+                }
                 for pk in s.open_chats_of_member(member)? {
                     push(&mut memberships, (pk, member));
                     if presence {
@@ -638,6 +647,9 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     }
     for pk in chats {
         chat(&mut e, pk)?;
+    }
+    for item in directory {
+        directory_item(&mut e, item)?;
     }
     e.flush()?;
     let mut written: Vec<i64> = e
@@ -1097,6 +1109,88 @@ fn room_tag(e: &mut Emitter, room: Uuid, name: &str, added: bool) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// A directory resource on its collection: the organization's `users`, `teams`, `rooms`,
+/// `routers`, or a user's `clients` (unexpired presence clients; one that is gone or expired
+/// is `removed`). Compared with its last published state, kept in `event_snapshots` under
+/// chat 0 (no chat).
+fn directory_item(e: &mut Emitter, item: DirectoryItem) -> Result<()> {
+    use crate::directory::{ListedPresenceClient, Router, User, room_resource, team_resource};
+    let now = e.env.now;
+    let (org, channel, kind, id, resource) = match item {
+        DirectoryItem::User(id) => {
+            let Some(u) = e.s.user(id)? else {
+                return Ok(());
+            };
+            let r = Serialized::of(&User::from_record(&u, now))?;
+            (u.organization_id, "users", "user", id, Some(r))
+        }
+        DirectoryItem::Team(id) => {
+            let Some(t) = e.s.team(id)? else {
+                return Ok(());
+            };
+            let r = Serialized::of(&team_resource(e.s, &t, now)?)?;
+            (t.organization_id, "teams", "team", id, Some(r))
+        }
+        DirectoryItem::Room(id) => {
+            let Some(room) = e.s.room(id)? else {
+                return Ok(());
+            };
+            let r = Serialized::of(&room_resource(e.s, &room)?)?;
+            (room.organization_id, "rooms", "room", id, Some(r))
+        }
+        DirectoryItem::Router(id) => {
+            let Some(router) = e.s.router(id)? else {
+                return Ok(());
+            };
+            let r = Serialized::of(&Router::from_record(&router))?;
+            (router.organization_id, "routers", "router", id, Some(r))
+        }
+        DirectoryItem::Client { id, user } => {
+            let Some(org) = e.user_org(user)? else {
+                return Ok(());
+            };
+            let r = match e.s.presence_client(id, now)? {
+                Some(c) => Some(Serialized::of(&ListedPresenceClient::from_record(&c))?),
+                None => None,
+            };
+            let channel = format!("{PREFIX}users/{user}/clients");
+            return directory_event(e, org, channel, "client", id, r);
+        }
+    };
+    let channel = path_of(&[PREFIX, "orgs/"], org, &["/", channel]);
+    directory_event(e, org, channel, kind, id, resource)
+}
+
+/// The event of a directory resource on `channel`: added, changed (what differs), or removed
+/// (`resource` None) when it was published before.
+fn directory_event(
+    e: &mut Emitter,
+    org: Uuid,
+    channel: String,
+    kind: &str,
+    id: Uuid,
+    resource: Option<Serialized>,
+) -> Result<()> {
+    let key = id.to_string();
+    let of = SnapshotOf::Other {
+        chat_pk: 0,
+        kind,
+        key: &key,
+    };
+    let Some(resource) = resource else {
+        if e.s.snapshot(of)?.is_some() {
+            e.emit_at(None, org, channel, "removed", &key, None)?;
+            e.s.delete_snapshot(of)?;
+        }
+        return Ok(());
+    };
+    let (Some((action, payload)), hashes) = added_or_changed(e, of, &resource)? else {
+        return Ok(());
+    };
+    e.emit_at(None, org, channel, action, &key, Some(payload.as_str()))?;
+    put_snapshot(e, of, hashes)
 }
 
 /// A user's conversation starter (`users/<u>/chat_conversation_starters`, items by language

@@ -960,6 +960,81 @@ fn room_tags_and_conversation_starters_are_evented() {
     );
 }
 
+/// The directory is evented too: a presence client opening and expiring is added to and
+/// removed from its user's clients, and the user's presence changes them on the organization's
+/// users and their team on its teams (only the attributes that differ).
+#[test]
+fn presence_clients_users_and_teams_are_evented() {
+    let w = world();
+    let head = w.engine.last_event_seq();
+    let client = w
+        .engine
+        .create_presence_client(
+            &user(DAN),
+            id(DAN),
+            crate::directory::PresenceInput {
+                presence_expires_in: Some(60),
+            },
+        )
+        .unwrap();
+    w.clock.advance_secs(61);
+    w.engine.maintenance().unwrap();
+    let read_as = |who: &str, channel: String| {
+        w.engine
+            .events_since(&user(who), &[channel], Some(head), None)
+            .unwrap()
+            .events
+    };
+    let clients = read_as(DAN, format!("/api/v5/users/{DAN}/clients"));
+    let got: Vec<(&str, &str)> = clients
+        .iter()
+        .map(|e| (e.action.as_str(), e.resource_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("added", client.id.as_str()),
+            ("removed", client.id.as_str())
+        ]
+    );
+    let users = read_as(CAT, format!("/api/v5/orgs/{ACME}/users"));
+    let dan: Vec<&Event> = users.iter().filter(|e| e.resource_id == DAN).collect();
+    assert_eq!(dan.len(), 2, "{users:?}");
+    for (e, present) in dan.iter().zip([true, false]) {
+        assert_eq!(e.action, "changed");
+        assert_eq!(e.resource.as_ref().unwrap()["is_present"], present, "{e:?}");
+        assert!(
+            e.resource.as_ref().unwrap().get("first_name").is_none(),
+            "{e:?}"
+        );
+    }
+    let teams = read_as(CAT, format!("/api/v5/orgs/{ACME}/teams"));
+    let tier1: Vec<&Event> = teams
+        .iter()
+        .filter(|e| e.resource_id == TEAM_TIER1)
+        .collect();
+    assert_eq!(tier1.len(), 2, "{teams:?}");
+    assert_eq!(
+        tier1[0].resource.as_ref().unwrap()["present_member_count"],
+        2
+    );
+    assert_eq!(
+        tier1[1].resource.as_ref().unwrap()["present_member_count"],
+        1
+    );
+    // Others' clients are not theirs to follow.
+    assert!(
+        w.engine
+            .events_since(
+                &user(BOB),
+                &[format!("/api/v5/users/{DAN}/clients")],
+                Some(head),
+                None
+            )
+            .is_err()
+    );
+}
+
 #[test]
 fn numbers_are_never_given_twice_even_after_retention_emptied_the_log() {
     let w = world();
@@ -1552,6 +1627,8 @@ fn a_pattern_is_accepted_when_some_published_channel_matches_it() {
         "/api/v5/users/{user_id}/routed_chats".to_string(),
         format!("/api/v5/orgs/{ACME}/owned_chats/*/messages"),
         format!("/api/v5/orgs/{ACME}/owned_chats/*"),
+        format!("/api/v5/users/{BOB}/clients"),
+        format!("/api/v5/orgs/{ACME}/teams"),
         format!("/api/v5/public/visitors/{VISITOR}/chats/*/messages"),
         "/api/v5/*".to_string(),
         "/api/v5/*s".to_string(),
@@ -1563,7 +1640,6 @@ fn a_pattern_is_accepted_when_some_published_channel_matches_it() {
         format!("/api/v5/users/{BOB}/routed_chat"),
         format!("/api/v5/users/{BOB}/chats/*/message"),
         format!("/api/v5/users/{BOB}/chats/a/b/tags/x"),
-        format!("/api/v5/users/{BOB}/clients"),
         format!("/api/v5/orgs/{ACME}/webhooks"),
         format!("/api/v5/orgs/{ACME}/owned_chats/*/reply_suggestions"),
         format!("/api/v5/orgs/{ACME}/involved_chats/*/messages/*"),

@@ -73,6 +73,8 @@ pub enum Change {
         before: Option<Box<StarterRecord>>,
         after: Option<Box<StarterRecord>>,
     },
+    /// A directory resource created or changed, or a presence client gone.
+    Directory(DirectoryItem),
     /// A user's or visitor's attributes their memberships show.
     Member(Uuid),
     /// A user's or visitor's presence.
@@ -80,6 +82,17 @@ pub enum Change {
     /// Something an authentication the engine remembers may rest on (a token revoked, a user
     /// changed or deleted).
     Credentials,
+}
+
+/// A directory resource, as a change names it (its collection: the organization's users,
+/// teams, rooms or routers, or a user's presence clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DirectoryItem {
+    User(Uuid),
+    Team(Uuid),
+    Room(Uuid),
+    Router(Uuid),
+    Client { id: Uuid, user: Uuid },
 }
 
 /// The changes of one operation, in write order. Owned by the operation's transaction

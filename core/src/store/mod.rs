@@ -126,6 +126,10 @@ pub trait DirectoryStore {
     /// Returns the holder of a deleted client.
     fn delete_presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceHolder>>;
     fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>>;
+    /// A presence client that has not expired at `now`.
+    fn presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceClientRecord>>;
+    /// The teams a user is a member of.
+    fn teams_of_user(&self, user: Uuid) -> Result<Vec<Uuid>>;
     /// Removes every presence client of the holder (an explicit absence).
     fn clear_presence(&self, holder: PresenceHolder, now: Millis) -> Result<()>;
     /// Deletes clients expired at `now`; returns how many.
@@ -361,6 +365,8 @@ pub trait EventStore {
     /// The last published state of a resource (None: never published).
     fn snapshot(&self, of: SnapshotOf<'_>) -> Result<Option<Vec<u8>>>;
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()>;
+    /// Forgets the last published state of a resource that is gone.
+    fn delete_snapshot(&self, of: SnapshotOf<'_>) -> Result<()>;
     /// A chat's last published state (kept in its row) and its newest change row (the
     /// head of its chain, see `NewEvent::prev_seq`), in one read; None: no such chat.
     fn chat_event_state(&self, chat_pk: i64) -> Result<Option<ChatEventState>>;

@@ -8,7 +8,7 @@ use crate::directory::{
 };
 use crate::error::Result;
 use crate::pagination::Keyset;
-use crate::store::changes::Change;
+use crate::store::changes::{Change, DirectoryItem};
 use crate::store::{DirectoryStore, PresenceHolder};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -259,6 +259,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 u.updated_at
             ],
         )?;
+        self.record(Change::Directory(DirectoryItem::User(u.id)));
         Ok(())
     }
 
@@ -283,6 +284,7 @@ impl DirectoryStore for SqliteTx<'_> {
         // may have changed: publication compares and forgets remembered tokens.
         self.record(Change::Member(u.id));
         self.record(Change::Credentials);
+        self.record(Change::Directory(DirectoryItem::User(u.id)));
         Ok(())
     }
 
@@ -354,6 +356,7 @@ impl DirectoryStore for SqliteTx<'_> {
             "INSERT INTO teams (id, organization_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![t.id.as_bytes(), t.organization_id.as_bytes(), t.name, t.created_at, t.updated_at],
         )?;
+        self.record(Change::Directory(DirectoryItem::Team(t.id)));
         Ok(())
     }
 
@@ -383,6 +386,9 @@ impl DirectoryStore for SqliteTx<'_> {
                 params![team.as_bytes(), user.as_bytes()],
             )?
         };
+        if n > 0 {
+            self.record(Change::Directory(DirectoryItem::Team(team)));
+        }
         Ok(n > 0)
     }
 
@@ -444,6 +450,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 )?;
             }
         }
+        self.record(Change::Directory(DirectoryItem::Router(r.id)));
         Ok(())
     }
 
@@ -522,6 +529,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 r.updated_at
             ],
         )?;
+        self.record(Change::Directory(DirectoryItem::Room(r.id)));
         Ok(())
     }
 
@@ -530,6 +538,7 @@ impl DirectoryStore for SqliteTx<'_> {
             "UPDATE rooms SET name = ?2, language_code = ?3, ttl_s = ?4, router_id = ?5, updated_at = ?6 WHERE id = ?1",
             params![r.id.as_bytes(), r.name, r.language_code, r.ttl_s, r.router_id.map(|x| x.as_bytes().to_vec()), r.updated_at],
         )?;
+        self.record(Change::Directory(DirectoryItem::Room(r.id)));
         Ok(())
     }
 
@@ -562,6 +571,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 name,
                 added: false,
             });
+            self.record(Change::Directory(DirectoryItem::Room(room)));
         }
         for (i, n) in names.iter().enumerate() {
             // Keep the given order in creation times so listings follow it.
@@ -578,6 +588,7 @@ impl DirectoryStore for SqliteTx<'_> {
                 name: name.to_string(),
                 added: true,
             });
+            self.record(Change::Directory(DirectoryItem::Room(room)));
         }
         Ok(added)
     }
@@ -593,6 +604,7 @@ impl DirectoryStore for SqliteTx<'_> {
             "INSERT OR IGNORE INTO room_shares (room_id, organization_id) VALUES (?1, ?2)",
             params![room.as_bytes(), org.as_bytes()],
         )?;
+        self.record(Change::Directory(DirectoryItem::Room(room)));
         Ok(())
     }
 
@@ -734,6 +746,9 @@ impl DirectoryStore for SqliteTx<'_> {
             "INSERT INTO presence_clients (id, user_id, visitor_id, expires_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, updated_at = excluded.updated_at",
             params![id.as_bytes(), u.map(|x| x.as_bytes().to_vec()), v.map(|x| x.as_bytes().to_vec()), expires_at, now],
         )?;
+        if let Some(user) = u {
+            self.record(Change::Directory(DirectoryItem::Client { id, user }));
+        }
         self.refresh_present_until(holder, now)
     }
 
@@ -766,9 +781,38 @@ impl DirectoryStore for SqliteTx<'_> {
                 "DELETE FROM presence_clients WHERE id = ?1",
                 [id.as_bytes()],
             )?;
+            if let PresenceHolder::User(user) = h {
+                self.record(Change::Directory(DirectoryItem::Client { id, user }));
+            }
             self.refresh_present_until(h, now)?;
         }
         Ok(holder)
+    }
+
+    fn presence_client(&self, id: Uuid, now: Millis) -> Result<Option<PresenceClientRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, created_at, updated_at, expires_at FROM presence_clients \
+                 WHERE id = ?1 AND expires_at > ?2",
+            )?
+            .query_row(params![id.as_bytes(), now], |r| {
+                Ok(PresenceClientRecord {
+                    id: uuid_col(r, 0)?,
+                    created_at: r.get(1)?,
+                    updated_at: r.get(2)?,
+                    expires_at: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn teams_of_user(&self, user: Uuid) -> Result<Vec<Uuid>> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT team_id FROM team_members WHERE user_id = ?1 ORDER BY team_id",
+        )?;
+        let rows = st.query_map([user.as_bytes()], |r| uuid_col(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn presence_client_holder(&self, id: Uuid) -> Result<Option<PresenceHolder>> {
@@ -784,10 +828,20 @@ impl DirectoryStore for SqliteTx<'_> {
 
     fn clear_presence(&self, holder: PresenceHolder, now: Millis) -> Result<()> {
         let cleared = match holder {
-            PresenceHolder::User(u) => self.exec(
-                "DELETE FROM presence_clients WHERE user_id = ?1",
-                [u.as_bytes()],
-            )?,
+            PresenceHolder::User(u) => {
+                let ids = self.exec_returning(
+                    "DELETE FROM presence_clients WHERE user_id = ?1 RETURNING id",
+                    [u.as_bytes()],
+                    |r| uuid_col(r, 0),
+                )?;
+                for id in &ids {
+                    self.record(Change::Directory(DirectoryItem::Client {
+                        id: *id,
+                        user: u,
+                    }));
+                }
+                ids.len()
+            }
             PresenceHolder::Visitor(v) => self.exec(
                 "DELETE FROM presence_clients WHERE visitor_id = ?1",
                 [v.as_bytes()],
@@ -801,17 +855,28 @@ impl DirectoryStore for SqliteTx<'_> {
 
     fn expire_presence_clients(&self, now: Millis) -> Result<usize> {
         // present_until already reflects expiry at read time; this only drops dead rows.
-        let holders: Vec<PresenceHolder> = {
+        let expired: Vec<(Uuid, PresenceHolder)> = {
             let mut st = self.conn().prepare_cached(
-                "SELECT user_id, visitor_id FROM presence_clients WHERE expires_at <= ?1",
+                "SELECT id, user_id, visitor_id FROM presence_clients WHERE expires_at <= ?1",
             )?;
-            let rows = st.query_map([now], |r| Ok((uuid_opt_col(r, 0)?, uuid_opt_col(r, 1)?)))?;
+            let rows = st.query_map([now], |r| {
+                Ok((uuid_col(r, 0)?, uuid_opt_col(r, 1)?, uuid_opt_col(r, 2)?))
+            })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
                 .into_iter()
-                .filter_map(|(u, v)| holder_of(u, v))
+                .filter_map(|(id, u, v)| holder_of(u, v).map(|h| (id, h)))
                 .collect()
         };
         let n = self.exec("DELETE FROM presence_clients WHERE expires_at <= ?1", [now])?;
+        let mut holders: Vec<PresenceHolder> = Vec::new();
+        for (id, h) in expired {
+            if let PresenceHolder::User(user) = h {
+                self.record(Change::Directory(DirectoryItem::Client { id, user }));
+            }
+            if !holders.contains(&h) {
+                holders.push(h);
+            }
+        }
         for h in holders {
             // A lapse shows when it is written: always re-evaluated.
             self.record(Change::Presence(h.id()));

@@ -162,6 +162,16 @@ impl EventStore for SqliteTx<'_> {
         Ok(state.flatten())
     }
 
+    fn delete_snapshot(&self, of: SnapshotOf<'_>) -> Result<()> {
+        if let SnapshotOf::Other { chat_pk, kind, key } = of {
+            self.exec(
+                "DELETE FROM event_snapshots WHERE chat_pk = ?1 AND kind = ?2 AND key = ?3",
+                params![chat_pk, kind, key],
+            )?;
+        }
+        Ok(())
+    }
+
     fn put_snapshot(&self, of: SnapshotOf<'_>, state: &[u8]) -> Result<()> {
         match of {
             SnapshotOf::Membership(pk, member) => {
