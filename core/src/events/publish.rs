@@ -2,8 +2,12 @@
 
 use super::PREFIX;
 use super::records::{
-    Event, MAX_NUMBERS_PER_CHANGE, NewEvent, RoomAudience, RoomChannel, reader_of,
+    Event, MAX_NUMBERS_PER_CHANGE, MAX_ROW_WIDTH, NewEvent, RoomAudience, RoomChannel, reader_of,
 };
+
+/// At most this many room collections in one change row (with at most
+/// [`MAX_NUMBERS_PER_CHANGE`] named collections of one reader: [`MAX_ROW_WIDTH`] numbers).
+const MAX_ROOM_PATHS: usize = (MAX_ROW_WIDTH - MAX_NUMBERS_PER_CHANGE) as usize;
 use super::snapshot::{Serialized, Snapshot};
 use crate::Env;
 use crate::chat_hooks::{message_presenter, present_chat};
@@ -240,7 +244,9 @@ impl Emitter<'_, '_> {
             && p.action == action
             && p.resource_id == resource_id
             && p.resource.as_deref() == resource
-            && p.room.as_ref().is_none_or(|a| a.room == room)
+            && p.room
+                .as_ref()
+                .is_none_or(|a| a.room == room && a.paths.len() + paths.len() <= MAX_ROOM_PATHS)
         {
             let audience = p
                 .room
@@ -397,7 +403,7 @@ impl Emitter<'_, '_> {
         }
         let mut routed = Vec::new();
         if let Some(room) = c.room_id {
-            let shares = self.s.room_shares(room)?;
+            let shares = self.room_shares(room)?;
             let private =
                 !shares.is_empty() && self.s.org(c.owner)?.is_none_or(|o| o.private_chat_history);
             if !private {
@@ -612,9 +618,9 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
             } => starter(&mut e, user, before.as_deref(), after.as_deref())?,
             Change::TagAdded { chat_pk, name } => tag(&mut e, chat_pk, &name, true)?,
             Change::TagRemoved { chat_pk, name } => tag(&mut e, chat_pk, &name, false)?,
+            Change::Directory(item) => push(&mut directory, item),
             // A member's own attributes show in their memberships of open chats; their
             // presence also in those chats (pending, present counts).
-            Change::Directory(item) => push(&mut directory, item),
             Change::Member(member) | Change::Presence(member) => {
                 let presence = matches!(d, Change::Presence(_));
                 if presence {
@@ -808,6 +814,7 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
             e.emit(pk, org, ch, "changed", &id, changed)?;
         }
     }
+    let place = ChatPlace::from(&c);
     // The room's chats of each visitor member (`rooms/<r>/visitors/<v>/chats`).
     if let Some(room) = c.room_id {
         for &v in &visitors {
@@ -820,7 +827,6 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
                 "rooms/{room}/visitors/{}/chats",
                 visitor_id_str(&v)
             )];
-            let place = ChatPlace::from(&c);
             if !was_members.contains(&v) {
                 e.emit(pk, org, path, "added", &id, whole)?;
                 e.emit_to_room(place, &users, "added", &id, whole)?;
@@ -834,7 +840,6 @@ fn chat(e: &mut Emitter, pk: i64) -> Result<()> {
     // waiting (`waiting_started_at` is set once, by the visitor's first message), and each
     // change follows, to its end. A chat that never waited (an empty visitor chat) is not
     // announced.
-    let place = ChatPlace::from(&c);
     if c.room_id.is_some() && c.waiting_started_at.is_some() {
         let routed = ["routed_chats".to_string()];
         let started_waiting = match &before {
