@@ -236,18 +236,15 @@ fn presence_flipped(tx: &Transaction, member: Uuid, was_present: bool, now: i64)
         let users = user_ids(&members);
         let mut changes = Vec::new();
         if changed_here {
-            changes.push(
-                RawChange::to(
-                    membership_channels(&chat, &members, member),
-                    "changed",
-                    member.to_string(),
-                    Some(format!("{{\"is_present\":{}}}", !was_present)),
-                )
-                .with_room(
-                    chat.room,
-                    membership_room_paths(&chat, chat.is_pending(Counts::of(&members))),
-                ),
-            );
+            changes.push(membership_change(
+                &chat,
+                &members,
+                member,
+                chat.is_pending(Counts::of(&members)),
+                "changed",
+                member.to_string(),
+                Some(format!("{{\"is_present\":{}}}", !was_present)),
+            ));
         }
         changes.extend(chat_changes(&ChatTransition {
             before: Some((&chat, Counts::of(&before))),
@@ -476,23 +473,20 @@ pub fn visitor_start_chat(
         composing: "idle".into(),
         present: present_until > now,
     };
-    let mut changes = vec![
-        RawChange::to(
-            membership_channels(&chat, std::slice::from_ref(&membership), visitor),
-            "added",
-            visitor.simple().to_string(),
-            Some(visitor_membership_json(
-                visitor,
-                &chat,
-                now,
-                present_until > now,
-            )),
-        )
-        .with_room(
-            chat.room,
-            membership_room_paths(&chat, chat.is_pending(counts)),
-        ),
-    ];
+    let mut changes = vec![membership_change(
+        &chat,
+        std::slice::from_ref(&membership),
+        visitor,
+        chat.is_pending(counts),
+        "added",
+        visitor.simple().to_string(),
+        Some(visitor_membership_json(
+            visitor,
+            &chat,
+            now,
+            present_until > now,
+        )),
+    )];
     changes.extend(chat_changes(&ChatTransition {
         before: None,
         users_before: &[],
@@ -641,15 +635,14 @@ pub fn send_message(
             Some(message_json(id, "msg", &after, now, &who, Some(body))),
         )
         .with_room(after.room, message_room_paths(&after)),
-        RawChange::to(
-            membership_channels(&after, &members, sender),
+        membership_change(
+            &after,
+            &members,
+            sender,
+            after.is_pending(Counts::of(&members_after)),
             "changed",
             member_id,
             Some(membership),
-        )
-        .with_room(
-            after.room,
-            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
         ),
     ];
     changes.extend(chat_changes(&ChatTransition {
@@ -711,15 +704,14 @@ fn add_user_member(
     });
     let changes = vec![
         notice_change(notice, "join", &after, &members_after, user, now),
-        RawChange::to(
-            membership_channels(&after, &members_after, user.id),
+        membership_change(
+            &after,
+            &members_after,
+            user.id,
+            after.is_pending(Counts::of(&members_after)),
             "added",
             user.id.to_string(),
             Some(user_membership_json(user, &after, now, true)),
-        )
-        .with_room(
-            after.room,
-            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
         ),
     ];
     (after, members_after, changes)
@@ -840,18 +832,15 @@ pub fn update_own_membership(
     } else {
         member.simple().to_string()
     };
-    changes.push(
-        RawChange::to(
-            membership_channels(&before, &members, member),
-            "changed",
-            member_id,
-            Some(membership),
-        )
-        .with_room(
-            after.room,
-            membership_room_paths(&after, after.is_pending(Counts::of(&members_after))),
-        ),
-    );
+    changes.push(membership_change(
+        &after,
+        &members,
+        member,
+        after.is_pending(Counts::of(&members_after)),
+        "changed",
+        member_id,
+        Some(membership),
+    ));
     changes.extend(chat_changes(&ChatTransition {
         before: Some((&before, Counts::of(&members))),
         users_before: &users,

@@ -761,14 +761,30 @@ pub fn message_room_paths(chat: &RawChat) -> Vec<String> {
     vec![format!("routed_chats/{}/messages", chat.id)]
 }
 
-/// A membership's room collections: the routed chat's memberships, and while the chat waits
-/// (`pending`, as the operation left it) the pending chat's.
-pub fn membership_room_paths(chat: &RawChat, pending: bool) -> Vec<String> {
-    let mut out = vec![format!("routed_chats/{}/memberships", chat.id)];
+/// A change of `member`'s membership (`member_id` as its resource names it), as the product
+/// publishes it: on [`membership_channels`], and on the routed chat's memberships of the
+/// room's audience, and while the chat waits (`pending`, as the operation left it) on the
+/// pending chat's.
+pub fn membership_change(
+    chat: &RawChat,
+    members: &[RawMember],
+    member: Uuid,
+    pending: bool,
+    action: &'static str,
+    member_id: String,
+    resource: Option<String>,
+) -> crate::raw_events::RawChange {
+    let mut room_paths = vec![format!("routed_chats/{}/memberships", chat.id)];
     if pending {
-        out.push(format!("pending_chats/{}/memberships", chat.id));
+        room_paths.push(format!("pending_chats/{}/memberships", chat.id));
     }
-    out
+    crate::raw_events::RawChange::to(
+        membership_channels(chat, members, member),
+        action,
+        member_id,
+        resource,
+    )
+    .with_room(chat.room, room_paths)
 }
 
 /// Who wrote a message, as its resource names them.

@@ -32,6 +32,13 @@ fn read(w: &World, who: &str, since: i64) -> EventPage {
         .unwrap()
 }
 
+/// The events on one channel (or pattern) after `since`, read as the user `who`.
+fn read_on(w: &World, who: &str, channel: String, since: i64) -> EventPage {
+    w.engine
+        .events_since(&user(who), &[channel], Some(since), None)
+        .unwrap()
+}
+
 /// (channel suffix after the user's prefix, action, resource_id)
 fn summary(who: &str, p: &EventPage) -> Vec<(String, String, String)> {
     let prefix = format!("/api/v5/users/{who}/");
@@ -393,15 +400,7 @@ fn a_scripted_chat_gives_exactly_the_expected_events() {
         "only changed attributes: {r:?}"
     );
     // The organization's owned chats saw it too (Cat may read them).
-    let owned = w
-        .engine
-        .events_since(
-            &user(CAT),
-            &[format!("/api/v5/orgs/{ACME}/owned_chats")],
-            Some(s3),
-            None,
-        )
-        .unwrap();
+    let owned = read_on(&w, CAT, format!("/api/v5/orgs/{ACME}/owned_chats"), s3);
     assert_eq!(owned.events.len(), 1);
     assert_eq!(owned.events[0].action, "changed");
     // seq strictly increases.
@@ -434,15 +433,7 @@ fn channels_of_others_and_other_organizations_are_refused() {
     assert_eq!(e(ANN, "/api/v5/users/*".into()), ErrorCode::ValidationError);
     assert_eq!(e(ANN, "*".into()), ErrorCode::ValidationError);
     // Cat (settings) may follow Bob, and sees his pending chat.
-    let p = w
-        .engine
-        .events_since(
-            &user(CAT),
-            &[format!("/api/v5/users/{BOB}/*_chats")],
-            Some(0),
-            None,
-        )
-        .unwrap();
+    let p = read_on(&w, CAT, format!("/api/v5/users/{BOB}/*_chats"), 0);
     assert_eq!(p.events.len(), 2, "routed to and pending for Bob: {p:?}");
     // A visitor only their own public paths.
     let v = Actor::Visitor(visitor(VISITOR));
@@ -705,16 +696,7 @@ fn routed_chats_are_followed_to_their_items() {
             },
         )
         .unwrap();
-    let robo = |pattern: &str| {
-        w.engine
-            .events_since(
-                &user(ROBO),
-                &[format!("/api/v5/users/{ROBO}/{pattern}")],
-                Some(head0),
-                None,
-            )
-            .unwrap()
-    };
+    let robo = |pattern: &str| read_on(&w, ROBO, format!("/api/v5/users/{ROBO}/{pattern}"), head0);
     let routed = robo("routed_chats*");
     let got = summary(ROBO, &routed);
     for want in [
@@ -775,15 +757,12 @@ fn routed_chats_are_followed_to_their_items() {
         )]
     );
     // Ann is not routed to the room: nothing below her routed chats.
-    let ann = w
-        .engine
-        .events_since(
-            &user(ANN),
-            &[format!("/api/v5/users/{ANN}/routed_chats/*")],
-            Some(head0),
-            None,
-        )
-        .unwrap();
+    let ann = read_on(
+        &w,
+        ANN,
+        format!("/api/v5/users/{ANN}/routed_chats/*"),
+        head0,
+    );
     assert!(ann.events.is_empty(), "{ann:?}");
     // Robo's webhook: each routed message, with the number a read gives.
     let mut delivered: Vec<(String, i64)> = w
@@ -888,15 +867,7 @@ fn room_tags_and_conversation_starters_are_evented() {
             },
         )
         .unwrap();
-    let ended = w
-        .engine
-        .events_since(
-            &user(ANN),
-            &[format!("/api/v5/users/{ANN}/chats/*")],
-            Some(after_end),
-            None,
-        )
-        .unwrap();
+    let ended = read_on(&w, ANN, format!("/api/v5/users/{ANN}/chats/*"), after_end);
     assert!(ended.events.is_empty(), "{ended:?}");
 
     // Starters: added, changed (only what differs), moved to another language, removed.
@@ -918,15 +889,12 @@ fn room_tags_and_conversation_starters_are_evented() {
     w.engine
         .delete_conversation_starter(&user(ANN), id(ANN), "fi")
         .unwrap();
-    let starters = w
-        .engine
-        .events_since(
-            &user(ANN),
-            &[format!("/api/v5/users/{ANN}/chat_conversation_starters")],
-            Some(s0),
-            None,
-        )
-        .unwrap();
+    let starters = read_on(
+        &w,
+        ANN,
+        format!("/api/v5/users/{ANN}/chat_conversation_starters"),
+        s0,
+    );
     let got: Vec<(&str, &str)> = starters
         .events
         .iter()
@@ -1426,15 +1394,12 @@ fn tags_invitations_and_suggestions_are_evented() {
     );
     // The owned-chats tag channel too; Bob (not a member) sees no tag.
     assert!(!bob.iter().any(|x| x.0.ends_with("/tags")));
-    let owned = w
-        .engine
-        .events_since(
-            &user(CAT),
-            &[format!("/api/v5/orgs/{ACME}/owned_chats/*/tags")],
-            Some(s0),
-            None,
-        )
-        .unwrap();
+    let owned = read_on(
+        &w,
+        CAT,
+        format!("/api/v5/orgs/{ACME}/owned_chats/*/tags"),
+        s0,
+    );
     assert_eq!(owned.events.len(), 2);
 }
 
