@@ -17,6 +17,9 @@ echo "== native tests (core, server over loopback HTTP, cross-crate, widget and 
 cargo build --workspace --bins
 cargo test --workspace
 
+echo "== core tests again on a database file (WAL, group commit, checkpointer) instead of memory"
+CHAT_TEST_STORE=file cargo test -p chat-core
+
 echo "== an outside crate embeds chat-core with no build configuration (README example)"
 bash scripts/outside-crate.sh
 

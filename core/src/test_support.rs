@@ -47,6 +47,21 @@ pub fn user(s: &str) -> Actor {
 pub struct World {
     pub engine: Engine,
     pub clock: TestClock,
+    /// The directory of the database file, when the suite runs on one (kept while in use).
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Opens the engine the unit tests run on: in memory, or with `CHAT_TEST_STORE=file` on a
+/// database file in a temporary directory (WAL, group commit, the checkpointer), so that one
+/// suite covers both ways the SQLite store runs (`scripts/test.sh` runs it both ways).
+pub fn open_test_engine(b: crate::EngineBuilder) -> (Engine, Option<tempfile::TempDir>) {
+    if std::env::var("CHAT_TEST_STORE").as_deref() == Ok("file") {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = b.open(dir.path().join("chat.db")).unwrap();
+        (engine, Some(dir))
+    } else {
+        (b.open_in_memory().unwrap(), None)
+    }
 }
 
 pub fn seed_json() -> String {
@@ -85,11 +100,10 @@ pub fn seed_json() -> String {
 
 pub fn world() -> World {
     let clock = TestClock::at_default_start();
-    let engine = Engine::builder()
-        .clock(clock.clone())
-        .open_in_memory()
-        .unwrap();
-    seeded(engine, clock)
+    let (engine, dir) = open_test_engine(Engine::builder().clock(clock.clone()));
+    let mut w = seeded(engine, clock);
+    w._dir = dir;
+    w
 }
 
 /// The seeded world on an engine the caller built (with this clock).
@@ -98,7 +112,11 @@ pub fn seeded(engine: Engine, clock: TestClock) -> World {
     engine
         .share_team(&Actor::Admin, id(PARTNER), id(TEAM_PARTNER), id(ACME))
         .unwrap();
-    World { engine, clock }
+    World {
+        engine,
+        clock,
+        _dir: None,
+    }
 }
 
 impl World {

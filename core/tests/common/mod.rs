@@ -71,23 +71,38 @@ pub fn seed_json() -> serde_json::Value {
 pub struct World {
     pub engine: Engine,
     pub clock: TestClock,
+    /// The directory of the database file, when the suite runs on one (kept while in use).
+    _dir: Option<tempfile::TempDir>,
 }
 
+/// In memory, or with `CHAT_TEST_STORE=file` on a database file (WAL, group commit, the
+/// checkpointer), as the unit tests' world: one suite, both ways the store runs.
 pub fn world() -> World {
     let clock = TestClock::at_default_start();
-    let engine = Engine::builder()
-        .clock(clock.clone())
-        .open_in_memory()
-        .unwrap();
+    let builder = Engine::builder().clock(clock.clone());
+    let (engine, dir) = if std::env::var("CHAT_TEST_STORE").as_deref() == Ok("file") {
+        let dir = tempfile::tempdir().unwrap();
+        (builder.open(dir.path().join("chat.db")).unwrap(), Some(dir))
+    } else {
+        (builder.open_in_memory().unwrap(), None)
+    };
     engine.load_seed_json(&seed_json().to_string()).unwrap();
-    World { engine, clock }
+    World {
+        engine,
+        clock,
+        _dir: dir,
+    }
 }
 
 pub fn world_on_file(path: &std::path::Path) -> World {
     let clock = TestClock::at_default_start();
     let engine = Engine::builder().clock(clock.clone()).open(path).unwrap();
     engine.load_seed_json(&seed_json().to_string()).unwrap();
-    World { engine, clock }
+    World {
+        engine,
+        clock,
+        _dir: None,
+    }
 }
 
 pub fn msg(text: &str) -> NewMessage {
