@@ -514,11 +514,12 @@ fn room_collections_read(glob: &str) -> Vec<(Uuid, RoomChannel)> {
     else {
         return Vec::new();
     };
+    // The pattern's owner is this user (authorized), so the templates' `<user_id>` segment
+    // may stay a placeholder.
     let pattern = tokens(&glob[PREFIX.len()..]);
     let mut out: Vec<(Uuid, RoomChannel)> = Vec::new();
     for (template, relation) in room_templates() {
-        let template = template.replace("<user_id>", &user.to_string());
-        if !out.contains(&(user, relation)) && can_meet(&pattern, &tokens(&template)) {
+        if !out.contains(&(user, relation)) && can_meet(&pattern, &tokens(template)) {
             out.push((user, relation));
         }
     }

@@ -541,19 +541,13 @@ fn a_change_on_several_channels_is_one_number_read_on_each() {
 #[test]
 fn one_reader_gets_one_number_per_collection_of_a_change() {
     let w = world();
-    w.engine
-        .create_webhook(
-            &user(CAT),
-            id(ACME),
-            serde_json::from_value(json!({
-                "url": "http://127.0.0.1:9/hook",
-                "channels": [format!("/api/v5/orgs/{ACME}/*")],
-                "actions": ["added", "changed", "removed"],
-                "secret": "s3cret"
-            }))
-            .unwrap(),
-        )
-        .unwrap();
+    let all_actions = json!(["added", "changed", "removed"]);
+    acme_webhook(
+        &w,
+        json!([format!("/api/v5/orgs/{ACME}/*")]),
+        all_actions,
+        None,
+    );
     let head0 = w.engine.last_event_seq();
     let (chat, _) = w.routed_chat();
     w.engine
@@ -629,30 +623,7 @@ fn one_reader_gets_one_number_per_collection_of_a_change() {
     }
     assert_eq!(paged, all.events);
     // The webhook's deliveries: the same channels with the same numbers.
-    let mut delivered: Vec<(String, i64)> = w
-        .engine
-        .store()
-        .with_connection(|c| {
-            let mut st = c.prepare("SELECT event_seq, body FROM webhook_deliveries")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            Ok(rows
-                .map(|r| {
-                    let (seq, body) = r.unwrap();
-                    let body: Value = serde_json::from_str(&body).unwrap();
-                    assert_eq!(body["seq"], seq);
-                    (body["channel"].as_str().unwrap().to_string(), seq)
-                })
-                .collect())
-        })
-        .unwrap();
-    delivered.sort();
-    let mut read: Vec<(String, i64)> = all
-        .events
-        .iter()
-        .map(|e| (e.channel.clone(), e.seq))
-        .collect();
-    read.sort();
-    assert_eq!(delivered, read);
+    assert_eq!(delivered(&w), numbered(&all.events));
 }
 
 /// A user the room is routed to follows its chats to their items without being a member:
@@ -662,20 +633,12 @@ fn one_reader_gets_one_number_per_collection_of_a_change() {
 #[test]
 fn routed_chats_are_followed_to_their_items() {
     let w = world();
-    w.engine
-        .create_webhook(
-            &user(CAT),
-            id(ACME),
-            serde_json::from_value(json!({
-                "url": "http://127.0.0.1:9/hook",
-                "channels": ["/api/v5/users/{user_id}/routed_chats/*/messages"],
-                "actions": ["added", "changed", "removed"],
-                "secret": "s3cret",
-                "user_id": ROBO
-            }))
-            .unwrap(),
-        )
-        .unwrap();
+    acme_webhook(
+        &w,
+        json!(["/api/v5/users/{user_id}/routed_chats/*/messages"]),
+        json!(["added", "changed", "removed"]),
+        Some(ROBO),
+    );
     let head0 = w.engine.last_event_seq();
     let (chat, first) = w.routed_chat();
     let c = chat.to_string();
@@ -765,31 +728,8 @@ fn routed_chats_are_followed_to_their_items() {
     );
     assert!(ann.events.is_empty(), "{ann:?}");
     // Robo's webhook: each routed message, with the number a read gives.
-    let mut delivered: Vec<(String, i64)> = w
-        .engine
-        .store()
-        .with_connection(|conn| {
-            let mut st = conn.prepare("SELECT body FROM webhook_deliveries ORDER BY id")?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            Ok(rows
-                .map(|b| {
-                    let body: Value = serde_json::from_str(&b.unwrap()).unwrap();
-                    (
-                        body["channel"].as_str().unwrap().to_string(),
-                        body["seq"].as_i64().unwrap(),
-                    )
-                })
-                .collect())
-        })
-        .unwrap();
-    delivered.sort();
-    let mut read: Vec<(String, i64)> = robo("routed_chats/*/messages")
-        .events
-        .iter()
-        .map(|e| (e.channel.clone(), e.seq))
-        .collect();
-    read.sort();
-    assert_eq!(delivered, read);
+    let read = numbered(&robo("routed_chats/*/messages").events);
+    assert_eq!(delivered(&w), read);
     assert!(
         read.len() >= 3,
         "the visitor's message, the join notice, Bob's reply: {read:?}"
@@ -803,26 +743,26 @@ fn room_tags_and_conversation_starters_are_evented() {
     let w = world();
     let chat = w.ann_chat();
     let head = w.engine.last_event_seq();
-    w.engine
-        .add_room_allowed_tag(
-            &user(CAT),
-            id(ACME),
-            id(ROOM),
-            crate::tags::NewTag {
-                name: Some("Gold".into()),
-            },
-        )
-        .unwrap();
     let on = |who: &str, channel: String| {
-        let p = w
-            .engine
-            .events_since(&user(who), &[channel], Some(head), None)
-            .unwrap();
-        p.events
+        read_on(&w, who, channel, head)
+            .events
             .iter()
             .map(|e| (e.action.clone(), e.resource_id.clone()))
             .collect::<Vec<_>>()
     };
+    let allow = |name: &str| {
+        w.engine
+            .add_room_allowed_tag(
+                &user(CAT),
+                id(ACME),
+                id(ROOM),
+                crate::tags::NewTag {
+                    name: Some(name.into()),
+                },
+            )
+            .unwrap()
+    };
+    allow("Gold");
     let allowed = format!("/api/v5/users/{ANN}/chats/{chat}/allowed_tags");
     let room_tags = format!("/api/v5/orgs/{ACME}/rooms/{ROOM}/tags");
     let owned = format!("/api/v5/orgs/{ACME}/owned_chats/{chat}/allowed_tags");
@@ -857,16 +797,7 @@ fn room_tags_and_conversation_starters_are_evented() {
     // An ended chat's allowed tags are not republished.
     w.end(ANN, chat);
     let after_end = w.engine.last_event_seq();
-    w.engine
-        .add_room_allowed_tag(
-            &user(CAT),
-            id(ACME),
-            id(ROOM),
-            crate::tags::NewTag {
-                name: Some("Silver".into()),
-            },
-        )
-        .unwrap();
+    allow("Silver");
     let ended = read_on(&w, ANN, format!("/api/v5/users/{ANN}/chats/*"), after_end);
     assert!(ended.events.is_empty(), "{ended:?}");
 
@@ -1129,21 +1060,64 @@ fn concurrent_retries_with_one_key_create_one_row() {
 }
 
 /// A webhook (created by Cat, Acme's settings user) on Robo's pending chats, for `actions`.
-fn robo_pending_webhook(w: &World, actions: Value) -> crate::webhooks::Webhook {
+/// A webhook of Acme's, created by Cat, on `channels` for `actions`, owned by `bot` if given.
+fn acme_webhook(
+    w: &World,
+    channels: Value,
+    actions: Value,
+    bot: Option<&str>,
+) -> crate::webhooks::Webhook {
+    let mut input = json!({
+        "url": "http://127.0.0.1:9/hook",
+        "channels": channels,
+        "actions": actions,
+        "secret": "s3cret"
+    });
+    if let Some(bot) = bot {
+        input["user_id"] = json!(bot);
+    }
     w.engine
-        .create_webhook(
-            &user(CAT),
-            id(ACME),
-            serde_json::from_value(json!({
-                "url": "http://127.0.0.1:9/hook",
-                "channels": ["/api/v5/users/{user_id}/pending_chats"],
-                "actions": actions,
-                "secret": "s3cret",
-                "user_id": ROBO
-            }))
-            .unwrap(),
-        )
+        .create_webhook(&user(CAT), id(ACME), serde_json::from_value(input).unwrap())
         .unwrap()
+}
+
+fn robo_pending_webhook(w: &World, actions: Value) -> crate::webhooks::Webhook {
+    acme_webhook(
+        w,
+        json!(["/api/v5/users/{user_id}/pending_chats"]),
+        actions,
+        Some(ROBO),
+    )
+}
+
+/// Every queued webhook delivery as (channel, number), sorted; each body's `seq` is the
+/// delivery's event number.
+fn delivered(w: &World) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = w
+        .engine
+        .store()
+        .with_connection(|c| {
+            let mut st = c.prepare("SELECT event_seq, body FROM webhook_deliveries")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            Ok(rows
+                .map(|r| {
+                    let (seq, body) = r.unwrap();
+                    let body: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(body["seq"], seq);
+                    (body["channel"].as_str().unwrap().to_string(), seq)
+                })
+                .collect())
+        })
+        .unwrap();
+    out.sort();
+    out
+}
+
+/// The events as (channel, number), sorted.
+fn numbered(events: &[Event]) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = events.iter().map(|e| (e.channel.clone(), e.seq)).collect();
+    out.sort();
+    out
 }
 
 #[test]
