@@ -13,12 +13,21 @@ tsc=bindings-wasm/js-tests/node_modules/.bin/tsc
 [ -x "$tsc" ] || { echo "missing: $tsc (run: (cd bindings-wasm/js-tests && npm ci))" >&2; exit 1; }
 "$tsc" -p server-example/web/tsconfig.json
 
+# A throwaway PostgreSQL cluster on loopback for the PostgreSQL store's tests, stopped on exit.
+pg_dir=$(mktemp -d /tmp/chat-test-pg.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pg_dir"' EXIT
+CHAT_TEST_POSTGRES=$(bash scripts/postgres.sh start "$pg_dir")
+export CHAT_TEST_POSTGRES
+
 echo "== native tests (core, server over loopback HTTP, cross-crate, widget and desk in Chromium)"
 cargo build --workspace --bins
 cargo test --workspace
 
 echo "== core tests again on a database file (WAL, group commit, checkpointer) instead of memory"
 CHAT_TEST_STORE=file cargo test -p chat-core
+
+echo "== core tests again on PostgreSQL (every engine in a schema of its own), and its own tests"
+CHAT_TEST_STORE=postgres cargo test -p chat-core --features postgres,fault-injection
 
 echo "== an outside crate embeds chat-core with no build configuration (README example)"
 bash scripts/outside-crate.sh

@@ -24,12 +24,13 @@ fn main() {
         let engine = Engine::open(&path).unwrap();
         if cache_kb > 0 {
             engine
-                .store()
+                .sqlite_store()
+                .unwrap()
                 .with_connection(|c| Ok(c.pragma_update(None, "cache_size", -cache_kb)?))
                 .unwrap();
         }
-        engine.store().set_group_commit(group);
-        let (ops0, commits0) = engine.store().write_stats();
+        engine.sqlite_store().unwrap().set_group_commit(group);
+        let (ops0, commits0) = engine.sqlite_store().unwrap().write_stats();
         let t = Instant::now();
         std::thread::scope(|s| {
             for w in 0..threads {
@@ -52,7 +53,7 @@ fn main() {
             }
         });
         let secs = t.elapsed().as_secs_f64();
-        let (ops, commits) = engine.store().write_stats();
+        let (ops, commits) = engine.sqlite_store().unwrap().write_stats();
         println!(
             "group_commit={group:<5} threads={threads}: {:.0} sends/s, {} ops in {} commits ({:.1} per commit)",
             (threads * per) as f64 / secs,

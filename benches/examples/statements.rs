@@ -41,7 +41,8 @@ unsafe extern "C" fn record(
 
 fn trace(engine: &Engine, on: bool) {
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             let cb = if on { Some(record as _) } else { None };
             unsafe {
@@ -73,7 +74,8 @@ fn main() {
     trace(engine, false);
     let seen = SEEN.lock().unwrap().clone();
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             for sql in &seen {
                 let eph = sql.trim_start().starts_with("SELECT") || sql.contains("WHERE");
@@ -103,7 +105,8 @@ fn main() {
     );
     // Which b-trees those pages belong to: an empty WAL, one more send, then its frames.
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             c.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -112,7 +115,8 @@ fn main() {
         .unwrap();
     send(7);
     let db = engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.path().unwrap_or_default().to_string()))
         .unwrap();
     let wal = std::fs::read(format!("{db}-wal")).unwrap();
@@ -124,7 +128,8 @@ fn main() {
         off += 24 + page_size;
     }
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             for p in &frames {
                 let name: String = c
@@ -140,7 +145,8 @@ fn main() {
         .unwrap();
     // Time per statement over many sends.
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             unsafe {
                 rusqlite::ffi::sqlite3_trace_v2(

@@ -63,7 +63,8 @@ pub fn bench_dir() -> PathBuf {
 /// Pages the engine's writer connection has written so far (SQLite's cache-write counter).
 pub fn pages_written(engine: &chat_core::Engine) -> i32 {
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(raw_send::conn_pages_written(c)))
         .unwrap()
 }
@@ -202,7 +203,7 @@ pub fn dataset_of(dir: &Path, size: DatasetSize) -> Dataset {
         // a server's database, grown by interleaved traffic and never rebuilt, does not (here
         // `messages` leaves end 81 % full; see docs/PERFORMANCE.md).
         engine
-            .store()
+            .sqlite_store().unwrap()
             .with_connection(|c| {
                 c.execute_batch(
                     "INSERT INTO event_meta (key, value) SELECT 'floor', max(seq) FROM event_changes WHERE true \
@@ -214,7 +215,8 @@ pub fn dataset_of(dir: &Path, size: DatasetSize) -> Dataset {
             .unwrap();
     }
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| {
             c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
             Ok(())

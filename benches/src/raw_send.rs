@@ -213,7 +213,8 @@ pub fn interleaved_sends(sends: usize, checkpoints: bool) -> InterleavedSends {
         "PRAGMA wal_autocheckpoint = 0"
     };
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.execute_batch(pragma)?))
         .unwrap();
     raw.execute_batch(pragma).unwrap();

@@ -434,7 +434,8 @@ fn sides(ds: &Dataset, dir: &Path, name: &str) -> (CoreSide, RawSide, [std::path
         .unwrap();
     let checkpoints = "PRAGMA wal_autocheckpoint = 0";
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.execute_batch(checkpoints)?))
         .unwrap();
     let conn = crate::raw_connection(&paths[1]);
@@ -521,7 +522,8 @@ pub fn interleaved_ops(
         }
         let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
         core.engine
-            .store()
+            .sqlite_store()
+            .unwrap()
             .with_connection(|c| Ok(c.execute_batch(checkpoint)?))
             .unwrap();
         raw.conn.execute_batch(checkpoint).unwrap();
@@ -697,10 +699,15 @@ pub fn written_since(c: &rusqlite::Connection, before: &DbState) -> Written {
 
 /// What `f` wrote through the engine.
 pub fn engine_writes(engine: &Engine, f: impl FnOnce()) -> Written {
-    let before = engine.store().with_connection(|c| Ok(db_state(c))).unwrap();
+    let before = engine
+        .sqlite_store()
+        .unwrap()
+        .with_connection(|c| Ok(db_state(c)))
+        .unwrap();
     f();
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(written_since(c, &before)))
         .unwrap()
 }
@@ -724,13 +731,15 @@ pub fn check_baselines(ds: &Dataset, dir: &Path, conversations: usize) -> Vec<St
         for &step in STEPS {
             let before = core
                 .engine
-                .store()
+                .sqlite_store()
+                .unwrap()
                 .with_connection(|conn| Ok(db_state(conn)))
                 .unwrap();
             core.run(step, k, &c);
             let engine = core
                 .engine
-                .store()
+                .sqlite_store()
+                .unwrap()
                 .with_connection(|conn| Ok(written_since(conn, &before)))
                 .unwrap();
             let before = db_state(&raw.conn);

@@ -161,6 +161,11 @@ enum chat_result
    */
   CHAT_DELIVERY_NOT_FAILED = 24,
   /**
+   * 503: the database cannot be reached; retry the call (a creating one with its
+   * idempotency key).
+   */
+  CHAT_STORAGE_UNAVAILABLE = 25,
+  /**
    * A pointer parameter was NULL (error JSON code `"null_parameter"`, status 400).
    */
   CHAT_NULL_PARAMETER = 1000,

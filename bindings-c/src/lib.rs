@@ -90,6 +90,9 @@ pub enum chat_result {
     CHAT_INTERNAL_ERROR = 23,
     /// 409: only a failed webhook delivery can be retried.
     CHAT_DELIVERY_NOT_FAILED = 24,
+    /// 503: the database cannot be reached; retry the call (a creating one with its
+    /// idempotency key).
+    CHAT_STORAGE_UNAVAILABLE = 25,
     /// A pointer parameter was NULL (error JSON code `"null_parameter"`, status 400).
     CHAT_NULL_PARAMETER = 1000,
     /// A string parameter was not valid UTF-8 (error JSON code `"invalid_utf8"`, status 400).
@@ -128,13 +131,14 @@ impl From<ErrorCode> for chat_result {
             ErrorCode::Storage => CHAT_STORAGE_ERROR,
             ErrorCode::Internal => CHAT_INTERNAL_ERROR,
             ErrorCode::DeliveryNotFailed => CHAT_DELIVERY_NOT_FAILED,
+            ErrorCode::StorageUnavailable => CHAT_STORAGE_UNAVAILABLE,
         }
     }
 }
 
 impl chat_result {
     /// Every code, in number order.
-    pub const ALL: [chat_result; 28] = {
+    pub const ALL: [chat_result; 29] = {
         use chat_result::*;
         [
             CHAT_OK,
@@ -162,6 +166,7 @@ impl chat_result {
             CHAT_STORAGE_ERROR,
             CHAT_INTERNAL_ERROR,
             CHAT_DELIVERY_NOT_FAILED,
+            CHAT_STORAGE_UNAVAILABLE,
             CHAT_NULL_PARAMETER,
             CHAT_INVALID_UTF8,
             CHAT_PANIC,
@@ -241,6 +246,7 @@ impl chat_result {
             CHAT_STORAGE_ERROR => "storage error",
             CHAT_INTERNAL_ERROR => "internal error",
             CHAT_DELIVERY_NOT_FAILED => "only a failed webhook delivery can be retried",
+            CHAT_STORAGE_UNAVAILABLE => "the database cannot be reached",
             CHAT_NULL_PARAMETER => "a pointer parameter was NULL",
             CHAT_INVALID_UTF8 => "a string parameter was not valid UTF-8",
             CHAT_PANIC => "the library panicked",

@@ -53,7 +53,8 @@ export type ErrorCodeName =
   | "schema_too_new"
   | "storage_error"
   | "internal_error"
-  | "delivery_not_failed";
+  | "delivery_not_failed"
+  | "storage_unavailable";
 
 /** Field name → sentences. */
 export type FieldErrors = Record<string, string[]>;

@@ -14,8 +14,8 @@ use crate::error::Result;
 use crate::events::{self, EventPage};
 use crate::idempotency::Claim;
 use crate::ids::IdGen;
+use crate::store::Store;
 use crate::store::sqlite::{BackgroundCheckpoints, CheckpointPolicy, Durability, SqliteStore};
-use crate::store::{EventStore, Store};
 use crate::webhooks;
 use parking_lot::{Condvar, Mutex};
 use std::path::Path;
@@ -67,6 +67,44 @@ pub enum CheckpointOption {
 
 /// A host's function called after each write that published events.
 type CommitHook = Box<dyn Fn(&CommitNotice) + Send + Sync>;
+
+/// What follows a commit that published events — this engine's own, or (on PostgreSQL)
+/// another engine's on the same database: the newest `seq` and the subscribers waiting for
+/// it, the remembered authentications, and the host's hook.
+pub(crate) struct Commits {
+    head: Mutex<i64>,
+    advanced: Condvar,
+    on_commit: Option<CommitHook>,
+    /// Authentications remembered between calls.
+    pub(crate) tokens: crate::auth::RememberedTokens,
+}
+
+impl Commits {
+    /// A commit published events up to `seq` (and changed credentials, and queued webhook
+    /// deliveries): waiters wake, remembered authentications are forgotten if credentials
+    /// changed, and the host's hook runs.
+    pub(crate) fn committed(&self, seq: i64, credentials_changed: bool, webhook_deliveries: usize) {
+        if credentials_changed {
+            self.tokens.forget_all();
+        }
+        let newest = {
+            let mut head = self.head.lock();
+            if seq > *head {
+                *head = seq;
+            }
+            *head
+        };
+        self.advanced.notify_all();
+        if let Some(hook) = &self.on_commit {
+            let notice = CommitNotice {
+                last_event_seq: newest,
+                webhook_deliveries,
+            };
+            // The write has committed: a failing hook must not turn it into an error.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&notice)));
+        }
+    }
+}
 
 /// Options of an engine before it opens its database.
 pub struct EngineBuilder {
@@ -235,22 +273,57 @@ impl EngineBuilder {
     pub fn open_in_memory(self) -> Result<Engine> {
         self.finish(SqliteStore::open_in_memory()?)
     }
+    /// Connects to a PostgreSQL database (a `postgres://` URL or `key=value` string),
+    /// creating and migrating the schema as needed: several engines, in several processes,
+    /// may share it (see [`crate::store::postgres`]).
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(self, url: &str) -> Result<Engine> {
+        let store = crate::store::postgres::PgStore::open(url)?;
+        self.finish_with(Backend::Postgres(store), None)
+    }
     fn finish(self, store: SqliteStore) -> Result<Engine> {
         if let Some(on) = self.group_commit {
             store.set_group_commit(on);
         }
-        let head = store.read(|s| s.last_event_seq())?;
         let checkpoints = match self.checkpoints {
             Some(policy) => store.start_background_checkpoints(policy)?,
             None => None,
         };
+        self.finish_with(Backend::Sqlite(store), checkpoints)
+    }
+    fn finish_with(
+        self,
+        store: Backend,
+        checkpoints: Option<BackgroundCheckpoints>,
+    ) -> Result<Engine> {
+        let head = store.read(|s| s.last_event_seq())?;
         let keys = KeyRing::new();
         if let Some(master) = &self.master {
             for (org, key) in store.read(|s| crate::crypto::held::load(s, master))? {
                 keys.insert(org, key);
             }
         }
+        let commits = Arc::new(Commits {
+            head: Mutex::new(head),
+            advanced: Condvar::new(),
+            on_commit: self.on_commit,
+            tokens: Default::default(),
+        });
+        // Other engines' commits on a shared database wake this engine's subscribers, forget
+        // its remembered authentications and reach its host's hook, as its own commits do.
+        #[cfg(feature = "postgres")]
+        let listener = match &store {
+            Backend::Postgres(p) => {
+                let heard = commits.clone();
+                Some(p.listen(move |c| {
+                    heard.committed(c.last_seq, c.credentials_changed, c.webhook_deliveries)
+                })?)
+            }
+            Backend::Sqlite(_) => None,
+        };
         let engine = Engine {
+            #[cfg(feature = "postgres")]
+            listener,
             checkpoints,
             store,
             clock: self.clock,
@@ -261,9 +334,7 @@ impl EngineBuilder {
             event_retention_bytes: self.event_retention_bytes,
             webhook_allow: self.webhook_allow,
             webhook_limits: self.webhook_limits,
-            commits: (Mutex::new(head), Condvar::new()),
-            on_commit: self.on_commit,
-            tokens: Default::default(),
+            commits,
         };
         if engine.master.is_some() {
             // A database written without a master key (or seeded by another process) may
@@ -274,12 +345,65 @@ impl EngineBuilder {
     }
 }
 
+/// The store an engine runs on: an embedded SQLite database, or a PostgreSQL database shared
+/// with other engines.
+enum Backend {
+    Sqlite(SqliteStore),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::PgStore),
+}
+
+impl Backend {
+    fn write<T: Send>(&self, f: impl FnOnce(&dyn Store) -> Result<T> + Send) -> Result<T> {
+        match self {
+            Self::Sqlite(s) => s.write(|tx| f(tx)),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.write(|tx| f(tx)),
+        }
+    }
+    /// A write that publishes: on PostgreSQL, what it published is announced to the other
+    /// engines on the database inside its transaction, so that they hear of it once it
+    /// commits (see [`crate::store::postgres::PgStore::listen`]).
+    fn write_publishing<T: Send>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<(T, events::Published)> + Send,
+    ) -> Result<(T, events::Published)> {
+        match self {
+            Self::Sqlite(s) => s.write(|tx| f(tx)),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.write(|tx| {
+                let (out, published) = f(tx)?;
+                if published.last_seq.is_some() || published.credentials_changed {
+                    tx.announce(
+                        published.last_seq.unwrap_or(0),
+                        published.credentials_changed,
+                        published.webhook_deliveries,
+                    )?;
+                }
+                Ok((out, published))
+            }),
+        }
+    }
+    fn read<T>(&self, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
+        match self {
+            Self::Sqlite(s) => s.read(|tx| f(tx)),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.read(|tx| f(tx)),
+        }
+    }
+}
+
 /// The chat engine. `Engine` is `Send + Sync`: share it between threads; writes are
 /// serialized on its one writer connection.
 pub struct Engine {
-    /// First, so that it stops before the store closes.
+    /// Hears other engines' commits on a shared database (PostgreSQL); first, so that it stops
+    /// before the store closes.
+    #[cfg(feature = "postgres")]
+    #[allow(dead_code)] // Held for its `Drop`, which stops the listening thread.
+    listener: Option<crate::store::postgres::CommitListener>,
+    /// Before the store, so that it stops before the store closes.
     checkpoints: Option<BackgroundCheckpoints>,
-    store: SqliteStore,
+    store: Backend,
     clock: Arc<dyn Clock>,
     ids: IdGen,
     /// Organization key-encryption keys given by the host or held by the engine (see
@@ -293,11 +417,9 @@ pub struct Engine {
     pub(crate) webhook_allow: Vec<String>,
     /// When failing deliveries are given up; how long minted app tokens last.
     pub(crate) webhook_limits: webhooks::DeliveryLimits,
-    /// The newest committed event `seq`, and the condition subscribers wait on.
-    commits: (Mutex<i64>, Condvar),
-    on_commit: Option<CommitHook>,
-    /// Authentications remembered between calls.
-    tokens: crate::auth::RememberedTokens,
+    /// The newest committed event `seq`, its subscribers, remembered authentications and the
+    /// commit hook.
+    commits: Arc<Commits>,
 }
 
 impl Engine {
@@ -333,7 +455,7 @@ impl Engine {
     ) -> Result<T> {
         let new_keys = NewKeys::new();
         let env = self.env(&new_keys);
-        let written = self.store.write(|tx| {
+        let written = self.store.write_publishing(|tx| {
             let out = f(tx, &env)?;
             crate::idempotency::record_claim(tx, env.now, claim, &out)?;
             let published = events::publish(tx, &env)?;
@@ -342,26 +464,14 @@ impl Engine {
         let (out, published) = written?;
         // Committed: the keys the write generated are held from now on.
         new_keys.install(&self.keys);
-        if published.credentials_changed {
-            self.tokens.forget_all();
-        }
-        if let Some(seq) = published.last_seq {
-            let newest = {
-                let mut head = self.commits.0.lock();
-                if seq > *head {
-                    *head = seq;
-                }
-                *head
-            };
-            self.commits.1.notify_all();
-            if let Some(hook) = &self.on_commit {
-                let notice = CommitNotice {
-                    last_event_seq: newest,
-                    webhook_deliveries: published.webhook_deliveries,
-                };
-                // The write has committed: a failing hook must not turn it into an error.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&notice)));
-            }
+        match published.last_seq {
+            Some(seq) => self.commits.committed(
+                seq,
+                published.credentials_changed,
+                published.webhook_deliveries,
+            ),
+            None if published.credentials_changed => self.commits.tokens.forget_all(),
+            None => {}
         }
         Ok(out)
     }
@@ -382,14 +492,54 @@ impl Engine {
     /// no purged text stays in the `-wal` file). Returns whether it completed: false for an
     /// in-memory database, or when a reader kept it from finishing.
     pub fn checkpoint(&self) -> Result<bool> {
-        self.store.checkpoint_truncate()
+        match &self.store {
+            Backend::Sqlite(s) => s.checkpoint_truncate(),
+            // PostgreSQL keeps its own write-ahead log.
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Ok(false),
+        }
     }
 
-    /// The storage backend, for tests and benchmarks that observe or drive it below the
-    /// operations (write statistics, fault injection, raw statements). Hosts need only the
-    /// engine's own methods.
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
+    /// Runs `f` on a read transaction of the store, whichever it is: for tests and benchmarks
+    /// that observe the stored records below the operations.
+    #[doc(hidden)]
+    pub fn read_store<T>(&self, f: impl FnOnce(&dyn Store) -> Result<T>) -> Result<T> {
+        self.store.read(f)
+    }
+    /// Runs `f` as one write transaction of the store, whichever it is, without publication:
+    /// for tests that set up or change stored records below the operations.
+    #[doc(hidden)]
+    pub fn write_store<T: Send>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T> + Send,
+    ) -> Result<T> {
+        self.store.write(f)
+    }
+    /// The SQLite store, for tests and benchmarks that drive it below the operations (write
+    /// statistics, fault injection, raw statements); None when the engine runs on PostgreSQL.
+    pub fn sqlite_store(&self) -> Option<&SqliteStore> {
+        match &self.store {
+            Backend::Sqlite(s) => Some(s),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => None,
+        }
+    }
+    /// The store's fault injection, whichever store it is (see [`crate::store::FaultPlan`]).
+    #[cfg(feature = "fault-injection")]
+    pub fn fault_plan(&self) -> &crate::store::FaultPlan {
+        match &self.store {
+            Backend::Sqlite(s) => s.fault_plan(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.fault_plan(),
+        }
+    }
+    /// The PostgreSQL store, for tests that observe it below the operations (None on SQLite).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_store(&self) -> Option<&crate::store::postgres::PgStore> {
+        match &self.store {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
     }
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
@@ -407,12 +557,12 @@ impl Engine {
     /// [`crate::auth::RememberedTokens`]) or, for a visitor token, until it expires.
     pub fn authenticate(&self, token: &str) -> Result<Actor> {
         let hash = crate::auth::token_hash(token);
-        let generation = match self.tokens.recall(&hash, self.clock.now_ms()) {
+        let generation = match self.commits.tokens.recall(&hash, self.clock.now_ms()) {
             Ok(actor) => return Ok(actor),
             Err(generation) => generation,
         };
         let (actor, until) = self.read(|s, env| directory::authenticate(s, env, &hash))?;
-        self.tokens.remember(generation, hash, actor, until);
+        self.commits.tokens.remember(generation, hash, actor, until);
         Ok(actor)
     }
 
@@ -426,16 +576,21 @@ impl Engine {
     }
     /// The newest committed event `seq`.
     pub fn last_event_seq(&self) -> i64 {
-        *self.commits.0.lock()
+        *self.commits.head.lock()
     }
 
     /// Blocks until an event newer than `after` commits or `timeout` passes; returns the
     /// newest committed `seq`.
     pub fn wait_for_events(&self, after: i64, timeout: Duration) -> i64 {
         let deadline = std::time::Instant::now() + timeout;
-        let mut head = self.commits.0.lock();
+        let mut head = self.commits.head.lock();
         while *head <= after {
-            if self.commits.1.wait_until(&mut head, deadline).timed_out() {
+            if self
+                .commits
+                .advanced
+                .wait_until(&mut head, deadline)
+                .timed_out()
+            {
                 break;
             }
         }

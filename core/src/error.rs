@@ -61,10 +61,14 @@ pub enum ErrorCode {
     /// 409: only a failed webhook delivery can be retried (this one was acknowledged or is
     /// still being retried).
     DeliveryNotFailed = 24,
+    /// 503: the database cannot be reached (a shared PostgreSQL database that is down or
+    /// restarting). Retry the call; a creating call with its idempotency key, since a
+    /// connection lost while committing leaves its outcome unknown.
+    StorageUnavailable = 25,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::NotAuthenticated,
         Self::NoActiveSubscription,
         Self::PermissionDenied,
@@ -89,6 +93,7 @@ impl ErrorCode {
         Self::Storage,
         Self::Internal,
         Self::DeliveryNotFailed,
+        Self::StorageUnavailable,
     ];
 
     /// The snake_case code used in error bodies.
@@ -118,6 +123,7 @@ impl ErrorCode {
             Self::Storage => "storage_error",
             Self::Internal => "internal_error",
             Self::DeliveryNotFailed => "delivery_not_failed",
+            Self::StorageUnavailable => "storage_unavailable",
         }
     }
 
@@ -145,6 +151,7 @@ impl ErrorCode {
             | Self::DeliveryNotFailed => 409,
             Self::IdempotencyKeyReused => 422,
             Self::SchemaTooNew | Self::Storage | Self::Internal => 500,
+            Self::StorageUnavailable => 503,
         }
     }
 }

@@ -48,19 +48,44 @@ pub struct World {
     pub engine: Engine,
     pub clock: TestClock,
     /// The directory of the database file, when the suite runs on one (kept while in use).
-    _dir: Option<tempfile::TempDir>,
+    pub place: TestPlace,
 }
 
-/// Opens the engine the unit tests run on: in memory, or with `CHAT_TEST_STORE=file` on a
-/// database file in a temporary directory (WAL, group commit, the checkpointer), so that one
-/// suite covers both ways the SQLite store runs (`scripts/test.sh` runs it both ways).
-pub fn open_test_engine(b: crate::EngineBuilder) -> (Engine, Option<tempfile::TempDir>) {
-    if std::env::var("CHAT_TEST_STORE").as_deref() == Ok("file") {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = b.open(dir.path().join("chat.db")).unwrap();
-        (engine, Some(dir))
-    } else {
-        (b.open_in_memory().unwrap(), None)
+/// Where a test engine's data lives while it is in use (each held for its `Drop`, which
+/// removes it).
+#[allow(dead_code)]
+pub enum TestPlace {
+    Memory,
+    /// A database file in a temporary directory.
+    File(tempfile::TempDir),
+    /// A schema of its own in the database `CHAT_TEST_POSTGRES` names.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::ScratchSchema),
+}
+
+/// Opens the engine the unit tests run on, by `CHAT_TEST_STORE`: in memory (unset), on a
+/// database file in a temporary directory (`file`: WAL, group commit, the checkpointer), or
+/// on PostgreSQL (`postgres`, in a new schema of the database `CHAT_TEST_POSTGRES` names), so
+/// that one suite covers every way the engine stores (`scripts/test.sh` runs each).
+pub fn open_test_engine(b: crate::EngineBuilder) -> (Engine, TestPlace) {
+    match std::env::var("CHAT_TEST_STORE").as_deref() {
+        Ok("file") => {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = b.open(dir.path().join("chat.db")).unwrap();
+            (engine, TestPlace::File(dir))
+        }
+        #[cfg(feature = "postgres")]
+        Ok("postgres") => {
+            let base = std::env::var("CHAT_TEST_POSTGRES")
+                .expect("CHAT_TEST_POSTGRES names the test database");
+            let schema = crate::store::postgres::ScratchSchema::create(&base).unwrap();
+            let engine = b.open_postgres(&schema.url()).unwrap();
+            (engine, TestPlace::Postgres(schema))
+        }
+        Ok(other) if !other.is_empty() => {
+            panic!("CHAT_TEST_STORE={other}: not a store this build has")
+        }
+        _ => (b.open_in_memory().unwrap(), TestPlace::Memory),
     }
 }
 
@@ -102,7 +127,7 @@ pub fn world() -> World {
     let clock = TestClock::at_default_start();
     let (engine, dir) = open_test_engine(Engine::builder().clock(clock.clone()));
     let mut w = seeded(engine, clock);
-    w._dir = dir;
+    w.place = dir;
     w
 }
 
@@ -115,7 +140,7 @@ pub fn seeded(engine: Engine, clock: TestClock) -> World {
     World {
         engine,
         clock,
-        _dir: None,
+        place: TestPlace::Memory,
     }
 }
 
@@ -221,10 +246,43 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     k
 }
 
+/// The rows of a raw query whose columns are all text (`CAST(x AS TEXT)` reads the same on
+/// every store).
+pub fn text_rows(engine: &Engine, sql: &str) -> Vec<Vec<String>> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = engine.postgres_store() {
+        return pg
+            .with_client(|c| {
+                Ok(c.query(sql, &[])?
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
+                    .collect())
+            })
+            .unwrap();
+    }
+    engine
+        .sqlite_store()
+        .unwrap()
+        .with_connection(|c| {
+            let mut st = c.prepare(sql)?;
+            let n = st.column_count();
+            let rows = st.query_map([], |r| (0..n).map(|i| r.get::<_, String>(i)).collect())?;
+            Ok(rows.collect::<rusqlite::Result<Vec<Vec<String>>>>()?)
+        })
+        .unwrap()
+}
+
 /// A count through raw SQL (recounts in tests).
 pub fn count(engine: &Engine, sql: &str) -> i64 {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = engine.postgres_store() {
+        return pg
+            .with_client(|c| Ok(c.query_one(sql, &[])?.get::<_, i64>(0)))
+            .unwrap();
+    }
     engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
         .unwrap()
 }

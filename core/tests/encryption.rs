@@ -490,7 +490,8 @@ fn purged_organization_key_leaves_ciphertext_that_the_offline_routine_opens() {
     assert_eq!(c.first_visitor_message_url, None);
     let raw_url: String = w
         .engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|conn| {
             Ok(conn.query_row(
                 "SELECT first_visitor_message_url FROM chats WHERE id = ?1",
@@ -637,7 +638,7 @@ fn tampered_or_swapped_ciphertext_is_not_decrypted() {
         .send_user_message(&ann(), uuid(ANN), cid, text("third sealed text"))
         .unwrap();
     w.engine
-        .store()
+        .sqlite_store().unwrap()
         .with_connection(|conn| {
             // Swap the ciphertexts of a and b.
             conn.execute(

@@ -11,11 +11,9 @@ mod common;
 use chat_core::chats::{ChatListParams, ChatScope, ChatUpdate};
 use chat_core::memberships::MembershipInput;
 use chat_core::messages::MessageListParams;
-use chat_core::store::ChatStore;
-use chat_core::{Actor, PageRequest};
+use chat_core::{Actor, Engine, PageRequest};
 use common::*;
 use proptest::prelude::*;
-use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -59,60 +57,38 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Every row of every table, as text: the whole observable state.
-fn dump(conn: &Connection) -> String {
+/// Every row of every table, as text.
+fn dump(engine: &Engine) -> String {
     let mut out = String::new();
-    let tables: Vec<String> = {
-        let mut st = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").unwrap();
-        st.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    for t in tables {
-        let mut st = conn
-            .prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2"))
-            .unwrap();
-        let n = st.column_count();
-        let rows = st
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
+    for t in table_names(engine) {
         out.push_str(&t);
+        let mut rows: Vec<String> = raw_rows(engine, &format!("SELECT * FROM {t}"))
+            .iter()
+            .map(|row| row.join("|"))
+            .collect();
+        rows.sort();
         for row in rows {
             out.push('\n');
-            out.push_str(&row.unwrap());
+            out.push_str(&row);
         }
         out.push('\n');
     }
     out
 }
 
-fn ended_snapshot(conn: &Connection, pk: i64) -> String {
+/// An ended chat's row, messages and memberships, as text.
+fn ended_snapshot(engine: &Engine, pk: i64) -> String {
     let mut out = String::new();
-    for (sql, n) in [
-        ("SELECT * FROM chats WHERE pk = ?1", 0),
-        ("SELECT * FROM messages WHERE chat_pk = ?1 ORDER BY seq", 1),
-        (
-            "SELECT * FROM memberships WHERE chat_pk = ?1 ORDER BY member_id",
-            2,
-        ),
-    ] {
-        let mut st = conn.prepare(sql).unwrap();
-        let cols = st.column_count();
-        let rows = st
-            .query_map([pk], |r| {
-                Ok((0..cols)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        for row in rows {
-            out.push_str(&format!("{n}:{}\n", row.unwrap()));
+    for (n, sql) in [
+        format!("SELECT * FROM chats WHERE pk = {pk}"),
+        format!("SELECT * FROM messages WHERE chat_pk = {pk} ORDER BY seq"),
+        format!("SELECT * FROM memberships WHERE chat_pk = {pk} ORDER BY member_id"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for row in raw_rows(engine, sql) {
+            out.push_str(&format!("{n}:{}\n", row.join("|")));
         }
     }
     out
@@ -255,94 +231,86 @@ impl Sim {
         let now = self.w.clock.clone();
         let now = chat_core::Clock::now_ms(&now);
         let engine = &self.w.engine;
-        type Observed = (Vec<String>, Vec<(Vec<u8>, bool)>, Vec<i64>);
-        let (recount_bad, pending_rows, ended_now): Observed = engine
-            .store()
-            .with_connection(|c| {
-                let mut bad = vec![];
-                let mut st = c
-                    .prepare(
-                        "SELECT c.pk, c.message_count, c.user_message_count, c.visitor_message_count, c.next_message_seq,
-                            (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg'),
-                            (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg' AND m.sender_type = 'user'),
-                            (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg' AND m.sender_type = 'visitor'),
-                            (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages m WHERE m.chat_pk = c.pk)
-                         FROM chats c",
-                    )
-                    .unwrap();
-                let rows = st.query_map([], |r| Ok((0..9).map(|i| r.get::<_, i64>(i).unwrap()).collect::<Vec<i64>>())).unwrap();
-                for row in rows {
-                    let r = row.unwrap();
-                    if r[1] != r[5] || r[2] != r[6] || r[3] != r[7] || r[4] != r[8] {
-                        bad.push(format!("chat counters {r:?}"));
-                    }
-                }
-                let mut st = c
-                    .prepare(
-                        "SELECT m.chat_pk, hex(m.member_id), m.message_count,
-                            (SELECT COUNT(*) FROM messages x WHERE x.chat_pk = m.chat_pk AND x.sender_id = m.member_id AND x.type = 'msg')
-                         FROM memberships m",
-                    )
-                    .unwrap();
-                let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))).unwrap();
-                for row in rows {
-                    let (pk, m, stored, counted) = row.unwrap();
-                    if stored != counted {
-                        bad.push(format!("membership {pk}/{m}: {stored} != {counted}"));
-                    }
-                }
-                let mut st = c
-                    .prepare(
-                        "SELECT c.id, c.is_waiting = 1 AND c.is_ended = 0 AND NOT EXISTS (
-                            SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id
-                            WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > ?1)
-                         FROM chats c",
-                    )
-                    .unwrap();
-                let pending = st.query_map([now], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?))).unwrap().map(Result::unwrap).collect();
-                // Every change row of a chat is on its chain (head in the chat row, each row
-                // pointing at an older one of the same chat), which a purge walks; every chat
-                // and membership has a published state.
-                let (chained, owned, foreign, backwards, unpublished): (i64, i64, i64, i64, i64) = c
-                    .query_row(
-                        "WITH RECURSIVE chain(pk, seq) AS (
-                            SELECT pk, last_event_seq FROM chats WHERE last_event_seq IS NOT NULL
-                            UNION ALL SELECT chain.pk, e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq
-                            WHERE e.prev_seq IS NOT NULL)
-                         SELECT (SELECT count(*) FROM chain),
-                                (SELECT count(*) FROM event_changes WHERE chat_pk IS NOT NULL),
-                                (SELECT count(*) FROM chain JOIN event_changes e ON e.seq = chain.seq WHERE e.chat_pk IS NOT chain.pk),
-                                (SELECT count(*) FROM event_changes WHERE prev_seq >= seq),
-                                (SELECT count(*) FROM chats WHERE event_state IS NULL)
-                                  + (SELECT count(*) FROM memberships WHERE event_state IS NULL)",
-                        [],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                    )
-                    .unwrap();
-                if chained != owned || foreign != 0 || backwards != 0 || unpublished != 0 {
-                    bad.push(format!(
-                        "event chains: {chained} chained of {owned} chat rows, {foreign} foreign, {backwards} backwards; {unpublished} unpublished"
-                    ));
-                }
-                // The idle sweep's index key follows the chat's last activity (migration 0009).
-                let stale: i64 = c
-                    .query_row(
-                        "SELECT count(*) FROM chats WHERE activity_minute <> last_activity_at / 60000",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
-                if stale != 0 {
-                    bad.push(format!("{stale} chats whose idle-index minute is not their last activity's"));
-                }
-                let mut st = c.prepare("SELECT pk FROM chats WHERE is_ended = 1").unwrap();
-                let ended = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-                Ok((bad, pending, ended))
-            })
-            .unwrap();
+        let num = |v: &String| -> i64 { v.parse().unwrap() };
+        let mut recount_bad = vec![];
+        for r in raw_rows(
+            engine,
+            "SELECT c.pk, c.message_count, c.user_message_count, c.visitor_message_count, c.next_message_seq,
+                (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg'),
+                (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg' AND m.sender_type = 'user'),
+                (SELECT COUNT(*) FROM messages m WHERE m.chat_pk = c.pk AND m.type = 'msg' AND m.sender_type = 'visitor'),
+                (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages m WHERE m.chat_pk = c.pk)
+             FROM chats c",
+        ) {
+            let r: Vec<i64> = r.iter().map(num).collect();
+            if r[1] != r[5] || r[2] != r[6] || r[3] != r[7] || r[4] != r[8] {
+                recount_bad.push(format!("chat counters {r:?}"));
+            }
+        }
+        for r in raw_rows(
+            engine,
+            "SELECT m.chat_pk, m.member_id, m.message_count,
+                (SELECT COUNT(*) FROM messages x WHERE x.chat_pk = m.chat_pk AND x.sender_id = m.member_id AND x.type = 'msg')
+             FROM memberships m",
+        ) {
+            if r[2] != r[3] {
+                recount_bad.push(format!("membership {}/{}: {} != {}", r[0], r[1], r[2], r[3]));
+            }
+        }
+        let pending_rows: Vec<(Uuid, bool)> = raw_rows(
+            engine,
+            &format!(
+                "SELECT c.id, c.is_waiting = 1 AND c.is_ended = 0 AND NOT EXISTS (
+                    SELECT 1 FROM memberships m JOIN users u ON u.id = m.member_id
+                    WHERE m.chat_pk = c.pk AND m.member_type = 'user' AND m.is_participating = 1 AND u.present_until > {now})
+                 FROM chats c"
+            ),
+        )
+        .into_iter()
+        .map(|r| (Uuid::parse_str(&r[0]).unwrap(), r[1] == "1"))
+        .collect();
+        // Every change row of a chat is on its chain (head in the chat row, each row pointing
+        // at an older one of the same chat), which a purge walks; every chat and membership
+        // has a published state.
+        let chains: Vec<i64> = raw_rows(
+            engine,
+            "WITH RECURSIVE chain(pk, seq) AS (
+                SELECT pk, last_event_seq FROM chats WHERE last_event_seq IS NOT NULL
+                UNION ALL SELECT chain.pk, e.prev_seq FROM event_changes e JOIN chain ON e.seq = chain.seq
+                WHERE e.prev_seq IS NOT NULL)
+             SELECT (SELECT count(*) FROM chain),
+                    (SELECT count(*) FROM event_changes WHERE chat_pk IS NOT NULL),
+                    (SELECT count(*) FROM chain JOIN event_changes e ON e.seq = chain.seq WHERE e.chat_pk IS DISTINCT FROM chain.pk),
+                    (SELECT count(*) FROM event_changes WHERE prev_seq >= seq),
+                    (SELECT count(*) FROM chats WHERE event_state IS NULL)
+                      + (SELECT count(*) FROM memberships WHERE event_state IS NULL)",
+        )[0]
+            .iter()
+            .map(num)
+            .collect();
+        let (chained, owned, foreign, backwards, unpublished) =
+            (chains[0], chains[1], chains[2], chains[3], chains[4]);
+        if chained != owned || foreign != 0 || backwards != 0 || unpublished != 0 {
+            recount_bad.push(format!(
+                "event chains: {chained} chained of {owned} chat rows, {foreign} foreign, {backwards} backwards; {unpublished} unpublished"
+            ));
+        }
+        // The idle sweep's index key follows the chat's last activity.
+        let stale = raw_count(
+            engine,
+            "SELECT count(*) FROM chats WHERE activity_minute <> last_activity_at / 60000",
+        );
+        if stale != 0 {
+            recount_bad.push(format!(
+                "{stale} chats whose idle-index minute is not their last activity's"
+            ));
+        }
+        let ended_now: Vec<i64> = raw_rows(engine, "SELECT pk FROM chats WHERE is_ended = 1")
+            .iter()
+            .map(|r| num(&r[0]))
+            .collect();
         prop_assert!(recount_bad.is_empty(), "{recount_bad:?}");
         for (id, expected) in pending_rows {
-            let id = Uuid::from_slice(&id).unwrap();
             let chat = engine
                 .get_chat(
                     &Actor::User(u(ANN)),
@@ -359,10 +327,7 @@ impl Sim {
             );
         }
         for pk in ended_now {
-            let snap = engine
-                .store()
-                .with_connection(|c| Ok(ended_snapshot(c, pk)))
-                .unwrap();
+            let snap = ended_snapshot(engine, pk);
             match self.ended.get(&pk) {
                 Some(before) => prop_assert_eq!(before, &snap, "ended chat {} changed", pk),
                 None => {
@@ -389,8 +354,7 @@ impl Sim {
             for listed in &p.results {
                 let id: Uuid = listed.id.parse().unwrap();
                 let one = engine
-                    .store()
-                    .read(|tx| tx.chat_by_id(id, now))
+                    .read_store(|tx| tx.chat_by_id(id, now))
                     .unwrap()
                     .unwrap();
                 prop_assert_eq!(
@@ -411,8 +375,7 @@ impl Sim {
                 );
                 // By pk (publication's read) the same record as by id.
                 let by_pk = engine
-                    .store()
-                    .read(|tx| tx.chat_by_pk(one.pk, now))
+                    .read_store(|tx| tx.chat_by_pk(one.pk, now))
                     .unwrap()
                     .unwrap();
                 prop_assert_eq!(&by_pk, &one, "chat {} by pk", id);
@@ -455,10 +418,15 @@ impl Sim {
                     None => break,
                 }
             }
-            let stored: i64 = engine
-                .store()
-                .with_connection(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM messages m JOIN chats c ON c.pk = m.chat_pk WHERE c.id = ?1", [c.as_bytes()], |r| r.get(0))?))
-                .unwrap();
+            let chat_pk = engine
+                .read_store(|tx| tx.chat_by_id(c, now))
+                .unwrap()
+                .unwrap()
+                .pk;
+            let stored = raw_count(
+                engine,
+                &format!("SELECT COUNT(*) FROM messages WHERE chat_pk = {chat_pk}"),
+            );
             prop_assert_eq!(n as i64, stored);
             prop_assert_eq!(ids.len(), n);
         }
@@ -473,10 +441,10 @@ proptest! {
     fn random_operation_sequences_keep_the_database_consistent(ops in proptest::collection::vec(op(), 1..45)) {
         let mut sim = Sim { w: world(), chats: vec![], owners: vec![], ended: BTreeMap::new() };
         for op in &ops {
-            let before = sim.w.engine.store().with_connection(|c| Ok(dump(c))).unwrap();
+            let before = dump(&sim.w.engine);
             if let Err(e) = sim.apply(op) {
                 prop_assert!(e.status() < 500, "{op:?} failed as a server fault: {e:?}");
-                let after = sim.w.engine.store().with_connection(|c| Ok(dump(c))).unwrap();
+                let after = dump(&sim.w.engine);
                 prop_assert!(before == after, "{op:?} failed with {e:?} but changed the database");
             }
             sim.check()?;

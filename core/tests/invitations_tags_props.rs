@@ -5,6 +5,8 @@
 //! - no ended chat has a pending invitation; every accepted invitation's acceptor is a member;
 //! - no operation fails with a server-side (5xx) error.
 
+mod common;
+
 use chat_core::chats::{ChatScope, ChatUpdate, NewChat};
 use chat_core::invitations::{InvitationAccept, InvitationExpire, InvitationFilter, NewInvitation};
 use chat_core::memberships::MembershipInput;
@@ -139,6 +141,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 struct Sim {
     engine: Engine,
+    _place: common::TestPlace,
     clock: TestClock,
     /// Chats in creation order, with whether the chat has a room (allowed tags apply).
     chats: Vec<(Uuid, bool)>,
@@ -166,16 +169,14 @@ fn who_says(who: usize) -> &'static str {
 impl Sim {
     fn new() -> Self {
         let clock = TestClock::at_default_start();
-        let engine = Engine::builder()
-            .clock(clock.clone())
-            .open_in_memory()
-            .unwrap();
+        let (engine, place) = common::open_test_engine(Engine::builder().clock(clock.clone()));
         engine.load_seed_json(&seed()).unwrap();
         engine
             .share_team(&Actor::Admin, id(PARTNER), id(PARTNER_TEAM), id(ACME))
             .unwrap();
         Self {
             engine,
+            _place: place,
             clock,
             chats: vec![],
             tags: BTreeMap::new(),
@@ -437,34 +438,34 @@ impl Sim {
         Ok(())
     }
 
+    /// A raw count; `?1` stands for the chat's pk when `chat` is given.
     fn sql(&self, sql: &str, chat: Option<Uuid>) -> i64 {
+        let sql = match chat {
+            Some(cid) => sql.replace("?1", &self.pk_of(cid).to_string()),
+            None => sql.to_string(),
+        };
+        common::raw_count(&self.engine, &sql)
+    }
+
+    fn pk_of(&self, chat: Uuid) -> i64 {
         self.engine
-            .store()
-            .with_connection(|c| {
-                Ok(match chat {
-                    Some(cid) => c.query_row(sql, [cid.as_bytes()], |r| r.get(0))?,
-                    None => c.query_row(sql, [], |r| r.get(0))?,
-                })
-            })
+            .read_store(|s| s.chat_by_id(chat, 0))
             .unwrap()
+            .unwrap()
+            .pk
     }
 
     fn visitor_of(&self, chat: Uuid) -> Uuid {
         self.engine
-            .store()
-            .with_connection(|c| {
-                let b: Vec<u8> = c.query_row(
-                    "SELECT visitor_id FROM chats WHERE id = ?1",
-                    [chat.as_bytes()],
-                    |r| r.get(0),
-                )?;
-                Ok(Uuid::from_slice(&b).unwrap())
-            })
+            .read_store(|s| s.chat_by_id(chat, 0))
+            .unwrap()
+            .unwrap()
+            .visitor_id
             .unwrap()
     }
 
     fn is_ended(&self, chat: Uuid) -> bool {
-        self.sql("SELECT is_ended FROM chats WHERE id = ?1", Some(chat)) == 1
+        self.sql("SELECT is_ended FROM chats WHERE pk = ?1", Some(chat)) == 1
     }
 
     fn check(&self) -> std::result::Result<(), TestCaseError> {
@@ -513,12 +514,12 @@ impl Sim {
             // Member counts against recounts (the chat resource's definitions).
             let users_with_messages = self.sql(
                 "SELECT COUNT(*) FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
-                 WHERE c.id = ?1 AND m.member_type = 'user' AND m.message_count > 0",
+                 WHERE c.pk = ?1 AND m.member_type = 'user' AND m.message_count > 0",
                 Some(cid),
             );
             let visitors = self.sql(
                 "SELECT COUNT(*) FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
-                 WHERE c.id = ?1 AND m.member_type = 'visitor'",
+                 WHERE c.pk = ?1 AND m.member_type = 'visitor'",
                 Some(cid),
             );
             prop_assert_eq!(chat.user_member_count, users_with_messages);
@@ -527,12 +528,12 @@ impl Sim {
             // Invitations show the chat's participating members.
             let participating_users = self.sql(
                 "SELECT COUNT(*) FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
-                 WHERE c.id = ?1 AND m.member_type = 'user' AND m.is_participating = 1",
+                 WHERE c.pk = ?1 AND m.member_type = 'user' AND m.is_participating = 1",
                 Some(cid),
             );
             let participating_visitors = self.sql(
                 "SELECT COUNT(*) FROM memberships m JOIN chats c ON c.pk = m.chat_pk \
-                 WHERE c.id = ?1 AND m.member_type = 'visitor' AND m.is_participating = 1",
+                 WHERE c.pk = ?1 AND m.member_type = 'visitor' AND m.is_participating = 1",
                 Some(cid),
             );
             let out = self

@@ -442,15 +442,13 @@ fn listing_filters_by_type_and_pages_newest_first() {
 /// publication presents the message the send wrote); a write in between is seen by the next read.
 #[test]
 fn a_message_read_again_after_a_write_in_the_same_transaction_is_the_written_one() {
-    use chat_core::store::{ChatStore, EncryptionStore, MessageStore};
     let w = world();
     let chat = served_chat(&w);
     let sent = send(&w, chat, json!({"message": "a text to purge"})).unwrap();
     let id: uuid::Uuid = sent.id.parse().unwrap();
     let (first, second) = w
         .engine
-        .store()
-        .write(|tx| {
+        .write_store(|tx| {
             let pk = tx.chat_by_id(chat, 0)?.unwrap().pk;
             let first = tx.message(pk, id)?.unwrap();
             tx.purge_message_texts(pk, 1)?;

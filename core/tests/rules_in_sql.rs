@@ -11,6 +11,8 @@
 //!   its users (not deleted) [`RoomReach::is_accessible_to`] accepts;
 //! - `chats_due_to_end` returns the chats [`ChatRecord::is_due_to_end`] accepts.
 
+mod common;
+
 use chat_core::chats::{ChatFilter, ChatRecord, ChatSelection, DerivedCounts};
 use chat_core::directory::{
     OrgRecord, RoomReach, RoomRecord, RouterRecord, RouterStep, TeamRecord, UserRecord,
@@ -19,8 +21,7 @@ use chat_core::directory::{
 use chat_core::events::RoomChannel;
 use chat_core::memberships::{Composing, MemberInfo, MemberRef, MembershipRecord};
 use chat_core::pagination::Keyset;
-use chat_core::store::sqlite::SqliteTx;
-use chat_core::store::{ChatStore, DirectoryStore, EventStore, MembershipStore};
+use chat_core::store::Store;
 use chat_core::{Engine, Millis};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -231,6 +232,7 @@ struct World {
     shares: Vec<Vec<Uuid>>,
     chats: Vec<Chat>,
     engine: Engine,
+    _place: common::TestPlace,
 }
 
 fn id(kind: u128, i: usize) -> Uuid {
@@ -447,10 +449,9 @@ fn build(spec: &Spec) -> World {
         })
         .collect();
 
-    let engine = Engine::builder().open_in_memory().unwrap();
+    let (engine, place) = common::open_test_engine(Engine::builder());
     engine
-        .store()
-        .write(|tx| {
+        .write_store(|tx| {
             for o in &orgs {
                 tx.insert_org(o)?;
             }
@@ -496,12 +497,13 @@ fn build(spec: &Spec) -> World {
         shares,
         chats,
         engine,
+        _place: place,
     }
 }
 
 impl World {
-    fn read<T>(&self, f: impl FnOnce(&SqliteTx<'_>) -> chat_core::Result<T>) -> T {
-        self.engine.store().read(f).unwrap()
+    fn read<T>(&self, f: impl FnOnce(&dyn Store) -> chat_core::Result<T>) -> T {
+        self.engine.read_store(f).unwrap()
     }
 
     fn reach<'a>(&'a self, room: &'a RoomRecord) -> RoomReach<'a> {

@@ -314,7 +314,8 @@ fn files_persist_across_reopen_and_use_wal() {
         let w = world_on_file(&path);
         let mode: String = w
             .engine
-            .store()
+            .sqlite_store()
+            .unwrap()
             .with_connection(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -335,12 +336,14 @@ fn files_persist_across_reopen_and_use_wal() {
         .unwrap();
     assert_eq!(c.message_count, 1);
     let fk: i64 = engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?))
         .unwrap();
     assert_eq!(fk, 1);
     let problems: String = engine
-        .store()
+        .sqlite_store()
+        .unwrap()
         .with_connection(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
         .unwrap();
     assert_eq!(problems, "ok");
@@ -488,7 +491,8 @@ fn the_wal_file_is_kept_at_the_size_the_inline_threshold_allows() {
         }
         let engine = b.open(dir.path().join("k.db")).unwrap();
         engine
-            .store()
+            .sqlite_store()
+            .unwrap()
             .with_connection(|c| {
                 Ok(c.query_row("PRAGMA journal_size_limit", [], |r| r.get::<_, i64>(0))?)
             })

@@ -47,11 +47,63 @@ enum Command {
     Demo(ServeArgs),
 }
 
+/// Where the server keeps its data.
+#[derive(Clone, Debug)]
+enum Database {
+    /// A SQLite file of this server's own (created when missing).
+    File(PathBuf),
+    /// A PostgreSQL database, which several servers may share (`postgres://` or
+    /// `postgresql://` URL).
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self::Postgres(s.to_string()))
+        } else if s.is_empty() {
+            Err("the database is empty: a file path or a postgres:// URL".into())
+        } else {
+            Ok(Self::File(PathBuf::from(s)))
+        }
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The file's path, or the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    write!(f, "{u}")
+                }
+                Err(_) => f.write_str("postgres://(unparsable URL)"),
+            },
+        }
+    }
+}
+
+impl Database {
+    /// Opens the engine `builder` describes on this database.
+    fn open(&self, builder: chat_core::EngineBuilder) -> chat_core::Result<Engine> {
+        match self {
+            Self::File(path) => builder.open(path),
+            Self::Postgres(url) => builder.open_postgres(url),
+        }
+    }
+}
+
 #[derive(Args, Clone)]
 struct ServeArgs {
-    /// The SQLite database file (created when missing).
+    /// The database: a SQLite file (created when missing), or a `postgres://` URL of a
+    /// PostgreSQL database that several servers share.
     #[arg(long, env = "CHAT_DB", default_value = "./chat.db")]
-    db: PathBuf,
+    db: Database,
     /// Address to listen on (port 0: any free port).
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
@@ -66,8 +118,9 @@ struct ServeArgs {
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     public_url: Option<String>,
     /// The file holding the master key that seals the organization keys the server holds
-    /// (64 hex characters; default: `<db>.master-key` beside the database, created with mode
-    /// 0600 from the system's random source when missing).
+    /// (64 hex characters; default: `<db>.master-key` beside a SQLite database, created with
+    /// mode 0600 from the system's random source when missing). Required with PostgreSQL:
+    /// every server on the database must use the same key.
     #[arg(long, env = "CHAT_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
     /// Restrict webhook destinations to URLs under one of these (same scheme, host and port,
@@ -175,9 +228,9 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct SeedArgs {
-    /// The SQLite database file (created when missing).
+    /// The database: a SQLite file (created when missing) or a `postgres://` URL.
     #[arg(long, env = "CHAT_DB", default_value = "./chat.db")]
-    db: PathBuf,
+    db: Database,
     /// The seed file (JSON).
     file: PathBuf,
 }
@@ -216,19 +269,17 @@ fn main() -> ExitCode {
 fn seed(args: &SeedArgs) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-    let engine = Engine::open(&args.db).map_err(|e| format!("cannot open the database: {e}"))?;
+    let engine = args
+        .db
+        .open(Engine::builder())
+        .map_err(|e| format!("cannot open the database: {e}"))?;
     let report = engine
         .load_seed_json(&text)
         .map_err(|e| format!("the seed was not loaded: {}", e.to_json()))?;
     checkpoint(&engine);
     println!(
         "seeded {}: {} organizations, {} users, {} teams, {} rooms, {} visitors",
-        args.db.display(),
-        report.organizations,
-        report.users,
-        report.teams,
-        report.rooms,
-        report.visitors
+        args.db, report.organizations, report.users, report.teams, report.rooms, report.visitors
     );
     Ok(())
 }
@@ -279,15 +330,18 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
         inline_above_pages: args.wal_inline_checkpoint_pages,
         ..CheckpointPolicy::default()
     };
-    let key_file = args
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| master_key::default_path(&args.db));
+    let key_file = match (&args.master_key_file, &args.db) {
+        (Some(file), _) => file.clone(),
+        (None, Database::File(path)) => master_key::default_path(path),
+        (None, Database::Postgres(_)) => {
+            return Err("with a PostgreSQL database, --master-key-file (CHAT_MASTER_KEY_FILE) is required: every server on the database must use the same key".into());
+        }
+    };
     let master = master_key::load_or_create(&key_file)?;
     let signals = realtime::CommitSignals::new();
     let hook_signals = signals.clone();
     let engine = tokio::task::spawn_blocking(move || {
-        Engine::builder()
+        let builder = Engine::builder()
             .master_key(master)
             .event_retention(retention)
             .event_retention_bytes(match args.event_retention_mb {
@@ -300,12 +354,12 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
             // WAL checkpoints off the request path (a passive checkpoint on a connection of
             // its own; inline only past the threshold).
             .background_checkpoints(checkpoints)
-            .group_commit(group_commit)
-            .open(&db)
+            .group_commit(group_commit);
+        db.open(builder)
     })
     .await
     .map_err(|e| format!("cannot open the database: {e}"))?
-    .map_err(|e| format!("cannot open the database {}: {e}", args.db.display()))?;
+    .map_err(|e| format!("cannot open the database {}: {e}", args.db))?;
     let engine = Arc::new(engine);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -321,7 +375,7 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     if demo {
         let token = admin_token.get_or_insert_with(random_token).clone();
         let e = engine.clone();
-        let db = args.db.display().to_string();
+        let db = args.db.to_string();
         let text = tokio::task::spawn_blocking(move || demo::setup(&e, &base, &token, &db))
             .await
             .map_err(|e| format!("demo setup failed: {e}"))?

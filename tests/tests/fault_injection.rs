@@ -70,14 +70,22 @@ fn survives_faults_at_every_write<T: std::fmt::Debug>(
     mut op: impl FnMut(&Engine) -> chat_core::Result<T>,
 ) -> T {
     for n in 1.. {
-        let before = e.store().with_connection(|c| Ok(dump(c))).unwrap();
-        e.store().fault_plan().fail_write(n);
+        let before = e
+            .sqlite_store()
+            .unwrap()
+            .with_connection(|c| Ok(dump(c)))
+            .unwrap();
+        e.fault_plan().fail_write(n);
         let result = op(e);
-        e.store().fault_plan().fail_write(0);
+        e.fault_plan().fail_write(0);
         match result {
             Err(err) if err.detail.ends_with("injected fault") => {
                 assert_eq!(err.code, ErrorCode::Storage);
-                let after = e.store().with_connection(|c| Ok(dump(c))).unwrap();
+                let after = e
+                    .sqlite_store()
+                    .unwrap()
+                    .with_connection(|c| Ok(dump(c)))
+                    .unwrap();
                 assert!(
                     before == after,
                     "{name}: fault at write {n} left a partial change"
@@ -166,7 +174,8 @@ fn a_fault_at_any_write_leaves_the_key_free_or_its_reply_stored() {
         )
     };
     let chats = || -> i64 {
-        e.store()
+        e.sqlite_store()
+            .unwrap()
             .with_connection(|c| Ok(c.query_row("SELECT count(*) FROM chats", [], |r| r.get(0))?))
             .unwrap()
     };
@@ -174,9 +183,9 @@ fn a_fault_at_any_write_leaves_the_key_free_or_its_reply_stored() {
     // A fault at each write in turn, retrying with the same key, until no write fails.
     let mut first = None;
     for n in 1..200 {
-        e.store().fault_plan().fail_write(n);
+        e.fault_plan().fail_write(n);
         let result = create("operator");
-        e.store().fault_plan().fail_write(0);
+        e.fault_plan().fail_write(0);
         match result {
             Err(err) => {
                 assert_eq!(err.code, ErrorCode::Storage, "{err:?}");

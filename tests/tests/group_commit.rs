@@ -79,7 +79,7 @@ fn stored(path: &std::path::Path, chat: Uuid) -> (i64, i64) {
 fn wait_until_queued(engine: &Engine, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let queued = engine.store().queued_writes();
+        let queued = engine.sqlite_store().unwrap().queued_writes();
         if queued >= n {
             return;
         }
@@ -119,10 +119,11 @@ fn send_to_each_while_held(
 fn writers_queued_behind_a_write_commit_together() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, actor, ann, chats) = setup(&dir, 4);
-    let (ops0, commits0) = engine.store().write_stats();
+    let (ops0, commits0) = engine.sqlite_store().unwrap().write_stats();
     send_to_each_while_held(&engine, &actor, ann, &chats, |held| {
         engine
-            .store()
+            .sqlite_store()
+            .unwrap()
             .write(|_| {
                 held();
                 // Holds the connection until every send is queued behind this write.
@@ -131,7 +132,7 @@ fn writers_queued_behind_a_write_commit_together() {
             })
             .unwrap();
     });
-    let (ops, commits) = engine.store().write_stats();
+    let (ops, commits) = engine.sqlite_store().unwrap().write_stats();
     assert_eq!(ops - ops0, 5);
     assert!(
         commits - commits0 < 5,
@@ -150,17 +151,23 @@ fn writers_queued_behind_a_write_commit_together() {
 fn the_builder_turns_group_commit_off_and_memory_never_has_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chat.db");
-    assert!(Engine::open(&path).unwrap().store().group_commit_on());
+    assert!(
+        Engine::open(&path)
+            .unwrap()
+            .sqlite_store()
+            .unwrap()
+            .group_commit_on()
+    );
     let off = Engine::builder().group_commit(false).open(&path).unwrap();
-    assert!(!off.store().group_commit_on());
+    assert!(!off.sqlite_store().unwrap().group_commit_on());
     drop(off);
     let on = Engine::builder().group_commit(true).open(&path).unwrap();
-    assert!(on.store().group_commit_on());
+    assert!(on.sqlite_store().unwrap().group_commit_on());
     let memory = Engine::builder()
         .group_commit(true)
         .open_in_memory()
         .unwrap();
-    assert!(!memory.store().group_commit_on());
+    assert!(!memory.sqlite_store().unwrap().group_commit_on());
 }
 
 /// Writes queued while the writer connection is held by something that is not a write (a
@@ -171,7 +178,8 @@ fn writes_queued_behind_a_raw_connection_user_still_run() {
     let (engine, actor, ann, chats) = setup(&dir, 3);
     send_to_each_while_held(&engine, &actor, ann, &chats, |held| {
         engine
-            .store()
+            .sqlite_store()
+            .unwrap()
             .with_connection(|_| {
                 held();
                 wait_until_queued(&engine, chats.len());
@@ -191,7 +199,7 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
     let (engine, actor, ann, chats) = setup(&dir, 3);
     let (started_tx, started_rx) = mpsc::channel();
     let mut panicked = false;
-    let (ops0, commits0) = engine.store().write_stats();
+    let (ops0, commits0) = engine.sqlite_store().unwrap().write_stats();
     std::thread::scope(|s| {
         let e = &engine;
         let a = &actor;
@@ -199,7 +207,8 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
         // Holds the connection until the four writes below are queued, each after the one
         // before it: they run in that order in this write's group.
         s.spawn(move || {
-            e.store()
+            e.sqlite_store()
+                .unwrap()
                 .write(|_| {
                     started_tx.send(()).unwrap();
                     wait_until_queued(e, 4);
@@ -212,20 +221,23 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
         wait_until_queued(e, 1);
         // Fails after a write that ran inside the group.
         let failing = s.spawn(move || {
-            e.store().write(|tx| -> chat_core::Result<()> {
-                let pk = tx.chat_by_id(c1, 0)?.unwrap().pk;
-                tx.insert_tag(&TagRecord {
-                    chat_pk: pk,
-                    name: "ghost".into(),
-                    created_at: 0,
-                })?;
-                assert!(tx.tag(pk, "ghost")?.is_some());
-                Err(ChatError::new(ErrorCode::Storage, "fails after a write"))
-            })
+            e.sqlite_store()
+                .unwrap()
+                .write(|tx| -> chat_core::Result<()> {
+                    let pk = tx.chat_by_id(c1, 0)?.unwrap().pk;
+                    tx.insert_tag(&TagRecord {
+                        chat_pk: pk,
+                        name: "ghost".into(),
+                        created_at: 0,
+                    })?;
+                    assert!(tx.tag(pk, "ghost")?.is_some());
+                    Err(ChatError::new(ErrorCode::Storage, "fails after a write"))
+                })
         });
         wait_until_queued(e, 2);
         let panicking = s.spawn(move || {
-            e.store()
+            e.sqlite_store()
+                .unwrap()
                 .write(|_| -> chat_core::Result<()> { panic!("a bug in a rule") })
         });
         wait_until_queued(e, 3);
@@ -237,7 +249,7 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
     });
     assert!(panicked);
     // They all ran in the holding write's group: five operations, one COMMIT.
-    let (ops, commits) = engine.store().write_stats();
+    let (ops, commits) = engine.sqlite_store().unwrap().write_stats();
     assert_eq!((ops - ops0, commits - commits0), (5, 1));
     // The engine still works after the panic.
     send(&engine, &actor, ann, chats[1], "later").unwrap();
@@ -261,7 +273,7 @@ fn a_failing_or_panicking_write_leaves_only_itself_out_of_its_group() {
 fn many_concurrent_writers_with_faults_stay_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, actor, ann, chats) = setup(&dir, 8);
-    let faults = engine.store().fault_plan();
+    let faults = engine.sqlite_store().unwrap().fault_plan();
     let oks: Vec<usize> = std::thread::scope(|s| {
         let e = &engine;
         let a = &actor;
@@ -290,7 +302,7 @@ fn many_concurrent_writers_with_faults_stay_consistent() {
         }
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let (ops, commits) = engine.store().write_stats();
+    let (ops, commits) = engine.sqlite_store().unwrap().write_stats();
     assert!(commits <= ops);
     assert!(oks.iter().sum::<usize>() < 8 * 150, "some writes failed");
     // Each fault that fired failed its own send and no other.

@@ -23,7 +23,8 @@ fn reads_complete_while_a_write_is_in_progress() {
     std::thread::scope(|scope| {
         let e = &engine;
         scope.spawn(move || {
-            e.store()
+            e.sqlite_store()
+                .unwrap()
                 .write(move |_tx| {
                     started_tx.send(()).unwrap();
                     let _ = release_rx.recv_timeout(Duration::from_secs(10));

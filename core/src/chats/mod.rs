@@ -118,14 +118,16 @@ impl ChatRecord {
 }
 
 /// The idle branch of [`ChatRecord::is_due_to_end`] in SQL, for a chat `c` whose room
-/// organization is `o`; `?1` is now.
+/// organization is `o`; `?1` is now. `t + s * 1000 <= now` is written `t <= now AND s <=
+/// (now - t) / 1000` (equal for whole seconds once `now - t` is not negative), which cannot
+/// overflow: PostgreSQL refuses an overflowing sum and SQLite turns it into floating point.
 pub(crate) const IDLE_SQL: &str = "c.is_ended = 0 AND c.chat_type <> 'external' \
-     AND c.last_activity_at + o.chat_idle_timeout_s * 1000 <= ?1";
+     AND c.last_activity_at <= ?1 AND o.chat_idle_timeout_s <= (?1 - c.last_activity_at) / 1000";
 
 /// The ttl branch of [`ChatRecord::is_due_to_end`] in SQL, for a chat `c` whose room is `r`;
-/// `?1` is now.
+/// `?1` is now (without overflow, as [`IDLE_SQL`]).
 pub(crate) const TTL_PASSED_SQL: &str = "r.ttl_s IS NOT NULL AND c.chat_type = 'task' AND c.is_ended = 0 \
-     AND c.created_at + r.ttl_s * 1000 <= ?1";
+     AND c.created_at <= ?1 AND r.ttl_s <= (?1 - c.created_at) / 1000";
 
 /// The counts a chat derives from its memberships each time it is read (they depend on
 /// presence, which expires with time, so they are never stored).

@@ -773,8 +773,7 @@ fn room_tags_and_conversation_starters_are_evented() {
     // The room's tags replaced without it: removed everywhere.
     let kept: Vec<String> = w
         .engine
-        .store()
-        .read(|s| crate::store::DirectoryStore::room_allowed_tags(s, id(ROOM)))
+        .read_store(|s| s.room_allowed_tags(id(ROOM)))
         .unwrap()
         .into_iter()
         .map(|(n, _)| n)
@@ -946,13 +945,7 @@ fn numbers_are_never_given_twice_even_after_retention_emptied_the_log() {
     assert!(head > 0);
     w.clock.advance_secs(8 * 24 * 3600);
     assert!(w.engine.maintenance().unwrap().events_deleted > 0);
-    let left: i64 = w
-        .engine
-        .store()
-        .with_connection(|c| {
-            Ok(c.query_row("SELECT count(*) FROM event_changes", [], |r| r.get(0))?)
-        })
-        .unwrap();
+    let left = count(&w.engine, "SELECT count(*) FROM event_changes");
     assert_eq!(left, 0);
     assert_eq!(
         w.engine.last_event_seq(),
@@ -1093,22 +1086,18 @@ fn robo_pending_webhook(w: &World, actions: Value) -> crate::webhooks::Webhook {
 /// Every queued webhook delivery as (channel, number), sorted; each body's `seq` is the
 /// delivery's event number.
 fn delivered(w: &World) -> Vec<(String, i64)> {
-    let mut out: Vec<(String, i64)> = w
-        .engine
-        .store()
-        .with_connection(|c| {
-            let mut st = c.prepare("SELECT event_seq, body FROM webhook_deliveries")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            Ok(rows
-                .map(|r| {
-                    let (seq, body) = r.unwrap();
-                    let body: Value = serde_json::from_str(&body).unwrap();
-                    assert_eq!(body["seq"], seq);
-                    (body["channel"].as_str().unwrap().to_string(), seq)
-                })
-                .collect())
-        })
-        .unwrap();
+    let mut out: Vec<(String, i64)> = text_rows(
+        &w.engine,
+        "SELECT CAST(event_seq AS TEXT), body FROM webhook_deliveries",
+    )
+    .into_iter()
+    .map(|row| {
+        let seq: i64 = row[0].parse().unwrap();
+        let body: Value = serde_json::from_str(&row[1]).unwrap();
+        assert_eq!(body["seq"], seq);
+        (body["channel"].as_str().unwrap().to_string(), seq)
+    })
+    .collect();
     out.sort();
     out
 }
@@ -1232,7 +1221,6 @@ fn webhooks_queue_matching_events_in_order_and_retry_with_backoff() {
 fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
     use crate::chats::{ChatListParams, ChatScope};
     use crate::messages::NewMessage;
-    use crate::store::EventStore;
     let w = world();
     let (routed, _) = w.routed_chat();
     let v = visitor(VISITOR);
@@ -1255,8 +1243,7 @@ fn the_pending_audience_is_exactly_who_lists_the_chat_as_pending() {
     for (chat, room) in [(routed, ROUTED_ROOM), (open, ROOM)] {
         let audience = w
             .engine
-            .store()
-            .read(|tx| tx.room_audience(id(room), RoomChannel::PendingChats))
+            .read_store(|tx| tx.room_audience(id(room), RoomChannel::PendingChats))
             .unwrap();
         for who in [ANN, BOB, CAT, DAN, PIA, OLLI, ROBO] {
             let listed = w
@@ -1652,17 +1639,14 @@ fn every_published_channel_is_a_listed_collection() {
 #[test]
 fn retention_by_size_keeps_the_newest_events_within_the_bound() {
     let log_bytes = |w: &World| -> (i64, i64) {
-        w.engine
-            .store()
-            .with_connection(|c| {
-                Ok(c.query_row(
-                    "SELECT count(*), coalesce(sum(64 + length(channels) + length(resource_id) \
-                     + coalesce(length(resource), 0)), 0) FROM event_changes",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?)
-            })
-            .unwrap()
+        (
+            count(&w.engine, "SELECT count(*) FROM event_changes"),
+            count(
+                &w.engine,
+                "SELECT CAST(coalesce(sum(64 + length(channels) + length(resource_id) \
+                 + coalesce(length(resource), 0)), 0) AS BIGINT) FROM event_changes",
+            ),
+        )
     };
     let build = |bound: Option<u64>| {
         let clock = crate::TestClock::at_default_start();
@@ -1670,7 +1654,10 @@ fn retention_by_size_keeps_the_newest_events_within_the_bound() {
         if let Some(bytes) = bound {
             b = b.event_retention_bytes(bytes);
         }
-        seeded(b.open_in_memory().unwrap(), clock)
+        let (engine, place) = open_test_engine(b);
+        let mut w = seeded(engine, clock);
+        w.place = place;
+        w
     };
     let unbounded = build(None);
     let bounded = build(Some(20_000));
@@ -1711,13 +1698,7 @@ fn retention_by_size_keeps_the_newest_events_within_the_bound() {
         "a read from before the kept events resyncs"
     );
     // From the oldest kept change on, Bob reads without a resync.
-    let oldest: i64 = bounded
-        .engine
-        .store()
-        .with_connection(|c| {
-            Ok(c.query_row("SELECT min(seq) FROM event_changes", [], |r| r.get(0))?)
-        })
-        .unwrap();
+    let oldest = count(&bounded.engine, "SELECT min(seq) FROM event_changes");
     let recent = read(&bounded, BOB, oldest);
     assert!(!recent.resync && !recent.events.is_empty(), "{recent:?}");
 }

@@ -780,13 +780,11 @@ fn a_second_pending_invitation_of_a_party_is_refused_by_the_schema() {
     // The rule returns the pending one; the unique index backs it against any other path.
     let w = world();
     let chat = w.ann_chat();
-    send(&w, ANN, chat, invite_user(BOB));
-    let r = w.engine.store().with_connection(|c| {
-        Ok(c.execute(
-            "INSERT INTO chat_invitations (id, chat_pk, invited_by_user_id, invited_user_id, created_at, updated_at) \
-             SELECT randomblob(16), chat_pk, invited_by_user_id, invited_user_id, 1, 1 FROM chat_invitations",
-            [],
-        )?)
+    let (inv, _) = send(&w, ANN, chat, invite_user(BOB));
+    let r = w.engine.write_store(|s| {
+        let mut second = s.invitation(inv_id(&inv))?.unwrap();
+        second.id = Uuid::now_v7();
+        s.insert_invitation(&second)
     });
     assert_eq!(r.unwrap_err().code, EC::Storage);
 }
@@ -816,14 +814,14 @@ mod fault_injection {
         let before = snapshot(&w);
         // Accepting writes a membership, a join event, the chat and the invitation.
         for n in 1..=4 {
-            w.engine.store().fault_plan().fail_write(n);
+            w.engine.fault_plan().fail_write(n);
             let r =
                 w.engine
                     .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body());
             assert_eq!(r.unwrap_err().code, EC::Storage, "write {n}");
             assert_eq!(snapshot(&w), before, "write {n}");
         }
-        w.engine.store().fault_plan().fail_write(0);
+        w.engine.fault_plan().fail_write(0);
         w.engine
             .accept_invitation(&user(BOB), id(BOB), None, inv_id(&inv), accept_body())
             .unwrap();

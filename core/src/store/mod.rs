@@ -11,6 +11,10 @@
 //! (`core/tests/rules_in_sql.rs`) hold each SQL form to its Rust definition.
 
 pub mod changes;
+#[cfg(feature = "fault-injection")]
+mod fault;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use crate::chats::{ChatFilter, ChatRecord, ChatSelection, NewChatRecord};
@@ -32,6 +36,9 @@ use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use crate::tags::TagRecord;
 use crate::webhooks::records::{DeliveryRecord, WebhookRecord};
 use uuid::Uuid;
+
+#[cfg(feature = "fault-injection")]
+pub use fault::FaultPlan;
 
 /// Organizations, people, rooms, routing, presence and credentials.
 pub trait DirectoryStore {

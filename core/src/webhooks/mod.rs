@@ -12,6 +12,12 @@
 //! marked failed and the webhook's next delivery goes on, so one event the receiver never
 //! accepts does not hold back the rest. [`retry`] sends a failed delivery once more.
 //!
+//! An attempt handed to a host is claimed for [`ATTEMPT_LEASE_MS`]: its next attempt is set
+//! that far ahead in the transaction that hands it out, so that no other caller — another
+//! server on the same PostgreSQL database, or the same one polling again — attempts it
+//! meanwhile. The host's [`record_result`] then sets the real next attempt; a host that never
+//! reports (it stopped) leaves the delivery to be attempted again once the lease ends.
+//!
 //! A webhook owned by a bot user carries `app_user_auth` with a token minted for the attempt:
 //! it acts as that user for [`DeliveryLimits::token_lifetime_ms`] (an hour at most), is stored
 //! only as its hash, and is put into the body only when the attempt is built, so the outbox
@@ -53,6 +59,10 @@ pub const GIVE_UP_AFTER_MS: Millis = 24 * 3600 * 1000;
 /// How long the token of `app_user_auth` acts as the webhook's bot user (one hour, the most a
 /// host may set).
 pub const APP_TOKEN_LIFETIME_MS: Millis = 3600 * 1000;
+
+/// How long an attempt handed to a host is its alone (longer than any host's request
+/// timeout; the example server's is 10 s).
+pub const ATTEMPT_LEASE_MS: Millis = 60 * 1000;
 
 /// When retries end and how long minted app tokens last. The defaults are the contract's
 /// ([`GIVE_UP_AFTER_ATTEMPTS`], [`GIVE_UP_AFTER_MS`], [`APP_TOKEN_LIFETIME_MS`]); a host may
@@ -461,13 +471,6 @@ pub(crate) struct DueRecord {
     bot: Option<Uuid>,
 }
 
-impl DueRecord {
-    /// Whether building the attempt mints a token (and so needs a write).
-    pub(crate) fn needs_token(&self) -> bool {
-        self.bot.is_some()
-    }
-}
-
 /// Deliveries to attempt now: at most one per webhook, its oldest one still being retried.
 pub(crate) fn due_records(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<DueRecord>> {
     let mut out = Vec::new();
@@ -491,9 +494,18 @@ pub(crate) fn due_records(s: &dyn Store, env: &Env, limit: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// Claims the attempts for [`ATTEMPT_LEASE_MS`] (see the module's documentation).
+pub(crate) fn claim(s: &dyn Store, env: &Env, due: &mut [DueRecord]) -> Result<()> {
+    for r in due {
+        r.delivery.next_attempt_at = env.now + ATTEMPT_LEASE_MS;
+        s.update_delivery(&r.delivery)?;
+    }
+    Ok(())
+}
+
 /// Builds each attempt: its final body (the event, plus `app_user_auth` with a token minted
-/// now for a bot user's webhook) and signed headers. Minting writes the token's hash, so a
-/// caller passes a write transaction when any record [`DueRecord::needs_token`].
+/// now for a bot user's webhook) and signed headers. Minting writes the token's hash: the
+/// caller's transaction is a write.
 pub(crate) fn attempts(
     s: &dyn Store,
     env: &Env,

@@ -161,8 +161,9 @@ operations! {
 
     /// Host: deliveries to POST now (url, body, headers).
     ///
-    /// See [`webhooks`] for the delivery protocol. An attempt for a bot user's webhook mints
-    /// its app token (a write); the others are only read.
+    /// See [`webhooks`] for the delivery protocol. The attempts are claimed for
+    /// [`webhooks::ATTEMPT_LEASE_MS`] in the write that hands them out (and an attempt for a
+    /// bot user's webhook mints its app token there); when none is due, only a read runs.
     write(host) fn webhook_deliveries_due(limit: usize) -> Vec<DueDelivery> {
         status: [200],
         args: "query{limit}",
@@ -170,13 +171,15 @@ operations! {
         routes: [],
         parse: {} (due_limit(args)),
         run: {
-            let due = engine.read(|s, env| webhooks::due_records(s, env, limit))?;
-            let limits = engine.webhook_limits;
-            if due.iter().any(webhooks::DueRecord::needs_token) {
-                engine.write(None, |s, env| webhooks::attempts(s, env, &limits, due))
-            } else {
-                engine.read(|s, env| webhooks::attempts(s, env, &limits, due))
+            if engine.read(|s, env| webhooks::due_records(s, env, limit))?.is_empty() {
+                return Ok(Vec::new());
             }
+            let limits = engine.webhook_limits;
+            engine.write(None, |s, env| {
+                let mut due = webhooks::due_records(s, env, limit)?;
+                webhooks::claim(s, env, &mut due)?;
+                webhooks::attempts(s, env, &limits, due)
+            })
         },
     }
 

@@ -3,7 +3,8 @@
 
 use crate::test_support::*;
 use crate::webhooks::{
-    APP_TOKEN_LIFETIME_MS, Delivery, GIVE_UP_AFTER_ATTEMPTS, GIVE_UP_AFTER_MS, MAX_BACKOFF_MS,
+    APP_TOKEN_LIFETIME_MS, ATTEMPT_LEASE_MS, Delivery, FIRST_RETRY_MS, GIVE_UP_AFTER_ATTEMPTS,
+    GIVE_UP_AFTER_MS, MAX_BACKOFF_MS,
 };
 use crate::{ErrorCode, PageRequest};
 use serde_json::{Value, json};
@@ -69,7 +70,8 @@ fn refuse(w: &World, delivery: i64) {
 fn twenty_attempts_are_not_enough_before_a_day_of_failing() {
     let w = world();
     let hook = robo_webhook_with_two_deliveries(&w);
-    let first = due_id(&w).expect("the first delivery is due");
+    // The oldest delivery (each `due_id` below hands it out, claiming it until its result).
+    let first = history(&w, hook)[0].id;
     let start = w.engine.now_ms();
     // Twenty failures, each retried as soon as it is due: about two hours in all.
     for _ in 0..GIVE_UP_AFTER_ATTEMPTS {
@@ -110,18 +112,40 @@ fn twenty_attempts_are_not_enough_before_a_day_of_failing() {
     assert_eq!(d.last_error.as_deref(), Some("receiver error"));
     assert!(!d.is_delivered && d.failed_at.is_some() && d.next_attempt_at.is_none());
     // The webhook's next delivery goes on at once.
-    let second = due_id(&w).expect("the next delivery is due");
-    assert_ne!(second, first);
-    let body: Value =
-        serde_json::from_str(&w.engine.webhook_deliveries_due(1).unwrap()[0].body).unwrap();
+    let due = w.engine.webhook_deliveries_due(10).unwrap();
+    assert_eq!(due.len(), 1, "the next delivery is due");
+    assert_ne!(due[0].id, first);
+    let body: Value = serde_json::from_str(&due[0].body).unwrap();
     assert_eq!(body["action"], "removed");
+}
+
+#[test]
+fn an_attempt_handed_out_is_not_handed_out_again_until_its_result_or_its_lease_ends() {
+    let w = world();
+    let hook = robo_webhook_with_two_deliveries(&w);
+    let first = due_id(&w).expect("the first delivery is due");
+    // Claimed: a second poll (another server's, or this one's) does not get it, nor the
+    // webhook's next delivery, which waits behind it.
+    assert_eq!(due_id(&w), None);
+    w.clock.advance_ms(ATTEMPT_LEASE_MS - 1);
+    assert_eq!(due_id(&w), None);
+    // Its host never reported: once the lease ends it is handed out again.
+    w.clock.advance_ms(1);
+    assert_eq!(due_id(&w), Some(first));
+    // A result sets the real next attempt (a refusal: the backoff).
+    refuse(&w, first);
+    assert_eq!(history(&w, hook)[0].attempts, 1);
+    w.clock.advance_ms(FIRST_RETRY_MS - 1);
+    assert_eq!(due_id(&w), None);
+    w.clock.advance_ms(1);
+    assert_eq!(due_id(&w), Some(first));
 }
 
 #[test]
 fn a_day_of_failing_is_not_enough_before_twenty_attempts() {
     let w = world();
     let hook = robo_webhook_with_two_deliveries(&w);
-    let first = due_id(&w).unwrap();
+    let first = history(&w, hook)[0].id;
     // A receiver answering a day apart: the day passes after the second attempt, yet the
     // delivery is failed only at its twentieth.
     for attempt in 1..=GIVE_UP_AFTER_ATTEMPTS {

@@ -72,25 +72,57 @@ pub struct World {
     pub engine: Engine,
     pub clock: TestClock,
     /// The directory of the database file, when the suite runs on one (kept while in use).
-    _dir: Option<tempfile::TempDir>,
+    _place: TestPlace,
 }
 
-/// In memory, or with `CHAT_TEST_STORE=file` on a database file (WAL, group commit, the
-/// checkpointer), as the unit tests' world: one suite, both ways the store runs.
+/// Where a test engine's data lives while it is in use (each held for its `Drop`, which
+/// removes it).
+#[allow(dead_code)]
+pub enum TestPlace {
+    Memory,
+    /// A database file in a temporary directory.
+    File(tempfile::TempDir),
+    /// A schema of its own in the database `CHAT_TEST_POSTGRES` names.
+    #[cfg(feature = "postgres")]
+    Postgres(chat_core::store::postgres::ScratchSchema),
+}
+
+/// Opens an engine on the store `CHAT_TEST_STORE` names: in memory (unset), on a database
+/// file (`file`: WAL, group commit, the checkpointer) or on PostgreSQL (`postgres`, a new
+/// schema in the database `CHAT_TEST_POSTGRES` names). One suite, every way the engine stores.
+pub fn open_test_engine(builder: chat_core::EngineBuilder) -> (Engine, TestPlace) {
+    match std::env::var("CHAT_TEST_STORE").as_deref() {
+        Ok("file") => {
+            let dir = tempfile::tempdir().unwrap();
+            (
+                builder.open(dir.path().join("chat.db")).unwrap(),
+                TestPlace::File(dir),
+            )
+        }
+        #[cfg(feature = "postgres")]
+        Ok("postgres") => {
+            let base = std::env::var("CHAT_TEST_POSTGRES")
+                .expect("CHAT_TEST_POSTGRES names the test database");
+            let schema = chat_core::store::postgres::ScratchSchema::create(&base).unwrap();
+            let engine = builder.open_postgres(&schema.url()).unwrap();
+            (engine, TestPlace::Postgres(schema))
+        }
+        Ok(other) if !other.is_empty() => {
+            panic!("CHAT_TEST_STORE={other}: not a store this build has")
+        }
+        _ => (builder.open_in_memory().unwrap(), TestPlace::Memory),
+    }
+}
+
+/// The seeded world on the store `CHAT_TEST_STORE` names ([`open_test_engine`]).
 pub fn world() -> World {
     let clock = TestClock::at_default_start();
-    let builder = Engine::builder().clock(clock.clone());
-    let (engine, dir) = if std::env::var("CHAT_TEST_STORE").as_deref() == Ok("file") {
-        let dir = tempfile::tempdir().unwrap();
-        (builder.open(dir.path().join("chat.db")).unwrap(), Some(dir))
-    } else {
-        (builder.open_in_memory().unwrap(), None)
-    };
+    let (engine, place) = open_test_engine(Engine::builder().clock(clock.clone()));
     engine.load_seed_json(&seed_json().to_string()).unwrap();
     World {
         engine,
         clock,
-        _dir: dir,
+        _place: place,
     }
 }
 
@@ -101,7 +133,7 @@ pub fn world_on_file(path: &std::path::Path) -> World {
     World {
         engine,
         clock,
-        _dir: None,
+        _place: TestPlace::Memory,
     }
 }
 
@@ -165,4 +197,87 @@ impl World {
             }
         }
     }
+}
+
+/// A raw query's rows on whichever store the engine runs on, each value as text: NULL as
+/// `NULL`, ids and bytes as lowercase hex, flags and booleans as `0`/`1`, numbers in decimal.
+/// For recounts and dumps; the same query reads the same text on both stores.
+pub fn raw_rows(engine: &Engine, sql: &str) -> Vec<Vec<String>> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = engine.postgres_store() {
+        use postgres::types::Type;
+        return pg
+            .with_client(|c| {
+                let rows = c.query(sql, &[])?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| {
+                                let t = r.columns()[i].type_().clone();
+                                let text = if t == Type::INT8 {
+                                    r.get::<_, Option<i64>>(i).map(|v| v.to_string())
+                                } else if t == Type::INT4 {
+                                    r.get::<_, Option<i32>>(i).map(|v| v.to_string())
+                                } else if t == Type::BOOL {
+                                    r.get::<_, Option<bool>>(i).map(|v| u8::from(v).to_string())
+                                } else if t == Type::UUID {
+                                    r.get::<_, Option<Uuid>>(i).map(|v| v.simple().to_string())
+                                } else if t == Type::BYTEA {
+                                    r.get::<_, Option<Vec<u8>>>(i).map(hex::encode)
+                                } else if t == Type::FLOAT8 {
+                                    r.get::<_, Option<f64>>(i).map(|v| format!("{v:?}"))
+                                } else {
+                                    r.get::<_, Option<String>>(i)
+                                };
+                                text.unwrap_or_else(|| "NULL".into())
+                            })
+                            .collect()
+                    })
+                    .collect())
+            })
+            .unwrap();
+    }
+    use rusqlite::types::ValueRef;
+    engine
+        .sqlite_store()
+        .unwrap()
+        .with_connection(|c| {
+            let mut st = c.prepare(sql)?;
+            let n = st.column_count();
+            let rows = st.query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            ValueRef::Null => "NULL".to_string(),
+                            ValueRef::Integer(v) => v.to_string(),
+                            ValueRef::Real(v) => format!("{v:?}"),
+                            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                            ValueRef::Blob(b) => hex::encode(b),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .unwrap()
+}
+
+/// A raw count (the first column of the first row).
+pub fn raw_count(engine: &Engine, sql: &str) -> i64 {
+    raw_rows(engine, sql)[0][0].parse().unwrap()
+}
+
+/// The engine's tables, by name.
+pub fn table_names(engine: &Engine) -> Vec<String> {
+    let sql = if engine.sqlite_store().is_some() {
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    } else {
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+    };
+    raw_rows(engine, sql)
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect()
 }

@@ -324,7 +324,7 @@ pub struct SqliteStore {
     path: Option<std::path::PathBuf>,
     next_reader: std::sync::atomic::AtomicUsize,
     #[cfg(feature = "fault-injection")]
-    fault: std::sync::Arc<FaultPlan>,
+    fault: std::sync::Arc<crate::store::FaultPlan>,
 }
 
 impl SqliteStore {
@@ -400,7 +400,7 @@ impl SqliteStore {
             path: None,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "fault-injection")]
-            fault: std::sync::Arc::new(FaultPlan::default()),
+            fault: std::sync::Arc::new(crate::store::FaultPlan::default()),
         })
     }
 
@@ -621,7 +621,7 @@ impl SqliteStore {
     }
 
     #[cfg(feature = "fault-injection")]
-    pub fn fault_plan(&self) -> &FaultPlan {
+    pub fn fault_plan(&self) -> &crate::store::FaultPlan {
         &self.fault
     }
 }
@@ -661,7 +661,7 @@ pub struct SqliteTx<'c> {
     /// operation, also under group commit; reads never record).
     changes: ChangeLog,
     #[cfg(feature = "fault-injection")]
-    fault: &'c FaultPlan,
+    fault: &'c crate::store::FaultPlan,
 }
 
 impl SqliteTx<'_> {
@@ -691,45 +691,6 @@ impl SqliteTx<'_> {
     /// Records a change for publication (see [`crate::store::changes`]).
     fn record(&self, c: Change) {
         self.changes.record(c);
-    }
-}
-
-/// Fails the N-th write statement from when it is armed: proves that an operation failing
-/// midway leaves nothing behind.
-#[cfg(feature = "fault-injection")]
-#[derive(Default)]
-pub struct FaultPlan {
-    remaining: std::sync::atomic::AtomicI64,
-    fired: std::sync::atomic::AtomicU64,
-}
-
-#[cfg(feature = "fault-injection")]
-impl FaultPlan {
-    /// The `n`-th write from now fails (1: the next one). 0 disarms.
-    pub fn fail_write(&self, n: i64) {
-        self.remaining.store(n, std::sync::atomic::Ordering::SeqCst);
-    }
-    /// Whether a fault is armed and has not fired yet (a test arms the next one only once the
-    /// previous one fired, so that none is overwritten unseen).
-    pub fn is_armed(&self) -> bool {
-        self.remaining.load(std::sync::atomic::Ordering::SeqCst) > 0
-    }
-    /// Faults that fired (failed a write statement) since the store was opened.
-    pub fn fired(&self) -> u64 {
-        self.fired.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    fn tick(&self) -> Result<()> {
-        use std::sync::atomic::Ordering;
-        let before = self.remaining.load(Ordering::SeqCst);
-        if before <= 0 {
-            return Ok(());
-        }
-        self.remaining.store(before - 1, Ordering::SeqCst);
-        if before == 1 {
-            self.fired.fetch_add(1, Ordering::SeqCst);
-            return Err(ChatError::new(ErrorCode::Storage, "injected fault"));
-        }
-        Ok(())
     }
 }
 
