@@ -856,8 +856,9 @@ export function scenario(mod) {
           ok(typeof op.summary === "string" && op.summary.length > 0, `${op.name} has a summary`);
         }
         const codes = mod.errorCodes();
-        eq(codes.length, 24, "error codes");
+        eq(codes.length, 25, "error codes");
         deepEq(codes[0], { code: "not_authenticated", number: 1, status: 401 }, "first code");
+        deepEq(codes[24], { code: "storage_unavailable", number: 25, status: 503 }, "last code");
         ok(/^\d+\.\d+\.\d+/.test(mod.version()), "version");
         engine.close();
       },
