@@ -11,6 +11,7 @@
 //! (`core/tests/rules_in_sql.rs`) hold each SQL form to its Rust definition.
 
 pub mod changes;
+pub(crate) mod columns;
 #[cfg(feature = "fault-injection")]
 mod fault;
 #[cfg(feature = "postgres")]

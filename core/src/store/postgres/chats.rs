@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::ChatStore;
 use crate::store::changes::Change;
+use crate::store::columns::CHAT_BASE_COLS;
 use postgres::types::ToSql;
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -101,15 +102,6 @@ fn derived_per_row() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// A chat's stored columns and its room's name; [`chat_row`] reads them, then the four derived
-/// counts.
-const CHAT_BASE_COLS: &str = "c.pk, c.id, c.room_id, c.room_organization_id, c.chat_type, c.visitor_id, c.is_private, c.is_encrypted, \
-     c.encrypted_symmetric_key, c.created_at, c.updated_at, c.is_ended, c.ended_at, c.is_waiting, c.waiting_started_at, \
-     c.message_count, c.user_message_count, c.visitor_message_count, c.tag_count, c.is_autosuggested, \
-     c.first_visitor_message_url, c.first_visitor_message_url_title, c.autosuggest_url, c.autosuggest_url_title, \
-     c.first_visitor_msg_at, c.first_reply_at, c.first_msg_at, c.last_msg_at, c.active_ms, c.last_activity_at, \
-     c.next_message_seq, c.token, r.name";
 
 /// A chat read from the columns of [`CHAT_BASE_COLS`] and the four derived counts (37 columns
 /// from the first).

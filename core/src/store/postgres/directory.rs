@@ -9,16 +9,12 @@ use crate::directory::{
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::changes::{Change, DirectoryItem};
+use crate::store::columns::{ORG_COLS, ROOM_COLS, USER_COLS, USER_COLS_LEN, VISITOR_COLS};
 use crate::store::{DirectoryStore, PresenceHolder};
 use postgres::Row;
 use postgres::types::ToSql;
 use std::sync::LazyLock;
 use uuid::Uuid;
-
-const ORG_COLS: &str = "id, name, has_active_subscription, private_chat_history, private_chats, encrypt_chats, chat_idle_timeout_s, created_at, updated_at";
-pub(crate) const USER_COLS: &str = "id, organization_id, first_name, last_name, alias, avatar_id, avatar_url, is_bot, is_deleted, perm_reports, perm_settings, present_until, created_at, updated_at";
-/// How many columns [`USER_COLS`] has: where the columns after a joined user start.
-pub(crate) const USER_COLS_LEN: usize = 14;
 
 /// A user read from column `o` on ([`USER_COLS`]).
 pub(crate) fn user_row_at(r: &postgres::Row, o: usize) -> Result<UserRecord> {
@@ -39,11 +35,6 @@ pub(crate) fn user_row_at(r: &postgres::Row, o: usize) -> Result<UserRecord> {
         updated_at: r.try_get(o + 13)?,
     })
 }
-
-const ROOM_COLS: &str =
-    "id, organization_id, name, language_code, ttl_s, router_id, created_at, updated_at";
-const VISITOR_COLS: &str =
-    "id, organization_id, name, present_until, sensitive_data_purged_at, created_at, updated_at";
 
 /// SQL text built once from constant parts.
 macro_rules! const_sql {
@@ -895,13 +886,5 @@ impl DirectoryStore for PgTx<'_> {
             refresh_present_until(self, h, now)?;
         }
         Ok(n as usize)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn user_cols_len_counts_user_cols() {
-        assert_eq!(super::USER_COLS.split(',').count(), super::USER_COLS_LEN);
     }
 }

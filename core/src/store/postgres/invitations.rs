@@ -1,6 +1,5 @@
 //! SQL of chat invitations on PostgreSQL.
 
-use super::directory::{USER_COLS, USER_COLS_LEN};
 use super::{PgTx, qualified, user_opt_at, uuid_tie};
 use crate::clock::Millis;
 use crate::error::{ChatError, ErrorCode, Result};
@@ -8,6 +7,7 @@ use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection
 use crate::pagination::Keyset;
 use crate::store::InvitationStore;
 use crate::store::changes::Change;
+use crate::store::columns::{USER_COLS, USER_COLS_LEN};
 use postgres::Row;
 use postgres::types::ToSql;
 use std::sync::LazyLock;

@@ -1,11 +1,11 @@
 //! SQL of reply suggestions on PostgreSQL.
 
-use super::directory::{USER_COLS, USER_COLS_LEN};
 use super::{PgTx, qualified, user_opt_at, uuid_tie};
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::SuggestionStore;
 use crate::store::changes::Change;
+use crate::store::columns::{USER_COLS, USER_COLS_LEN};
 use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use postgres::Row;
 use postgres::types::ToSql;

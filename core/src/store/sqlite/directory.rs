@@ -9,19 +9,11 @@ use crate::directory::{
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::changes::{Change, DirectoryItem};
+use crate::store::columns::{ORG_COLS, ROOM_COLS, USER_COLS, USER_COLS_LEN, VISITOR_COLS};
 use crate::store::{DirectoryStore, PresenceHolder};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
-
-const ORG_COLS: &str = "id, name, has_active_subscription, private_chat_history, private_chats, encrypt_chats, chat_idle_timeout_s, created_at, updated_at";
-pub(crate) const USER_COLS: &str = "id, organization_id, first_name, last_name, alias, avatar_id, avatar_url, is_bot, is_deleted, perm_reports, perm_settings, present_until, created_at, updated_at";
-/// How many columns [`USER_COLS`] has: where the columns after a joined user start.
-pub(crate) const USER_COLS_LEN: usize = 14;
-const ROOM_COLS: &str =
-    "id, organization_id, name, language_code, ttl_s, router_id, created_at, updated_at";
-const VISITOR_COLS: &str =
-    "id, organization_id, name, present_until, sensitive_data_purged_at, created_at, updated_at";
 
 fn org_row(r: &Row<'_>) -> rusqlite::Result<OrgRecord> {
     org_row_at(r, 0)
@@ -883,13 +875,5 @@ impl DirectoryStore for SqliteTx<'_> {
             self.refresh_present_until(h, now)?;
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn user_cols_len_counts_user_cols() {
-        assert_eq!(super::USER_COLS.split(',').count(), super::USER_COLS_LEN);
     }
 }

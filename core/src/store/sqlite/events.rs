@@ -10,15 +10,12 @@ use crate::events::records::{
 use crate::idempotency::records::IdempotencyRecord;
 use crate::pagination::Keyset;
 use crate::store::changes::Change;
+use crate::store::columns::{DELIVERY_COLS, WEBHOOK_COLS};
 use crate::store::{ChatEventState, EventStore, SnapshotOf};
 use crate::webhooks::records::{DeliveryRecord, WebhookRecord};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
-
-const WEBHOOK_COLS: &str =
-    "id, organization_id, url, channels, actions, secret, user_id, created_at, updated_at";
-const DELIVERY_COLS: &str = "id, webhook_id, event_seq, body, attempts, next_attempt_at, last_status, last_error, delivered_at, first_failed_at, failed_at, created_at";
 
 /// A row's channels as stored: a JSON array of the paths without `/api/v5/`. The paths are
 /// built by publication from ids and fixed words, which JSON writes as they are, so they are

@@ -1,6 +1,5 @@
 //! SQL of chat invitations.
 
-use super::directory::USER_COLS;
 use super::{SqliteTx, blob, qualified, user_opt_at, uuid_col, uuid_opt_col};
 use crate::clock::Millis;
 use crate::error::Result;
@@ -8,6 +7,7 @@ use crate::invitations::{InvitationFilter, InvitationRecord, InvitationSelection
 use crate::pagination::Keyset;
 use crate::store::InvitationStore;
 use crate::store::changes::Change;
+use crate::store::columns::{USER_COLS, USER_COLS_LEN};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use std::sync::LazyLock;
@@ -76,7 +76,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<InvitationRecord> {
         user_member_count: r.get(17)?,
         visitor_member_count: r.get(18)?,
         invited_by_user: user_opt_at(r, 19)?,
-        accepted_by_user: user_opt_at(r, 19 + super::directory::USER_COLS_LEN)?,
+        accepted_by_user: user_opt_at(r, 19 + USER_COLS_LEN)?,
     })
 }
 

@@ -8,31 +8,12 @@ use crate::messages::{
 use crate::pagination::Keyset;
 use crate::store::MessageStore;
 use crate::store::changes::Change;
+use crate::store::columns::{
+    MESSAGE_COLUMNS as COLUMNS, MESSAGE_JOINS as JOINS, MESSAGE_PAGE_SELECT as PAGE_SELECT,
+};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
-
-/// A message's columns with what they join (chat ids, sender names, answered message's
-/// attachments, selected suggestion): read from `messages m` and [`JOINS`].
-const COLUMNS: &str = "m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
-     m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
-     m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
-     m.sensitive_data_purged_at, c.id, c.room_id, \
-     u.first_name, u.last_name, u.alias, u.avatar_id, u.avatar_url, v.name, \
-     (SELECT t.attachments FROM messages t WHERE t.id = m.response_to_message_id), \
-     rs.id, rs.suggestion, rs.relevancy_score";
-const JOINS: &str = "JOIN chats c ON c.pk = m.chat_pk \
-     LEFT JOIN users u ON m.sender_type = 'user' AND u.id = m.sender_id \
-     LEFT JOIN visitors v ON m.sender_type = 'visitor' AND v.id = m.sender_id \
-     LEFT JOIN reply_suggestions rs ON rs.id = m.selected_reply_suggestion_id";
-
-/// The stored columns of a page of one chat's messages: the same first 18 columns as
-/// [`COLUMNS`], without its joins. A page completes them once per distinct sender instead of
-/// once per row (see `complete_page`).
-const PAGE_SELECT: &str = "SELECT m.chat_pk, m.seq, m.id, m.type, m.created_at, m.sender_type, m.sender_id, m.message, \
-     m.selected_reply_suggestion_id, m.attachment_template, m.attachments, m.disables_on_visitor_message, \
-     m.response_to_message_id, m.response_to_attachment_id, m.response_to_action_id, m.response_value, m.response_text, \
-     m.sensitive_data_purged_at FROM messages m";
 
 fn user_sender(r: &Row<'_>, o: usize) -> rusqlite::Result<SenderInfo> {
     let (full, public, avatar) = super::user_display(r, o)?;

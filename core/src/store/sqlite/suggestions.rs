@@ -1,11 +1,11 @@
 //! SQL of reply suggestions.
 
-use super::directory::USER_COLS;
 use super::{SqliteTx, blob, qualified, user_opt_at, uuid_col, uuid_opt_col};
 use crate::error::Result;
 use crate::pagination::Keyset;
 use crate::store::SuggestionStore;
 use crate::store::changes::Change;
+use crate::store::columns::{USER_COLS, USER_COLS_LEN};
 use crate::suggestions::{SuggestionRecord, SuggestionSelection};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -41,7 +41,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<SuggestionRecord> {
         chat_id: uuid_col(r, 10)?,
         room_id: uuid_opt_col(r, 11)?,
         created_by_user: user_opt_at(r, 12)?,
-        updated_by_user: user_opt_at(r, 12 + super::directory::USER_COLS_LEN)?,
+        updated_by_user: user_opt_at(r, 12 + USER_COLS_LEN)?,
     })
 }
 
