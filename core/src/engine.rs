@@ -276,6 +276,10 @@ impl EngineBuilder {
     /// Connects to a PostgreSQL database (a `postgres://` URL or `key=value` string),
     /// creating and migrating the schema as needed: several engines, in several processes,
     /// may share it (see [`crate::store::postgres`]).
+    ///
+    /// The engine is synchronous, and on PostgreSQL its connections run a small runtime of
+    /// their own: call it, and drop it, off an async runtime's threads (`spawn_blocking`),
+    /// as the example server does.
     #[cfg(feature = "postgres")]
     pub fn open_postgres(self, url: &str) -> Result<Engine> {
         let store = crate::store::postgres::PgStore::open(url)?;
@@ -297,12 +301,7 @@ impl EngineBuilder {
         checkpoints: Option<BackgroundCheckpoints>,
     ) -> Result<Engine> {
         let head = store.read(|s| s.last_event_seq())?;
-        let keys = KeyRing::new();
-        if let Some(master) = &self.master {
-            for (org, key) in store.read(|s| crate::crypto::held::load(s, master))? {
-                keys.insert(org, key);
-            }
-        }
+        let keys = Arc::new(KeyRing::new());
         let commits = Arc::new(Commits {
             head: Mutex::new(head),
             advanced: Condvar::new(),
@@ -310,17 +309,34 @@ impl EngineBuilder {
             tokens: Default::default(),
         });
         // Other engines' commits on a shared database wake this engine's subscribers, forget
-        // its remembered authentications and reach its host's hook, as its own commits do.
+        // its remembered authentications and reach its host's hook, as its own commits do;
+        // the keys another engine generated are loaded first. Listening starts before this
+        // engine loads the held keys, so that none generated meanwhile is missed.
         #[cfg(feature = "postgres")]
         let listener = match &store {
             Backend::Postgres(p) => {
                 let heard = commits.clone();
+                let (shared, ring, master) = (p.clone(), keys.clone(), self.master.clone());
                 Some(p.listen(move |c| {
+                    if let Some(master) = master.as_ref().filter(|_| c.keys_added || c.missed) {
+                        // A failed load leaves the keys as they were: calls needing one answer
+                        // `chat_key_unavailable` until a later commit loads it.
+                        if let Ok(loaded) = shared.read(|s| crate::crypto::held::load(s, master)) {
+                            for (org, key) in loaded {
+                                ring.insert(org, key);
+                            }
+                        }
+                    }
                     heard.committed(c.last_seq, c.credentials_changed, c.webhook_deliveries)
                 })?)
             }
             Backend::Sqlite(_) => None,
         };
+        if let Some(master) = &self.master {
+            for (org, key) in store.read(|s| crate::crypto::held::load(s, master))? {
+                keys.insert(org, key);
+            }
+        }
         let engine = Engine {
             #[cfg(feature = "postgres")]
             listener,
@@ -373,12 +389,17 @@ impl Backend {
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.write(|tx| {
                 let (out, published) = f(tx)?;
-                if published.last_seq.is_some() || published.credentials_changed {
-                    tx.announce(
-                        published.last_seq.unwrap_or(0),
-                        published.credentials_changed,
-                        published.webhook_deliveries,
-                    )?;
+                if published.last_seq.is_some()
+                    || published.credentials_changed
+                    || published.keys_added
+                {
+                    tx.announce(&crate::store::postgres::RemoteCommit {
+                        last_seq: published.last_seq.unwrap_or(0),
+                        credentials_changed: published.credentials_changed,
+                        keys_added: published.keys_added,
+                        webhook_deliveries: published.webhook_deliveries,
+                        missed: false,
+                    })?;
                 }
                 Ok((out, published))
             }),
@@ -407,8 +428,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     ids: IdGen,
     /// Organization key-encryption keys given by the host or held by the engine (see
-    /// `crypto`).
-    pub(crate) keys: KeyRing,
+    /// `crypto`); shared with the listener of other engines' commits (PostgreSQL).
+    pub(crate) keys: Arc<KeyRing>,
     /// The key sealing the organization keys the engine holds itself (`crypto::held`).
     master: Option<SecretKey>,
     pub(crate) event_retention_ms: i64,
@@ -458,7 +479,8 @@ impl Engine {
         let written = self.store.write_publishing(|tx| {
             let out = f(tx, &env)?;
             crate::idempotency::record_claim(tx, env.now, claim, &out)?;
-            let published = events::publish(tx, &env)?;
+            let mut published = events::publish(tx, &env)?;
+            published.keys_added = env.new_keys.any();
             Ok((out, published))
         });
         let (out, published) = written?;

@@ -218,3 +218,65 @@ fn a_reader_resuming_between_concurrent_writers_misses_no_event() {
         "the reader saw every event"
     );
 }
+
+#[test]
+fn a_key_one_engine_generates_is_held_by_the_other() {
+    use chat_core::crypto::SecretKey;
+    use chat_core::directory::OrganizationPatch;
+    let schema = ScratchSchema::create(&base()).unwrap();
+    let master = || SecretKey::from_bytes(&[7; 32]);
+    let open = || {
+        Engine::builder()
+            .master_key(master())
+            .open_postgres(&schema.url())
+            .unwrap()
+    };
+    let a = open();
+    a.load_seed_json(&seed_json().to_string()).unwrap();
+    let b = open();
+    assert!(!b.holds_organization_key(u(ACME)));
+    // Ann turns encryption on through a: a generates the key and holds it under the master key.
+    a.update_organization(
+        &user(ANN),
+        u(ACME),
+        OrganizationPatch {
+            encrypt_chats: Some(true),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(a.holds_organization_key(u(ACME)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !b.holds_organization_key(u(ACME)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never loaded the key"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A chat written through b is encrypted and read through a.
+    let (chat, _) = b
+        .visitor_start_chat(&visitor(V1), u(ACME), u(SUPPORT), v(V1))
+        .unwrap();
+    let id: uuid::Uuid = chat.id.parse().unwrap();
+    assert!(chat.is_encrypted);
+    b.visitor_send_message(&visitor(V1), v(V1), id, msg("sealed on b"))
+        .unwrap();
+    let scope = chat_core::chats::ChatScope::Owned {
+        organization_id: u(ACME),
+    };
+    let page = a
+        .list_messages(
+            &user(ANN),
+            scope,
+            id,
+            &Default::default(),
+            &chat_core::PageRequest::first(10),
+        )
+        .unwrap();
+    assert!(
+        page.results
+            .iter()
+            .any(|m| m.message.as_deref() == Some("sealed on b"))
+    );
+}

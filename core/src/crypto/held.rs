@@ -37,6 +37,10 @@ impl NewKeys {
             .find(|(o, _)| *o == org)
             .map(|(_, k)| k.clone())
     }
+    /// Whether the running operation generated any key.
+    pub(crate) fn any(&self) -> bool {
+        !self.0.lock().is_empty()
+    }
     fn push(&self, org: Uuid, key: SecretKey) {
         self.0.lock().push((org, key));
     }

@@ -515,6 +515,9 @@ fn path_of(head: &[&str], id: Uuid, tail: &[&str]) -> String {
 pub struct Published {
     /// The newest `seq` written (None: no event).
     pub last_seq: Option<i64>,
+    /// Whether the write generated organization keys the engine holds (set by the engine: on
+    /// a shared database, the other engines load them).
+    pub keys_added: bool,
     /// How many webhook deliveries were queued.
     pub webhook_deliveries: usize,
     /// Whether a token or user an authentication rests on was revoked, deleted or changed
@@ -672,6 +675,7 @@ pub fn publish(s: &dyn Store, env: &Env) -> Result<Published> {
     }
     Ok(Published {
         last_seq: e.last,
+        keys_added: false,
         webhook_deliveries: e.deliveries,
         credentials_changed,
     })

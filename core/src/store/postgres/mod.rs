@@ -76,6 +76,8 @@ impl r2d2::ManageConnection for Connector {
     }
 }
 
+/// Cheap to clone: a clone shares the pool (the commit listener reads through one).
+#[derive(Clone)]
 pub struct PgStore {
     pool: r2d2::Pool<Connector>,
     /// Where the store connects (the commit listener opens a connection of its own).
@@ -219,6 +221,8 @@ pub struct RemoteCommit {
     pub last_seq: i64,
     /// Whether it changed credentials (remembered authentications must be forgotten).
     pub credentials_changed: bool,
+    /// Whether it generated organization keys held under the master key (to be loaded).
+    pub keys_added: bool,
     /// How many webhook deliveries it queued.
     pub webhook_deliveries: usize,
     /// True when it stands for announcements that may have been lost while the listener was
@@ -272,6 +276,7 @@ fn listen_loop(
                     on_commit(RemoteCommit {
                         last_seq: row.get(0),
                         credentials_changed: true,
+                        keys_added: true,
                         webhook_deliveries: 1,
                         missed: true,
                     });
@@ -301,16 +306,15 @@ fn listen_loop(
     }
 }
 
-/// An announcement's payload: `origin last_seq credentials_changed webhook_deliveries`.
-fn announcement(
-    origin: u64,
-    last_seq: i64,
-    credentials_changed: bool,
-    deliveries: usize,
-) -> String {
+/// An announcement's payload: `origin last_seq credentials_changed keys_added
+/// webhook_deliveries`.
+fn announcement(origin: u64, c: &RemoteCommit) -> String {
     format!(
-        "{origin} {last_seq} {} {deliveries}",
-        u8::from(credentials_changed)
+        "{origin} {} {} {} {}",
+        c.last_seq,
+        u8::from(c.credentials_changed),
+        u8::from(c.keys_added),
+        c.webhook_deliveries
     )
 }
 
@@ -320,10 +324,12 @@ fn parse_announcement(payload: &str, own: u64) -> Option<RemoteCommit> {
     let origin: u64 = parts.next()?.parse().ok()?;
     let last_seq: i64 = parts.next()?.parse().ok()?;
     let credentials_changed = parts.next()? == "1";
+    let keys_added = parts.next()? == "1";
     let webhook_deliveries: usize = parts.next()?.parse().ok()?;
     (origin != own).then_some(RemoteCommit {
         last_seq,
         credentials_changed,
+        keys_added,
         webhook_deliveries,
         missed: false,
     })
@@ -435,18 +441,8 @@ impl<'c> PgTx<'c> {
     /// Announces this transaction's commit to the other engines on the database: PostgreSQL
     /// delivers the notification to their listeners ([`PgStore::listen`]) when, and only if,
     /// the transaction commits.
-    pub(crate) fn announce(
-        &self,
-        last_seq: i64,
-        credentials_changed: bool,
-        webhook_deliveries: usize,
-    ) -> Result<()> {
-        let payload = announcement(
-            self.origin,
-            last_seq,
-            credentials_changed,
-            webhook_deliveries,
-        );
+    pub(crate) fn announce(&self, commit: &RemoteCommit) -> Result<()> {
+        let payload = announcement(self.origin, commit);
         self.run("SELECT pg_notify(?1, ?2)", &[&self.channel, &payload])?;
         Ok(())
     }
@@ -695,11 +691,17 @@ impl ScratchSchema {
 
 impl Drop for ScratchSchema {
     fn drop(&mut self) {
-        if let Ok(config) = self.base.parse::<postgres::Config>()
-            && let Ok(mut client) = config.connect(NoTls)
-        {
-            let _ = client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
-        }
+        // On a thread of its own: the synchronous client starts a runtime of its own, which
+        // cannot happen on a thread driving an async one (a test's `#[tokio::test]`).
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            if let Ok(config) = base.parse::<postgres::Config>()
+                && let Ok(mut client) = config.connect(NoTls)
+            {
+                let _ = client.batch_execute(&format!("DROP SCHEMA {name} CASCADE"));
+            }
+        });
+        let _ = dropped.join();
     }
 }
 
@@ -710,17 +712,16 @@ mod tests {
     #[test]
     fn announcements_read_back_and_skip_their_own_origin() {
         use super::{RemoteCommit, announcement, parse_announcement};
-        let text = announcement(7, 42, true, 3);
+        let commit = RemoteCommit {
+            last_seq: 42,
+            credentials_changed: true,
+            keys_added: false,
+            webhook_deliveries: 3,
+            missed: false,
+        };
+        let text = announcement(7, &commit);
         assert_eq!(parse_announcement(&text, 7), None);
-        assert_eq!(
-            parse_announcement(&text, 8),
-            Some(RemoteCommit {
-                last_seq: 42,
-                credentials_changed: true,
-                webhook_deliveries: 3,
-                missed: false
-            })
-        );
+        assert_eq!(parse_announcement(&text, 8), Some(commit));
         assert_eq!(parse_announcement("not one", 8), None);
     }
 
