@@ -459,8 +459,16 @@ async fn serve(args: ServeArgs, demo: bool) -> Result<(), String> {
     for _ in 0..200 {
         match Arc::try_unwrap(engine) {
             Ok(e) => {
-                checkpoint(&e);
-                drop(e);
+                // Closing is synchronous work like any engine call (a checkpoint, closing
+                // PostgreSQL connections, which must not happen on an async thread).
+                let closed = tokio::task::spawn_blocking(move || {
+                    checkpoint(&e);
+                    drop(e);
+                })
+                .await;
+                if closed.is_err() {
+                    tracing::error!("closing the database panicked");
+                }
                 tracing::info!("database closed");
                 return Ok(());
             }
