@@ -29,6 +29,13 @@ CHAT_TEST_STORE=file cargo test -p chat-core
 echo "== core tests again on PostgreSQL (every engine in a schema of its own), and its own tests"
 CHAT_TEST_STORE=postgres cargo test -p chat-core --features postgres,fault-injection
 
+echo "== the server's HTTP suites again on PostgreSQL (every server in a schema of its own)"
+CHAT_TEST_STORE=postgres cargo test -p chat-tests \
+    --test http_endpoints --test http_flows --test http_scenarios --test http_server \
+    --test http_limits --test rate_limits --test channels --test giosg_bot \
+    --test realtime_ws --test realtime_webhooks --test realtime_idempotency \
+    --test server_held_keys
+
 echo "== an outside crate embeds chat-core with no build configuration (README example)"
 bash scripts/outside-crate.sh
 

@@ -415,23 +415,7 @@ fn pagination_walks_more_than_100_items_by_following_links() {
 
 #[test]
 fn links_use_the_public_url_when_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let file = dir.path().join("seed.json");
-    std::fs::write(&file, serde_json::to_vec(&seed()).unwrap()).unwrap();
-    let ok = std::process::Command::new(server_bin())
-        .args(["seed", "--db"])
-        .arg(&db)
-        .arg(&file)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let s = Server::start_in(
-        dir,
-        db,
-        "serve",
-        &["--public-url", "https://chat.example.com/"],
-    );
+    let s = Server::with_seed_and(&seed(), &["--public-url", "https://chat.example.com/"]);
     for _ in 0..3 {
         s.post(&format!("/api/v5/users/{ANN}/chats"), ANN_T, json!({}))
             .expect(201);

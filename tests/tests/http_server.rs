@@ -746,10 +746,8 @@ fn sigterm_finishes_requests_and_a_restart_sees_every_acknowledged_write() {
     let log = s.log();
     assert!(log.contains("database closed"), "{log}");
     // Restart on the same database.
-    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
-    let db = s.db.clone();
-    drop(s);
-    let s2 = Server::start_in(dir, db, "serve", &[]);
+    s.respawn(&[]);
+    let s2 = s;
     let mut seen = vec![];
     let mut next = Some(format!("/api/v5/users/{ANN}/chats?page_size=100"));
     while let Some(n) = next {

@@ -344,21 +344,8 @@ fn shutdown_closes_open_sockets_and_the_server_exits() {
 #[test]
 fn a_since_older_than_the_retention_is_a_resync() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let file = dir.path().join("seed.json");
-    std::fs::write(&file, serde_json::to_vec(&seed()).unwrap()).unwrap();
-    let out = std::process::Command::new(server_bin())
-        .args(["seed", "--db"])
-        .arg(&db)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let s = Server::start_in(
-        dir,
-        db,
-        "serve",
+    let s = Server::with_seed_and(
+        &seed(),
         &[
             "--event-retention-secs",
             "1",

@@ -4,11 +4,17 @@
 //! `$CHAT_SERVER_BIN`. `cargo test --workspace` builds it (the server package has an
 //! integration test); for `cargo test -p chat-tests` alone run `cargo build -p chat-server`
 //! first (scripts/test.sh does).
+//!
+//! The servers keep their data in a SQLite file, `chat.db` in the test's directory; with
+//! `CHAT_TEST_STORE=postgres` each server gets a schema of its own in the PostgreSQL database
+//! `CHAT_TEST_POSTGRES` names (scripts/test.sh runs the HTTP suites both ways).
 #![allow(dead_code)]
 
 pub mod world;
 
+use chat_core::store::postgres::ScratchSchema;
 use serde_json::{Value, json};
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -47,7 +53,43 @@ pub fn server_bin() -> PathBuf {
     bin
 }
 
-fn spawn_server(dir: &Path, db: &Path, cmd: &str, extra: &[&str]) -> (Child, String, Vec<String>) {
+/// Whether the servers under test run on PostgreSQL (`CHAT_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("CHAT_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// A new schema for one server, on PostgreSQL runs.
+fn new_schema() -> Option<ScratchSchema> {
+    on_postgres().then(|| {
+        let base = std::env::var("CHAT_TEST_POSTGRES")
+            .expect("CHAT_TEST_STORE=postgres needs CHAT_TEST_POSTGRES (a postgres:// URL)");
+        ScratchSchema::create(&base).expect("a scratch schema")
+    })
+}
+
+/// The `--db` argument: the file, or the schema's connection string.
+fn db_arg(db: &Path, pg: Option<&ScratchSchema>) -> OsString {
+    match pg {
+        Some(schema) => schema.url().into(),
+        None => db.as_os_str().to_owned(),
+    }
+}
+
+fn spawn_server(
+    dir: &Path,
+    db: &Path,
+    pg: Option<&ScratchSchema>,
+    cmd: &str,
+    extra: &[&str],
+) -> (Child, String, Vec<String>) {
+    // PostgreSQL has no file to put the master key beside: the place SQLite's default would
+    // choose is named explicitly, so that tests find it at the same path on both stores.
+    let mut key_file = vec![];
+    if pg.is_some() && !extra.contains(&"--master-key-file") {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".master-key");
+        key_file = vec![OsString::from("--master-key-file"), name];
+    }
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -56,9 +98,10 @@ fn spawn_server(dir: &Path, db: &Path, cmd: &str, extra: &[&str]) -> (Child, Str
     let mut child = Command::new(server_bin())
         .arg(cmd)
         .arg("--db")
-        .arg(db)
+        .arg(db_arg(db, pg))
         .args(["--listen", "127.0.0.1:0", "--admin-token", ADMIN])
         .args(extra)
+        .args(key_file)
         .env_remove("CHAT_PUBLIC_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -88,7 +131,10 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub dir: tempfile::TempDir,
+    /// The SQLite file (on PostgreSQL runs, only the place the master key file is named after).
     pub db: PathBuf,
+    /// The server's schema on PostgreSQL runs.
+    pub pg: Option<ScratchSchema>,
     /// What the server printed before it listened (the demo's text).
     pub banner: Vec<String>,
     client: reqwest::blocking::Client,
@@ -162,9 +208,10 @@ impl Server {
         let db = dir.path().join("chat.db");
         let file = dir.path().join("seed.json");
         std::fs::write(&file, serde_json::to_vec(seed).expect("seed json")).expect("write seed");
+        let pg = new_schema();
         let out = Command::new(server_bin())
             .args(["seed", "--db"])
-            .arg(&db)
+            .arg(db_arg(&db, pg.as_ref()))
             .arg(&file)
             .output()
             .expect("run seed");
@@ -173,12 +220,23 @@ impl Server {
             "seed failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Self::start_in(dir, db, "serve", extra)
+        Self::start_on(dir, db, pg, "serve", extra)
     }
 
-    /// `chat-server <cmd> --db <db> --listen 127.0.0.1:0 --admin-token ADMIN <extra>`.
+    /// `chat-server <cmd> --db <db> --listen 127.0.0.1:0 --admin-token ADMIN <extra>` (on
+    /// PostgreSQL runs, `--db` is a new schema).
     pub fn start_in(dir: tempfile::TempDir, db: PathBuf, cmd: &str, extra: &[&str]) -> Self {
-        let (child, base, banner) = spawn_server(dir.path(), &db, cmd, extra);
+        Self::start_on(dir, db, new_schema(), cmd, extra)
+    }
+
+    fn start_on(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        pg: Option<ScratchSchema>,
+        cmd: &str,
+        extra: &[&str],
+    ) -> Self {
+        let (child, base, banner) = spawn_server(dir.path(), &db, pg.as_ref(), cmd, extra);
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -188,6 +246,7 @@ impl Server {
             base,
             dir,
             db,
+            pg,
             banner,
             client,
         }
@@ -196,7 +255,8 @@ impl Server {
     /// Stops the server (SIGTERM) and serves the same database again (on a new port).
     pub fn restart(&mut self, extra: &[&str]) {
         self.terminate();
-        let (child, base, banner) = spawn_server(self.dir.path(), &self.db, "serve", extra);
+        let (child, base, banner) =
+            spawn_server(self.dir.path(), &self.db, self.pg.as_ref(), "serve", extra);
         self.child = child;
         self.base = base;
         self.banner = banner;
@@ -205,7 +265,8 @@ impl Server {
     /// Serves the same database again after the server died (killed, not stopped).
     pub fn respawn(&mut self, extra: &[&str]) {
         self.wait_exit();
-        let (child, base, banner) = spawn_server(self.dir.path(), &self.db, "serve", extra);
+        let (child, base, banner) =
+            spawn_server(self.dir.path(), &self.db, self.pg.as_ref(), "serve", extra);
         self.child = child;
         self.base = base;
         self.banner = banner;
@@ -218,6 +279,42 @@ impl Server {
             .status()
             .expect("kill");
         assert!(ok.success());
+    }
+
+    /// Every byte the server's database holds: the SQLite file with its journals, or on
+    /// PostgreSQL every row of the schema's tables in COPY's binary form (text and bytea
+    /// columns as their raw bytes). What a scan for plaintext reads.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        let Some(schema) = &self.pg else {
+            let mut all = std::fs::read(&self.db).expect("database file");
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut name = self.db.as_os_str().to_owned();
+                name.push(suffix);
+                if let Ok(b) = std::fs::read(PathBuf::from(name)) {
+                    all.extend_from_slice(&b);
+                }
+            }
+            return all;
+        };
+        let mut client =
+            postgres::Client::connect(&schema.url(), postgres::NoTls).expect("connect");
+        let tables: Vec<String> = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+                &[],
+            )
+            .expect("tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut all = vec![];
+        for table in tables {
+            let mut out = client
+                .copy_out(&format!("COPY \"{table}\" TO STDOUT (FORMAT binary)"))
+                .expect("copy out");
+            std::io::Read::read_to_end(&mut out, &mut all).expect("rows");
+        }
+        all
     }
 
     pub fn url(&self, path: &str) -> String {
