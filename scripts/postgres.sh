@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on loopback for the tests.
-#   scripts/postgres.sh start DIR   creates and starts a cluster in DIR (new, empty), prints the
-#                                   connection string of its `postgres` database
+#   scripts/postgres.sh start DIR [durable]
+#                                   creates and starts a cluster in DIR (new, empty), prints the
+#                                   connection string of its `postgres` database; `durable` keeps
+#                                   fsync on (for benchmarks, see docs/PERFORMANCE.md)
 #   scripts/postgres.sh stop DIR    stops it and removes DIR
 #   scripts/postgres.sh down DIR    stops the server, keeping the cluster (tests of an outage)
 #   scripts/postgres.sh up DIR      starts it again on the same port
@@ -26,13 +28,19 @@ case "$cmd" in
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_owner "'$bin/initdb' -D '$dir/data' -A trust -U postgres -E UTF8 --locale=C.UTF-8 >'$dir/initdb.log' 2>&1"
     echo "$port" >"$dir/port"
+    echo "${3:-tests}" >"$dir/mode"
     bash "$0" up "$dir"
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   up)
     port=$(cat "$dir/port")
-    # Durability is not under test here: fsync off makes the suite's many small commits cheap.
-    as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=off -c synchronous_commit=off\" start >/dev/null"
+    # Tests: durability is not under test, and fsync off makes their many small commits cheap.
+    # Durable (benchmarks): fsync on, commits not waiting for their WAL flush — what SQLite's
+    # WAL with synchronous=NORMAL, the engine's setting, promises (a crash of the machine may
+    # lose the last commits, never corrupt the database).
+    fsync=off
+    [ "$(cat "$dir/mode" 2>/dev/null)" = durable ] && fsync=on
+    as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=500 -c fsync=$fsync -c synchronous_commit=off\" start >/dev/null"
     ;;
   down)
     as_owner "'$bin/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null"

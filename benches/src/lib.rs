@@ -4,6 +4,7 @@
 //! Size: `CHAT_BENCH_SCALE` (default 1.0) scales the reference dataset of 100 rooms,
 //! 200 operators, 10 000 chats and 1 000 000 messages (100 per chat).
 
+pub mod pg_dataset;
 pub mod raw_events;
 pub mod raw_join;
 pub mod raw_ops;

@@ -17,9 +17,11 @@
 //!    Last, the `idle-sockets` binary: the same load with and without 1000 idle WebSocket
 //!    subscribers, as a ratio.
 //!
-//! Usage: `bench-report [--no-load] [--load-only] [--ops-only]`; `CHAT_LOAD_SECS` (default 3)
-//! bounds each load step, `CHAT_RATE_SECS` (default 8) each fixed-rate step, `CHAT_LOAD_MAX` (default
-//! 50000) its requests, `CHAT_BENCH_SCALE` the dataset.
+//! Usage: `bench-report [--no-load] [--load-only] [--ops-only] [--scale-out-only]`;
+//! `CHAT_LOAD_SECS` (default 3) bounds each load step, `CHAT_RATE_SECS` (default 8) each
+//! fixed-rate step, `CHAT_LOAD_MAX` (default 50000) its requests, `CHAT_BENCH_SCALE` the
+//! dataset. With `CHAT_BENCH_POSTGRES` (a `postgres://` URL) the HTTP load also runs on
+//! PostgreSQL, one node and two, beside SQLite (`scale_out_report`).
 //! `bench-report drive <url> <c> [post|get] [rate]` loads a server started by hand;
 //! `bench-report dataset` prints the dataset's path (building it if missing).
 
@@ -1005,6 +1007,208 @@ fn load_report() -> Value {
     })
 }
 
+/// CPU time (clock ticks) spent so far by the processes that share the machine during a
+/// scale-out step: the load generator (this process), each server, and PostgreSQL (every
+/// process named `postgres`: its backends, one per connection, and its background workers).
+fn cpu_ticks(servers: &[&Server]) -> Vec<u64> {
+    fn of_stat(stat: &str) -> Option<(String, u64)> {
+        // `pid (comm) state ...`: utime and stime are fields 14 and 15.
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_string();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some((
+            comm,
+            f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
+        ))
+    }
+    let read = |pid: String| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| of_stat(&s))
+    };
+    let mut ticks = vec![read("self".into()).map_or(0, |t| t.1)];
+    for s in servers {
+        ticks.push(read(s.child.id().to_string()).map_or(0, |t| t.1));
+    }
+    let mut pg = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.bytes().all(|b| b.is_ascii_digit())
+            && let Some((comm, t)) = read(name)
+            && comm == "postgres"
+        {
+            pg += t;
+        }
+    }
+    ticks.push(pg);
+    ticks
+}
+
+/// `CHAT_BENCH_POSTGRES` (a `postgres://` URL of a database whose user may create schemas and
+/// turn off foreign-key triggers): the same HTTP load against `chat-server` on SQLite, one
+/// node on PostgreSQL, and two nodes on the same PostgreSQL (requests alternating between
+/// them), all up at once on the same data (`chat_benches::pg_dataset`) and taking one-second
+/// turns, POST and GET at c=1 and c=32; with the CPU each process used during the two-node
+/// turns, which says what limits them.
+fn scale_out_report() -> Option<Value> {
+    let url = std::env::var("CHAT_BENCH_POSTGRES").ok()?;
+    let dir = chat_benches::bench_dir();
+    let ds = dataset(&dir);
+    let n_ops = ds.operators.len();
+    let exe = std::env::current_exe().unwrap();
+    let server_bin = exe.parent().unwrap().join("chat-server");
+    let sqlite_db = server_copy(&ds, &dir, "load-scale-out");
+    let copied = Instant::now();
+    let schema = chat_benches::pg_dataset::copy_to_postgres(&ds, &url);
+    let copy_secs = copied.elapsed().as_secs_f64();
+    // A long idle timeout, as `server_copy` gives the SQLite copy.
+    postgres::Client::connect(&schema.url(), postgres::NoTls)
+        .and_then(|mut c| {
+            c.batch_execute("UPDATE organizations SET chat_idle_timeout_s = 3650 * 86400")
+        })
+        .unwrap();
+    let key_file = dir.join("scale-out.master-key");
+    let node = || {
+        let mut cmd = serve_cmd(&server_bin, Path::new(&schema.url()), true);
+        cmd.arg("--master-key-file").arg(&key_file);
+        Server::start(cmd, "chat-server listening on ")
+    };
+    let sqlite = Server::start(
+        serve_cmd(&server_bin, &sqlite_db, true),
+        "chat-server listening on ",
+    );
+    let (a, b) = (node(), node());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let chats = Arc::new(ds.chats.clone());
+    let body = load_body();
+    // Requests of one kind spread over `bases`, the i-th to base i mod n.
+    let spread = |bases: &[&str], body: Option<&str>| -> MakeReq {
+        let makers: Vec<MakeReq> = bases
+            .iter()
+            .map(|b| message_requests(b, body, &chats, n_ops))
+            .collect();
+        Arc::new(move |i| makers[i % makers.len()](i))
+    };
+    for base in [&sqlite.base, &a.base, &b.base] {
+        warm_up(&rt, spread(&[base], Some(&body)));
+    }
+    let targets: [(&str, Vec<&str>); 3] = [
+        ("SQLite, 1 node", vec![&sqlite.base]),
+        ("PostgreSQL, 1 node", vec![&a.base]),
+        ("PostgreSQL, 2 nodes", vec![&a.base, &b.base]),
+    ];
+    let rounds = env_num("CHAT_ALTERNATE_ROUNDS", 4) as usize;
+    let tick_hz: f64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0);
+    println!(
+        "\nScale-out: alternating one-second turns ({rounds} rounds; SQLite, one node and two nodes on one PostgreSQL, all up at once; {} cores; dataset copied to PostgreSQL in {copy_secs:.0} s)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<34} | {:>3} | {:>8} | {:>7} | {:>7} | {:>8} | {:>6} | errors",
+        "step", "c", "req/s", "p50 ms", "p99 ms", "max ms", "n"
+    );
+    println!("{}", "-".repeat(100));
+    let mut steps = Vec::new();
+    let mut ratios = Vec::new();
+    let mut cpu = Vec::new();
+    for (method, post) in [("POST", true), ("GET", false)] {
+        for c in [1, 32] {
+            let mut merged: Vec<Option<LoadResult>> = vec![None, None, None];
+            // CPU ticks of [load generator, SQLite node, node A, node B, PostgreSQL] per target.
+            let mut used = vec![vec![0u64; 5]; 3];
+            for _ in 0..rounds {
+                for (k, (name, bases)) in targets.iter().enumerate() {
+                    let make = spread(bases, post.then_some(body.as_str()));
+                    let before = cpu_ticks(&[&sqlite, &a, &b]);
+                    let name = format!("{name}: {method}");
+                    let r = load_for(&rt, &name, c, None, make, Duration::from_secs(1));
+                    let after = cpu_ticks(&[&sqlite, &a, &b]);
+                    for (u, (x, y)) in used[k].iter_mut().zip(after.iter().zip(&before)) {
+                        *u += x.saturating_sub(*y);
+                    }
+                    match &mut merged[k] {
+                        Some(m) => m.absorb(r),
+                        None => merged[k] = Some(r),
+                    }
+                }
+            }
+            let merged: Vec<LoadResult> = merged.into_iter().flatten().collect();
+            for (r, u) in merged.iter().zip(&used) {
+                r.print();
+                let cores = |t: u64| t as f64 / tick_hz / r.secs;
+                cpu.push(json!({"name": r.name, "concurrency": c,
+                    "cores": {"load_generator": cores(u[0]), "sqlite_node": cores(u[1]),
+                        "node_a": cores(u[2]), "node_b": cores(u[3]), "postgresql": cores(u[4])}}));
+            }
+            let (sqlite_r, one, two) = (&merged[0], &merged[1], &merged[2]);
+            for (name, ratio) in [
+                ("two_nodes_vs_one", two.rps() / one.rps()),
+                ("postgres_one_node_vs_sqlite", one.rps() / sqlite_r.rps()),
+            ] {
+                ratios.push(json!({"name": format!("{name}_{}", method.to_lowercase()), "concurrency": c, "ratio": ratio}));
+            }
+            steps.extend(merged.iter().map(LoadResult::json));
+        }
+    }
+    sqlite.stop();
+    a.stop();
+    b.stop();
+    chat_benches::remove_db(&sqlite_db);
+    let _ = std::fs::remove_file(&key_file);
+    drop(schema);
+    println!();
+    for r in &ratios {
+        println!(
+            "{} at c={}: {:.2}",
+            r["name"].as_str().unwrap_or_default(),
+            r["concurrency"],
+            r["ratio"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "CPU cores used during the turns (load generator, SQLite node, node A, node B, PostgreSQL):"
+    );
+    for u in &cpu {
+        let k = &u["cores"];
+        let f = |n: &str| k[n].as_f64().unwrap_or(0.0);
+        println!(
+            "  {:<34} c={:<2} {:.2} {:.2} {:.2} {:.2} {:.2} (sum {:.2})",
+            u["name"].as_str().unwrap_or_default(),
+            u["concurrency"],
+            f("load_generator"),
+            f("sqlite_node"),
+            f("node_a"),
+            f("node_b"),
+            f("postgresql"),
+            [
+                "load_generator",
+                "sqlite_node",
+                "node_a",
+                "node_b",
+                "postgresql"
+            ]
+            .iter()
+            .map(|n| f(n))
+            .sum::<f64>()
+        );
+    }
+    Some(json!({
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "copy_secs": copy_secs,
+        "steps": steps,
+        "ratios": ratios,
+        "cpu_cores_used": cpu,
+    }))
+}
+
 /// Runs the `idle-sockets` binary built beside this one (c=8, 1000 sockets, `CHAT_LOAD_SECS`
 /// per phase, 4 rounds) and returns its ratio over all rounds: a 50 % write load's requests/s
 /// with 1000 idle subscribers on unrelated channels over the same load without them.
@@ -1048,6 +1252,7 @@ fn main() {
     let no_load = args.iter().any(|a| a == "--no-load");
     let load_only = args.iter().any(|a| a == "--load-only");
     let ops_only = args.iter().any(|a| a == "--ops-only");
+    let scale_out_only = args.iter().any(|a| a == "--scale-out-only");
     let out = target_dir().join("bench-report.json");
     // A partial run (--no-load, --load-only) keeps the other part of the previous report.
     let mut report: Value = std::fs::read_to_string(&out)
@@ -1056,16 +1261,25 @@ fn main() {
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     report["scale"] = json!(chat_benches::scale());
+    if scale_out_only {
+        match scale_out_report() {
+            Some(r) => report["scale_out"] = r,
+            None => eprintln!("--scale-out-only needs CHAT_BENCH_POSTGRES (a postgres:// URL)"),
+        }
+    }
     if ops_only {
         report["write_ops_interleaved"] = write_ops_report();
     }
-    if !load_only && !ops_only {
+    if !load_only && !ops_only && !scale_out_only {
         report["core_vs_raw"] = Value::Array(core_report());
         report["send_interleaved"] = interleaved_report();
         report["write_ops_interleaved"] = write_ops_report();
     }
-    if !no_load && !ops_only {
+    if !no_load && !ops_only && !scale_out_only {
         report["http"] = load_report();
+        if let Some(r) = scale_out_report() {
+            report["scale_out"] = r;
+        }
     }
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     println!("\nwritten {}", out.display());
