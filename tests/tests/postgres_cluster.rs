@@ -1,7 +1,8 @@
 //! PostgreSQL clusters of the tests' own (`scripts/postgres.sh`), for what needs the whole
-//! cluster: a database outage under a `chat-server` (while the database is down, calls are
-//! answered 503 `storage_unavailable` within seconds, not left hanging; once it is back the
-//! server serves again by itself, without a restart), and a scan of every file of the cluster
+//! cluster: a database restarted under a `chat-server`'s load (while the database is down,
+//! calls are answered 503 `storage_unavailable` within seconds, not left hanging, and only
+//! then; once it is back the server serves again by itself, without a restart, and keeps every
+//! write it acknowledged), and a scan of every file of the cluster
 //! (data files and write-ahead log) for the text of encrypted chats.
 
 mod support;
@@ -12,6 +13,8 @@ use chat_core::{Actor, Engine};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -63,7 +66,7 @@ impl Drop for Cluster {
 }
 
 #[test]
-fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
+fn a_database_restarted_under_load_is_503_only_while_down_and_the_server_recovers_by_itself() {
     let pg = Cluster::start();
     let dir = tempfile::tempdir().unwrap();
     let seed_file = dir.path().join("seed.json");
@@ -85,38 +88,132 @@ fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
         "serve",
         &["--master-key-file", key.to_str().unwrap()],
     );
-    let chats = format!("/api/v5/orgs/{ORG_A}/owned_chats");
-    s.get(&chats, ANN_T).expect(200);
-
-    pg.down();
-    for _ in 0..3 {
-        let asked = Instant::now();
-        s.get(&chats, ANN_T)
-            .expect_error(503, "storage_unavailable");
-        assert!(
-            asked.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            asked.elapsed()
-        );
-    }
-    let write = s.post(&format!("/api/v5/users/{ANN}/chats"), ANN_T, json!({}));
-    write.expect_error(503, "storage_unavailable");
-
-    pg.up();
-    wait_until("the server to serve again", Duration::from_secs(20), || {
-        s.get(&chats, ANN_T).status == 200
-    });
     let chat = s.post(&format!("/api/v5/users/{ANN}/chats"), ANN_T, json!({}));
     let chat = chat.expect(201)["id"].as_str().unwrap().to_string();
-    s.post(
-        &format!("/api/v5/users/{ANN}/chats/{chat}/messages"),
-        ANN_T,
-        json!({"type": "msg", "message": "after the outage"}),
-    )
-    .expect(200);
+    let messages = format!("/api/v5/users/{ANN}/chats/{chat}/messages");
+
+    // Two writers and two readers call the server throughout; the database goes down and
+    // comes back under them.
+    struct Call {
+        started: Instant,
+        ended: Instant,
+        status: u16,
+        written: Option<String>,
+    }
+    let calls: Mutex<Vec<Call>> = Mutex::default();
+    let stop = AtomicBool::new(false);
+    let (mut down_at, mut recovered_at) = (Instant::now(), Instant::now());
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let (s, messages, calls, stop) = (&s, &messages, &calls, &stop);
+            scope.spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let r = if worker % 2 == 0 {
+                        i += 1;
+                        let text = format!("writer {worker} #{i}");
+                        s.post(messages, ANN_T, json!({"type": "msg", "message": text}))
+                    } else {
+                        s.get(messages, ANN_T)
+                    };
+                    if r.status == 503 {
+                        r.expect_error(503, "storage_unavailable");
+                    }
+                    let written = (worker % 2 == 0 && r.status == 200)
+                        .then(|| r.body["id"].as_str().unwrap().to_string());
+                    calls.lock().unwrap().push(Call {
+                        started,
+                        ended: Instant::now(),
+                        status: r.status,
+                        written,
+                    });
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        down_at = Instant::now();
+        pg.down();
+        // Longer than the store waits for a connection (2 s): calls during it are refused,
+        // where a shorter outage may only delay them.
+        std::thread::sleep(Duration::from_secs(3));
+        pg.up();
+        let up_at = Instant::now();
+        // Recovered: a call that started after the database was back succeeded.
+        let deadline = up_at + Duration::from_secs(20);
+        recovered_at = loop {
+            let first = calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| c.started >= up_at && c.status < 300)
+                .map(|c| c.ended)
+                .min();
+            if let Some(at) = first {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "the server never served again");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The load goes on a while after the recovery.
+        std::thread::sleep(Duration::from_millis(700));
+        stop.store(true, Ordering::SeqCst);
+    });
+    let calls = calls.into_inner().unwrap();
+    let before = calls.iter().filter(|c| c.ended < down_at).count();
+    let after: Vec<&Call> = calls.iter().filter(|c| c.started > recovered_at).collect();
+    assert!(
+        before > 10 && after.len() > 10,
+        "{before} calls before, {} after",
+        after.len()
+    );
+    for c in &calls {
+        assert!(
+            c.status == 200 || c.status == 503,
+            "only success or 503: got {}",
+            c.status
+        );
+        assert!(
+            c.ended - c.started < Duration::from_secs(5),
+            "a call took {:?}",
+            c.ended - c.started
+        );
+        if c.status == 503 {
+            // 5xx only while the database was down: the call overlapped the outage.
+            assert!(c.ended >= down_at && c.started <= recovered_at);
+        }
+    }
+    assert!(calls.iter().any(|c| c.status == 503), "the outage was seen");
+    assert!(
+        after.iter().all(|c| c.status == 200),
+        "once back, every call succeeds"
+    );
+    // Every acknowledged write is there, and the chat's counter equals a recount.
+    let mut listed = vec![];
+    let mut next = Some(format!("{messages}?page_size=100"));
+    while let Some(url) = next {
+        let page = s.get(&url, ANN_T).expect(200).clone();
+        listed.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["type"] == "msg")
+                .map(|m| m["id"].as_str().unwrap().to_string()),
+        );
+        next = page["next"].as_str().map(str::to_string);
+    }
+    for id in calls.iter().filter_map(|c| c.written.as_ref()) {
+        assert!(listed.contains(id), "acknowledged message {id} is missing");
+    }
+    let counted = s.get(&format!("/api/v5/orgs/{ORG_A}/owned_chats/{chat}"), ANN_T);
+    assert_eq!(
+        counted.expect(200)["message_count"].as_u64().unwrap() as usize,
+        listed.len()
+    );
 }
 
-/// Every byte of every file below `dir`.
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = vec![];
     for entry in std::fs::read_dir(dir).unwrap() {
