@@ -280,3 +280,51 @@ fn a_key_one_engine_generates_is_held_by_the_other() {
             .any(|m| m.message.as_deref() == Some("sealed on b"))
     );
 }
+
+#[test]
+fn connections_the_database_closed_are_replaced_without_failing_a_call() {
+    let schema = ScratchSchema::create(&base()).unwrap();
+    // The engine's connections carry a name of their own, to be found and closed.
+    let name = format!("closed_{}", uuid::Uuid::new_v4().simple());
+    let engine = Engine::builder()
+        .open_postgres(&format!("{}&application_name={name}", schema.url()))
+        .unwrap();
+    engine.load_seed_json(&seed_json().to_string()).unwrap();
+    let list = || {
+        engine.list_chats(
+            &user(ANN),
+            chat_core::chats::ChatScope::Owned {
+                organization_id: u(ACME),
+            },
+            &Default::default(),
+            &chat_core::PageRequest::first(10),
+        )
+    };
+    // Readers side by side: several connections in the pool.
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    list().unwrap();
+                }
+            });
+        }
+    });
+    // The database closes every one of them, as its restart does (waiting until they are gone).
+    let closed: i64 = connect(&schema)
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) \
+             FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(closed >= 2, "{closed} connections closed");
+    // The next calls are served on new connections: none fails on a closed one.
+    for _ in 0..10 {
+        list().unwrap();
+    }
+    engine
+        .visitor_start_chat(&visitor(V1), u(ACME), u(SUPPORT), v(V1))
+        .unwrap();
+}

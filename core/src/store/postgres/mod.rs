@@ -28,7 +28,7 @@ mod tags;
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::store::changes::{Change, ChangeLog};
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, NoTls, Row, Statement};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -109,6 +109,9 @@ impl PgStore {
             // While the database is down a call waits this long for a connection, then is
             // answered 503 (`storage_unavailable`).
             .connection_timeout(Duration::from_secs(2))
+            // Not tested when handed out (a round trip per call): a connection the database
+            // closed meanwhile fails when its transaction begins and is replaced (`begin`).
+            .test_on_check_out(false)
             .build(Connector {
                 config: config.clone(),
             })
@@ -135,32 +138,63 @@ impl PgStore {
         self.pool.get().map_err(unavailable)
     }
 
+    /// A pooled connection with a transaction begun by `begin` (sent as one round trip with
+    /// whatever must come first in the transaction). A connection the database closed while
+    /// it sat in the pool (a restart) fails here: it is dropped as broken and the next one is
+    /// taken, so that a call after an outage does not fail on a connection of before it.
+    fn begin(&self, begin: &str) -> Result<r2d2::PooledConnection<Connector>> {
+        let mut stale = 0;
+        loop {
+            let mut conn = self.connection()?;
+            match conn.client.batch_execute(begin) {
+                Ok(()) => return Ok(conn),
+                Err(_) if conn.client.is_closed() && stale < POOL_SIZE => stale += 1,
+                Err(e) => {
+                    // Back to the pool outside any transaction (a no-op if none began).
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
     /// Runs `f` as one atomic write: its changes are committed if it returns `Ok`, none of them
     /// if it fails (or panics: the transaction is rolled back when dropped). The write lock is
-    /// taken first, so writes run one at a time across every engine on the schema.
+    /// taken first, so writes run one at a time across every engine on the schema. Beginning
+    /// and taking the lock are one round trip, and so are the commit's announcement
+    /// ([`PgTx::announce`]) and the commit: both are inside the time the lock is held, which
+    /// bounds the writes per second of the whole database.
     pub fn write<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.connection()?;
+        let mut conn = self.begin(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({})",
+            self.write_lock
+        ))?;
         let PgConnection { client, statements } = &mut *conn;
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.write_lock])?;
-        let handle = PgTx::new(tx, statements, self);
+        let handle = PgTx::new(Open::new(client), statements, self);
         let out = f(&handle)?;
-        handle.tx.into_inner().commit()?;
+        let PgTx {
+            tx, announcement, ..
+        } = handle;
+        let finish = match announcement.into_inner() {
+            Some(payload) => format!(
+                "SELECT pg_notify({}, {}); COMMIT",
+                literal(&self.channel),
+                literal(&payload)
+            ),
+            None => "COMMIT".to_string(),
+        };
+        tx.into_inner().finish(&finish)?;
         Ok(out)
     }
 
     /// Runs `f` over a consistent snapshot (a read-only repeatable-read transaction).
     pub fn read<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.connection()?;
+        let mut conn =
+            self.begin("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         let PgConnection { client, statements } = &mut *conn;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let handle = PgTx::new(tx, statements, self);
+        let handle = PgTx::new(Open::new(client), statements, self);
         let out = f(&handle)?;
-        handle.tx.into_inner().commit()?;
+        handle.tx.into_inner().finish("COMMIT")?;
         Ok(out)
     }
 
@@ -405,15 +439,53 @@ fn migrate_locked(client: &mut Client, target: i64) -> Result<()> {
     Ok(())
 }
 
+/// A SQL string literal of `text`.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A transaction begun on a connection by hand ([`PgStore::begin`]), rolled back when dropped
+/// unfinished (the rules failed or panicked), so that the connection goes back to the pool
+/// outside any transaction.
+struct Open<'c> {
+    client: &'c mut Client,
+    finished: bool,
+}
+
+impl<'c> Open<'c> {
+    fn new(client: &'c mut Client) -> Self {
+        Self {
+            client,
+            finished: false,
+        }
+    }
+    /// Ends the transaction with `sql` (its `COMMIT` and what is sent with it). If that fails,
+    /// the drop rolls back what may still be open.
+    fn finish(mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql)?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+}
+
 /// A transaction handed to the rules through the store traits.
 pub struct PgTx<'c> {
-    tx: RefCell<Transaction<'c>>,
+    tx: RefCell<Open<'c>>,
     statements: RefCell<&'c mut HashMap<String, Statement>>,
     /// What the operation changed, recorded by the write methods (reads never record).
     changes: ChangeLog,
-    /// The store's mark on the commits it announces, and the channel it announces them on.
+    /// The store's mark on the commits it announces.
     origin: u64,
-    channel: &'c str,
+    /// The announcement of this transaction's commit, sent with the commit.
+    announcement: RefCell<Option<String>>,
     #[cfg(feature = "fault-injection")]
     fault: &'c crate::store::FaultPlan,
 }
@@ -423,7 +495,7 @@ pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl<'c> PgTx<'c> {
     fn new(
-        tx: Transaction<'c>,
+        tx: Open<'c>,
         statements: &'c mut HashMap<String, Statement>,
         store: &'c PgStore,
     ) -> Self {
@@ -432,18 +504,17 @@ impl<'c> PgTx<'c> {
             statements: RefCell::new(statements),
             changes: Default::default(),
             origin: store.origin,
-            channel: &store.channel,
+            announcement: RefCell::new(None),
             #[cfg(feature = "fault-injection")]
             fault: &store.fault,
         }
     }
 
-    /// Announces this transaction's commit to the other engines on the database: PostgreSQL
-    /// delivers the notification to their listeners ([`PgStore::listen`]) when, and only if,
-    /// the transaction commits.
+    /// Announces this transaction's commit to the other engines on the database: the
+    /// notification is sent with the `COMMIT` ([`PgStore::write`]), and PostgreSQL delivers it
+    /// to their listeners ([`PgStore::listen`]) when, and only if, the transaction commits.
     pub(crate) fn announce(&self, commit: &RemoteCommit) -> Result<()> {
-        let payload = announcement(self.origin, commit);
-        self.run("SELECT pg_notify(?1, ?2)", &[&self.channel, &payload])?;
+        *self.announcement.borrow_mut() = Some(announcement(self.origin, commit));
         Ok(())
     }
 
@@ -455,6 +526,7 @@ impl<'c> PgTx<'c> {
         let st = self
             .tx
             .borrow_mut()
+            .client
             .prepare(&postgres_placeholders(sql))
             .map_err(|e| storage_error(e, sql))?;
         self.statements
@@ -476,6 +548,7 @@ impl<'c> PgTx<'c> {
         let st = self.statement(sql)?;
         self.tx
             .borrow_mut()
+            .client
             .execute(&st, params)
             .map_err(|e| storage_error(e, sql))
     }
@@ -486,6 +559,7 @@ impl<'c> PgTx<'c> {
         let st = self.statement(sql)?;
         self.tx
             .borrow_mut()
+            .client
             .query(&st, params)
             .map_err(|e| storage_error(e, sql))
     }
@@ -496,6 +570,7 @@ impl<'c> PgTx<'c> {
         let st = self.statement(sql)?;
         self.tx
             .borrow_mut()
+            .client
             .query_opt(&st, params)
             .map_err(|e| storage_error(e, sql))
     }
@@ -506,6 +581,7 @@ impl<'c> PgTx<'c> {
         let st = self.statement(sql)?;
         self.tx
             .borrow_mut()
+            .client
             .query_one(&st, params)
             .map_err(|e| storage_error(e, sql))
     }
