@@ -81,6 +81,15 @@ pub struct DatasetSize {
 }
 
 impl DatasetSize {
+    /// A dataset small enough for the tests' debug builds: 2 rooms, 3 operators, 6 chats of 4
+    /// messages.
+    pub const SMALL: DatasetSize = DatasetSize {
+        rooms: 2,
+        operators: 3,
+        chats: 6,
+        per_chat: 4,
+    };
+
     /// The reference dataset scaled by `CHAT_BENCH_SCALE`.
     pub fn scaled() -> Self {
         let s = scale();

@@ -4,13 +4,7 @@
 use chat_benches::write_ops::{check_baselines, engine_writes, raw_writes};
 use chat_benches::{DatasetSize, dataset_of};
 
-/// A dataset small enough for a debug build: 2 rooms, 3 operators, 6 chats of 4 messages.
-const SMALL: DatasetSize = DatasetSize {
-    rooms: 2,
-    operators: 3,
-    chats: 6,
-    per_chat: 4,
-};
+const SMALL: DatasetSize = DatasetSize::SMALL;
 
 #[test]
 fn every_baseline_writes_the_rows_and_events_of_its_operation() {

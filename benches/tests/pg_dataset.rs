@@ -10,12 +10,7 @@ use chat_core::chats::{ChatListParams, ChatScope, NewChat};
 use chat_core::messages::{MessageListParams, NewMessage};
 use chat_core::{Actor, Engine, PageRequest, TestClock};
 
-const SMALL: DatasetSize = DatasetSize {
-    rooms: 2,
-    operators: 3,
-    chats: 6,
-    per_chat: 4,
-};
+const SMALL: DatasetSize = DatasetSize::SMALL;
 
 #[test]
 fn the_copy_on_postgres_reads_as_the_sqlite_file_and_takes_new_writes() {

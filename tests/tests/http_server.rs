@@ -748,13 +748,7 @@ fn sigterm_finishes_requests_and_a_restart_sees_every_acknowledged_write() {
     // Restart on the same database.
     s.respawn(&[]);
     let s2 = s;
-    let mut seen = vec![];
-    let mut next = Some(format!("/api/v5/users/{ANN}/chats?page_size=100"));
-    while let Some(n) = next {
-        let r = s2.get(&n, ANN_T);
-        seen.extend(ids(r.expect(200)["results"].as_array().unwrap()));
-        next = r.body["next"].as_str().map(String::from);
-    }
+    let seen = ids(&s2.get_all(&format!("/api/v5/users/{ANN}/chats"), ANN_T));
     for c in &chats {
         assert!(seen.contains(c), "acknowledged chat {c} lost");
     }

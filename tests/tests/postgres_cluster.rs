@@ -190,20 +190,12 @@ fn a_database_restarted_under_load_is_503_only_while_down_and_the_server_recover
         "once back, every call succeeds"
     );
     // Every acknowledged write is there, and the chat's counter equals a recount.
-    let mut listed = vec![];
-    let mut next = Some(format!("{messages}?page_size=100"));
-    while let Some(url) = next {
-        let page = s.get(&url, ANN_T).expect(200).clone();
-        listed.extend(
-            page["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|m| m["type"] == "msg")
-                .map(|m| m["id"].as_str().unwrap().to_string()),
-        );
-        next = page["next"].as_str().map(str::to_string);
-    }
+    let listed: Vec<String> = s
+        .get_all(&messages, ANN_T)
+        .iter()
+        .filter(|m| m["type"] == "msg")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
     for id in calls.iter().filter_map(|c| c.written.as_ref()) {
         assert!(listed.contains(id), "acknowledged message {id} is missing");
     }

@@ -434,6 +434,19 @@ impl Server {
         self.call("DELETE", path, Some(token), None)
     }
 
+    /// Every item of a collection, in order, following its `next` links from pages of 100.
+    pub fn get_all(&self, path: &str, token: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut all = vec![];
+        let mut next = Some(format!("{path}{sep}page_size=100"));
+        while let Some(url) = next {
+            let page = self.get(&url, token).expect(200).clone();
+            all.extend(page["results"].as_array().expect("results").iter().cloned());
+            next = page["next"].as_str().map(str::to_string);
+        }
+        all
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         self.send_sigterm();
