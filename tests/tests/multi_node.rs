@@ -10,7 +10,6 @@ use chat_core::store::postgres::ScratchSchema;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
@@ -48,15 +47,10 @@ fn cluster() -> Cluster {
         String::from_utf8_lossy(&out.stderr)
     );
     let key_arg = key.to_str().unwrap().to_string();
-    let a = Server::start_in(
-        dir,
-        PathBuf::from(&url),
-        "serve",
-        &["--master-key-file", &key_arg],
-    );
-    let b = Server::start_in(
+    let a = Server::start_on_database(dir, &url, "serve", &["--master-key-file", &key_arg]);
+    let b = Server::start_on_database(
         tempfile::tempdir().expect("tempdir"),
-        PathBuf::from(&url),
+        &url,
         "serve",
         &["--master-key-file", &key_arg],
     );

@@ -82,9 +82,9 @@ fn a_database_restarted_under_load_is_503_only_while_down_and_the_server_recover
         String::from_utf8_lossy(&out.stderr)
     );
     let key = dir.path().join("chat.master-key");
-    let s = Server::start_in(
+    let s = Server::start_on_database(
         dir,
-        PathBuf::from(&pg.url),
+        &pg.url,
         "serve",
         &["--master-key-file", key.to_str().unwrap()],
     );
@@ -206,6 +206,7 @@ fn a_database_restarted_under_load_is_503_only_while_down_and_the_server_recover
     );
 }
 
+/// Every byte of every file below `dir`.
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = vec![];
     for entry in std::fs::read_dir(dir).unwrap() {

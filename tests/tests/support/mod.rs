@@ -229,6 +229,12 @@ impl Server {
         Self::start_on(dir, db, new_schema(), cmd, extra)
     }
 
+    /// `chat-server <cmd>` on the database `url` names, whatever `CHAT_TEST_STORE` says: several
+    /// servers on one PostgreSQL database.
+    pub fn start_on_database(dir: tempfile::TempDir, url: &str, cmd: &str, extra: &[&str]) -> Self {
+        Self::start_on(dir, PathBuf::from(url), None, cmd, extra)
+    }
+
     fn start_on(
         dir: tempfile::TempDir,
         db: PathBuf,
