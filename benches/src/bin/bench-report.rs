@@ -1048,8 +1048,8 @@ fn cpu_ticks(servers: &[&Server]) -> Vec<u64> {
 /// turn off foreign-key triggers): the same HTTP load against `chat-server` on SQLite, one
 /// node on PostgreSQL, and two nodes on the same PostgreSQL (requests alternating between
 /// them), all up at once on the same data (`chat_benches::pg_dataset`) and taking one-second
-/// turns, POST and GET at c=1 and c=32; with the CPU each process used during the two-node
-/// turns, which says what limits them.
+/// turns, POST and GET at c=1 and c=32; with the CPU each process used during each target's
+/// turns, which says what limits the two nodes.
 fn scale_out_report() -> Option<Value> {
     let url = std::env::var("CHAT_BENCH_POSTGRES").ok()?;
     let dir = chat_benches::bench_dir();
